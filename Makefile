@@ -1,0 +1,64 @@
+# Set-up is part of every target that needs it: a fresh clone runs `make run` or `make test` directly.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP_PY   := $(VENV)/.installed
+STAMP_NODE := node_modules/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help deps run up demo test unit lint format typecheck compile check-artifacts lock clean bench bench-quick
+
+help:
+	@echo "make run    - install what is needed, start chain + store, deploy, seed the demo consortium, serve the API"
+	@echo "make test   - install what is needed and run every check (lint, types, reproducible build, tests)"
+	@echo "make demo   - walk the demo flow against a running 'make run'"
+	@echo "make lint | format | typecheck | compile | check-artifacts | lock | clean"
+
+deps: $(STAMP_PY) $(STAMP_NODE)
+
+$(STAMP_PY): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+$(STAMP_NODE): package-lock.json package.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+compile: $(STAMP_NODE)
+	node scripts/compile.mjs
+
+# Recompile into a scratch folder and compare byte for byte with the committed artifacts.
+check-artifacts: $(STAMP_NODE)
+	@tmp=$$(mktemp -d) && node scripts/compile.mjs --out $$tmp >/dev/null && \
+	  diff -r $$tmp ledger/artifacts && echo "artifacts: reproducible, up to date" ; \
+	  rc=$$?; rm -rf $$tmp; exit $$rc
+
+run: deps
+	$(BIN)/medledger up
+
+demo: deps
+	$(BIN)/medledger demo
+
+lint: $(STAMP_PY)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP_PY)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: $(STAMP_PY)
+	$(BIN)/mypy
+
+test: deps lint typecheck check-artifacts
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Regenerate the Python lock from pyproject.toml (needs network to PyPI).
+lock: $(STAMP_PY)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock --quiet
+
+clean:
+	rm -rf $(VENV) node_modules data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,187 @@
+"""A connection to the ledger's contracts: calls, signed transactions, and reverts as Python errors.
+
+Built from settings and passed in through constructors; there is no global connection.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import requests
+from eth_abi import decode as abi_decode
+from eth_account.signers.local import LocalAccount
+from eth_utils import function_signature_to_4byte_selector
+from eth_utils.abi import abi_to_signature, get_abi_input_names, get_abi_input_types
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
+from web3.middleware import ExtraDataToPOAMiddleware
+from web3.types import TxParams, TxReceipt
+
+from ledger import _artifacts
+from ledger.deploy import Deployment
+from ledger.errors import ChainError, ChainUnavailable, ContractRevert
+
+_ERROR_STRING = function_signature_to_4byte_selector("Error(string)")
+_PANIC = function_signature_to_4byte_selector("Panic(uint256)")
+
+
+def connect(rpc_url: str, *, timeout_s: float = 30.0) -> Web3:
+    """A Web3 over HTTP that tolerates proof-of-authority extraData; ChainUnavailable if silent."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
+    # Clique and QBFT put signer data in extraData; web3 rejects >32 bytes without this.
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    try:
+        w3.eth.chain_id  # noqa: B018 - the cheapest call that proves the node answers
+    except (requests.RequestException, OSError, Web3RPCError) as exc:
+        raise ChainUnavailable(f"no Ethereum JSON-RPC node answers at {rpc_url}") from exc
+    return w3
+
+
+class RevertDecoder:
+    """Maps revert data onto the custom error it encodes, across every artifact's ABI."""
+
+    def __init__(self, error_abis: Sequence[Mapping[str, Any]]) -> None:
+        self._by_selector: dict[bytes, Mapping[str, Any]] = {}
+        for abi in error_abis:
+            selector = function_signature_to_4byte_selector(abi_to_signature(abi))  # type: ignore[arg-type]
+            self._by_selector[selector] = abi
+
+    def decode(self, data: bytes | str | None) -> ContractRevert:
+        raw = HexBytes(data or b"")
+        selector, body = bytes(raw[:4]), bytes(raw[4:])
+        if selector == _ERROR_STRING:
+            return ContractRevert("Error", {"message": abi_decode(["string"], body)[0]})
+        if selector == _PANIC:
+            return ContractRevert("Panic", {"code": abi_decode(["uint256"], body)[0]})
+        abi = self._by_selector.get(selector)
+        if abi is None:
+            return ContractRevert("UnknownRevert", {"data": raw.to_0x_hex()})
+        names = get_abi_input_names(abi)  # type: ignore[arg-type]
+        values = abi_decode(get_abi_input_types(abi), body)  # type: ignore[arg-type]
+        return ContractRevert(abi["name"], dict(zip(names, map(_plain, values), strict=True)))
+
+
+def _plain(value: Any) -> Any:
+    """ABI values as JSON-friendly Python: bytes as 0x-hex, addresses as given (checksummed)."""
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return value
+
+
+class Chain:
+    """The ledger's contracts on one chain, sending transactions as one account (if given)."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        deployment: Deployment,
+        sender: LocalAccount | None = None,
+        *,
+        tx_timeout_s: float = 30.0,
+    ) -> None:
+        self.w3 = w3
+        self.deployment = deployment
+        self.sender = sender
+        self._tx_timeout_s = tx_timeout_s
+        self._decoder = RevertDecoder(_artifacts.all_error_abis())
+        self._contracts: dict[str, Contract] = {}
+        self._nonce_lock = threading.Lock()
+        self._next_nonce: int | None = None
+
+    @property
+    def chain_id(self) -> int:
+        return self.deployment.chain_id
+
+    def contract(self, name: str) -> Contract:
+        """The deployed contract called ``name``, bound to its recorded address."""
+        if name not in self._contracts:
+            self._contracts[name] = self.w3.eth.contract(
+                address=self.deployment.address(name), abi=_artifacts.load(name).abi
+            )
+        return self._contracts[name]
+
+    def call(self, fn: ContractFunction) -> Any:
+        """Run a view function; a revert comes back as ContractRevert."""
+        try:
+            return fn.call({"from": self.sender.address} if self.sender else {})
+        except ContractLogicError as exc:
+            raise self._decoder.decode(_revert_data(exc)) from exc
+        except (requests.RequestException, OSError) as exc:
+            raise ChainUnavailable(str(exc)) from exc
+
+    def preflight(self, fn: ContractFunction) -> int:
+        """Estimate gas for ``fn`` from the sender, so a doomed write fails before anything is stored."""
+        try:
+            return int(fn.estimate_gas({"from": self._require_sender().address}))
+        except ContractLogicError as exc:
+            raise self._decoder.decode(_revert_data(exc)) from exc
+        except (requests.RequestException, OSError) as exc:
+            raise ChainUnavailable(str(exc)) from exc
+
+    def transact(self, fn: ContractFunction, *, gas: int | None = None) -> TxReceipt:
+        """Sign ``fn`` locally, send it, and wait for its receipt; a revert becomes ContractRevert."""
+        sender = self._require_sender()
+        gas_limit = gas if gas is not None else self.preflight(fn)
+        with self._nonce_lock:
+            nonce = self._take_nonce(sender.address)
+            tx: TxParams = fn.build_transaction(
+                {
+                    "from": sender.address,
+                    "nonce": nonce,
+                    "gas": gas_limit + gas_limit // 5,
+                    # The consortium network is gas-free, as Besu consortia run with min-gas-price 0.
+                    "gasPrice": 0,
+                    "chainId": self.chain_id,
+                }
+            )
+            signed = sender.sign_transaction(tx)  # type: ignore[arg-type]
+            try:
+                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            except Web3RPCError as exc:
+                self._next_nonce = None  # resynchronise from the node next time
+                raise ChainError(f"transaction refused by the node: {exc.message}") from exc
+            except (requests.RequestException, OSError) as exc:
+                self._next_nonce = None
+                raise ChainUnavailable(str(exc)) from exc
+        try:
+            receipt = self.w3.eth.wait_for_transaction_receipt(
+                tx_hash, timeout=self._tx_timeout_s, poll_latency=0.05
+            )
+        except TimeExhausted as exc:
+            raise ChainError(f"transaction {tx_hash.to_0x_hex()} not mined in time") from exc
+        if receipt["status"] != 1:
+            raise self._replay_revert(tx, receipt)
+        return receipt
+
+    def _take_nonce(self, address: str) -> int:
+        if self._next_nonce is None:
+            self._next_nonce = self.w3.eth.get_transaction_count(address, "pending")  # type: ignore[arg-type]
+        nonce = self._next_nonce
+        self._next_nonce += 1
+        return nonce
+
+    def _replay_revert(self, tx: TxParams, receipt: TxReceipt) -> ChainError:
+        """Re-run a mined, failed transaction as a call to learn its revert reason."""
+        call: TxParams = {k: v for k, v in tx.items() if k in ("from", "to", "data", "gas")}  # type: ignore[assignment]
+        try:
+            self.w3.eth.call(call, receipt["blockNumber"] - 1)
+        except ContractLogicError as exc:
+            return self._decoder.decode(_revert_data(exc))
+        return ChainError(f"transaction {receipt['transactionHash'].to_0x_hex()} reverted")
+
+    def _require_sender(self) -> LocalAccount:
+        if self.sender is None:
+            raise ChainError("this chain connection has no sending account")
+        return self.sender
+
+
+def _revert_data(exc: ContractLogicError) -> str | None:
+    data = exc.data
+    if isinstance(data, dict):
+        return data.get("data")
+    return data
