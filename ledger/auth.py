@@ -244,12 +244,17 @@ def recover_typed_data(
     types: Mapping[str, Sequence[Mapping[str, str]]],
     primary_type: str,
     message: Mapping[str, Any],
-    signature: bytes,
+    signature: bytes | str,
 ) -> ChecksumAddress:
     """Recover who signed EIP-712 ``message``, refusing any signature not in canonical 65-byte form.
 
-    ``types`` omits ``EIP712Domain``; it is derived from the fields ``domain`` has.
+    ``types`` omits ``EIP712Domain``; it is derived from the fields ``domain`` has. A ``str``
+    signature is the wire form, ``0x`` and 130 hex digits.
     """
+    if isinstance(signature, str):
+        if not _SIGNATURE_RE.fullmatch(signature):
+            raise AuthMalformed("signature is not 0x and 130 hex digits")
+        signature = bytes.fromhex(signature[2:])
     _check_signature_shape(signature)
     full_message = {
         "types": {"EIP712Domain": _domain_type(domain), **types},

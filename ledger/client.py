@@ -90,9 +90,16 @@ class GatewayClient:
         """GET ``path`` and return its JSON body; GatewayError on a 4xx or 5xx."""
         return _json_or_raise(self.request("GET", path, params=params))
 
-    def post_json(self, path: str, json: Any, *, params: QueryParams | None = None) -> Any:
-        """POST ``json`` to ``path`` and return the JSON reply; GatewayError on a 4xx or 5xx."""
-        return _json_or_raise(self.request("POST", path, json=json, params=params))
+    def post_json(
+        self,
+        path: str,
+        json: Any = None,
+        *,
+        content: bytes | None = None,
+        params: QueryParams | None = None,
+    ) -> Any:
+        """POST ``json`` (or raw ``content``) and return the JSON reply; GatewayError on 4xx/5xx."""
+        return _json_or_raise(self.request("POST", path, json=json, content=content, params=params))
 
     def close(self) -> None:
         """Close the underlying connection pool."""

@@ -437,6 +437,13 @@ def test_typed_data_recovers_its_signer() -> None:
     assert recover_typed_data(BIND_DOMAIN, BIND_TYPES, "BindKey", BIND, signature) == STAFF.address
 
 
+def test_typed_data_accepts_the_hex_wire_form() -> None:
+    signature = "0x" + bind_signature().hex()
+    assert recover_typed_data(BIND_DOMAIN, BIND_TYPES, "BindKey", BIND, signature) == STAFF.address
+    with pytest.raises(AuthMalformed):
+        recover_typed_data(BIND_DOMAIN, BIND_TYPES, "BindKey", BIND, signature[2:])
+
+
 def test_typed_data_high_s_twin_is_bad_signature() -> None:
     raw = bind_signature()
     r, s, v = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big"), raw[64]

@@ -107,6 +107,12 @@ def test_post_json_signs_the_bytes_sent(client: GatewayClient) -> None:
     assert reply["sha256"] == hashlib.sha256(sent).hexdigest()
 
 
+def test_post_json_with_raw_content_signs_those_bytes(client: GatewayClient) -> None:
+    body = b'{"resourceType": "Patient"}\n'
+    reply = client.post_json("/v1/records", content=body)
+    assert (reply["signer"], reply["sha256"]) == (STAFF.address, hashlib.sha256(body).hexdigest())
+
+
 def test_raw_content_and_empty_body_are_signed(client: GatewayClient) -> None:
     assert client.request("PUT", "/v1/blob", content=b"\x00\xff" * 100).status_code == 200
     assert client.request("DELETE", "/v1/blob").status_code == 200
