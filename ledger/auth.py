@@ -135,10 +135,14 @@ _DOMAIN_FIELDS = (
 
 @dataclass(frozen=True)
 class GatewayDomain:
-    """The EIP-712 domain gateway requests are signed under: a chain and its Membership contract."""
+    """The EIP-712 domain gateway requests are signed under: a chain, its Membership contract, and
+    the organisation whose gateway is addressed (as the domain ``salt``), so that a request signed
+    for one gateway cannot be replayed at another.
+    """
 
     chain_id: int
     verifying_contract: ChecksumAddress
+    gateway: ChecksumAddress
 
     NAME = "MedLedger Gateway"
     VERSION = "1"
@@ -147,6 +151,7 @@ class GatewayDomain:
         if self.chain_id <= 0:
             raise ValueError(f"chain id must be positive, got {self.chain_id}")
         object.__setattr__(self, "verifying_contract", to_checksum_address(self.verifying_contract))
+        object.__setattr__(self, "gateway", to_checksum_address(self.gateway))
 
     def as_eip712(self) -> dict[str, Any]:
         """The domain as EIP-712 names it; also the body of the gateway's ``GET /v1/domain``."""
@@ -155,6 +160,7 @@ class GatewayDomain:
             "version": self.VERSION,
             "chainId": self.chain_id,
             "verifyingContract": self.verifying_contract,
+            "salt": "0x" + bytes(12).hex() + self.gateway[2:].lower(),
         }
 
     @classmethod
@@ -162,10 +168,12 @@ class GatewayDomain:
         """Parse `as_eip712` output; ValueError if it names another application or version."""
         if data.get("name") != cls.NAME or data.get("version") != cls.VERSION:
             raise ValueError(f"not a {cls.NAME!r} v{cls.VERSION} domain: {dict(data)!r}")
-        chain_id, contract = data.get("chainId"), data.get("verifyingContract")
-        if type(chain_id) is not int or not isinstance(contract, str):
-            raise ValueError(f"domain needs an integer chainId and an address: {dict(data)!r}")
-        return cls(chain_id, to_checksum_address(contract))
+        chain_id, contract, salt = data.get("chainId"), data.get("verifyingContract"), data.get("salt")
+        if type(chain_id) is not int or not isinstance(contract, str) or not isinstance(salt, str):
+            raise ValueError(f"domain needs an integer chainId, an address and a salt: {dict(data)!r}")
+        if len(salt) != 66 or salt[:26] != "0x" + "00" * 12:
+            raise ValueError(f"domain salt must be a left-padded organisation address: {salt!r}")
+        return cls(chain_id, to_checksum_address(contract), to_checksum_address("0x" + salt[26:]))
 
 
 def request_target(raw_path: str | bytes, query_string: str | bytes = "") -> str:

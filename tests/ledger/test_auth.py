@@ -40,7 +40,11 @@ from ledger.auth import (
 
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F
-DOMAIN = GatewayDomain(31337, "0x5fbdb2315678afecb367f032d93f642f64180aa3")  # type: ignore[arg-type]
+DOMAIN = GatewayDomain(
+    31337,
+    "0x5fbdb2315678afecb367f032d93f642f64180aa3",  # type: ignore[arg-type]
+    "0x70997970c51812dc3a010c7d01b50e0d17dc79c8",  # type: ignore[arg-type]
+)
 STAFF: LocalAccount = Account.from_key(b"\x01" * 32)
 OTHER: LocalAccount = Account.from_key(b"\x02" * 32)
 NOW = 1_800_000_000
@@ -117,20 +121,22 @@ def test_headers_have_the_documented_shape() -> None:
 def test_digest_is_the_eip712_hash_of_the_documented_types() -> None:
     # Recomputed from the EIP-712 spec, not with eth-account, so another client can follow it.
     domain_type = (
-        b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+        b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract,"
+        b"bytes32 salt)"
     )
     request_type = (
         b"Request(string method,string path,bytes32 bodyHash,uint64 timestamp,bytes32 nonce)"
     )
     separator = keccak(
         encode(
-            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+            ["bytes32", "bytes32", "bytes32", "uint256", "address", "bytes32"],
             [
                 keccak(domain_type),
                 keccak(b"MedLedger Gateway"),
                 keccak(b"1"),
                 DOMAIN.chain_id,
                 DOMAIN.verifying_contract,
+                bytes(12) + bytes.fromhex(DOMAIN.gateway[2:]),
             ],
         )
     )
@@ -225,7 +231,14 @@ def test_altered_request_is_signer_mismatch(
 
 
 def test_other_domain_is_signer_mismatch(nonces: SqliteNonceStore) -> None:
-    other = GatewayDomain(DOMAIN.chain_id + 1, DOMAIN.verifying_contract)
+    other = GatewayDomain(DOMAIN.chain_id + 1, DOMAIN.verifying_contract, DOMAIN.gateway)
+    with pytest.raises(AuthSignerMismatch):
+        verify_request(signed(), other, METHOD, PATH, BODY, now=NOW, max_skew_s=SKEW, nonces=nonces)
+
+
+def test_request_for_another_gateway_is_signer_mismatch(nonces: SqliteNonceStore) -> None:
+    # A gateway that received a signed request must not be able to replay it at another one.
+    other = GatewayDomain(DOMAIN.chain_id, DOMAIN.verifying_contract, OTHER.address)
     with pytest.raises(AuthSignerMismatch):
         verify_request(signed(), other, METHOD, PATH, BODY, now=NOW, max_skew_s=SKEW, nonces=nonces)
 

@@ -19,7 +19,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from ledger.auth import AuthError, GatewayDomain, SqliteNonceStore, request_target, verify_request
 from ledger.client import GatewayClient, GatewayError, GatewayUnavailable, fetch_domain
 
-DOMAIN = GatewayDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")  # type: ignore[arg-type]
+DOMAIN = GatewayDomain(
+    31337,
+    "0x5FbDB2315678afecb367f032d93F642f64180aa3",  # type: ignore[arg-type]
+    "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",  # type: ignore[arg-type]
+)
 STAFF: LocalAccount = Account.from_key(b"\x01" * 32)
 SKEW = 60
 
