@@ -1,0 +1,45 @@
+"""Content-addressed storage for envelopes: CIDs as ``ipfs add --cid-version=1`` makes them.
+
+The embedded store keeps blocks on local disk and is the default; a Kubo node is the other backend.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ledger.errors import ConfigError
+from ledger.store.base import Cid, ContentStore
+from ledger.store.cid import cid_from_bytes, cid_of, cid_of_file, cid_to_bytes
+from ledger.store.embedded import EmbeddedStore
+from ledger.store.kubo import KuboStore
+
+__all__ = [
+    "Cid",
+    "ContentStore",
+    "EmbeddedStore",
+    "KuboStore",
+    "cid_from_bytes",
+    "cid_of",
+    "cid_of_file",
+    "cid_to_bytes",
+    "open_store",
+]
+
+
+def open_store(
+    backend: str,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    url: str | None = None,
+    timeout: float = 30.0,
+) -> ContentStore:
+    """The store a setting names: ``"embedded"`` under ``path``, or ``"kubo"`` at ``url``."""
+    if backend == "embedded":
+        if path is None:
+            raise ConfigError("the embedded content store needs a directory")
+        return EmbeddedStore(path)
+    if backend == "kubo":
+        if not url:
+            raise ConfigError("the Kubo content store needs the node's RPC URL")
+        return KuboStore(url, timeout=timeout)
+    raise ConfigError(f"unknown content store backend {backend!r} (embedded or kubo)")

@@ -1,0 +1,55 @@
+"""The content store interface every backend implements, and the ``Cid`` identifier it speaks."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from types import TracebackType
+from typing import NewType, Self
+
+Cid = NewType("Cid", str)
+"""A CIDv1 in base32, exactly as ``ipfs add --cid-version=1`` prints it."""
+
+
+class ContentStore(ABC):
+    """Content-addressed bytes: what goes in under a CID comes out verified against it.
+
+    Methods raise StoreError and its subclasses ContentNotFound, ContentCorrupt, StoreUnavailable.
+    """
+
+    @abstractmethod
+    def put(self, data: bytes) -> Cid:
+        """Store and pin ``data``; return its CID once every block is durable."""
+
+    @abstractmethod
+    def get(self, cid: str) -> bytes:
+        """The bytes under ``cid``, checked against it (ContentCorrupt if they do not match)."""
+
+    @abstractmethod
+    def pin(self, cid: str) -> None:
+        """Keep content that is already stored; ContentNotFound if it is not."""
+
+    @abstractmethod
+    def unpin(self, cid: str) -> None:
+        """Stop keeping ``cid``; its blocks may be reclaimed later. Unpinned content is no error."""
+
+    @abstractmethod
+    def remove(self, cid: str) -> None:
+        """Undo a ``put``: unpin and drop what no other pin needs, as far as the backend can now."""
+
+    @abstractmethod
+    def has(self, cid: str) -> bool:
+        """Whether this store keeps ``cid`` (it is pinned here)."""
+
+    def close(self) -> None:  # noqa: B027 - a backend without resources needs no override
+        """Release connections and handles; the store is unusable afterwards."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
