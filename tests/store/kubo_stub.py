@@ -3,7 +3,8 @@
 It answers ``add``, ``cat``, ``pin/add``, ``pin/rm`` and ``pin/ls`` as Kubo does (POST only, command
 errors as HTTP 500 with ``{"Message", "Code", "Type"}``), records every call, and misbehaves on
 request: ``wrong_cid`` answers ``add`` with the CID of the same bytes in 1 KiB chunks, as a node
-with other import settings would; ``alter_cat`` flips a byte of what ``cat`` returns.
+with other import settings would; ``alter_cat`` flips a byte of what ``cat`` returns; ``fail_with``
+answers every command with that error message.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ class KuboStub:
         self.calls: list[tuple[str, dict[str, str]]] = []
         self.wrong_cid = False
         self.alter_cat = False
+        self.fail_with: str | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
 
     @property
     def url(self) -> str:
@@ -42,6 +44,9 @@ class KuboStub:
         self._thread.start()
         return self
 
+    def _serve(self) -> None:
+        self._server.serve_forever(poll_interval=0.02)  # so stop() returns at once
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
@@ -51,6 +56,8 @@ class KuboStub:
         """What Kubo would send: JSON, or bytes for cat; errors as ContentNotFound or ValueError."""
         self.calls.append((command, params))
         cid = params.get("arg", "")
+        if self.fail_with:
+            raise ValueError(self.fail_with)
         if command == "add":
             data = _multipart_file(body, ctype)
             stored = self.store.put(data)

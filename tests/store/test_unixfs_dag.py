@@ -29,80 +29,91 @@ from ledger.store._unixfs import (
 MIB = 1 << 20
 
 # (input, chunk size, CID the source prints, source). Every input is rebuilt here byte for byte.
-VECTORS: list[tuple[Callable[[], bytes], int, str, str]] = [
+VECTORS = [
     # Kubo's own defaults, 256 KiB chunks.
-    (
+    pytest.param(
         lambda: b"",
         CHUNK_SIZE,
         "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",
         "ipfs/kubo test/sharness/t0040-add-and-cat.sh, zero-length file with --raw-leaves",
+        id="empty",
     ),
-    (
+    pytest.param(
         lambda: b"hello world",
         CHUNK_SIZE,
         "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e",
         "ipfs/kubo test/cli/add_test.go shortStringCidV1 (Import.CidVersion=1)",
+        id="hello-world",
     ),
-    (
+    pytest.param(
         lambda: b"hello world\n",
         CHUNK_SIZE,
         "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4",
         "ipfs/js-ipfs issue #3682: echo 'hello world' | ipfs add --cid-version 1 -q",
+        id="hello-world-newline",
     ),
-    (
+    pytest.param(
         lambda: b"hello\n",
         CHUNK_SIZE,
         "bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am",
         "ipfs/kubo test/sharness/t0114-gateway-subdomains/README.md, echo hello | ipfs add "
         "--cid-version 1",
+        id="hello-newline",
     ),
-    (
+    pytest.param(
         lambda: b"Hello Mars!\n",
         CHUNK_SIZE,
         "bafkreibmlvvgdyihetgocpof6xk64kjjzdeq2e4c7hqs3krdheosk4tgj4",
         "ipfs/kubo test/sharness/t0040-add-and-cat.sh, add_directory '--cid-version=1' MARS",
+        id="hello-mars",
     ),
-    (
+    pytest.param(
         lambda: b"Hello Venus!\n",
         CHUNK_SIZE,
         "bafkreihfsphazrk2ilejpekyltjeh5k4yvwgjuwg26ueafohqioeo3sdca",
         "ipfs/kubo test/sharness/t0040-add-and-cat.sh, add_directory '--cid-version=1' VENUS",
+        id="hello-venus",
     ),
     # Several chunks: the same builder with the chunk size the source chose.
-    (
+    pytest.param(
         lambda: b"Hello World\n",
         4,
         "bafybeiag43jli67lcov4ytqhpfxbodmhp6hjvjh73jrjid7zf73p7a6nqa",
         "discuss.ipfs.tech/t/member-data-of-root-node/15252: echo 'Hello World' | ipfs add "
         "--cid-version 1 --chunker=size-4",
+        id="size-4-three-leaves",
     ),
-    (
+    pytest.param(
         lambda: kubo_deterministic(MIB, "chunk-v1-seed"),
         MIB,
         "bafkreiacndfy443ter6qr2tmbbdhadvxxheowwf75s6zehscklu6ezxmta",
         "ipfs/js-ipfs-unixfs packages/ipfs-unixfs-importer/test/ipip-499-profiles.spec.ts, "
         "unixfs-v1-2025 'file at chunk size' (CIDs taken from kubo test/cli/cid_profiles_test.go)",
+        id="1MiB-one-chunk",
     ),
-    (
+    pytest.param(
         lambda: kubo_deterministic(MIB + 1, "chunk-v1-seed"),
         MIB,
         "bafybeigmix7t42i6jacydtquhet7srwvgpizfg7gjbq7627d35mjomtu64",
         "ipfs/js-ipfs-unixfs packages/ipfs-unixfs-importer/test/ipip-499-profiles.spec.ts, "
         "unixfs-v1-2025 'file over chunk size'",
+        id="1MiB-plus-one",
     ),
     # 174 and 175 chunks under 174 links: one level, then the balanced layout's second level.
-    (
+    pytest.param(
         lambda: kubo_deterministic(174 * MIB, "v1-seed"),
         MIB,
         "bafybeigwduxcf2aawppv3isnfeshnimkyplvw3hthxjhr2bdeje4tdaicu",
         "ipfs/kubo test/cli/add_test.go, --profile=test-cid-v1 (CIDv1, raw leaves, 1 MiB chunks, "
         "174 links) 'under UnixFSFileMaxLinks=174'",
+        id="174-chunks",
     ),
-    (
+    pytest.param(
         lambda: kubo_deterministic(175 * MIB, "v1-seed"),
         MIB,
         "bafybeidhd7lo2n2v7lta5yamob3xwhbxcczmmtmhquwhjesi35jntf7mpu",
         "ipfs/kubo test/cli/add_test.go, --profile=test-cid-v1 'above UnixFSFileMaxLinks=174'",
+        id="175-chunks",
     ),
 ]
 
@@ -116,9 +127,7 @@ def blocks_of(data: bytes, **options: int) -> dict[bytes, bytes]:
     return dict(iter_blocks(io.BytesIO(data), **options))
 
 
-@pytest.mark.parametrize(
-    ("make", "chunk_size", "expected", "source"), VECTORS, ids=lambda v: str(v)[:40]
-)
+@pytest.mark.parametrize(("make", "chunk_size", "expected", "source"), VECTORS)
 def test_cid_matches_published_vector(
     make: Callable[[], bytes], chunk_size: int, expected: str, source: str
 ) -> None:

@@ -1,0 +1,118 @@
+"""The Kubo backend over real HTTP, against the Kubo RPC stand-in in kubo_stub.py."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+from kubo_stub import KuboStub
+from store_data import pattern
+
+from ledger.errors import ContentCorrupt, ContentNotFound, StoreError, StoreUnavailable
+from ledger.store import KuboStore, cid_of
+from ledger.store._unixfs import CHUNK_SIZE, MAX_LINKS
+from ledger.store.kubo import ADD_PARAMS
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections and never answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("size", [0, 100, CHUNK_SIZE + 1], ids=lambda n: f"{n}B")
+def test_put_then_get_round_trips_under_our_cid(kubo: KuboStore, size: int) -> None:
+    data = pattern(size)
+    cid = kubo.put(data)
+    assert cid == cid_of(data)
+    assert kubo.get(cid) == data
+    assert kubo.has(cid)
+
+
+def test_put_asks_kubo_for_the_dag_our_cids_describe(kubo: KuboStore, kubo_node: KuboStub) -> None:
+    kubo.put(b"envelope")
+    command, params = kubo_node.calls[0]
+    assert command == "add"
+    assert params == ADD_PARAMS
+    assert params["max-file-links"] == str(MAX_LINKS)
+
+
+def test_unpin_then_has_is_false_and_pin_restores_it(kubo: KuboStore) -> None:
+    cid = kubo.put(b"envelope")
+    kubo.unpin(cid)
+    assert not kubo.has(cid)
+    kubo.pin(cid)
+    assert kubo.has(cid)
+
+
+def test_remove_unpins_and_twice_is_no_error(kubo: KuboStore, kubo_node: KuboStub) -> None:
+    cid = kubo.put(b"envelope")
+    kubo.remove(cid)
+    kubo.remove(cid)
+    assert not kubo.has(cid)
+    assert ("pin/rm", {"arg": cid}) in kubo_node.calls
+
+
+def test_get_of_content_kubo_cannot_find_raises_content_not_found(kubo: KuboStore) -> None:
+    with pytest.raises(ContentNotFound, match="could not find"):
+        kubo.get(cid_of(b"never stored"))
+
+
+def test_get_of_a_malformed_cid_raises_content_not_found_without_asking(
+    kubo: KuboStore, kubo_node: KuboStub
+) -> None:
+    with pytest.raises(ContentNotFound):
+        kubo.get("not-a-cid")
+    assert kubo_node.calls == []
+
+
+def test_altered_bytes_from_cat_raise_content_corrupt(kubo: KuboStore, kubo_node: KuboStub) -> None:
+    cid = kubo.put(b"envelope")
+    kubo_node.alter_cat = True
+    with pytest.raises(ContentCorrupt):
+        kubo.get(cid)
+
+
+def test_a_node_answering_another_cid_is_refused_and_its_pin_dropped(
+    kubo: KuboStore, kubo_node: KuboStub
+) -> None:
+    kubo_node.wrong_cid = True
+    data = pattern(3000)  # several 1 KiB chunks: the stand-in's other settings change the CID
+    with pytest.raises(StoreError, match="import settings differ") as raised:
+        kubo.put(data)
+    assert type(raised.value) is StoreError
+    assert kubo_node.calls[-1][0] == "pin/rm"
+
+
+def test_kubo_error_message_is_carried(kubo: KuboStore, kubo_node: KuboStub) -> None:
+    kubo_node.fail_with = "failed to get block: context deadline exceeded"
+    with pytest.raises(StoreError, match="context deadline exceeded"):
+        kubo.put(b"envelope")
+
+
+def test_a_node_that_is_down_raises_store_unavailable(free_port: int) -> None:
+    with KuboStore(f"http://127.0.0.1:{free_port}", timeout=2.0) as store:
+        with pytest.raises(StoreUnavailable):
+            store.put(b"envelope")
+        with pytest.raises(StoreUnavailable):
+            store.get(cid_of(b"envelope"))
+
+
+def test_a_node_that_never_answers_times_out_as_store_unavailable(silent_port: int) -> None:
+    with (
+        KuboStore(f"http://127.0.0.1:{silent_port}", timeout=0.3) as store,
+        pytest.raises(StoreUnavailable),
+    ):
+        store.get(cid_of(b"envelope"))
+
+
+def test_something_else_at_the_url_raises_store_error(kubo_node: KuboStub) -> None:
+    with (
+        KuboStore(kubo_node.url + "/elsewhere", timeout=5.0) as store,
+        pytest.raises(StoreError, match="404"),
+    ):
+        store.put(b"envelope")
