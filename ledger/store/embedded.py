@@ -90,6 +90,9 @@ class EmbeddedStore(ContentStore):
             return False
 
     def _remove(self, root: bytes) -> None:
+        # Sparing blocks another pin shares (a leaf equal to a small file) means walking the inner
+        # nodes of every pinned DAG: no reference counts to keep, and removal is rare (it undoes
+        # a write whose anchor failed).
         self._path(self._pins, root).unlink(missing_ok=True)
         doomed, _ = self._reachable([root])
         kept, complete = self._reachable(self._pinned())
@@ -139,8 +142,9 @@ class EmbeddedStore(ContentStore):
     def _write(self, folder: Path, cid: bytes, content: bytes) -> set[Path]:
         """Write a file named by ``cid`` atomically; the directories whose entries changed."""
         path = self._path(folder, cid)
-        if path.exists():
-            return set()  # named by its hash: the same name holds the same bytes
+        with suppress(FileNotFoundError):
+            if path.read_bytes() == content:
+                return set()  # already there; a damaged copy is replaced below, so put repairs
         changed = set()
         if not path.parent.is_dir():
             path.parent.mkdir(exist_ok=True)

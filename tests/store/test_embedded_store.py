@@ -67,6 +67,15 @@ def test_get_of_a_corrupted_single_block_raises_content_corrupt(
         embedded.get(cid)
 
 
+def test_putting_the_same_bytes_again_repairs_a_damaged_block(
+    embedded: EmbeddedStore, tmp_path: Path
+) -> None:
+    cid = embedded.put(b"envelope")
+    block_files(tmp_path / "store")[cid].write_bytes(b"envelopf")
+    assert embedded.put(b"envelope") == cid
+    assert embedded.get(cid) == b"envelope"
+
+
 def test_get_with_a_missing_leaf_raises_content_corrupt(
     embedded: EmbeddedStore, tmp_path: Path
 ) -> None:
