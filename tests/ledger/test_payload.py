@@ -171,8 +171,8 @@ def test_invalid_element_inside_a_bundle_is_refused_naming_its_path() -> None:
 
 
 def test_unknown_nested_resource_type_is_refused() -> None:
-    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {}}]}
-    bundle["entry"][0]["resource"] = {"resourceType": "Spaceship"}
+    entry = {"resource": {"resourceType": "Spaceship"}}
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [entry]}
     with pytest.raises(PayloadNotFhir):
         parse_payload(_raw(bundle), max_bytes=LIMIT)
 
