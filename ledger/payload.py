@@ -27,8 +27,9 @@ MAX_DEPTH = 64
 """Deepest nesting of arrays and objects accepted; FHIR resources stay far below it."""
 
 _ABSTRACT_TYPES = frozenset({"Resource", "DomainResource"})
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_BRACKET = re.compile(rb"[\[\]{}]")
+# A string token always matches, to its closing quote or to the end of the input, so the scan
+# never restarts inside a string: linear time, whatever the input.
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\(?:.|\Z)[^"\\]*)*(?:"|\Z)|[\[\]{}]', re.DOTALL)
 _REASON_LIMIT = 160
 _PRIMITIVE_KINDS = frozenset({"boolean", "number", "string"})
 
@@ -94,10 +95,13 @@ def _nested_deeper_than(raw: bytes, limit: int) -> bool:
     if raw.count(b"[") + raw.count(b"{") <= limit:
         return False
     depth = 0
-    for bracket in _BRACKET.finditer(_STRING.sub(b'""', raw)):
-        depth += 1 if bracket.group() in (b"[", b"{") else -1
-        if depth > limit:
-            return True
+    for token in _TOKEN.finditer(raw):
+        if token.group() in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token.group() in (b"]", b"}"):
+            depth -= 1
     return False
 
 

@@ -115,6 +115,13 @@ def test_nesting_past_the_limit_is_refused_without_crashing() -> None:
         parse_payload(b"[" * 100_000, max_bytes=LIMIT)
 
 
+@pytest.mark.timeout(10)
+def test_nesting_check_stays_linear_on_an_unterminated_string_of_escaped_quotes() -> None:
+    raw = b'["' + b'\\"' * 500_000 + b"[" * MAX_DEPTH
+    with pytest.raises(PayloadNotJson):
+        parse_payload(raw, max_bytes=LIMIT)
+
+
 def test_nesting_at_the_limit_is_parsed() -> None:
     assert load_json(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH) is not None
 
