@@ -10,10 +10,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import requests
-from eth_abi import decode as abi_decode
+from eth_abi.abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
-from eth_utils import function_signature_to_4byte_selector
-from eth_utils.abi import abi_to_signature, get_abi_input_names, get_abi_input_types
+from eth_utils.abi import (
+    abi_to_signature,
+    function_signature_to_4byte_selector,
+    get_abi_input_names,
+    get_abi_input_types,
+)
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
@@ -61,7 +65,7 @@ class RevertDecoder:
         abi = self._by_selector.get(selector)
         if abi is None:
             return ContractRevert("UnknownRevert", {"data": raw.to_0x_hex()})
-        names = get_abi_input_names(abi)  # type: ignore[arg-type]
+        names = [n or f"arg{i}" for i, n in enumerate(get_abi_input_names(abi))]  # type: ignore[arg-type]
         values = abi_decode(get_abi_input_types(abi), body)  # type: ignore[arg-type]
         return ContractRevert(abi["name"], dict(zip(names, map(_plain, values), strict=True)))
 
@@ -115,7 +119,7 @@ class Chain:
             raise ChainUnavailable(str(exc)) from exc
 
     def preflight(self, fn: ContractFunction) -> int:
-        """Estimate gas for ``fn`` from the sender, so a doomed write fails before anything is stored."""
+        """Estimate gas for ``fn``, so a doomed write fails before anything is stored."""
         try:
             return int(fn.estimate_gas({"from": self._require_sender().address}))
         except ContractLogicError as exc:
@@ -124,17 +128,17 @@ class Chain:
             raise ChainUnavailable(str(exc)) from exc
 
     def transact(self, fn: ContractFunction, *, gas: int | None = None) -> TxReceipt:
-        """Sign ``fn`` locally, send it, and wait for its receipt; a revert becomes ContractRevert."""
+        """Sign ``fn`` locally, send it, wait for its receipt; a revert becomes ContractRevert."""
         sender = self._require_sender()
         gas_limit = gas if gas is not None else self.preflight(fn)
         with self._nonce_lock:
             nonce = self._take_nonce(sender.address)
             tx: TxParams = fn.build_transaction(
-                {
+                {  # type: ignore[arg-type]
                     "from": sender.address,
                     "nonce": nonce,
                     "gas": gas_limit + gas_limit // 5,
-                    # The consortium network is gas-free, as Besu consortia run with min-gas-price 0.
+                    # The consortium network is gas-free, as Besu consortia run (min-gas-price 0).
                     "gasPrice": 0,
                     "chainId": self.chain_id,
                 }

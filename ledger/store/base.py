@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from types import TracebackType
-from typing import NewType, Self
+from typing import Self
 
-Cid = NewType("Cid", str)
+from ledger.types import Cid as Cid  # re-exported: the store speaks in CIDs
+
 """A CIDv1 in base32, exactly as ``ipfs add --cid-version=1`` prints it."""
 
 

@@ -1,0 +1,120 @@
+"""Request dependencies: the gateway, the bounded raw body, and who signed the request."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from web3 import Web3
+
+from api.gateway import Gateway
+from api.problems import Forbidden
+from ledger.auth import request_target, verify_request
+from ledger.errors import PayloadTooLarge
+
+DOCTOR_ROLE = "DOCTOR_ROLE"
+CLERK_ROLE = "CLERK_ROLE"
+PHARMACIST_ROLE = "PHARMACIST_ROLE"
+AUDITOR_ROLE = "AUDITOR_ROLE"
+ROLE_NAMES = (DOCTOR_ROLE, CLERK_ROLE, PHARMACIST_ROLE, AUDITOR_ROLE)
+# The contract's role ids are keccak256 of their names, as OpenZeppelin's roles are.
+_ROLE_BY_ID = {bytes(Web3.keccak(text=name)): name for name in ROLE_NAMES}
+
+
+def get_gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+
+
+async def raw_body(request: Request, gateway: GatewayDep) -> bytes:
+    """The request body, refused once it exceeds the payload limit, before it is all read."""
+    limit = gateway.settings.max_payload_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body of {declared} bytes exceeds the {limit}-byte limit")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"request body exceeds the {limit}-byte limit")
+    return bytes(body)
+
+
+RawBody = Annotated[bytes, Depends(raw_body)]
+
+
+def signer(request: Request, gateway: GatewayDep, body: RawBody) -> str:
+    """The checksummed address that signed this exact request (EIP-712; docs/authentication.md)."""
+    # The raw target as sent: Starlette's decoded path would not match what the client signed.
+    path = request_target(request.scope["raw_path"], request.scope["query_string"])
+    return verify_request(
+        request.headers,
+        gateway.domain,
+        request.method,
+        path,
+        body,
+        now=int(time.time()),
+        max_skew_s=gateway.settings.request_max_skew_s,
+        nonces=gateway.nonces,
+    )
+
+
+Signer = Annotated[str, Depends(signer)]
+
+
+@dataclass(frozen=True)
+class Member:
+    """An authenticated signer as the membership contract knows them."""
+
+    address: str
+    org: str | None
+    role: str | None  # a role name from ROLE_NAMES, or None for an organisation's own account
+
+
+def lookup_member(gateway: Gateway, address: str) -> Member | None:
+    """Active staff of an active organisation, or an active organisation's account; else None."""
+    membership = gateway.chain.contract("Membership")
+    org, role, _licence, active = gateway.chain.call(membership.functions.staff(address))
+    if active:
+        if not gateway.chain.call(membership.functions.isActiveOrganisation(org)):
+            raise Forbidden("membership.org_suspended", f"organisation {org} is suspended")
+        return Member(address, org, _ROLE_BY_ID.get(bytes(role)))
+    if gateway.chain.call(membership.functions.isActiveOrganisation(address)):
+        return Member(address, address, None)
+    return None
+
+
+def current_member(gateway: GatewayDep, address: Signer) -> Member:
+    """Any active member of the consortium; 403 for anyone else."""
+    member = lookup_member(gateway, address)
+    if member is None:
+        raise Forbidden("auth.not_member", f"{address} is not an active member of the consortium")
+    return member
+
+
+CurrentMember = Annotated[Member, Depends(current_member)]
+
+
+def own_staff(member: CurrentMember, gateway: GatewayDep) -> Member:
+    """Active staff of this gateway's own organisation."""
+    if member.org != gateway.org.address or member.role is None:
+        raise Forbidden(
+            "auth.wrong_organisation", f"{member.address} is not staff of {gateway.org.address}"
+        )
+    return member
+
+
+OwnStaff = Annotated[Member, Depends(own_staff)]
+
+
+def require_role(member: Member, *roles: str) -> None:
+    if member.role not in roles:
+        raise Forbidden(
+            "auth.role_forbidden",
+            f"role {member.role} may not do this (needs {' or '.join(roles)})",
+        )

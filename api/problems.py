@@ -1,0 +1,94 @@
+"""Errors as RFC 9457 problem responses, each with a stable machine-readable ``code``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger import errors
+from ledger.auth import AuthError
+from ledger.patients import PatientNotEnrolled
+
+
+class Forbidden(errors.LedgerError):
+    """The signer is authenticated but may not do this."""
+
+    code = "auth.forbidden"
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class NotFound(errors.LedgerError):
+    """The thing asked for does not exist (or the caller may not know that it does)."""
+
+    code = "not_found"
+
+
+# Most specific class first: the first isinstance match decides the status.
+_STATUS: list[tuple[type[errors.LedgerError], int]] = [
+    (errors.PayloadTooLarge, 413),
+    (errors.PayloadError, 422),
+    (PatientNotEnrolled, 422),
+    (AuthError, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (errors.StoreUnavailable, 503),
+    (errors.ChainUnavailable, 503),
+    (errors.StoreError, 502),
+    (errors.CryptoError, 502),
+]
+
+# Contract errors a caller can provoke, with the HTTP status and code the API gives them.
+_REVERTS: dict[str, tuple[int, str]] = {
+    "RecordUnknown": (404, "record.unknown"),
+    "RecordUnknownVersion": (404, "record.unknown_version"),
+    "RecordVersionConflict": (409, "record.version_conflict"),
+    "RecordAlreadyAnchored": (409, "record.already_anchored"),
+    "RecordNotAuthoringHospital": (403, "record.not_authoring_hospital"),
+    "RecordCallerNotHospital": (403, "membership.org_not_active_hospital"),
+    "RecordAuthorNotPermitted": (403, "auth.role_forbidden"),
+}
+
+
+def problem(status: int, code: str, detail: str, **extra: object) -> JSONResponse:
+    body = {"type": "about:blank", "title": code, "status": status, "detail": detail, "code": code}
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def _ledger_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.LedgerError)
+    if isinstance(exc, errors.ContractRevert):
+        status, code = _REVERTS.get(exc.name, (409, "chain.revert"))
+        return problem(
+            status, code, str(exc), error=exc.name, arguments=_jsonable(exc.args_by_name)
+        )
+    status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
+    return problem(status, exc.code, str(exc))
+
+
+def _jsonable(args: dict[str, object]) -> dict[str, object]:
+    return {k: v if isinstance(v, str | bool) else str(v) for k, v in args.items()}
+
+
+def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return problem(422, "request.invalid", f"{where}: {first.get('msg', 'invalid request')}")
+
+
+def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http.error")
+    return problem(exc.status_code, code, str(exc.detail))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(errors.LedgerError, _ledger_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,0 +1,25 @@
+"""Unauthenticated facts a client needs before it can sign: the EIP-712 domain, and health."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import GatewayDep
+from api.schemas import DomainPublic, HealthPublic
+
+router = APIRouter(prefix="/v1", tags=["meta"])
+
+
+@router.get("/domain", response_model=DomainPublic)
+def domain(gateway: GatewayDep) -> DomainPublic:
+    return DomainPublic(**gateway.domain.as_eip712())
+
+
+@router.get("/health", response_model=HealthPublic)
+def health(gateway: GatewayDep) -> HealthPublic:
+    return HealthPublic(
+        status="ok",
+        organisation=gateway.org.address,
+        chain_id=gateway.chain.chain_id,
+        block=gateway.chain.w3.eth.block_number,
+    )

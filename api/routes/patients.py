@@ -1,0 +1,38 @@
+"""Enrolling a patient's pseudonym at this hospital, on the patient's own signature."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from api.deps import CLERK_ROLE, DOCTOR_ROLE, GatewayDep, OwnStaff, require_role
+from api.problems import Forbidden
+from api.schemas import PatientEnrol, PatientPublic
+from ledger.auth import recover_typed_data
+from ledger.patients import ENROLMENT_TYPES
+
+router = APIRouter(prefix="/v1/patients", tags=["patients"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=PatientPublic)
+def enrol(body: PatientEnrol, staff: OwnStaff, gateway: GatewayDep) -> PatientPublic:
+    """Bind a pseudonym to the encryption key it signed for; a clerk or doctor relays it."""
+    require_role(staff, DOCTOR_ROLE, CLERK_ROLE)
+    signed_by = recover_typed_data(
+        gateway.domain.as_eip712(),
+        ENROLMENT_TYPES,
+        "Enrolment",
+        {"hospital": gateway.org.address, "encryptionKey": bytes.fromhex(body.encryption_key[2:])},
+        body.signature,
+    )
+    if signed_by.lower() != body.pseudonym.lower():
+        raise Forbidden(
+            "patient.bad_enrolment_signature", "the enrolment is not signed by the pseudonym"
+        )
+    enrolment = gateway.patients.enrol(
+        signed_by, bytes.fromhex(body.encryption_key[2:]), body.signature
+    )
+    return PatientPublic(
+        pseudonym=enrolment.pseudonym,
+        encryption_key=body.encryption_key,
+        enrolled_at=enrolment.enrolled_at,
+    )

@@ -1,0 +1,158 @@
+"""The `medledger` command: up, demo, verify, cid, keys.
+
+Exit codes: 0 success (for verify: intact), 1 verify found the record not intact, 2 any error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ledger.errors import KeyFileError, LedgerError
+from ledger.settings import Settings, load_settings
+
+EXIT_OK, EXIT_NOT_INTACT, EXIT_ERROR = 0, 1, 2
+
+
+def _passphrase(env_name: str | None, *, confirm: bool) -> str:
+    if env_name:
+        if env_name not in os.environ:
+            raise KeyFileError(f"environment variable {env_name} is not set")
+        return os.environ[env_name]
+    if not sys.stdin.isatty():
+        raise KeyFileError("no terminal to ask for a passphrase: use --passphrase-env VAR")
+    first = getpass.getpass("passphrase: ")
+    if confirm and getpass.getpass("again: ") != first:
+        raise KeyFileError("the passphrases differ")
+    return first
+
+
+def _cmd_up(settings: Settings, _: argparse.Namespace) -> int:
+    from ledger.stack import up
+
+    up(settings)
+    return EXIT_OK
+
+
+def _cmd_demo(settings: Settings, _: argparse.Namespace) -> int:
+    from ledger.demo import run_demo
+
+    run_demo(settings.data_dir)
+    return EXIT_OK
+
+
+def _cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from ledger.chain import Chain, connect
+    from ledger.deploy import load_deployment
+    from ledger.document import RecordDocument, Verdict
+    from ledger.store import open_store
+    from ledger.verify import verify_against_ledger
+
+    try:
+        document = RecordDocument.model_validate_json(Path(args.file).read_bytes())
+    except OSError as exc:
+        raise LedgerError(f"cannot read {args.file}: {exc.strerror}") from exc
+    except ValidationError as exc:
+        raise LedgerError(
+            f"{args.file} is not a record document: {exc.errors()[0]['msg']}"
+        ) from exc
+    if document.record_id.lower() != args.record.lower():
+        print(f"verdict: record_mismatch: {args.file} is a document of {document.record_id}")
+        return EXIT_NOT_INTACT
+    w3 = connect(settings.local_rpc_url)
+    chain = Chain(w3, load_deployment(w3, settings.data_dir))
+    store = open_store(
+        settings.store_backend, path=settings.data_dir / "store", url=settings.kubo_url
+    )
+    try:
+        verdict = verify_against_ledger(document, chain, store)
+    finally:
+        store.close()
+    print(f"verdict: {verdict.value}: {verdict.explanation}")
+    return EXIT_OK if verdict is Verdict.INTACT else EXIT_NOT_INTACT
+
+
+def _cmd_cid(_: Settings, args: argparse.Namespace) -> int:
+    from ledger.store import cid_of_file
+
+    try:
+        print(cid_of_file(Path(args.file)))
+    except OSError as exc:
+        raise LedgerError(f"cannot read {args.file}: {exc.strerror}") from exc
+    return EXIT_OK
+
+
+def _cmd_keys_new(_: Settings, args: argparse.Namespace) -> int:
+    from ledger.keys import new_key_file
+
+    out = Path(args.out)
+    if out.exists():
+        raise KeyFileError(f"{out} exists; refusing to overwrite a key")
+    address = new_key_file(out, _passphrase(args.passphrase_env, confirm=True))
+    print(json.dumps({"key_file": str(out), "address": address}))
+    return EXIT_OK
+
+
+def _cmd_keys_pseudonym(_: Settings, args: argparse.Namespace) -> int:
+    from ledger.keys import PatientKeys, load_key
+
+    keys = PatientKeys(load_key(Path(args.key), _passphrase(args.passphrase_env, confirm=False)))
+    print(json.dumps(keys.public_identity(args.hospital)))
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medledger", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "up", help="start chain, store and gateways; deploy and seed the demo consortium"
+    ).set_defaults(run=_cmd_up)
+    sub.add_parser("demo", help="walk the record flow against the running stack").set_defaults(
+        run=_cmd_demo
+    )
+    verify = sub.add_parser(
+        "verify", help="check a record document against the chain; exit 0 if intact"
+    )
+    verify.add_argument("file", help="a record document, as GET /v1/records/{id} returns it")
+    verify.add_argument("--record", required=True, help="the record id (0x + 64 hex)")
+    verify.set_defaults(run=_cmd_verify)
+    cid = sub.add_parser("cid", help="print the CID `ipfs add --cid-version=1` gives a file")
+    cid.add_argument("file")
+    cid.set_defaults(run=_cmd_cid)
+    keys = sub.add_parser("keys", help="patient and staff key files").add_subparsers(
+        dest="keys", required=True
+    )
+    new = keys.add_parser("new", help="make a key file (Ethereum V3 keystore, scrypt)")
+    new.add_argument("--out", required=True)
+    new.add_argument("--passphrase-env", help="read the passphrase from this environment variable")
+    new.set_defaults(run=_cmd_keys_new)
+    pseudonym = keys.add_parser(
+        "pseudonym", help="a patient's pseudonym and encryption key at a hospital"
+    )
+    pseudonym.add_argument("--key", required=True)
+    pseudonym.add_argument("--hospital", required=True, help="the hospital's organisation address")
+    pseudonym.add_argument("--passphrase-env")
+    pseudonym.set_defaults(run=_cmd_keys_pseudonym)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(load_settings(), args))
+    except LedgerError as exc:
+        print(f"error: {exc.code}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

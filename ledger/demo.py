@@ -1,0 +1,253 @@
+"""`medledger demo`: one whole flow against the running stack, each step printed with its proof.
+
+A hospital anchors a patient's record; the hospital and the patient read it back; the hospital
+amends it; an insurer verifies both versions; a tampered copy is caught.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from ledger.chain import Chain, connect
+from ledger.client import GatewayClient, fetch_domain
+from ledger.consortium import Consortium, demo_dir
+from ledger.deploy import load_deployment
+from ledger.document import RecordDocument, Verdict
+from ledger.envelope import open_envelope
+from ledger.errors import ConfigError, LedgerError
+from ledger.keys import PatientKeys, load_key, new_key_file
+from ledger.patients import sign_enrolment
+from ledger.store import open_store
+from ledger.verify import verify_against_ledger
+
+DEMO_BUNDLE: dict[str, Any] = {
+    "resourceType": "Bundle",
+    "type": "collection",
+    "entry": [
+        {
+            "fullUrl": "urn:uuid:5d1a2f1e-3b0a-4f7e-9a55-1f3c2b9d0a01",
+            "resource": {
+                "resourceType": "Patient",
+                "id": "p1",
+                "name": [{"family": "Li", "given": ["Hua"]}],
+                "gender": "female",
+                "birthDate": "1968-04-12",
+            },
+        },
+        {
+            "fullUrl": "urn:uuid:5d1a2f1e-3b0a-4f7e-9a55-1f3c2b9d0a02",
+            "resource": {
+                "resourceType": "Condition",
+                "id": "c1",
+                "clinicalStatus": {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                            "code": "active",
+                        }
+                    ]
+                },
+                "code": {
+                    "coding": [
+                        {
+                            "system": "http://hl7.org/fhir/sid/icd-10",
+                            "code": "I10",
+                            "display": "Essential hypertension",
+                        }
+                    ]
+                },
+                "subject": {"reference": "urn:uuid:5d1a2f1e-3b0a-4f7e-9a55-1f3c2b9d0a01"},
+                "recordedDate": "2026-11-20",
+            },
+        },
+        {
+            "fullUrl": "urn:uuid:5d1a2f1e-3b0a-4f7e-9a55-1f3c2b9d0a03",
+            "resource": {
+                "resourceType": "Observation",
+                "id": "bp1",
+                "status": "final",
+                "code": {
+                    "coding": [
+                        {
+                            "system": "http://loinc.org",
+                            "code": "8480-6",
+                            "display": "Systolic blood pressure",
+                        }
+                    ]
+                },
+                "subject": {"reference": "urn:uuid:5d1a2f1e-3b0a-4f7e-9a55-1f3c2b9d0a01"},
+                "effectiveDateTime": "2026-11-20T09:30:00+08:00",
+                "valueQuantity": {
+                    "value": 152,
+                    "unit": "mmHg",
+                    "system": "http://unitsofmeasure.org",
+                    "code": "mm[Hg]",
+                },
+            },
+        },
+    ],
+}
+
+
+class DemoFailed(LedgerError):
+    """A step of the demo did not hold."""
+
+    code = "demo.failed"
+
+
+def _step(n: int, title: str, **facts: object) -> None:
+    print(f"[{n}] {title}")
+    for key, value in facts.items():
+        print(f"      {key:<12} {value}")
+
+
+def run_demo(data_dir: Path) -> None:
+    """Walk the flow; raises LedgerError (the CLI prints it) if any step does not hold."""
+    path = demo_dir(data_dir) / "consortium.json"
+    if not path.exists():
+        raise ConfigError(f"{path} not found: start the stack first with `make run`")
+    consortium = Consortium.load(path)
+    hospital = consortium.orgs["hospital-a"]
+    insurer = consortium.orgs["insurer"]
+    assert hospital.gateway_url is not None
+    domain = fetch_domain(hospital.gateway_url)
+
+    patient_file = demo_dir(data_dir) / "patient-li-hua.json"
+    if not patient_file.exists():
+        new_key_file(patient_file, "")
+    patient = PatientKeys(load_key(patient_file, ""))
+    pseudonym = patient.pseudonym(hospital.address)
+    identity = patient.public_identity(hospital.address)
+    _step(
+        1,
+        "patient key (held by the patient; the service never sees it)",
+        file=patient_file,
+        pseudonym=pseudonym.address,
+    )
+
+    doctor = consortium.account(hospital.staff["doctor"].key_file)
+    clerk = consortium.account(hospital.staff["clerk"].key_file)
+    enc_key = bytes.fromhex(identity["encryption_key"][2:])
+    signature = sign_enrolment(pseudonym, domain.as_eip712(), hospital.address, enc_key)
+    with GatewayClient(hospital.gateway_url, clerk, domain) as as_clerk:
+        as_clerk.post_json(
+            "/v1/patients",
+            {
+                "pseudonym": pseudonym.address,
+                "encryption_key": identity["encryption_key"],
+                "signature": signature,
+            },
+        )
+    _step(
+        2, "clerk enrols the patient's pseudonym, signed by the patient", hospital=hospital.address
+    )
+
+    with GatewayClient(hospital.gateway_url, doctor, domain) as as_doctor:
+        body = json.dumps(DEMO_BUNDLE).encode()
+        v1 = as_doctor.post_json("/v1/records", content=body, params={"patient": pseudonym.address})
+        record_id = v1["record_id"]
+        _step(
+            3,
+            "doctor anchors the record (FHIR Bundle, encrypted, stored, anchored)",
+            record=record_id,
+            version=v1["version"],
+            cid=v1["cid"],
+            transaction=v1["transaction"],
+            block=v1["block"],
+        )
+
+        as_hospital = as_doctor.get_json(f"/v1/records/{record_id}")
+        _check(
+            as_hospital["resource"] == DEMO_BUNDLE,
+            "hospital read-back differs from what was anchored",
+        )
+        _step(4, "hospital reads it back, decrypted with its key", resource=_summary(as_hospital))
+
+    with GatewayClient(hospital.gateway_url, pseudonym, domain) as as_patient:
+        served = as_patient.get_json(f"/v1/records/{record_id}")
+        blob = as_patient.request("GET", f"/v1/records/{record_id}/envelope").content
+    opened = json.loads(
+        open_envelope(
+            blob,
+            private_key=patient.encryption_key(hospital.address),
+            label=pseudonym.address,
+            record_id=bytes.fromhex(record_id[2:]),
+            version=1,
+        )
+    )
+    _check(served["resource"] == DEMO_BUNDLE == opened["resource"], "patient read-back differs")
+    _step(
+        5,
+        "patient reads it: by signature, and by opening the envelope with their own key",
+        served=_summary(served),
+        opened="identical",
+    )
+
+    amended = copy.deepcopy(DEMO_BUNDLE)
+    amended["entry"][2]["resource"]["valueQuantity"]["value"] = 148
+    with GatewayClient(hospital.gateway_url, doctor, domain) as as_doctor:
+        v2 = as_doctor.post_json(
+            f"/v1/records/{record_id}/versions",
+            content=json.dumps(amended).encode(),
+            params={"expected_version": 1},
+        )
+        _step(
+            6,
+            "doctor amends the record (version 2 chains to version 1)",
+            version=v2["version"],
+            cid=v2["cid"],
+            transaction=v2["transaction"],
+        )
+        documents = [
+            as_doctor.get_json(f"/v1/records/{record_id}", params={"version": n}) for n in (1, 2)
+        ]
+
+    auditor = consortium.account(insurer.staff["auditor"].key_file)
+    with GatewayClient(hospital.gateway_url, auditor, domain) as as_insurer:
+        check = as_insurer.get_json(f"/v1/records/{record_id}/verification")
+    _check(
+        check["intact"] and check["latest_version"] == 2,
+        "verification did not find both versions intact",
+    )
+    _step(
+        7,
+        "insurer verifies: anchored, by whom, when, every version intact",
+        hospital=check["hospital"],
+        latest=check["latest_version"],
+        versions=", ".join(
+            f"v{v['version']}@block{v['block']}:{v['content']}" for v in check["versions"]
+        ),
+    )
+
+    w3 = connect(consortium.rpc_url)
+    chain = Chain(w3, load_deployment(w3, data_dir))
+    store = open_store("embedded", path=data_dir / "store", url="")
+    for doc in documents:
+        verdict = verify_against_ledger(RecordDocument.model_validate(doc), chain, store)
+        _check(verdict is Verdict.INTACT, f"version {doc['version']} verified as {verdict.value}")
+    tampered = copy.deepcopy(documents[1])
+    tampered["resource"]["entry"][2]["resource"]["valueQuantity"]["value"] = 120
+    verdict = verify_against_ledger(RecordDocument.model_validate(tampered), chain, store)
+    _check(verdict is Verdict.PAYLOAD_ALTERED, f"tampered copy verified as {verdict.value}")
+    _step(
+        8,
+        "both versions verify against the chain; a tampered copy is caught",
+        v1="intact",
+        v2="intact",
+        tampered=verdict.value,
+    )
+    print("demo complete")
+
+
+def _summary(document: dict[str, Any]) -> str:
+    resource = document["resource"]
+    kinds = [e["resource"]["resourceType"] for e in resource.get("entry", [])]
+    return f"{resource['resourceType']}({', '.join(kinds)}) v{document['version']}"
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise DemoFailed(message)

@@ -1,0 +1,229 @@
+"""A hospital's record book: anchor, amend, read back and verify record versions.
+
+The one place the write order lives: validate, seal, preflight on chain, store, anchor; a failed
+anchor removes what was stored, so nothing is left half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, replace
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from eth_account.signers.local import LocalAccount
+from web3.contract.contract import ContractFunction
+
+from ledger import commitment, envelope
+from ledger.chain import Chain
+from ledger.document import OnchainVersion, RecordDocument
+from ledger.errors import ContentCorrupt, ContentNotFound, ContractRevert
+from ledger.patients import PatientDirectory
+from ledger.payload import Payload, canonicalize, parse_payload
+from ledger.store import ContentStore, cid_from_bytes, cid_of, cid_to_bytes
+from ledger.types import Address, Cid
+
+
+@dataclass(frozen=True)
+class AnchorReceipt:
+    """What a write returns once its version is anchored."""
+
+    record_id: str
+    version: int
+    cid: str
+    commitment: str
+    transaction: str
+    block: int
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One anchored version as the chain records it, and the state of its content."""
+
+    version: int
+    commitment: str
+    cid: str
+    hospital: str
+    patient: str
+    author: str
+    anchored_at: int
+    block: int
+    content: str | None = None  # "intact" | "missing" | "corrupt", filled in by history()
+
+
+class RecordBook:
+    """Writes and reads one hospital's records; reads check every byte against the chain."""
+
+    def __init__(
+        self,
+        chain: Chain,
+        store: ContentStore,
+        patients: PatientDirectory,
+        *,
+        org: LocalAccount,
+        org_key: X25519PrivateKey,
+        max_payload_bytes: int,
+    ) -> None:
+        self._chain = chain
+        self._store = store
+        self._patients = patients
+        self._org = org
+        self._org_key = org_key
+        self._max_payload_bytes = max_payload_bytes
+        self._registry = chain.contract("RecordRegistry")
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def anchor(self, raw_payload: bytes, *, patient: str, author: str) -> AnchorReceipt:
+        """Anchor version 1 of a new record for an enrolled patient pseudonym."""
+        payload = self._parse(raw_payload)
+        enrolment = self._patients.get(patient)
+        record_id = secrets.token_bytes(32)
+        return self._write(
+            payload,
+            record_id=record_id,
+            version=1,
+            patient_key=enrolment.encryption_key,
+            patient=patient,
+            build=lambda c, cid: self._registry.functions.anchorRecord(
+                record_id, c, cid, patient, author
+            ),
+        )
+
+    def amend(
+        self, record_id: bytes, raw_payload: bytes, *, expected_version: int, author: str
+    ) -> AnchorReceipt:
+        """Anchor the next version of a record this hospital authored."""
+        payload = self._parse(raw_payload)
+        latest = self._latest(record_id)
+        first = self._version(record_id, 1)
+        enrolment = self._patients.get(first.patient)
+        return self._write(
+            payload,
+            record_id=record_id,
+            version=latest + 1,
+            patient_key=enrolment.encryption_key,
+            patient=first.patient,
+            build=lambda c, cid: self._registry.functions.amendRecord(
+                record_id, expected_version, c, cid, author
+            ),
+        )
+
+    def _parse(self, raw: bytes) -> Payload:
+        return parse_payload(raw, max_bytes=self._max_payload_bytes)
+
+    def _write(
+        self,
+        payload: Payload,
+        *,
+        record_id: bytes,
+        version: int,
+        patient_key: Any,
+        patient: str,
+        build: Any,
+    ) -> AnchorReceipt:
+        salt = commitment.new_salt()
+        digest = commitment.commit(salt, payload.canonical)
+        plaintext = canonicalize({"resource": payload.resource, "salt": "0x" + salt.hex()})
+        blob = envelope.seal(
+            plaintext,
+            record_id=record_id,
+            version=version,
+            recipients={self._org.address: self._org_key.public_key(), patient: patient_key},
+            extra_header={"salt_check": "0x" + commitment.salt_check(salt).hex()},
+        )
+        cid = cid_of(blob)
+        fn: ContractFunction = build(digest, cid_to_bytes(cid))
+        gas = self._chain.preflight(fn)  # refuse before storing anything
+        self._store.put(blob)
+        try:
+            receipt = self._chain.transact(fn, gas=gas)
+        except BaseException:
+            self._store.remove(cid)
+            raise
+        return AnchorReceipt(
+            record_id="0x" + record_id.hex(),
+            version=version,
+            cid=cid,
+            commitment="0x" + digest.hex(),
+            transaction=receipt["transactionHash"].to_0x_hex(),
+            block=receipt["blockNumber"],
+        )
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def latest_version(self, record_id: bytes) -> int:
+        """The latest anchored version; RecordUnknown (as ContractRevert) if none."""
+        return self._latest(record_id)
+
+    def onchain(self, record_id: bytes, version: int) -> OnchainVersion:
+        v = self._version(record_id, version)
+        return OnchainVersion(
+            commitment=bytes.fromhex(v.commitment[2:]),
+            cid=Cid(v.cid),
+            hospital=Address(v.hospital),
+            patient=Address(v.patient),
+        )
+
+    def read(self, record_id: bytes, version: int | None = None) -> RecordDocument:
+        """Decrypt a version with this hospital's key; ContentCorrupt if stored bytes are wrong."""
+        number = version or self._latest(record_id)
+        info = self._version(record_id, number)
+        blob = self._store.get(info.cid)
+        plaintext = envelope.open_envelope(
+            blob,
+            private_key=self._org_key,
+            label=self._org.address,
+            record_id=record_id,
+            version=number,
+        )
+        body = json.loads(plaintext)
+        return RecordDocument(
+            record_id="0x" + record_id.hex(),
+            version=number,
+            hospital=info.hospital,
+            patient=info.patient,
+            cid=info.cid,
+            salt=body["salt"],
+            resource=body["resource"],
+        )
+
+    def envelope(self, record_id: bytes, version: int) -> bytes:
+        """The stored envelope of a version, checked against its on-chain CID."""
+        return self._store.get(self._version(record_id, version).cid)
+
+    def history(self, record_id: bytes) -> list[VersionInfo]:
+        """Every version's chain facts and the state of its content in the store."""
+        versions = (self._version(record_id, n) for n in range(1, self._latest(record_id) + 1))
+        return [replace(v, content=self._content_state(v.cid)) for v in versions]
+
+    def _latest(self, record_id: bytes) -> int:
+        latest = int(self._chain.call(self._registry.functions.latestVersion(record_id)))
+        if latest == 0:
+            raise ContractRevert("RecordUnknown", {"recordId": "0x" + record_id.hex()})
+        return latest
+
+    def _version(self, record_id: bytes, version: int) -> VersionInfo:
+        v = self._chain.call(self._registry.functions.recordVersion(record_id, version))
+        commitment_, hospital, patient, author, anchored_at, block, cid_bytes = v
+        cid = cid_from_bytes(bytes(cid_bytes))
+        return VersionInfo(
+            version=version,
+            commitment="0x" + bytes(commitment_).hex(),
+            cid=cid,
+            hospital=hospital,
+            patient=patient,
+            author=author,
+            anchored_at=int(anchored_at),
+            block=int(block),
+        )
+
+    def _content_state(self, cid: str) -> str:
+        try:
+            self._store.get(cid)
+        except ContentNotFound:
+            return "missing"
+        except ContentCorrupt:
+            return "corrupt"
+        return "intact"
