@@ -168,9 +168,15 @@ class GatewayDomain:
         """Parse `as_eip712` output; ValueError if it names another application or version."""
         if data.get("name") != cls.NAME or data.get("version") != cls.VERSION:
             raise ValueError(f"not a {cls.NAME!r} v{cls.VERSION} domain: {dict(data)!r}")
-        chain_id, contract, salt = data.get("chainId"), data.get("verifyingContract"), data.get("salt")
+        chain_id, contract, salt = (
+            data.get("chainId"),
+            data.get("verifyingContract"),
+            data.get("salt"),
+        )
         if type(chain_id) is not int or not isinstance(contract, str) or not isinstance(salt, str):
-            raise ValueError(f"domain needs an integer chainId, an address and a salt: {dict(data)!r}")
+            raise ValueError(
+                f"domain needs an integer chainId, an address and a salt: {dict(data)!r}"
+            )
         if len(salt) != 66 or salt[:26] != "0x" + "00" * 12:
             raise ValueError(f"domain salt must be a left-padded organisation address: {salt!r}")
         return cls(chain_id, to_checksum_address(contract), to_checksum_address("0x" + salt[26:]))

@@ -66,9 +66,13 @@ class Settings(BaseSettings):
         if self.org_key_file is None:
             raise ValueError("production needs MEDLEDGER_ORG_KEY_FILE")
         if self.org_key_passphrase.get_secret_value().lower() in _PLACEHOLDER_SECRETS:
-            raise ValueError("production refuses an empty or placeholder MEDLEDGER_ORG_KEY_PASSPHRASE")
+            raise ValueError(
+                "production refuses an empty or placeholder MEDLEDGER_ORG_KEY_PASSPHRASE"
+            )
         if self.rpc_url is None:
-            raise ValueError("production needs MEDLEDGER_RPC_URL (a local anvil is for development)")
+            raise ValueError(
+                "production needs MEDLEDGER_RPC_URL (a local anvil is for development)"
+            )
         return self
 
     @property
