@@ -1,0 +1,144 @@
+"""What contract tests share: named test accounts, the contracts' enums and roles, and helpers that
+read what a transaction did (its events) or why it was refused (its decoded custom error)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import IntEnum
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import event_abi_to_log_topic, is_hex_address, to_checksum_address
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.types import TxReceipt
+
+from ledger.chain import Chain
+from ledger.deploy import Deployment
+from ledger.errors import ContractRevert
+
+#: ``act(account)`` gives the ledger's chain client sending as ``account`` (a fixture).
+Act = Callable[[LocalAccount], Chain]
+
+#: Gas for a transaction sent past preflight, so that a refusal is mined rather than estimated away.
+FORCED_GAS = 1_000_000
+
+
+class OrgKind(IntEnum):
+    NONE = 0
+    HOSPITAL = 1
+    INSURER = 2
+    PHARMACY = 3
+    REGULATOR = 4
+
+
+class OrgStatus(IntEnum):
+    NONE = 0
+    ACTIVE = 1
+    SUSPENDED = 2
+
+
+REGULATOR_ROLE = Web3.keccak(text="REGULATOR_ROLE")
+DOCTOR_ROLE = Web3.keccak(text="DOCTOR_ROLE")
+PHARMACIST_ROLE = Web3.keccak(text="PHARMACIST_ROLE")
+CLERK_ROLE = Web3.keccak(text="CLERK_ROLE")
+AUDITOR_ROLE = Web3.keccak(text="AUDITOR_ROLE")
+LICENCE = Web3.keccak(text="salted licence commitment")
+
+
+def account(label: str) -> LocalAccount:
+    """A fixed key per label, so failures name the same addresses each run; it needs no balance."""
+    return Account.from_key(Web3.keccak(text=f"medledger/tests/{label}"))
+
+
+DEPLOYER = account("deployer")
+REGULATOR = account("regulator")
+HOSPITAL, HOSPITAL_ADMIN = account("hospital"), account("hospital-admin")
+OTHER_HOSPITAL, OTHER_ADMIN = account("other-hospital"), account("other-hospital-admin")
+INSURER, INSURER_ADMIN = account("insurer"), account("insurer-admin")
+PHARMACY, PHARMACY_ADMIN = account("pharmacy"), account("pharmacy-admin")
+DOCTOR, CLERK = account("doctor"), account("clerk")
+PHARMACIST, AUDITOR = account("pharmacist"), account("auditor")
+OTHER_DOCTOR = account("other-doctor")
+OUTSIDER = account("outsider")
+PATIENT = account("patient-pseudonym")
+
+
+def chain_client(w3: Web3, deployment: Deployment) -> Act:
+    """An ``act``: one chain client per account, each keeping its own nonce count."""
+    chains: dict[str, Chain] = {}
+
+    def act(sender: LocalAccount) -> Chain:
+        return chains.setdefault(sender.address, Chain(w3, deployment, sender))
+
+    return act
+
+
+def emitted(contract: Contract, receipt: TxReceipt) -> list[tuple[str, dict[str, Any]]]:
+    """Every log of ``receipt`` as (event name, args); a log not from ``contract`` shows as foreign,
+    so comparing with an exact list also asserts which events were not emitted."""
+    names = {
+        event_abi_to_log_topic(abi): abi["name"]  # type: ignore[arg-type]
+        for abi in contract.abi
+        if abi["type"] == "event"
+    }
+    events: list[tuple[str, dict[str, Any]]] = []
+    for log in receipt["logs"]:
+        name = names.get(bytes(log["topics"][0])) if log["address"] == contract.address else None
+        if name is None:
+            events.append(("<foreign log>", {"address": log["address"]}))
+        else:
+            events.append((name, dict(contract.events[name]().process_log(log)["args"])))
+    return events
+
+
+def refusal(error: ContractRevert) -> tuple[str, dict[str, Any]]:
+    """A decoded revert as (error name, args), in the forms web3 gives event args: checksummed
+    addresses and bytes, whatever the decoder's rendering."""
+    return error.name, {key: _as_event_arg(value) for key, value in error.args_by_name.items()}
+
+
+def _as_event_arg(value: Any) -> Any:
+    if isinstance(value, str) and is_hex_address(value):
+        return to_checksum_address(value)
+    if isinstance(value, str) and value.startswith("0x"):
+        return bytes.fromhex(value[2:])
+    return value
+
+
+def refused(chain: Chain, fn: ContractFunction) -> tuple[str, dict[str, Any]]:
+    """Send ``fn`` past preflight; check it was mined, failed and logged nothing; return why."""
+    with pytest.raises(ContractRevert) as info:
+        chain.transact(fn, gas=FORCED_GAS)
+    block = chain.w3.eth.get_block("latest", full_transactions=True)
+    tx = block["transactions"][-1]
+    assert tx["from"] == chain.sender.address  # type: ignore[index, union-attr]
+    receipt = chain.w3.eth.get_transaction_receipt(tx["hash"])  # type: ignore[index]
+    assert receipt["status"] == 0
+    assert receipt["logs"] == []
+    return refusal(info.value)
+
+
+def admit(
+    act: Act, membership: Contract, org: LocalAccount, kind: OrgKind, admin: LocalAccount
+) -> None:
+    act(REGULATOR).transact(
+        membership.functions.admitOrganisation(org.address, kind, admin.address)
+    )
+
+
+def register(
+    act: Act,
+    membership: Contract,
+    admin: LocalAccount,
+    org: LocalAccount,
+    member: LocalAccount,
+    role: bytes,
+    licence: bytes = LICENCE,
+) -> None:
+    act(admin).transact(
+        membership.functions.registerStaff(org.address, member.address, role, licence)
+    )

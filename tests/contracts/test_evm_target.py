@@ -1,0 +1,46 @@
+"""The bytecode targets paris (no PUSH0, no MCOPY): it deploys and runs on a pre-Shanghai node."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import requests
+from contract_helpers import (
+    DEPLOYER,
+    DOCTOR,
+    DOCTOR_ROLE,
+    HOSPITAL,
+    HOSPITAL_ADMIN,
+    PATIENT,
+    REGULATOR,
+    OrgKind,
+    admit,
+    chain_client,
+    register,
+)
+from web3 import Web3
+
+from ledger.deploy import deploy_contracts
+from ledger.node import Anvil
+
+
+def test_contracts_deploy_and_anchor_on_a_paris_node(tmp_path: Path, free_port: int) -> None:
+    with (
+        Anvil(state_dir=tmp_path, port=free_port, hardfork="paris") as node,
+        requests.Session() as session,
+    ):
+        w3 = Web3(Web3.HTTPProvider(node.url, session=session))
+        deployment = deploy_contracts(w3, DEPLOYER, REGULATOR.address)
+        act = chain_client(w3, deployment)
+        membership = act(REGULATOR).contract("Membership")
+        admit(act, membership, HOSPITAL, OrgKind.HOSPITAL, HOSPITAL_ADMIN)
+        register(act, membership, HOSPITAL_ADMIN, HOSPITAL, DOCTOR, DOCTOR_ROLE)
+        registry = act(HOSPITAL).contract("RecordRegistry")
+        record = Web3.keccak(text="paris record")
+        commitment = Web3.keccak(text="paris commitment")
+        act(HOSPITAL).transact(
+            registry.functions.anchorRecord(
+                record, commitment, b"bafkreiparis", PATIENT.address, DOCTOR.address
+            )
+        )
+        assert registry.functions.recordVersion(record, 1).call()[0] == commitment

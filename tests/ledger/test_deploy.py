@@ -1,0 +1,134 @@
+"""ledger.deploy: deploy once, record it, trust the record only while node and artifacts match."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from web3 import Web3
+
+from ledger import _artifacts
+from ledger.deploy import (
+    Deployment,
+    deploy_contracts,
+    deployment_path,
+    ensure_deployed,
+    load_deployment,
+)
+from ledger.errors import ChainIdMismatch, DeploymentMissing, DeploymentStale
+
+#: No balance anywhere: the chain is gas-free.
+DEPLOYER = Account.from_key(Web3.keccak(text="medledger/tests/deploy/deployer"))
+REGULATOR = Account.from_key(Web3.keccak(text="medledger/tests/deploy/regulator"))
+
+
+@pytest.fixture
+def recorded(w3: Web3, tmp_path: Path) -> Deployment:
+    """A fresh deployment, recorded under ``tmp_path``."""
+    deployment = deploy_contracts(w3, DEPLOYER, REGULATOR.address)
+    deployment.save(tmp_path)
+    return deployment
+
+
+def test_deployment_records_addresses_block_and_artifact_digests(w3: Web3) -> None:
+    deployment = deploy_contracts(w3, DEPLOYER, REGULATOR.address)
+    assert deployment.chain_id == w3.eth.chain_id
+    assert set(deployment.addresses) == {"Membership", "RecordRegistry"}
+    assert w3.eth.get_transaction_receipt(
+        w3.eth.get_block(deployment.block_number)["transactions"][0]
+    )["contractAddress"] == deployment.address("Membership")
+    assert deployment.artifacts == {
+        name: _artifacts.load(name).sha256 for name in ("Membership", "RecordRegistry")
+    }
+
+
+def test_registry_is_deployed_against_the_membership(w3: Web3) -> None:
+    deployment = deploy_contracts(w3, DEPLOYER, REGULATOR.address)
+    registry = w3.eth.contract(
+        address=deployment.address("RecordRegistry"), abi=_artifacts.load("RecordRegistry").abi
+    )
+    assert registry.functions.membership().call() == deployment.address("Membership")
+
+
+def test_a_recorded_deployment_loads_as_it_was_saved(
+    w3: Web3, tmp_path: Path, recorded: Deployment
+) -> None:
+    assert load_deployment(w3, tmp_path) == recorded
+
+
+def test_asking_for_a_contract_outside_the_deployment_is_refused(recorded: Deployment) -> None:
+    with pytest.raises(DeploymentMissing, match="no Consent"):
+        recorded.address("Consent")
+
+
+def test_ensure_deployed_deploys_once_then_loads(w3: Web3, tmp_path: Path) -> None:
+    first = ensure_deployed(w3, DEPLOYER, REGULATOR.address, tmp_path)
+    block = w3.eth.block_number
+    assert ensure_deployed(w3, DEPLOYER, REGULATOR.address, tmp_path) == first
+    assert w3.eth.block_number == block
+    assert deployment_path(tmp_path, first.chain_id).is_file()
+
+
+def test_ensure_deployed_redeploys_when_the_code_is_gone(w3: Web3, tmp_path: Path) -> None:
+    gone = Deployment(
+        chain_id=w3.eth.chain_id,
+        addresses={"Membership": DEPLOYER.address, "RecordRegistry": REGULATOR.address},
+        block_number=1,
+        artifacts={},
+    )
+    gone.save(tmp_path)
+    fresh = ensure_deployed(w3, DEPLOYER, REGULATOR.address, tmp_path)
+    assert fresh.addresses != gone.addresses
+    assert load_deployment(w3, tmp_path) == fresh
+
+
+def test_loading_without_a_record_is_refused(w3: Web3, tmp_path: Path) -> None:
+    with pytest.raises(
+        DeploymentMissing, match=f"no deployment recorded for chain {w3.eth.chain_id}"
+    ):
+        load_deployment(w3, tmp_path)
+
+
+def test_loading_from_a_node_on_another_chain_is_refused(
+    w3: Web3, tmp_path: Path, recorded: Deployment
+) -> None:
+    with pytest.raises(
+        ChainIdMismatch, match=f"expected chain 1, but the node is on chain {w3.eth.chain_id}"
+    ):
+        load_deployment(w3, tmp_path, chain_id=1)
+
+
+def test_loading_a_record_made_on_another_chain_is_refused(
+    w3: Web3, tmp_path: Path, recorded: Deployment
+) -> None:
+    elsewhere = dataclasses.replace(recorded, chain_id=1)
+    deployment_path(tmp_path, w3.eth.chain_id).write_text(elsewhere.to_json())
+    with pytest.raises(ChainIdMismatch, match="records chain 1"):
+        load_deployment(w3, tmp_path)
+
+
+def test_loading_when_the_code_is_gone_is_refused(
+    w3: Web3, tmp_path: Path, recorded: Deployment
+) -> None:
+    moved = dataclasses.replace(
+        recorded, addresses={**recorded.addresses, "RecordRegistry": REGULATOR.address}
+    )
+    moved.save(tmp_path)
+    with pytest.raises(
+        DeploymentMissing, match=f"no code at {REGULATOR.address} for RecordRegistry"
+    ):
+        load_deployment(w3, tmp_path)
+
+
+def test_loading_after_the_artifacts_changed_is_refused(
+    w3: Web3, tmp_path: Path, recorded: Deployment
+) -> None:
+    older = dataclasses.replace(recorded, artifacts={**recorded.artifacts, "Membership": "0" * 64})
+    older.save(tmp_path)
+    with pytest.raises(
+        DeploymentStale,
+        match=f"artifacts changed since deployment on chain {w3.eth.chain_id}: Membership",
+    ):
+        load_deployment(w3, tmp_path)
