@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import event_abi_to_log_topic, is_hex_address, to_checksum_address
+from eth_utils.abi import event_abi_to_log_topic
+from eth_utils.address import is_hex_address, to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
@@ -51,7 +52,8 @@ LICENCE = Web3.keccak(text="salted licence commitment")
 
 def account(label: str) -> LocalAccount:
     """A fixed key per label, so failures name the same addresses each run; it needs no balance."""
-    return Account.from_key(Web3.keccak(text=f"medledger/tests/{label}"))
+    key: LocalAccount = Account.from_key(Web3.keccak(text=f"medledger/tests/{label}"))
+    return key
 
 
 DEPLOYER = account("deployer")
@@ -81,9 +83,7 @@ def emitted(contract: Contract, receipt: TxReceipt) -> list[tuple[str, dict[str,
     """Every log of ``receipt`` as (event name, args); a log not from ``contract`` shows as foreign,
     so comparing with an exact list also asserts which events were not emitted."""
     names = {
-        event_abi_to_log_topic(abi): abi["name"]  # type: ignore[arg-type]
-        for abi in contract.abi
-        if abi["type"] == "event"
+        event_abi_to_log_topic(abi): abi["name"] for abi in contract.abi if abi["type"] == "event"
     }
     events: list[tuple[str, dict[str, Any]]] = []
     for log in receipt["logs"]:
@@ -113,10 +113,10 @@ def refused(chain: Chain, fn: ContractFunction) -> tuple[str, dict[str, Any]]:
     """Send ``fn`` past preflight; check it was mined, failed and logged nothing; return why."""
     with pytest.raises(ContractRevert) as info:
         chain.transact(fn, gas=FORCED_GAS)
-    block = chain.w3.eth.get_block("latest", full_transactions=True)
-    tx = block["transactions"][-1]
-    assert tx["from"] == chain.sender.address  # type: ignore[index, union-attr]
-    receipt = chain.w3.eth.get_transaction_receipt(tx["hash"])  # type: ignore[index]
+    # Anvil mines one transaction per block: the refused one is the latest block's only one.
+    (receipt,) = chain.w3.eth.get_block_receipts("latest")
+    assert chain.sender is not None
+    assert receipt["from"] == chain.sender.address
     assert receipt["status"] == 0
     assert receipt["logs"] == []
     return refusal(info.value)

@@ -36,9 +36,8 @@ def test_deployment_records_addresses_block_and_artifact_digests(w3: Web3) -> No
     deployment = deploy_contracts(w3, DEPLOYER, REGULATOR.address)
     assert deployment.chain_id == w3.eth.chain_id
     assert set(deployment.addresses) == {"Membership", "RecordRegistry"}
-    assert w3.eth.get_transaction_receipt(
-        w3.eth.get_block(deployment.block_number)["transactions"][0]
-    )["contractAddress"] == deployment.address("Membership")
+    (first,) = w3.eth.get_block_receipts(deployment.block_number)
+    assert first["contractAddress"] == deployment.address("Membership")
     assert deployment.artifacts == {
         name: _artifacts.load(name).sha256 for name in ("Membership", "RecordRegistry")
     }
