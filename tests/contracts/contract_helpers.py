@@ -130,6 +130,10 @@ def admit(
     )
 
 
+def suspend(act: Act, membership: Contract, org: LocalAccount) -> None:
+    act(REGULATOR).transact(membership.functions.suspendOrganisation(org.address))
+
+
 def register(
     act: Act,
     membership: Contract,
@@ -142,3 +146,9 @@ def register(
     act(admin).transact(
         membership.functions.registerStaff(org.address, member.address, role, licence)
     )
+
+
+def remove(
+    act: Act, membership: Contract, admin: LocalAccount, org: LocalAccount, member: LocalAccount
+) -> None:
+    act(admin).transact(membership.functions.removeStaff(org.address, member.address))

@@ -30,6 +30,8 @@ from contract_helpers import (
     refusal,
     refused,
     register,
+    remove,
+    suspend,
 )
 from web3 import Web3
 from web3.contract import Contract
@@ -51,10 +53,6 @@ def hospital(act: Act, membership: Contract) -> None:
 @pytest.fixture
 def doctor(act: Act, membership: Contract, hospital: None) -> None:
     register(act, membership, HOSPITAL_ADMIN, HOSPITAL, DOCTOR, DOCTOR_ROLE)
-
-
-def _suspend(act: Act, membership: Contract, org: str) -> None:
-    act(REGULATOR).transact(membership.functions.suspendOrganisation(org))
 
 
 # Deployment
@@ -184,7 +182,7 @@ def test_suspending_an_unknown_organisation_is_refused(act: Act, membership: Con
 def test_suspending_a_suspended_organisation_is_refused(
     act: Act, membership: Contract, hospital: None
 ) -> None:
-    _suspend(act, membership, HOSPITAL.address)
+    suspend(act, membership, HOSPITAL)
     fn = membership.functions.suspendOrganisation(HOSPITAL.address)
     assert refused(act(REGULATOR), fn) == (
         "MembershipOrganisationNotActive",
@@ -195,7 +193,7 @@ def test_suspending_a_suspended_organisation_is_refused(
 def test_suspension_takes_away_the_staff_roles(
     act: Act, membership: Contract, doctor: None
 ) -> None:
-    _suspend(act, membership, HOSPITAL.address)
+    suspend(act, membership, HOSPITAL)
     assert not membership.functions.hasStaffRole(
         HOSPITAL.address, DOCTOR.address, DOCTOR_ROLE
     ).call()
@@ -205,7 +203,7 @@ def test_suspension_takes_away_the_staff_roles(
 def test_regulator_reinstates_a_suspended_organisation_with_its_staff(
     act: Act, membership: Contract, doctor: None
 ) -> None:
-    _suspend(act, membership, HOSPITAL.address)
+    suspend(act, membership, HOSPITAL)
     receipt = act(REGULATOR).transact(membership.functions.reinstateOrganisation(HOSPITAL.address))
     assert emitted(membership, receipt) == [
         ("OrganisationReinstated", {"org": HOSPITAL.address, "by": REGULATOR.address})
@@ -217,7 +215,7 @@ def test_regulator_reinstates_a_suspended_organisation_with_its_staff(
 def test_reinstating_by_a_non_regulator_is_refused(
     act: Act, membership: Contract, hospital: None
 ) -> None:
-    _suspend(act, membership, HOSPITAL.address)
+    suspend(act, membership, HOSPITAL)
     fn = membership.functions.reinstateOrganisation(HOSPITAL.address)
     assert refused(act(HOSPITAL_ADMIN), fn) == (
         "AccessControlUnauthorizedAccount",
@@ -315,7 +313,7 @@ def test_registering_in_an_unknown_organisation_is_refused(act: Act, membership:
 def test_registering_in_a_suspended_organisation_is_refused(
     act: Act, membership: Contract, hospital: None
 ) -> None:
-    _suspend(act, membership, HOSPITAL.address)
+    suspend(act, membership, HOSPITAL)
     fn = membership.functions.registerStaff(HOSPITAL.address, DOCTOR.address, DOCTOR_ROLE, LICENCE)
     assert refused(act(HOSPITAL_ADMIN), fn) == (
         "MembershipOrganisationNotActive",
@@ -366,7 +364,7 @@ def test_registering_staff_of_another_organisation_is_refused(
 def test_removed_staff_can_be_registered_by_another_organisation(
     act: Act, membership: Contract, doctor: None
 ) -> None:
-    act(HOSPITAL_ADMIN).transact(membership.functions.removeStaff(HOSPITAL.address, DOCTOR.address))
+    remove(act, membership, HOSPITAL_ADMIN, HOSPITAL, DOCTOR)
     admit(act, membership, OTHER_HOSPITAL, OrgKind.HOSPITAL, OTHER_ADMIN)
     receipt = act(OTHER_ADMIN).transact(
         membership.functions.registerStaff(
@@ -424,7 +422,7 @@ def test_removing_another_organisations_staff_is_refused(
 
 
 def test_removing_removed_staff_is_refused(act: Act, membership: Contract, doctor: None) -> None:
-    act(HOSPITAL_ADMIN).transact(membership.functions.removeStaff(HOSPITAL.address, DOCTOR.address))
+    remove(act, membership, HOSPITAL_ADMIN, HOSPITAL, DOCTOR)
     fn = membership.functions.removeStaff(HOSPITAL.address, DOCTOR.address)
     assert refused(act(HOSPITAL_ADMIN), fn) == (
         "MembershipUnknownStaff",
@@ -435,7 +433,7 @@ def test_removing_removed_staff_is_refused(act: Act, membership: Contract, docto
 def test_suspended_organisations_admin_can_still_remove_staff(
     act: Act, membership: Contract, doctor: None
 ) -> None:
-    _suspend(act, membership, HOSPITAL.address)
+    suspend(act, membership, HOSPITAL)
     receipt = act(HOSPITAL_ADMIN).transact(
         membership.functions.removeStaff(HOSPITAL.address, DOCTOR.address)
     )

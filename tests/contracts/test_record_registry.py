@@ -21,7 +21,6 @@ from contract_helpers import (
     PATIENT,
     PHARMACIST,
     PHARMACIST_ROLE,
-    REGULATOR,
     Act,
     OrgKind,
     admit,
@@ -30,6 +29,8 @@ from contract_helpers import (
     refusal,
     refused,
     register,
+    remove,
+    suspend,
 )
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
@@ -72,10 +73,6 @@ def _amend(act: Act, registry: Contract, expected: int, commitment: bytes, cid: 
     return act(HOSPITAL).transact(
         registry.functions.amendRecord(RECORD, expected, commitment, cid, DOCTOR.address)
     )
-
-
-def _suspend(act: Act, membership: Contract, org: LocalAccount) -> None:
-    act(REGULATOR).transact(membership.functions.suspendOrganisation(org.address))
 
 
 # Anchoring
@@ -144,7 +141,7 @@ def test_another_hospitals_doctor_cannot_author_a_record(act: Act, registry: Con
 def test_a_removed_doctor_cannot_author_a_record(
     act: Act, membership: Contract, registry: Contract
 ) -> None:
-    act(HOSPITAL_ADMIN).transact(membership.functions.removeStaff(HOSPITAL.address, DOCTOR.address))
+    remove(act, membership, HOSPITAL_ADMIN, HOSPITAL, DOCTOR)
     fn = registry.functions.anchorRecord(RECORD, V1, CID1, PATIENT.address, DOCTOR.address)
     assert refused(act(HOSPITAL), fn) == (
         "RecordAuthorNotPermitted",
@@ -155,7 +152,7 @@ def test_a_removed_doctor_cannot_author_a_record(
 def test_a_suspended_hospital_cannot_anchor(
     act: Act, membership: Contract, registry: Contract
 ) -> None:
-    _suspend(act, membership, HOSPITAL)
+    suspend(act, membership, HOSPITAL)
     fn = registry.functions.anchorRecord(RECORD, V1, CID1, PATIENT.address, DOCTOR.address)
     assert refused(act(HOSPITAL), fn) == ("RecordCallerNotHospital", {"caller": HOSPITAL.address})
 
@@ -276,7 +273,7 @@ def test_a_suspended_hospital_cannot_amend(
     act: Act, membership: Contract, registry: Contract
 ) -> None:
     _anchor(act, registry)
-    _suspend(act, membership, HOSPITAL)
+    suspend(act, membership, HOSPITAL)
     fn = registry.functions.amendRecord(RECORD, 1, V2, CID2, DOCTOR.address)
     assert refused(act(HOSPITAL), fn) == ("RecordCallerNotHospital", {"caller": HOSPITAL.address})
 
