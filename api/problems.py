@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ledger import errors
 from ledger.auth import AuthError
 from ledger.patients import PatientNotEnrolled
+from ledger.records import NotAuthoringHospital
 
 
 class Forbidden(errors.LedgerError):
@@ -35,6 +36,7 @@ _STATUS: list[tuple[type[errors.LedgerError], int]] = [
     (PatientNotEnrolled, 422),
     (AuthError, 401),
     (Forbidden, 403),
+    (NotAuthoringHospital, 403),
     (NotFound, 404),
     (errors.StoreUnavailable, 503),
     (errors.ChainUnavailable, 503),

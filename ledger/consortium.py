@@ -21,6 +21,11 @@ from ledger.chain import Chain
 from ledger.keys import load_key, new_key_file
 
 
+#: scrypt cost for demo keys. Their passphrase is empty, so a costly KDF would guard nothing and
+#: only slow every start; real keys keep eth-account's default cost.
+DEMO_KDF_N = 2**10
+
+
 class OrgKind(IntEnum):
     """Mirrors Membership.OrgKind."""
 
@@ -122,7 +127,7 @@ def regulator_account(data_dir: Path) -> LocalAccount:
     """The development regulator (and deployer), created on first use."""
     path = _keys_dir(data_dir) / "regulator-root.json"
     if not path.exists():
-        new_key_file(path, "")
+        new_key_file(path, "", iterations=DEMO_KDF_N)
     account: LocalAccount = Account.from_key(load_key(path, ""))
     return account
 
@@ -149,7 +154,7 @@ def seed_demo(w3: Web3, data_dir: Path, rpc_url: str, api_port: int) -> Consorti
     orgs: dict[str, OrgRecord] = {}
     for spec in DEMO_ORGS:
         org_key = keys / f"{spec.name}.json"
-        org_address = new_key_file(org_key, "")
+        org_address = new_key_file(org_key, "", iterations=DEMO_KDF_N)
         chain.transact(
             membership.functions.admitOrganisation(org_address, int(spec.kind), org_address)
         )
@@ -157,7 +162,7 @@ def seed_demo(w3: Web3, data_dir: Path, rpc_url: str, api_port: int) -> Consorti
         staff: dict[str, Member] = {}
         for label, person in spec.staff.items():
             staff_key = keys / f"{spec.name}-{label}.json"
-            staff_address = new_key_file(staff_key, "")
+            staff_address = new_key_file(staff_key, "", iterations=DEMO_KDF_N)
             licence = (
                 commitment.commit(secrets.token_bytes(32), person.licence.encode())
                 if person.licence

@@ -13,7 +13,7 @@ from typing import Any
 
 from ledger.chain import Chain, connect
 from ledger.client import GatewayClient, fetch_domain
-from ledger.consortium import Consortium, demo_dir
+from ledger.consortium import DEMO_KDF_N, Consortium, demo_dir
 from ledger.deploy import load_deployment
 from ledger.document import RecordDocument, Verdict
 from ledger.envelope import open_envelope
@@ -117,7 +117,7 @@ def run_demo(data_dir: Path) -> None:
 
     patient_file = demo_dir(data_dir) / "patient-li-hua.json"
     if not patient_file.exists():
-        new_key_file(patient_file, "")
+        new_key_file(patient_file, "", iterations=DEMO_KDF_N)
     patient = PatientKeys(load_key(patient_file, ""))
     pseudonym = patient.pseudonym(hospital.address)
     identity = patient.public_identity(hospital.address)

@@ -18,11 +18,17 @@ from web3.contract.contract import ContractFunction
 from ledger import commitment, envelope
 from ledger.chain import Chain
 from ledger.document import OnchainVersion, RecordDocument
-from ledger.errors import ContentCorrupt, ContentNotFound, ContractRevert
+from ledger.errors import ContentCorrupt, ContentNotFound, ContractRevert, LedgerError
 from ledger.patients import PatientDirectory
 from ledger.payload import Payload, canonicalize, parse_payload
 from ledger.store import ContentStore, cid_from_bytes, cid_of, cid_to_bytes
 from ledger.types import Address, Cid
+
+
+class NotAuthoringHospital(LedgerError):
+    """Only the hospital that anchored a record may amend it."""
+
+    code = "record.not_authoring_hospital"
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,8 @@ class RecordBook:
         payload = self._parse(raw_payload)
         latest = self._latest(record_id)
         first = self._version(record_id, 1)
+        if first.hospital != self._org.address:
+            raise NotAuthoringHospital(f"record 0x{record_id.hex()} was anchored by {first.hospital}")
         enrolment = self._patients.get(first.patient)
         return self._write(
             payload,

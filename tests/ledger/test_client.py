@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI, Request
@@ -18,6 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from ledger.auth import AuthError, GatewayDomain, SqliteNonceStore, request_target, verify_request
 from ledger.client import GatewayClient, GatewayError, GatewayUnavailable, fetch_domain
+from tests.serving import serve
 
 DOMAIN = GatewayDomain(
     31337,
@@ -72,23 +71,11 @@ def problem(status: int, code: str, detail: str) -> JSONResponse:
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    nonces = SqliteNonceStore(tmp_path_factory.mktemp("gateway") / "nonces.sqlite")
-    # Binding port 0 ourselves and handing the socket over leaves no window for another process.
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(make_app(nonces), log_level="warning", ws="none", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
-    nonces.close()
+    with (
+        SqliteNonceStore(tmp_path_factory.mktemp("gateway") / "nonces.sqlite") as nonces,
+        serve(make_app(nonces)) as url,
+    ):
+        yield url
 
 
 @pytest.fixture
