@@ -20,7 +20,6 @@ from ledger import commitment, deploy
 from ledger.chain import Chain
 from ledger.keys import load_key, new_key_file
 
-
 #: scrypt cost for demo keys. Their passphrase is empty, so a costly KDF would guard nothing and
 #: only slow every start; real keys keep eth-account's default cost.
 DEMO_KDF_N = 2**10

@@ -105,7 +105,7 @@ class RecordBook:
         latest = self._latest(record_id)
         first = self._version(record_id, 1)
         if first.hospital != self._org.address:
-            raise NotAuthoringHospital(f"record 0x{record_id.hex()} was anchored by {first.hospital}")
+            raise NotAuthoringHospital(f"record 0x{record_id.hex()} is {first.hospital}'s")
         enrolment = self._patients.get(first.patient)
         return self._write(
             payload,

@@ -161,7 +161,7 @@ def up(settings: Settings) -> None:
 
 
 def _wait_for_interrupt() -> None:
-    """Block until SIGINT or SIGTERM; both are set explicitly, as a background job may ignore SIGINT."""
+    """Block until SIGINT or SIGTERM; both set explicitly: a background job may ignore SIGINT."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda _signum, _frame: stop.set())
