@@ -18,6 +18,7 @@ from eth_utils.abi import (
     get_abi_input_names,
     get_abi_input_types,
 )
+from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
@@ -66,12 +67,16 @@ class RevertDecoder:
         if abi is None:
             return ContractRevert("UnknownRevert", {"data": raw.to_0x_hex()})
         names = [n or f"arg{i}" for i, n in enumerate(get_abi_input_names(abi))]  # type: ignore[arg-type]
-        values = abi_decode(get_abi_input_types(abi), body)  # type: ignore[arg-type]
-        return ContractRevert(abi["name"], dict(zip(names, map(_plain, values), strict=True)))
+        types = get_abi_input_types(abi)  # type: ignore[arg-type]
+        values = abi_decode(types, body)
+        plain = [_plain(t, v) for t, v in zip(types, values, strict=True)]
+        return ContractRevert(abi["name"], dict(zip(names, plain, strict=True)))
 
 
-def _plain(value: Any) -> Any:
-    """ABI values as JSON-friendly Python: bytes as 0x-hex, addresses as given (checksummed)."""
+def _plain(abi_type: str, value: Any) -> Any:
+    """ABI values as JSON-friendly Python: bytes as 0x-hex, addresses checksummed."""
+    if abi_type == "address":
+        return to_checksum_address(value)
     if isinstance(value, bytes):
         return "0x" + value.hex()
     return value
@@ -170,12 +175,17 @@ class Chain:
         return nonce
 
     def _replay_revert(self, tx: TxParams, receipt: TxReceipt) -> ChainError:
-        """Re-run a mined, failed transaction as a call to learn its revert reason."""
+        """Re-run a mined, failed transaction as a call to learn its revert reason.
+
+        Replayed on the state after its block first: when it lost a race to a transaction earlier in
+        the same block (two amendments, two dispenses), that state names the conflict it hit.
+        """
         call: TxParams = {k: v for k, v in tx.items() if k in ("from", "to", "data", "gas")}  # type: ignore[assignment]
-        try:
-            self.w3.eth.call(call, receipt["blockNumber"] - 1)
-        except ContractLogicError as exc:
-            return self._decoder.decode(_revert_data(exc))
+        for block in (receipt["blockNumber"], receipt["blockNumber"] - 1):
+            try:
+                self.w3.eth.call(call, block)
+            except ContractLogicError as exc:
+                return self._decoder.decode(_revert_data(exc))
         return ChainError(f"transaction {receipt['transactionHash'].to_0x_hex()} reverted")
 
     def _require_sender(self) -> LocalAccount:
