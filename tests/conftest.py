@@ -11,6 +11,9 @@ from web3 import Web3
 
 from ledger.node import Anvil
 
+# The seeded consortium and its gateways, for the API and CLI tests.
+pytest_plugins = ["tests.world"]
+
 
 def _free_port() -> int:
     with socket.socket() as sock:

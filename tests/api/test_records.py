@@ -11,7 +11,7 @@ from ledger.client import GatewayError
 from ledger.document import RecordDocument, Verdict
 from ledger.envelope import open_envelope
 from ledger.verify import verify_against_ledger
-from tests.api.conftest import Patient, World, anchor, fhir
+from tests.world import Patient, World, anchor, fhir
 
 
 def test_anchor_returns_receipt_with_version_1_and_its_transaction(

@@ -20,7 +20,7 @@ from ledger.chain import Chain
 from ledger.client import GatewayError
 from ledger.deploy import load_deployment
 from ledger.patients import sign_enrolment
-from tests.api.conftest import MAX_PAYLOAD, Patient, World, anchor, enrol_patient, fhir
+from tests.world import MAX_PAYLOAD, Patient, World, anchor, enrol_patient, fhir
 
 OBSERVATION = json.dumps(fhir("observation-example.json")).encode()
 

@@ -1,4 +1,7 @@
-"""A seeded consortium on the session's anvil, and real gateways for two hospitals over HTTP."""
+"""A seeded consortium on the session's anvil, with real gateways for two hospitals over HTTP.
+
+The fixtures `world` and `patient` (a pytest plugin, see tests/conftest.py) and helpers to use them.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from ledger.patients import sign_enrolment
 from ledger.settings import Settings
 from tests.serving import serve
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "fhir"
+FIXTURES = Path(__file__).parent / "fixtures" / "fhir"
 MAX_PAYLOAD = 64 * 1024
 
 
