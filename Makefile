@@ -6,12 +6,13 @@ STAMP_PY   := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help deps run up demo test unit lint format typecheck compile check-artifacts lock clean bench bench-quick
+.PHONY: help deps run demo test lint format typecheck compile check-artifacts lock clean bench
 
 help:
 	@echo "make run    - install what is needed, start chain + store, deploy, seed the demo consortium, serve the API"
 	@echo "make test   - install what is needed and run every check (lint, types, reproducible build, tests)"
 	@echo "make demo   - walk the demo flow against a running 'make run'"
+	@echo "make bench  - records per second one client anchors through a gateway"
 	@echo "make lint | format | typecheck | compile | check-artifacts | lock | clean"
 
 deps: $(STAMP_PY) $(STAMP_NODE)
@@ -54,6 +55,10 @@ typecheck: $(STAMP_PY)
 
 test: deps lint typecheck check-artifacts
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# One client anchoring records one by one through a gateway, end to end: the per-record baseline.
+bench: deps
+	$(BIN)/python bench/anchor_one_client.py 300
 
 # Regenerate the Python lock from pyproject.toml (needs network to PyPI).
 lock: $(STAMP_PY)

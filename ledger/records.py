@@ -143,10 +143,10 @@ class RecordBook:
         )
         cid = cid_of(blob)
         fn: ContractFunction = build(digest, cid_to_bytes(cid))
-        gas = self._chain.preflight(fn)  # refuse before storing anything
+        self._chain.preflight(fn)  # refuse before storing anything
         self._store.put(blob)
         try:
-            receipt = self._chain.transact(fn, gas=gas)
+            receipt = self._chain.transact(fn)
         except BaseException:
             self._store.remove(cid)
             raise

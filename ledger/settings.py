@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     anvil_port: int = Field(default=8545, ge=1, le=65535)
     anvil_bin: Path | None = None
     tx_timeout_s: float = Field(default=30.0, gt=0)
+    # Gas allowance per transaction; the network is gas-free, so this only bounds a runaway call.
+    tx_gas_limit: int = Field(default=2_000_000, gt=21_000)
 
     # The organisation this gateway speaks for: its key signs the transactions it sends.
     org_key_file: Path | None = None
