@@ -56,7 +56,7 @@ def build_gateway(settings: Settings) -> Gateway:
     org: LocalAccount = Account.from_key(secret)
     org_key = x25519_from_eth_key(secret)
     w3 = connect(settings.local_rpc_url)
-    deployment = deploy.load_deployment(w3, settings.data_dir)
+    deployment = deploy.load_deployment(w3, settings.data_dir, chain_id=settings.chain_id)
     chain = Chain(
         w3, deployment, org, tx_timeout_s=settings.tx_timeout_s, gas_limit=settings.tx_gas_limit
     )

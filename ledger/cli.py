@@ -34,6 +34,10 @@ def _passphrase(env_name: str | None, *, confirm: bool) -> str:
     return first
 
 
+# Each command imports what it needs when it runs: web3 and fhir.resources take seconds to load,
+# and `medledger cid` or `keys new` should not wait for them.
+
+
 def _cmd_up(settings: Settings, _: argparse.Namespace) -> int:
     from ledger.stack import up
 
@@ -67,7 +71,7 @@ def _cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
         print(f"verdict: record_mismatch: {args.file} is a document of {document.record_id}")
         return EXIT_NOT_INTACT
     w3 = connect(settings.local_rpc_url)
-    chain = Chain(w3, load_deployment(w3, settings.data_dir))
+    chain = Chain(w3, load_deployment(w3, settings.data_dir, chain_id=settings.chain_id))
     store = open_store(
         settings.store_backend, path=settings.data_dir / "store", url=settings.kubo_url
     )

@@ -127,3 +127,14 @@ def test_verify_a_file_that_is_not_a_document_exits_2(
     path.write_text('{"hello": "world"}')
     assert main(["verify", str(path), "--record", str(document["record_id"])]) == EXIT_ERROR
     assert "not a record document" in capsys.readouterr().err
+
+
+def test_verify_against_a_node_on_another_chain_is_refused(
+    record_file: tuple[Path, dict[str, object]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path, document = record_file
+    monkeypatch.setenv("MEDLEDGER_CHAIN_ID", "4242")
+    assert main(["verify", str(path), "--record", str(document["record_id"])]) == EXIT_ERROR
+    assert "chain.id_mismatch" in capsys.readouterr().err
