@@ -30,7 +30,7 @@ from ledger.errors import (
 )
 
 #: Deployed in this order; each constructor may take the addresses of those before it.
-CONTRACTS = ("Membership", "RecordRegistry")
+CONTRACTS = ("Membership", "RecordRegistry", "BatchAnchor")
 
 
 @dataclass(frozen=True)
@@ -105,12 +105,15 @@ def deploy_contracts(
         Web3.to_checksum_address(regulator),
         tx_timeout_s=tx_timeout_s,
     )
-    registry, _ = _deploy_one(
-        w3, account, chain_id, artifacts["RecordRegistry"], membership, tx_timeout_s=tx_timeout_s
-    )
+    # Every other contract is gated by the membership register and takes it as its one argument.
+    addresses = {"Membership": membership}
+    for name in CONTRACTS[1:]:
+        addresses[name], _ = _deploy_one(
+            w3, account, chain_id, artifacts[name], membership, tx_timeout_s=tx_timeout_s
+        )
     return Deployment(
         chain_id=chain_id,
-        addresses={"Membership": membership, "RecordRegistry": registry},
+        addresses=addresses,
         block_number=first_block,
         artifacts={name: artifact.sha256 for name, artifact in artifacts.items()},
     )

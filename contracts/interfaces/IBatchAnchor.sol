@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+/**
+ * @dev Merkle roots of batches of items (record versions, access-log entries, ...), one transaction a
+ * batch. Trees are built as OpenZeppelin's {MerkleProof} verifies them: sorted pairs, keccak256, and
+ * leaves double-hashed so that no 64-byte leaf can pass for an inner node.
+ */
+interface IBatchAnchor {
+    /// @dev A batch as anchored: its root, the organisation that anchored it, what it holds, when.
+    struct Batch {
+        bytes32 root;
+        address org;
+        bytes32 kind;
+        uint32 count;
+        uint64 anchoredAt;
+    }
+
+    /// @dev `caller` is not the account of an active organisation.
+    error BatchCallerNotMember(address caller);
+
+    /// @dev A batch must have a nonzero root.
+    error BatchEmptyRoot();
+
+    /// @dev A batch must hold at least one item.
+    error BatchEmpty();
+
+    /// @dev No batch has id `batchId`.
+    error BatchUnknown(uint256 batchId);
+
+    /// @dev Batch `batchId` of `count` items of `kind` was anchored by `org` under `root`.
+    event BatchAnchored(uint256 indexed batchId, address indexed org, bytes32 indexed kind, bytes32 root, uint32 count);
+
+    /**
+     * @dev Anchors `root` over `count` items of `kind` for the calling organisation; returns the batch id
+     * (ids count from 1).
+     *
+     * Requirements: the caller is an active organisation's account; `root` nonzero; `count` > 0.
+     *
+     * Emits a {BatchAnchored} event.
+     */
+    function anchorBatch(bytes32 kind, bytes32 root, uint32 count) external returns (uint256 batchId);
+
+    /**
+     * @dev Returns batch `batchId`.
+     *
+     * Requirements: the batch exists. Emits nothing.
+     */
+    function batch(uint256 batchId) external view returns (Batch memory);
+
+    /**
+     * @dev Returns whether `leaf` (already double-hashed) is in batch `batchId` by `proof`.
+     *
+     * Requirements: the batch exists. Emits nothing.
+     */
+    function verifyItem(uint256 batchId, bytes32 leaf, bytes32[] calldata proof) external view returns (bool);
+
+    /// @dev Returns how many batches have been anchored.
+    function batchCount() external view returns (uint256);
+}
