@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from web3 import Web3
 
+from api.audit import CurrentTrace
 from api.gateway import Gateway
 from api.problems import Forbidden
 from ledger.auth import request_target, verify_request
@@ -48,11 +49,11 @@ async def raw_body(request: Request, gateway: GatewayDep) -> bytes:
 RawBody = Annotated[bytes, Depends(raw_body)]
 
 
-def signer(request: Request, gateway: GatewayDep, body: RawBody) -> str:
+def signer(request: Request, gateway: GatewayDep, body: RawBody, trace: CurrentTrace) -> str:
     """The checksummed address that signed this exact request (EIP-712; docs/authentication.md)."""
     # The raw target as sent: Starlette's decoded path would not match what the client signed.
     path = request_target(request.scope["raw_path"], request.scope["query_string"])
-    return verify_request(
+    trace.actor = verify_request(
         request.headers,
         gateway.domain,
         request.method,
@@ -62,6 +63,7 @@ def signer(request: Request, gateway: GatewayDep, body: RawBody) -> str:
         max_skew_s=gateway.settings.request_max_skew_s,
         nonces=gateway.nonces,
     )
+    return trace.actor
 
 
 Signer = Annotated[str, Depends(signer)]
@@ -89,9 +91,10 @@ def lookup_member(gateway: Gateway, address: str) -> Member | None:
     return None
 
 
-def current_member(gateway: GatewayDep, address: Signer) -> Member:
+def current_member(gateway: GatewayDep, address: Signer, trace: CurrentTrace) -> Member:
     """Any active member of the consortium; 403 for anyone else."""
     member = lookup_member(gateway, address)
+    trace.org = member.org if member else None
     if member is None:
         raise Forbidden("auth.not_member", f"{address} is not an active member of the consortium")
     return member

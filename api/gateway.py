@@ -9,6 +9,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger import deploy
+from ledger.accesslog import ACCESS_LOG_KIND, AccessLog, SealedBatch
 from ledger.auth import GatewayDomain, SqliteNonceStore
 from ledger.chain import Chain, connect
 from ledger.errors import ConfigError
@@ -31,6 +32,7 @@ class Gateway:
     patients: PatientDirectory
     nonces: SqliteNonceStore
     records: RecordBook
+    access_log: AccessLog
 
     @property
     def domain(self) -> GatewayDomain:
@@ -40,7 +42,18 @@ class Gateway:
             gateway=self.org.address,
         )
 
+    def seal_access_log(self) -> SealedBatch | None:
+        """Anchor the oldest unsealed access entries as one batch (None when there are none)."""
+        return self.access_log.seal(self._anchor_access_batch)
+
+    def _anchor_access_batch(self, root: bytes, count: int) -> tuple[int, str]:
+        anchor = self.chain.contract("BatchAnchor")
+        receipt = self.chain.transact(anchor.functions.anchorBatch(ACCESS_LOG_KIND, root, count))
+        (event,) = anchor.events.BatchAnchored().process_receipt(receipt)
+        return int(event["args"]["batchId"]), receipt["transactionHash"].to_0x_hex()
+
     def close(self) -> None:
+        self.access_log.close()
         self.patients.close()
         self.nonces.close()
         self.store.close()
@@ -73,4 +86,7 @@ def build_gateway(settings: Settings) -> Gateway:
         org_key=org_key,
         max_payload_bytes=settings.max_payload_bytes,
     )
-    return Gateway(settings, chain, store, org, org_key, patients, SqliteNonceStore(db), records)
+    access_log = AccessLog(db, batch_max=settings.access_log_batch_max)
+    return Gateway(
+        settings, chain, store, org, org_key, patients, SqliteNonceStore(db), records, access_log
+    )

@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
+from api.audit import AccessTraceMiddleware, periodic_sealer
 from api.gateway import Gateway, build_gateway
-from api.routes import meta, patients, records
+from api.routes import audit, meta, patients, records
 from ledger.settings import load_settings
 
 
@@ -26,8 +27,9 @@ def create_app(gateway: Gateway) -> FastAPI:
         ),
     )
     app.state.gateway = gateway
+    app.add_middleware(AccessTraceMiddleware)
     problems.install(app)
-    for module in (meta, patients, records):
+    for module in (meta, patients, records, audit):
         app.include_router(module.router)
     return app
 
@@ -38,7 +40,8 @@ def app_from_env() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        with periodic_sealer(gateway):
+            yield
         gateway.close()
 
     app = create_app(gateway)

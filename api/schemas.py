@@ -88,3 +88,44 @@ class VerificationPublic(_Model):
     latest_version: int
     intact: bool
     versions: list[VersionPublic]
+
+
+class AccessEntryPublic(_Model):
+    """One access decision, with its Merkle proof once its batch is anchored on chain."""
+
+    seq: int
+    at: int
+    actor: str
+    org: str | None
+    action: str
+    record_id: str | None
+    version: int | None
+    view: str | None
+    patient: str | None
+    grant: str | None
+    purpose: str | None
+    outcome: str
+    chain_batch_id: int | None
+    root: str | None
+    proof: list[str] | None
+
+
+class AccessTrailPublic(_Model):
+    """A page of the access log, oldest first; ask again with ``after=next_after`` for more."""
+
+    gateway: str
+    items: list[AccessEntryPublic]
+    next_after: int | None
+
+
+class TrailMismatchPublic(_Model):
+    seq: int
+    reason: str
+
+
+class TrailVerificationPublic(_Model):
+    """How a slice of the access log compares with the roots anchored on chain."""
+
+    checked: int
+    unanchored: int
+    mismatches: list[TrailMismatchPublic]

@@ -1,4 +1,4 @@
-"""The `medledger` command: up, demo, verify, cid, keys.
+"""The `medledger` command: up, demo, verify, audit, cid, keys.
 
 Exit codes: 0 success (for verify: intact), 1 verify found the record not intact, 2 any error.
 """
@@ -83,6 +83,28 @@ def _cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK if verdict is Verdict.INTACT else EXIT_NOT_INTACT
 
 
+def _cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from ledger.accesslog import verify_trail
+    from ledger.chain import Chain, connect
+    from ledger.deploy import load_deployment
+    from ledger.verify import access_batch_lookup
+
+    try:
+        trail = json.loads(Path(args.file).read_bytes())
+        items, gateway = trail["items"], trail["gateway"]
+    except OSError as exc:
+        raise LedgerError(f"cannot read {args.file}: {exc.strerror}") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LedgerError(f"{args.file} is not an access-log trail (GET /v1/access-log)") from exc
+    w3 = connect(settings.local_rpc_url)
+    chain = Chain(w3, load_deployment(w3, settings.data_dir, chain_id=settings.chain_id))
+    checked, unanchored, mismatches = verify_trail(items, access_batch_lookup(chain), gateway)
+    for seq, reason in mismatches:
+        print(f"entry {seq}: {reason}")
+    print(f"checked={checked} mismatched={len(mismatches)} not_yet_anchored={unanchored}")
+    return EXIT_NOT_INTACT if mismatches else EXIT_OK
+
+
 def _cmd_cid(_: Settings, args: argparse.Namespace) -> int:
     from ledger.store import cid_of_file
 
@@ -127,6 +149,15 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("file", help="a record document, as GET /v1/records/{id} returns it")
     verify.add_argument("--record", required=True, help="the record id (0x + 64 hex)")
     verify.set_defaults(run=_cmd_verify)
+    audit = sub.add_parser("audit", help="access-log trails").add_subparsers(
+        dest="audit", required=True
+    )
+    trail = audit.add_parser(
+        "verify",
+        help="check a trail (GET /v1/access-log) against the anchored roots; exit 0 if all match",
+    )
+    trail.add_argument("file", help="the JSON the gateway's GET /v1/access-log returned")
+    trail.set_defaults(run=_cmd_audit_verify)
     cid = sub.add_parser("cid", help="print the CID `ipfs add --cid-version=1` gives a file")
     cid.add_argument("file")
     cid.set_defaults(run=_cmd_cid)

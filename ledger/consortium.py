@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import asdict, dataclass, field
-from enum import IntEnum
 from pathlib import Path
 
 from eth_account import Account
@@ -19,19 +18,11 @@ from web3 import Web3
 from ledger import commitment, deploy
 from ledger.chain import Chain
 from ledger.keys import load_key, new_key_file
+from ledger.types import OrgKind
 
 #: scrypt cost for demo keys. Their passphrase is empty, so a costly KDF would guard nothing and
 #: only slow every start; real keys keep eth-account's default cost.
 DEMO_KDF_N = 2**10
-
-
-class OrgKind(IntEnum):
-    """Mirrors Membership.OrgKind."""
-
-    HOSPITAL = 1
-    INSURER = 2
-    PHARMACY = 3
-    REGULATOR = 4
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(default=1_048_576, gt=0)
     request_max_skew_s: int = Field(default=300, gt=0)
 
+    # Access log: sealed into a Merkle batch anchored on chain this often, at most this many each.
+    access_log_seal_interval_s: float = Field(default=5.0, gt=0)
+    access_log_batch_max: int = Field(default=1000, ge=1)
+
     # Local practice: the time zone prescription validity is counted in.
     time_zone: str = "Asia/Shanghai"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import NewType
 
 RecordId = NewType("RecordId", str)
@@ -23,3 +24,21 @@ class OnchainVersion:
     cid: Cid
     hospital: Address
     patient: Address
+
+
+class OrgKind(IntEnum):
+    """An organisation's kind, as Membership.OrgKind numbers it."""
+
+    NONE = 0
+    HOSPITAL = 1
+    INSURER = 2
+    PHARMACY = 3
+    REGULATOR = 4
+
+
+class OrgStatus(IntEnum):
+    """An organisation's standing, as Membership.OrgStatus numbers it."""
+
+    NONE = 0
+    ACTIVE = 1
+    SUSPENDED = 2

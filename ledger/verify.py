@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ledger.accesslog import BatchLookup
 from ledger.chain import Chain
 from ledger.document import OnchainVersion, RecordDocument, Verdict, verify_document
 from ledger.envelope import parse_envelope
@@ -37,3 +38,14 @@ def verify_against_ledger(doc: RecordDocument, chain: Chain, store: ContentStore
         except ContentNotFound:
             salt_check = None
     return verify_document(doc, onchain=onchain, envelope_salt_check=salt_check)
+
+
+def access_batch_lookup(chain: Chain) -> BatchLookup:
+    """Reads anchored batches from BatchAnchor, for checking access-log trails."""
+    anchor = chain.contract("BatchAnchor")
+
+    def lookup(chain_batch_id: int) -> tuple[bytes, str, bytes]:
+        root, org, kind, _count, _at = chain.call(anchor.functions.batch(chain_batch_id))
+        return bytes(root), str(org), bytes(kind)
+
+    return lookup

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
+from api.audit import CurrentTrace, Trace
 from api.deps import (
     CLERK_ROLE,
     DOCTOR_ROLE,
@@ -53,10 +54,13 @@ def anchor_record(
     staff: OwnStaff,
     body: RawBody,
     gateway: GatewayDep,
+    trace: CurrentTrace,
 ) -> RecordReceiptPublic:
     """Validate, encrypt, store and anchor version 1 of a new record for an enrolled patient."""
     require_role(staff, *_WRITERS)
+    trace.patient, trace.view = patient, "write"
     receipt = gateway.records.anchor(body, patient=patient, author=staff.address)
+    trace.record_id, trace.version = receipt.record_id, receipt.version
     return RecordReceiptPublic(**vars(receipt))
 
 
@@ -74,33 +78,48 @@ def amend_record(
     staff: OwnStaff,
     body: RawBody,
     gateway: GatewayDep,
+    trace: CurrentTrace,
 ) -> RecordReceiptPublic:
     """Anchor the next version of a record this hospital authored."""
     require_role(staff, *_WRITERS)
+    trace.record_id, trace.view = record_id, "write"
     receipt = gateway.records.amend(
         _id(record_id), body, expected_version=expected_version, author=staff.address
     )
+    trace.version = receipt.version
     return RecordReceiptPublic(**vars(receipt))
 
 
 @router.get("/{record_id}", response_model=RecordDocumentPublic)
 def read_record(
-    record_id: RecordIdPath, signer: Signer, gateway: GatewayDep, version: VersionQuery = None
+    record_id: RecordIdPath,
+    signer: Signer,
+    gateway: GatewayDep,
+    trace: CurrentTrace,
+    version: VersionQuery = None,
 ) -> RecordDocumentPublic:
     """The decrypted version, for this hospital's doctors and clerks and for the patient."""
-    _authorise_reader(gateway, signer, _id(record_id))
+    trace.record_id, trace.version, trace.view = record_id, version, "full"
+    _authorise_reader(gateway, signer, _id(record_id), trace)
     document = gateway.records.read(_id(record_id), version)
+    trace.version = document.version
     return RecordDocumentPublic.model_validate(document.model_dump())
 
 
 @router.get("/{record_id}/envelope", responses={200: {"content": {"application/json": {}}}})
 def read_envelope(
-    record_id: RecordIdPath, signer: Signer, gateway: GatewayDep, version: VersionQuery = None
+    record_id: RecordIdPath,
+    signer: Signer,
+    gateway: GatewayDep,
+    trace: CurrentTrace,
+    version: VersionQuery = None,
 ) -> Response:
     """The stored, encrypted envelope, so a patient can open it with their own key."""
     rid = _id(record_id)
-    _authorise_reader(gateway, signer, rid)
-    blob = gateway.records.envelope(rid, version or gateway.records.latest_version(rid))
+    trace.record_id, trace.version, trace.view = record_id, version, "envelope"
+    _authorise_reader(gateway, signer, rid, trace)
+    trace.version = version or gateway.records.latest_version(rid)
+    blob = gateway.records.envelope(rid, trace.version)
     return Response(blob, media_type="application/json")
 
 
@@ -134,12 +153,13 @@ def _id(record_id: str) -> bytes:
     return bytes.fromhex(record_id[2:])
 
 
-def _authorise_reader(gateway: Gateway, signer: str, record_id: bytes) -> None:
+def _authorise_reader(gateway: Gateway, signer: str, record_id: bytes, trace: Trace) -> None:
     """This hospital's doctors and clerks, for its own records; the record's patient; nobody else.
 
     A signer who is neither learns nothing, not even whether the record exists: 403 either way.
     """
     member = lookup_member(gateway, signer)
+    trace.org = member.org if member else None
     is_own_staff = member is not None and member.org == gateway.org.address
     try:
         first = gateway.records.onchain(record_id, 1)
@@ -147,6 +167,7 @@ def _authorise_reader(gateway: Gateway, signer: str, record_id: bytes) -> None:
         if is_own_staff:
             raise NotFound(f"record 0x{record_id.hex()} is not anchored") from exc
         raise Forbidden("record.forbidden", f"{signer} may not read this record") from exc
+    trace.patient = first.patient
     if first.patient.lower() == signer.lower():
         return
     if is_own_staff and member is not None:

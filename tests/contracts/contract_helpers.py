@@ -4,7 +4,6 @@ read what a transaction did (its events) or why it was refused (its decoded cust
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import IntEnum
 from typing import Any
 
 import pytest
@@ -20,26 +19,13 @@ from web3.types import TxReceipt
 from ledger.chain import Chain
 from ledger.deploy import Deployment
 from ledger.errors import ContractRevert
+from ledger.types import OrgKind
 
 #: ``act(account)`` gives the ledger's chain client sending as ``account`` (a fixture).
 Act = Callable[[LocalAccount], Chain]
 
 #: Gas for a transaction sent past preflight, so that a refusal is mined rather than estimated away.
 FORCED_GAS = 1_000_000
-
-
-class OrgKind(IntEnum):
-    NONE = 0
-    HOSPITAL = 1
-    INSURER = 2
-    PHARMACY = 3
-    REGULATOR = 4
-
-
-class OrgStatus(IntEnum):
-    NONE = 0
-    ACTIVE = 1
-    SUSPENDED = 2
 
 
 REGULATOR_ROLE = Web3.keccak(text="REGULATOR_ROLE")

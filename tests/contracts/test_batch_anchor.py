@@ -13,9 +13,9 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError
 
 from ledger import _artifacts
-from ledger.consortium import OrgKind
 from ledger.deploy import Deployment
 from ledger.merkle import MerkleTree, leaf_hash, verify
+from ledger.types import OrgKind
 
 KIND = Web3.keccak(text="access-log")
 ROOT = b"\x11" * 32

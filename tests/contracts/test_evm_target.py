@@ -13,7 +13,6 @@ from contract_helpers import (
     HOSPITAL_ADMIN,
     PATIENT,
     REGULATOR,
-    OrgKind,
     admit,
     chain_client,
     register,
@@ -22,6 +21,7 @@ from web3 import Web3
 
 from ledger.deploy import deploy_contracts
 from ledger.node import Anvil
+from ledger.types import OrgKind
 
 
 def test_contracts_deploy_and_anchor_on_a_paris_node(tmp_path: Path, free_port: int) -> None:

@@ -23,8 +23,6 @@ from contract_helpers import (
     REGULATOR,
     REGULATOR_ROLE,
     Act,
-    OrgKind,
-    OrgStatus,
     admit,
     emitted,
     refusal,
@@ -40,6 +38,7 @@ from ledger import _artifacts
 from ledger.chain import RevertDecoder
 from ledger.deploy import deploy_contracts
 from ledger.errors import DeploymentError
+from ledger.types import OrgKind, OrgStatus
 
 ZERO = "0x" + "00" * 20
 DEFAULT_ADMIN_ROLE = bytes(32)

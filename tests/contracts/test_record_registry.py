@@ -22,7 +22,6 @@ from contract_helpers import (
     PHARMACIST,
     PHARMACIST_ROLE,
     Act,
-    OrgKind,
     admit,
     chain_client,
     emitted,
@@ -39,6 +38,7 @@ from web3.types import TxReceipt
 
 from ledger.deploy import Deployment
 from ledger.errors import ContractRevert
+from ledger.types import OrgKind
 
 RECORD = Web3.keccak(text="record 1")
 V1, V2, V3 = (Web3.keccak(text=f"commitment {n}") for n in (1, 2, 3))
