@@ -125,10 +125,11 @@ def read_envelope(
 
 @router.get("/{record_id}/verification", response_model=VerificationPublic)
 def verify_record(
-    record_id: RecordIdPath, member: CurrentMember, gateway: GatewayDep
+    record_id: RecordIdPath, member: CurrentMember, gateway: GatewayDep, trace: CurrentTrace
 ) -> VerificationPublic:
     """For any member: anchored or not, by whom, when, every version, content intact or not."""
     del member  # any active member may verify; the dependency is the check
+    trace.record_id, trace.view = record_id, "metadata"
     try:
         history = gateway.records.history(_id(record_id))
     except ContractRevert as exc:

@@ -42,6 +42,19 @@ def test_a_read_is_logged_with_who_what_and_the_outcome(world: World, patient: P
     assert read["patient"] == patient.pseudonym.address
 
 
+def test_a_verification_is_logged_as_a_metadata_view(world: World, patient: Patient) -> None:
+    rid = anchor(world, patient, fhir("observation-example.json"))["record_id"]
+    insurer = world.staff("insurer", "auditor")
+    with world.client(insurer) as client:
+        client.get_json(f"/v1/records/{rid}/verification")
+    (check,) = [e for e in entries_for(world, rid) if e["actor"] == insurer.address]
+    assert (check["view"], check["org"], check["outcome"]) == (
+        "metadata",
+        world.org_address("insurer"),
+        "allowed",
+    )
+
+
 def test_a_refusal_is_logged_with_its_code_and_the_patient(world: World, patient: Patient) -> None:
     rid = anchor(world, patient, fhir("observation-example.json"))["record_id"]
     other = world.staff("hospital-b", "doctor")
