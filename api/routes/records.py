@@ -136,6 +136,7 @@ def verify_record(
         if exc.name != "RecordUnknown":
             raise
         raise NotFound(f"record {record_id} is not anchored") from exc
+    trace.patient = history[0].patient
     versions = [
         VersionPublic(**{k: getattr(v, k) for k in VersionPublic.model_fields}) for v in history
     ]

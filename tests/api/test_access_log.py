@@ -48,9 +48,10 @@ def test_a_verification_is_logged_as_a_metadata_view(world: World, patient: Pati
     with world.client(insurer) as client:
         client.get_json(f"/v1/records/{rid}/verification")
     (check,) = [e for e in entries_for(world, rid) if e["actor"] == insurer.address]
-    assert (check["view"], check["org"], check["outcome"]) == (
+    assert (check["view"], check["org"], check["patient"], check["outcome"]) == (
         "metadata",
         world.org_address("insurer"),
+        patient.pseudonym.address,
         "allowed",
     )
 
