@@ -91,15 +91,21 @@ def test_ensure_deployed_redeploys_when_the_code_is_gone(w3: Web3, tmp_path: Pat
     assert load_deployment(w3, tmp_path) == fresh
 
 
-def test_ensure_deployed_completes_a_deployment_made_before_a_contract_was_added(
-    w3: Web3, tmp_path: Path, recorded: Deployment
-) -> None:
-    older = dataclasses.replace(
+@pytest.fixture
+def older(tmp_path: Path, recorded: Deployment) -> Deployment:
+    """``recorded`` as a release before ConsentRegistry recorded it, under ``tmp_path``."""
+    deployment = dataclasses.replace(
         recorded,
         addresses={k: v for k, v in recorded.addresses.items() if k != "ConsentRegistry"},
         artifacts={k: v for k, v in recorded.artifacts.items() if k != "ConsentRegistry"},
     )
-    older.save(tmp_path)
+    deployment.save(tmp_path)
+    return deployment
+
+
+def test_ensure_deployed_completes_a_deployment_made_before_a_contract_was_added(
+    w3: Web3, tmp_path: Path, recorded: Deployment, older: Deployment
+) -> None:
     completed = ensure_deployed(w3, DEPLOYER, REGULATOR.address, tmp_path)
     assert {k: completed.addresses[k] for k in older.addresses} == older.addresses
     assert completed.address("ConsentRegistry") not in recorded.addresses.values()
@@ -112,13 +118,8 @@ def test_ensure_deployed_completes_a_deployment_made_before_a_contract_was_added
 
 
 def test_loading_a_deployment_that_lacks_a_contract_is_refused(
-    w3: Web3, tmp_path: Path, recorded: Deployment
+    w3: Web3, tmp_path: Path, older: Deployment
 ) -> None:
-    older = dataclasses.replace(
-        recorded,
-        addresses={k: v for k, v in recorded.addresses.items() if k != "ConsentRegistry"},
-    )
-    older.save(tmp_path)
     with pytest.raises(DeploymentMissing, match="has no ConsentRegistry; `medledger up` deploys"):
         load_deployment(w3, tmp_path)
 
