@@ -29,8 +29,15 @@ from ledger.errors import (
     DeploymentStale,
 )
 
-#: Deployed in this order; each constructor may take the addresses of those before it.
-CONTRACTS = ("Membership", "RecordRegistry", "BatchAnchor")
+#: Deployed in this order, each constructor given these arguments: the regulator's account, or the
+#: addresses of contracts deployed before it.
+_CONSTRUCTOR_ARGS: Mapping[str, tuple[str, ...]] = {
+    "Membership": ("regulator",),
+    "RecordRegistry": ("Membership",),
+    "ConsentRegistry": ("Membership", "RecordRegistry"),
+    "BatchAnchor": ("Membership",),
+}
+CONTRACTS = tuple(_CONSTRUCTOR_ARGS)
 
 
 @dataclass(frozen=True)
@@ -91,31 +98,40 @@ def deployment_path(data_dir: Path, chain_id: int) -> Path:
 
 
 def deploy_contracts(
-    w3: Web3, account: LocalAccount, regulator: str, *, tx_timeout_s: float = 60.0
+    w3: Web3,
+    account: LocalAccount,
+    regulator: str,
+    *,
+    onto: Deployment | None = None,
+    tx_timeout_s: float = 60.0,
 ) -> Deployment:
-    """Deploy every contract from ``account``, making ``regulator`` the membership's regulator."""
+    """Deploy every contract from ``account``, making ``regulator`` the membership's regulator.
+
+    With ``onto``, deploy only the contracts it lacks, wired to the ones it has: the same ledger,
+    extended by contracts added since it was made.
+    """
     _artifacts.check_sources()
     chain_id = _chain_id(w3)
-    artifacts = {name: _artifacts.load(name) for name in CONTRACTS}
-    membership, first_block = _deploy_one(
-        w3,
-        account,
-        chain_id,
-        artifacts["Membership"],
-        Web3.to_checksum_address(regulator),
-        tx_timeout_s=tx_timeout_s,
-    )
-    # Every other contract is gated by the membership register and takes it as its one argument.
-    addresses = {"Membership": membership}
-    for name in CONTRACTS[1:]:
-        addresses[name], _ = _deploy_one(
-            w3, account, chain_id, artifacts[name], membership, tx_timeout_s=tx_timeout_s
+    addresses = dict(onto.addresses) if onto else {}
+    digests = dict(onto.artifacts) if onto else {}
+    blocks = [onto.block_number] if onto else []
+    for name in CONTRACTS:
+        if name in addresses:
+            continue
+        known = {"regulator": Web3.to_checksum_address(regulator), **addresses}
+        artifact = _artifacts.load(name)
+        addresses[name], block = _deploy_one(
+            w3,
+            account,
+            chain_id,
+            artifact,
+            *(known[arg] for arg in _CONSTRUCTOR_ARGS[name]),
+            tx_timeout_s=tx_timeout_s,
         )
+        digests[name] = artifact.sha256
+        blocks.append(block)
     return Deployment(
-        chain_id=chain_id,
-        addresses=addresses,
-        block_number=first_block,
-        artifacts={name: artifact.sha256 for name, artifact in artifacts.items()},
+        chain_id=chain_id, addresses=addresses, block_number=blocks[0], artifacts=digests
     )
 
 
@@ -124,6 +140,32 @@ def load_deployment(w3: Web3, data_dir: Path, *, chain_id: int | None = None) ->
 
     ``chain_id``, if given, is the chain the caller expects; the node must be on it.
     """
+    deployment = _load_recorded(w3, data_dir, chain_id)
+    missing = [name for name in CONTRACTS if name not in deployment.addresses]
+    if missing:
+        raise DeploymentMissing(
+            f"the deployment on chain {deployment.chain_id} has no {', '.join(missing)}; "
+            "`medledger up` deploys what is missing onto the same ledger"
+        )
+    return deployment
+
+
+def ensure_deployed(w3: Web3, account: LocalAccount, regulator: str, data_dir: Path) -> Deployment:
+    """The recorded deployment, completed with any contract it lacks; or a new one if none is
+    recorded or its code is gone. What it returns is what is recorded."""
+    try:
+        recorded: Deployment | None = _load_recorded(w3, data_dir, None)
+    except DeploymentMissing:
+        recorded = None
+    deployment = deploy_contracts(w3, account, regulator, onto=recorded)
+    if deployment != recorded:
+        deployment.save(data_dir)
+    return deployment
+
+
+def _load_recorded(w3: Web3, data_dir: Path, chain_id: int | None) -> Deployment:
+    """The recorded deployment, its contracts checked against the node and the artifacts; it may
+    lack contracts added since it was made."""
     node_chain_id = _chain_id(w3)
     if chain_id is not None and chain_id != node_chain_id:
         raise ChainIdMismatch(
@@ -142,14 +184,15 @@ def load_deployment(w3: Web3, data_dir: Path, *, chain_id: int | None = None) ->
         raise ChainIdMismatch(
             f"{path} records chain {deployment.chain_id}, but the node is on chain {node_chain_id}"
         )
-    for name in CONTRACTS:
+    recorded = [name for name in CONTRACTS if name in deployment.addresses]
+    for name in recorded:
         if not w3.eth.get_code(deployment.address(name)):
             raise DeploymentMissing(
                 f"no code at {deployment.address(name)} for {name} on chain {node_chain_id}; "
                 "was the chain reset?"
             )
     changed = [
-        name for name in CONTRACTS if deployment.artifacts.get(name) != _artifacts.load(name).sha256
+        name for name in recorded if deployment.artifacts.get(name) != _artifacts.load(name).sha256
     ]
     if changed:
         raise DeploymentStale(
@@ -157,16 +200,6 @@ def load_deployment(w3: Web3, data_dir: Path, *, chain_id: int | None = None) ->
             f"redeploying means a new, empty ledger (move {path} aside to do so)"
         )
     return deployment
-
-
-def ensure_deployed(w3: Web3, account: LocalAccount, regulator: str, data_dir: Path) -> Deployment:
-    """The recorded deployment, or a new one (recorded) if none is recorded or its code is gone."""
-    try:
-        return load_deployment(w3, data_dir)
-    except DeploymentMissing:
-        deployment = deploy_contracts(w3, account, regulator)
-        deployment.save(data_dir)
-        return deployment
 
 
 def _deploy_one(

@@ -48,3 +48,8 @@ def act(w3: Web3, deployment: Deployment) -> Act:
     """``act(account)``: the ledger's own chain client sending as ``account``, fresh per test so
     its nonce count never outlives a snapshot revert."""
     return chain_client(w3, deployment)
+
+
+@pytest.fixture(scope="module")
+def consent(w3: Web3, deployment: Deployment) -> Contract:
+    return _contract(w3, deployment, "ConsentRegistry")

@@ -11,6 +11,8 @@ from contract_helpers import (
     DOCTOR_ROLE,
     HOSPITAL,
     HOSPITAL_ADMIN,
+    INSURER,
+    INSURER_ADMIN,
     PATIENT,
     REGULATOR,
     admit,
@@ -19,12 +21,13 @@ from contract_helpers import (
 )
 from web3 import Web3
 
+from ledger.consent import ConsentDomain, Purpose, Scope, sign_grant
 from ledger.deploy import deploy_contracts
 from ledger.node import Anvil
 from ledger.types import OrgKind
 
 
-def test_contracts_deploy_and_anchor_on_a_paris_node(tmp_path: Path, free_port: int) -> None:
+def test_contracts_deploy_anchor_and_grant_on_a_paris_node(tmp_path: Path, free_port: int) -> None:
     with (
         Anvil(state_dir=tmp_path, port=free_port, hardfork="paris") as node,
         requests.Session() as session,
@@ -44,3 +47,18 @@ def test_contracts_deploy_and_anchor_on_a_paris_node(tmp_path: Path, free_port: 
             )
         )
         assert registry.functions.recordVersion(record, 1).call()[0] == commitment
+        admit(act, membership, INSURER, OrgKind.INSURER, INSURER_ADMIN)
+        signed = sign_grant(
+            PATIENT,
+            ConsentDomain.of(deployment),
+            grantee=INSURER.address,
+            scope=Scope.record(record),
+            purpose=Purpose.CLAIM_VERIFICATION,
+            expires_at=2**40,
+        )
+        consent = act(HOSPITAL).contract("ConsentRegistry")
+        act(HOSPITAL).transact(consent.functions.grantConsent(*signed.as_args()))
+        check = consent.functions.isAuthorised(
+            INSURER.address, record, Purpose.CLAIM_VERIFICATION, 0
+        )
+        assert check.call() == [True, signed.grant_id]

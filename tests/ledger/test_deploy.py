@@ -36,7 +36,7 @@ def recorded(w3: Web3, tmp_path: Path) -> Deployment:
 def test_deployment_records_addresses_block_and_artifact_digests(w3: Web3) -> None:
     deployment = deploy_contracts(w3, DEPLOYER, REGULATOR.address)
     assert deployment.chain_id == w3.eth.chain_id
-    assert set(deployment.addresses) == set(CONTRACTS)
+    assert tuple(deployment.addresses) == CONTRACTS
     (first,) = w3.eth.get_block_receipts(deployment.block_number)
     assert first["contractAddress"] == deployment.address("Membership")
     assert deployment.artifacts == {name: _artifacts.load(name).sha256 for name in CONTRACTS}
@@ -48,6 +48,15 @@ def test_registry_is_deployed_against_the_membership(w3: Web3) -> None:
         address=deployment.address("RecordRegistry"), abi=_artifacts.load("RecordRegistry").abi
     )
     assert registry.functions.membership().call() == deployment.address("Membership")
+
+
+def test_consent_registry_is_deployed_against_the_membership_and_the_records(w3: Web3) -> None:
+    deployment = deploy_contracts(w3, DEPLOYER, REGULATOR.address)
+    consent = w3.eth.contract(
+        address=deployment.address("ConsentRegistry"), abi=_artifacts.load("ConsentRegistry").abi
+    )
+    assert consent.functions.membership().call() == deployment.address("Membership")
+    assert consent.functions.records().call() == deployment.address("RecordRegistry")
 
 
 def test_a_recorded_deployment_loads_as_it_was_saved(
@@ -80,6 +89,39 @@ def test_ensure_deployed_redeploys_when_the_code_is_gone(w3: Web3, tmp_path: Pat
     fresh = ensure_deployed(w3, DEPLOYER, REGULATOR.address, tmp_path)
     assert fresh.addresses != gone.addresses
     assert load_deployment(w3, tmp_path) == fresh
+
+
+@pytest.fixture
+def older(tmp_path: Path, recorded: Deployment) -> Deployment:
+    """``recorded`` as a release before ConsentRegistry recorded it, under ``tmp_path``."""
+    deployment = dataclasses.replace(
+        recorded,
+        addresses={k: v for k, v in recorded.addresses.items() if k != "ConsentRegistry"},
+        artifacts={k: v for k, v in recorded.artifacts.items() if k != "ConsentRegistry"},
+    )
+    deployment.save(tmp_path)
+    return deployment
+
+
+def test_ensure_deployed_completes_a_deployment_made_before_a_contract_was_added(
+    w3: Web3, tmp_path: Path, recorded: Deployment, older: Deployment
+) -> None:
+    completed = ensure_deployed(w3, DEPLOYER, REGULATOR.address, tmp_path)
+    assert {k: completed.addresses[k] for k in older.addresses} == older.addresses
+    assert completed.address("ConsentRegistry") not in recorded.addresses.values()
+    assert completed.block_number == older.block_number
+    assert load_deployment(w3, tmp_path) == completed
+    consent = w3.eth.contract(
+        address=completed.address("ConsentRegistry"), abi=_artifacts.load("ConsentRegistry").abi
+    )
+    assert consent.functions.records().call() == older.address("RecordRegistry")
+
+
+def test_loading_a_deployment_that_lacks_a_contract_is_refused(
+    w3: Web3, tmp_path: Path, older: Deployment
+) -> None:
+    with pytest.raises(DeploymentMissing, match="has no ConsentRegistry; `medledger up` deploys"):
+        load_deployment(w3, tmp_path)
 
 
 def test_loading_without_a_record_is_refused(w3: Web3, tmp_path: Path) -> None:
