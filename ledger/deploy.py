@@ -30,7 +30,7 @@ from ledger.errors import (
 )
 
 #: Deployed in this order; each constructor may take the addresses of those before it.
-CONTRACTS = ("Membership", "RecordRegistry")
+CONTRACTS = ("Membership", "RecordRegistry", "PracticeRegistry")
 
 
 @dataclass(frozen=True)
@@ -108,9 +108,16 @@ def deploy_contracts(
     registry, _ = _deploy_one(
         w3, account, chain_id, artifacts["RecordRegistry"], membership, tx_timeout_s=tx_timeout_s
     )
+    practice, _ = _deploy_one(
+        w3, account, chain_id, artifacts["PracticeRegistry"], membership, tx_timeout_s=tx_timeout_s
+    )
     return Deployment(
         chain_id=chain_id,
-        addresses={"Membership": membership, "RecordRegistry": registry},
+        addresses={
+            "Membership": membership,
+            "RecordRegistry": registry,
+            "PracticeRegistry": practice,
+        },
         block_number=first_block,
         artifacts={name: artifact.sha256 for name, artifact in artifacts.items()},
     )

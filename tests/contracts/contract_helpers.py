@@ -152,3 +152,24 @@ def remove(
     act: Act, membership: Contract, admin: LocalAccount, org: LocalAccount, member: LocalAccount
 ) -> None:
     act(admin).transact(membership.functions.removeStaff(org.address, member.address))
+
+
+def latest_timestamp(w3: Web3) -> int:
+    """The latest block's time: the clock contract tests count from (never the wall clock)."""
+    return int(w3.eth.get_block("latest")["timestamp"])
+
+
+def record_registration(
+    act: Act,
+    practice: Contract,
+    doctor: LocalAccount,
+    institution: LocalAccount,
+    valid_from: int,
+    valid_to: int,
+    licence: bytes = LICENCE,
+) -> TxReceipt:
+    return act(REGULATOR).transact(
+        practice.functions.recordRegistration(
+            doctor.address, institution.address, licence, valid_from, valid_to
+        )
+    )

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ledger import _artifacts
+from ledger.deploy import CONTRACTS
 from ledger.errors import DeploymentStale
 
 
@@ -20,7 +21,7 @@ def sources(tmp_path: Path) -> Path:
 
 
 def test_each_deployable_contract_loads_with_abi_and_bytecode() -> None:
-    for name in ("Membership", "RecordRegistry"):
+    for name in CONTRACTS:
         artifact = _artifacts.load(name)
         assert artifact.name == name
         assert artifact.abi
@@ -30,9 +31,7 @@ def test_each_deployable_contract_loads_with_abi_and_bytecode() -> None:
 
 def test_the_manifest_names_each_artifacts_digest() -> None:
     manifest = _artifacts.load_manifest()
-    assert manifest["artifacts"] == {
-        name: _artifacts.load(name).sha256 for name in ("Membership", "RecordRegistry")
-    }
+    assert manifest["artifacts"] == {name: _artifacts.load(name).sha256 for name in CONTRACTS}
     assert manifest["settings"]["evmVersion"] == "paris"
 
 

@@ -11,6 +11,7 @@ from web3 import Web3
 
 from ledger import _artifacts
 from ledger.deploy import (
+    CONTRACTS,
     Deployment,
     deploy_contracts,
     deployment_path,
@@ -35,19 +36,16 @@ def recorded(w3: Web3, tmp_path: Path) -> Deployment:
 def test_deployment_records_addresses_block_and_artifact_digests(w3: Web3) -> None:
     deployment = deploy_contracts(w3, DEPLOYER, REGULATOR.address)
     assert deployment.chain_id == w3.eth.chain_id
-    assert set(deployment.addresses) == {"Membership", "RecordRegistry"}
+    assert set(deployment.addresses) == {"Membership", "RecordRegistry", "PracticeRegistry"}
     (first,) = w3.eth.get_block_receipts(deployment.block_number)
     assert first["contractAddress"] == deployment.address("Membership")
-    assert deployment.artifacts == {
-        name: _artifacts.load(name).sha256 for name in ("Membership", "RecordRegistry")
-    }
+    assert deployment.artifacts == {name: _artifacts.load(name).sha256 for name in CONTRACTS}
 
 
-def test_registry_is_deployed_against_the_membership(w3: Web3) -> None:
+@pytest.mark.parametrize("name", ["RecordRegistry", "PracticeRegistry"])
+def test_every_registry_is_deployed_against_the_membership(w3: Web3, name: str) -> None:
     deployment = deploy_contracts(w3, DEPLOYER, REGULATOR.address)
-    registry = w3.eth.contract(
-        address=deployment.address("RecordRegistry"), abi=_artifacts.load("RecordRegistry").abi
-    )
+    registry = w3.eth.contract(address=deployment.address(name), abi=_artifacts.load(name).abi)
     assert registry.functions.membership().call() == deployment.address("Membership")
 
 
