@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import requests
 from eth_account.signers.local import LocalAccount
@@ -28,9 +30,30 @@ from ledger.errors import (
     DeploymentMissing,
     DeploymentStale,
 )
+from ledger.prescribing import validity
 
 #: Deployed in this order; each constructor may take the addresses of those before it.
-CONTRACTS = ("Membership", "RecordRegistry", "PracticeRegistry")
+CONTRACTS = ("Membership", "RecordRegistry", "PracticeRegistry", "PrescriptionRegistry")
+
+
+@dataclass(frozen=True)
+class PrescriptionValidity:
+    """The local rule for how long prescriptions are valid, which bounds the expiries the
+    PrescriptionRegistry accepts (see ``validity.max_validity_s``)."""
+
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo(validity.DEFAULT_TIME_ZONE))
+    online_days: int = validity.ONLINE_DAYS
+    offline_days: int = validity.OFFLINE_DAYS
+
+    def max_validity_s(self, *, online: bool) -> int:
+        """The contract's bound: the longest validity the rule gives from today on."""
+        return validity.max_validity_s(
+            online=online,
+            zone=self.zone,
+            start=datetime.now(self.zone).date(),
+            online_days=self.online_days,
+            offline_days=self.offline_days,
+        )
 
 
 @dataclass(frozen=True)
@@ -91,32 +114,44 @@ def deployment_path(data_dir: Path, chain_id: int) -> Path:
 
 
 def deploy_contracts(
-    w3: Web3, account: LocalAccount, regulator: str, *, tx_timeout_s: float = 60.0
+    w3: Web3,
+    account: LocalAccount,
+    regulator: str,
+    *,
+    prescription_validity: PrescriptionValidity | None = None,
+    tx_timeout_s: float = 60.0,
 ) -> Deployment:
-    """Deploy every contract from ``account``, making ``regulator`` the membership's regulator."""
+    """Deploy every contract from ``account``, making ``regulator`` the membership's regulator.
+
+    ``prescription_validity`` (default: China Standard Time, online 2 days, offline 1) fixes the
+    longest expiry the prescription registry accepts; take it from the settings.
+    """
     _artifacts.check_sources()
+    rule = prescription_validity or PrescriptionValidity()
     chain_id = _chain_id(w3)
     artifacts = {name: _artifacts.load(name) for name in CONTRACTS}
-    membership, first_block = _deploy_one(
-        w3,
-        account,
-        chain_id,
-        artifacts["Membership"],
-        Web3.to_checksum_address(regulator),
-        tx_timeout_s=tx_timeout_s,
-    )
-    registry, _ = _deploy_one(
-        w3, account, chain_id, artifacts["RecordRegistry"], membership, tx_timeout_s=tx_timeout_s
-    )
-    practice, _ = _deploy_one(
-        w3, account, chain_id, artifacts["PracticeRegistry"], membership, tx_timeout_s=tx_timeout_s
+
+    def deploy(name: str, *args: Any) -> tuple[ChecksumAddress, int]:
+        return _deploy_one(w3, account, chain_id, artifacts[name], *args, tx_timeout_s=tx_timeout_s)
+
+    membership, first_block = deploy("Membership", Web3.to_checksum_address(regulator))
+    records, _ = deploy("RecordRegistry", membership)
+    practice, _ = deploy("PracticeRegistry", membership)
+    prescriptions, _ = deploy(
+        "PrescriptionRegistry",
+        membership,
+        records,
+        practice,
+        rule.max_validity_s(online=True),
+        rule.max_validity_s(online=False),
     )
     return Deployment(
         chain_id=chain_id,
         addresses={
             "Membership": membership,
-            "RecordRegistry": registry,
+            "RecordRegistry": records,
             "PracticeRegistry": practice,
+            "PrescriptionRegistry": prescriptions,
         },
         block_number=first_block,
         artifacts={name: artifact.sha256 for name, artifact in artifacts.items()},
@@ -163,12 +198,21 @@ def load_deployment(w3: Web3, data_dir: Path, *, chain_id: int | None = None) ->
     return deployment
 
 
-def ensure_deployed(w3: Web3, account: LocalAccount, regulator: str, data_dir: Path) -> Deployment:
+def ensure_deployed(
+    w3: Web3,
+    account: LocalAccount,
+    regulator: str,
+    data_dir: Path,
+    *,
+    prescription_validity: PrescriptionValidity | None = None,
+) -> Deployment:
     """The recorded deployment, or a new one (recorded) if none is recorded or its code is gone."""
     try:
         return load_deployment(w3, data_dir)
     except DeploymentMissing:
-        deployment = deploy_contracts(w3, account, regulator)
+        deployment = deploy_contracts(
+            w3, account, regulator, prescription_validity=prescription_validity
+        )
         deployment.save(data_dir)
         return deployment
 

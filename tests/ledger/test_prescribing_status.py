@@ -1,8 +1,11 @@
-"""ledger.prescribing.status and .reasons: the FHIR MedicationRequest.status of each prescription
-status, and reason codes as bytes32."""
+"""ledger.prescribing.status, .practice and .reasons: the contracts' enums mirrored in order, the
+FHIR MedicationRequest.status of each prescription status, and reason codes as bytes32."""
 
 from __future__ import annotations
 
+import re
+from enum import IntEnum
+from pathlib import Path
 from typing import get_args
 
 import pytest
@@ -10,12 +13,16 @@ import pytest
 from ledger.prescribing import (
     FHIR_STATUS,
     FhirStatus,
+    FilingStatus,
+    PreReviewOutcome,
     PrescriptionStatus,
+    RegistrationStatus,
     decode_reason,
     encode_reason,
     fhir_status,
 )
 
+INTERFACES = Path(__file__).resolve().parents[2] / "contracts" / "interfaces"
 #: FHIR R4 value set http://hl7.org/fhir/ValueSet/medicationrequest-status, in its order.
 MEDICATION_REQUEST_STATUS = (
     "active",
@@ -27,6 +34,34 @@ MEDICATION_REQUEST_STATUS = (
     "draft",
     "unknown",
 )
+
+
+def _solidity_enum(interface: str, name: str) -> list[str]:
+    source = (INTERFACES / interface).read_text()
+    match = re.search(rf"enum {name} \{{([^}}]*)\}}", source)
+    assert match is not None, f"no enum {name} in {interface}"
+    return [member.strip() for member in match.group(1).split(",")]
+
+
+def _upper_snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()
+
+
+@pytest.mark.parametrize(
+    ("interface", "name", "mirror"),
+    [
+        ("IPrescriptionRegistry.sol", "Status", PrescriptionStatus),
+        ("IPrescriptionRegistry.sol", "PreReview", PreReviewOutcome),
+        ("IPracticeRegistry.sol", "RegistrationStatus", RegistrationStatus),
+        ("IPracticeRegistry.sol", "FilingStatus", FilingStatus),
+    ],
+)
+def test_python_enums_mirror_the_contracts_in_order(
+    interface: str, name: str, mirror: type[IntEnum]
+) -> None:
+    members = _solidity_enum(interface, name)
+    assert [_upper_snake(m) for m in members] == [m.name for m in mirror]
+    assert [m.value for m in mirror] == list(range(len(members)))
 
 
 # FHIR status
