@@ -181,6 +181,14 @@ def load_deployment(w3: Web3, data_dir: Path, *, chain_id: int | None = None) ->
         raise ChainIdMismatch(
             f"{path} records chain {deployment.chain_id}, but the node is on chain {node_chain_id}"
         )
+    absent = [name for name in CONTRACTS if name not in deployment.addresses]
+    if absent:
+        # Deploying the missing ones alone would leave them bound to nothing; a new deployment is
+        # a new, empty ledger, which is not for this function to decide.
+        raise DeploymentStale(
+            f"the deployment on chain {node_chain_id} predates {', '.join(absent)}; "
+            f"redeploying means a new, empty ledger (move {path} aside to do so)"
+        )
     for name in CONTRACTS:
         if not w3.eth.get_code(deployment.address(name)):
             raise DeploymentMissing(

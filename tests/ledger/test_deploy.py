@@ -112,7 +112,7 @@ def test_ensure_deployed_deploys_once_then_loads(w3: Web3, tmp_path: Path) -> No
 def test_ensure_deployed_redeploys_when_the_code_is_gone(w3: Web3, tmp_path: Path) -> None:
     gone = Deployment(
         chain_id=w3.eth.chain_id,
-        addresses={"Membership": DEPLOYER.address, "RecordRegistry": REGULATOR.address},
+        addresses=dict.fromkeys(CONTRACTS, REGULATOR.address),
         block_number=1,
         artifacts={},
     )
@@ -170,3 +170,33 @@ def test_loading_after_the_artifacts_changed_is_refused(
         match=f"artifacts changed since deployment on chain {w3.eth.chain_id}: Membership",
     ):
         load_deployment(w3, tmp_path)
+
+
+def test_loading_a_deployment_that_predates_a_contract_is_refused(
+    w3: Web3, tmp_path: Path, recorded: Deployment
+) -> None:
+    older = dataclasses.replace(
+        recorded,
+        addresses={
+            name: address
+            for name, address in recorded.addresses.items()
+            if name in ("Membership", "RecordRegistry")
+        },
+    )
+    older.save(tmp_path)
+    with pytest.raises(
+        DeploymentStale,
+        match=f"the deployment on chain {w3.eth.chain_id} predates "
+        "PracticeRegistry, PrescriptionRegistry; redeploying means a new, empty ledger",
+    ):
+        load_deployment(w3, tmp_path)
+
+
+def test_ensure_deployed_does_not_replace_a_deployment_that_predates_a_contract(
+    w3: Web3, tmp_path: Path, recorded: Deployment
+) -> None:
+    older = dataclasses.replace(recorded, addresses={"Membership": recorded.address("Membership")})
+    older.save(tmp_path)
+    with pytest.raises(DeploymentStale, match="predates"):
+        ensure_deployed(w3, DEPLOYER, REGULATOR.address, tmp_path)
+    assert Deployment.from_json(deployment_path(tmp_path, w3.eth.chain_id).read_text()) == older
