@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
 import {IMembershipGated} from "./interfaces/IMembershipGated.sol";
+import {MembershipRoles} from "./MembershipRoles.sol";
 
 /**
  * @dev Base for contracts that act on behalf of consortium members: holds the {IMembership} register.
@@ -36,5 +38,24 @@ abstract contract MembershipGated is IMembershipGated {
         returns (bool)
     {
         return _membership.hasStaffRole(org, account, roleA) || _membership.hasStaffRole(org, account, roleB);
+    }
+
+    /**
+     * @dev Returns whether `account` holds the regulator role in the membership register, so that the
+     * regulators of the consortium are granted and revoked in one place.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function _isRegulator(address account) internal view returns (bool) {
+        return IAccessControl(address(_membership)).hasRole(MembershipRoles.REGULATOR, account);
+    }
+
+    /**
+     * @dev Returns whether `account` is the admin account of the organisation `org` (zero if never admitted).
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function _isOrganisationAdmin(address org, address account) internal view returns (bool) {
+        return account != address(0) && _membership.organisation(org).admin == account;
     }
 }

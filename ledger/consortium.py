@@ -122,14 +122,23 @@ def regulator_account(data_dir: Path) -> LocalAccount:
     return account
 
 
-def seed_demo(w3: Web3, data_dir: Path, rpc_url: str, api_port: int) -> Consortium:
+def seed_demo(
+    w3: Web3,
+    data_dir: Path,
+    rpc_url: str,
+    api_port: int,
+    *,
+    prescription_validity: deploy.PrescriptionValidity | None = None,
+) -> Consortium:
     """Deploy if needed and admit the demo organisations and staff once per deployment.
 
     Gateway URLs follow ``api_port`` on every call, so a restart on other ports finds its gateways.
     """
     path = demo_dir(data_dir) / "consortium.json"
     regulator = regulator_account(data_dir)
-    deployment = deploy.ensure_deployed(w3, regulator, regulator.address, data_dir)
+    deployment = deploy.ensure_deployed(
+        w3, regulator, regulator.address, data_dir, prescription_validity=prescription_validity
+    )
     if path.exists():
         existing = Consortium.load(path)
         if existing.membership == deployment.address("Membership"):

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import requests
 from eth_account.signers.local import LocalAccount
@@ -28,6 +30,7 @@ from ledger.errors import (
     DeploymentMissing,
     DeploymentStale,
 )
+from ledger.prescribing import validity
 
 #: Deployed in this order, each constructor given these arguments: the regulator's account, or the
 #: addresses of contracts deployed before it.
@@ -36,8 +39,36 @@ _CONSTRUCTOR_ARGS: Mapping[str, tuple[str, ...]] = {
     "RecordRegistry": ("Membership",),
     "ConsentRegistry": ("Membership", "RecordRegistry"),
     "BatchAnchor": ("Membership",),
+    "PracticeRegistry": ("Membership",),
+    "PrescriptionRegistry": (
+        "Membership",
+        "RecordRegistry",
+        "PracticeRegistry",
+        "max_online_validity_s",
+        "max_offline_validity_s",
+    ),
 }
 CONTRACTS = tuple(_CONSTRUCTOR_ARGS)
+
+
+@dataclass(frozen=True)
+class PrescriptionValidity:
+    """The local rule for how long prescriptions are valid, which bounds the expiries the
+    PrescriptionRegistry accepts (see ``validity.max_validity_s``)."""
+
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo(validity.DEFAULT_TIME_ZONE))
+    online_days: int = validity.ONLINE_DAYS
+    offline_days: int = validity.OFFLINE_DAYS
+
+    def max_validity_s(self, *, online: bool) -> int:
+        """The contract's bound: the longest validity the rule gives from today on."""
+        return validity.max_validity_s(
+            online=online,
+            zone=self.zone,
+            start=datetime.now(self.zone).date(),
+            online_days=self.online_days,
+            offline_days=self.offline_days,
+        )
 
 
 @dataclass(frozen=True)
@@ -103,12 +134,15 @@ def deploy_contracts(
     regulator: str,
     *,
     onto: Deployment | None = None,
+    prescription_validity: PrescriptionValidity | None = None,
     tx_timeout_s: float = 60.0,
 ) -> Deployment:
     """Deploy every contract from ``account``, making ``regulator`` the membership's regulator.
 
     With ``onto``, deploy only the contracts it lacks, wired to the ones it has: the same ledger,
-    extended by contracts added since it was made.
+    extended by contracts added since it was made. ``prescription_validity`` (default: China
+    Standard Time, online 2 days, offline 1) fixes the longest expiry the prescription registry
+    accepts; take it from the settings.
     """
     _artifacts.check_sources()
     chain_id = _chain_id(w3)
@@ -118,7 +152,11 @@ def deploy_contracts(
     for name in CONTRACTS:
         if name in addresses:
             continue
-        known = {"regulator": Web3.to_checksum_address(regulator), **addresses}
+        known: dict[str, Any] = {"regulator": Web3.to_checksum_address(regulator), **addresses}
+        if name == "PrescriptionRegistry":
+            rule = prescription_validity or PrescriptionValidity()
+            known["max_online_validity_s"] = rule.max_validity_s(online=True)
+            known["max_offline_validity_s"] = rule.max_validity_s(online=False)
         artifact = _artifacts.load(name)
         addresses[name], block = _deploy_one(
             w3,
@@ -150,14 +188,23 @@ def load_deployment(w3: Web3, data_dir: Path, *, chain_id: int | None = None) ->
     return deployment
 
 
-def ensure_deployed(w3: Web3, account: LocalAccount, regulator: str, data_dir: Path) -> Deployment:
+def ensure_deployed(
+    w3: Web3,
+    account: LocalAccount,
+    regulator: str,
+    data_dir: Path,
+    *,
+    prescription_validity: PrescriptionValidity | None = None,
+) -> Deployment:
     """The recorded deployment, completed with any contract it lacks; or a new one if none is
     recorded or its code is gone. What it returns is what is recorded."""
     try:
         recorded: Deployment | None = _load_recorded(w3, data_dir, None)
     except DeploymentMissing:
         recorded = None
-    deployment = deploy_contracts(w3, account, regulator, onto=recorded)
+    deployment = deploy_contracts(
+        w3, account, regulator, onto=recorded, prescription_validity=prescription_validity
+    )
     if deployment != recorded:
         deployment.save(data_dir)
     return deployment

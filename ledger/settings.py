@@ -13,6 +13,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.errors import ConfigError
+from ledger.prescribing.prereview import DEFAULT_RULES_FILE
+from ledger.prescribing.validity import DEFAULT_TIME_ZONE, OFFLINE_DAYS, ONLINE_DAYS
 
 #: Passphrases that only a development profile may use.
 _PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "password", "secret", "medledger"})
@@ -53,8 +55,13 @@ class Settings(BaseSettings):
     access_log_seal_interval_s: float = Field(default=5.0, gt=0)
     access_log_batch_max: int = Field(default=1000, ge=1)
 
-    # Local practice: the time zone prescription validity is counted in.
-    time_zone: str = "Asia/Shanghai"
+    # Local practice: the time zone prescription validity is counted in, and for how many local days
+    # (the issue day counted): online until 24:00 of the next day, offline until 24:00 the same day.
+    time_zone: str = DEFAULT_TIME_ZONE
+    prescription_online_days: int = Field(default=ONLINE_DAYS, ge=1)
+    prescription_offline_days: int = Field(default=OFFLINE_DAYS, ge=1)
+    # The automated pre-review's rules (JSON); the default is an example set, not a policy.
+    prereview_rules_file: Path = DEFAULT_RULES_FILE
 
     @field_validator("time_zone")
     @classmethod
@@ -78,6 +85,10 @@ class Settings(BaseSettings):
         if self.rpc_url is None:
             raise ValueError(
                 "production needs MEDLEDGER_RPC_URL (a local anvil is for development)"
+            )
+        if self.prereview_rules_file.resolve() == DEFAULT_RULES_FILE.resolve():
+            raise ValueError(
+                "production needs MEDLEDGER_PREREVIEW_RULES_FILE (the bundled rules are examples)"
             )
         return self
 

@@ -22,6 +22,7 @@ import httpx
 from ledger import _artifacts
 from ledger.chain import connect
 from ledger.consortium import Consortium, seed_demo
+from ledger.deploy import PrescriptionValidity
 from ledger.errors import ConfigError
 from ledger.node import Anvil
 from ledger.settings import Settings
@@ -122,7 +123,18 @@ def running_stack(settings: Settings) -> Iterator[Stack]:
         w3 = connect(rpc_url)
         consortium: Consortium | None = None
         if settings.profile == "development":
-            consortium = seed_demo(w3, settings.data_dir, rpc_url, settings.api_port)
+            validity = PrescriptionValidity(
+                zone=settings.zone,
+                online_days=settings.prescription_online_days,
+                offline_days=settings.prescription_offline_days,
+            )
+            consortium = seed_demo(
+                w3,
+                settings.data_dir,
+                rpc_url,
+                settings.api_port,
+                prescription_validity=validity,
+            )
             wanted = [
                 (org.name, org.key_file, int(org.gateway_url.rsplit(":", 1)[1]))
                 for org in consortium.orgs.values()

@@ -43,6 +43,16 @@ def registry(w3: Web3, deployment: Deployment) -> Contract:
     return _contract(w3, deployment, "RecordRegistry")
 
 
+@pytest.fixture(scope="module")
+def practice(w3: Web3, deployment: Deployment) -> Contract:
+    return _contract(w3, deployment, "PracticeRegistry")
+
+
+@pytest.fixture(scope="module")
+def prescriptions(w3: Web3, deployment: Deployment) -> Contract:
+    return _contract(w3, deployment, "PrescriptionRegistry")
+
+
 @pytest.fixture
 def act(w3: Web3, deployment: Deployment) -> Act:
     """``act(account)``: the ledger's own chain client sending as ``account``, fresh per test so

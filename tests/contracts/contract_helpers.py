@@ -48,11 +48,15 @@ HOSPITAL, HOSPITAL_ADMIN = account("hospital"), account("hospital-admin")
 OTHER_HOSPITAL, OTHER_ADMIN = account("other-hospital"), account("other-hospital-admin")
 INSURER, INSURER_ADMIN = account("insurer"), account("insurer-admin")
 PHARMACY, PHARMACY_ADMIN = account("pharmacy"), account("pharmacy-admin")
+OTHER_PHARMACY, OTHER_PHARMACY_ADMIN = account("other-pharmacy"), account("other-pharmacy-admin")
 DOCTOR, CLERK = account("doctor"), account("clerk")
 PHARMACIST, AUDITOR = account("pharmacist"), account("auditor")
 OTHER_DOCTOR = account("other-doctor")
+PHARMACY_PHARMACIST = account("pharmacy-pharmacist")
+OTHER_PHARMACY_PHARMACIST = account("other-pharmacy-pharmacist")
 OUTSIDER = account("outsider")
 PATIENT = account("patient-pseudonym")
+OTHER_PATIENT = account("other-patient-pseudonym")
 
 
 def chain_client(w3: Web3, deployment: Deployment) -> Act:
@@ -138,3 +142,30 @@ def remove(
     act: Act, membership: Contract, admin: LocalAccount, org: LocalAccount, member: LocalAccount
 ) -> None:
     act(admin).transact(membership.functions.removeStaff(org.address, member.address))
+
+
+def latest_timestamp(w3: Web3) -> int:
+    """The latest block's time: the clock contract tests count from (never the wall clock)."""
+    return int(w3.eth.get_block("latest")["timestamp"])
+
+
+def next_block_at(w3: Web3, timestamp: int) -> None:
+    """Mine the next block at exactly ``timestamp``; send its transaction with ``FORCED_GAS``, since
+    a preflight estimate runs at another time."""
+    w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
+
+
+def record_registration(
+    act: Act,
+    practice: Contract,
+    doctor: LocalAccount,
+    institution: LocalAccount,
+    valid_from: int,
+    valid_to: int,
+    licence: bytes = LICENCE,
+) -> TxReceipt:
+    return act(REGULATOR).transact(
+        practice.functions.recordRegistration(
+            doctor.address, institution.address, licence, valid_from, valid_to
+        )
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from eth_account import Account
@@ -13,6 +15,7 @@ from ledger import _artifacts
 from ledger.deploy import (
     CONTRACTS,
     Deployment,
+    PrescriptionValidity,
     deploy_contracts,
     deployment_path,
     ensure_deployed,
@@ -42,11 +45,14 @@ def test_deployment_records_addresses_block_and_artifact_digests(w3: Web3) -> No
     assert deployment.artifacts == {name: _artifacts.load(name).sha256 for name in CONTRACTS}
 
 
-def test_registry_is_deployed_against_the_membership(w3: Web3) -> None:
+def _bound(w3: Web3, deployment: Deployment, name: str) -> Any:
+    return w3.eth.contract(address=deployment.address(name), abi=_artifacts.load(name).abi)
+
+
+@pytest.mark.parametrize("name", ["RecordRegistry", "PracticeRegistry", "PrescriptionRegistry"])
+def test_every_registry_is_deployed_against_the_membership(w3: Web3, name: str) -> None:
     deployment = deploy_contracts(w3, DEPLOYER, REGULATOR.address)
-    registry = w3.eth.contract(
-        address=deployment.address("RecordRegistry"), abi=_artifacts.load("RecordRegistry").abi
-    )
+    registry = _bound(w3, deployment, name)
     assert registry.functions.membership().call() == deployment.address("Membership")
 
 
@@ -57,6 +63,35 @@ def test_consent_registry_is_deployed_against_the_membership_and_the_records(w3:
     )
     assert consent.functions.membership().call() == deployment.address("Membership")
     assert consent.functions.records().call() == deployment.address("RecordRegistry")
+
+
+def test_prescriptions_consult_the_deployed_record_and_practice_registries(w3: Web3) -> None:
+    deployment = deploy_contracts(w3, DEPLOYER, REGULATOR.address)
+    prescriptions = _bound(w3, deployment, "PrescriptionRegistry")
+    assert prescriptions.functions.recordRegistry().call() == deployment.address("RecordRegistry")
+    assert prescriptions.functions.practiceRegistry().call() == deployment.address(
+        "PracticeRegistry"
+    )
+
+
+def test_prescription_validity_bounds_are_those_of_china_standard_time_by_default(
+    w3: Web3,
+) -> None:
+    prescriptions = _bound(
+        w3, deploy_contracts(w3, DEPLOYER, REGULATOR.address), "PrescriptionRegistry"
+    )
+    # The longest: issued at 00:00:00, valid through 23:59:59 of the next day, or of the same day.
+    assert prescriptions.functions.maxValidity(True).call() == 2 * 86_400 - 1
+    assert prescriptions.functions.maxValidity(False).call() == 86_400 - 1
+
+
+def test_prescription_validity_bounds_follow_the_zone_and_the_rule(w3: Web3) -> None:
+    rule = PrescriptionValidity(zone=ZoneInfo("Europe/Berlin"), online_days=3, offline_days=1)
+    deployment = deploy_contracts(w3, DEPLOYER, REGULATOR.address, prescription_validity=rule)
+    prescriptions = _bound(w3, deployment, "PrescriptionRegistry")
+    # Berlin has a 25-hour day once a year: the bound makes room for it.
+    assert prescriptions.functions.maxValidity(True).call() == 3 * 86_400 + 3_600 - 1
+    assert prescriptions.functions.maxValidity(False).call() == 86_400 + 3_600 - 1
 
 
 def test_a_recorded_deployment_loads_as_it_was_saved(
@@ -81,7 +116,7 @@ def test_ensure_deployed_deploys_once_then_loads(w3: Web3, tmp_path: Path) -> No
 def test_ensure_deployed_redeploys_when_the_code_is_gone(w3: Web3, tmp_path: Path) -> None:
     gone = Deployment(
         chain_id=w3.eth.chain_id,
-        addresses={"Membership": DEPLOYER.address, "RecordRegistry": REGULATOR.address},
+        addresses=dict.fromkeys(CONTRACTS, REGULATOR.address),
         block_number=1,
         artifacts={},
     )

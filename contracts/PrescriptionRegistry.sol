@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {IMembership} from "./interfaces/IMembership.sol";
+import {IPracticeRegistry} from "./interfaces/IPracticeRegistry.sol";
+import {IPrescriptionRegistry} from "./interfaces/IPrescriptionRegistry.sol";
+import {IRecordRegistry} from "./interfaces/IRecordRegistry.sol";
+import {MembershipGated} from "./MembershipGated.sol";
+import {MembershipRoles} from "./MembershipRoles.sol";
+
+/**
+ * @dev The prescription registry. A hospital issues for a doctor with prescribing rights there, for a
+ * follow-up patient; a pharmacist reviews; one pharmacy dispenses, once, before expiry.
+ *
+ * Trust split on time: the local-day rule ("until 24:00 of the next day") needs the time zone, so the
+ * issuing gateway computes `expiresAt`; the contract bounds it by {maxValidity} and enforces it to the
+ * second at approval and dispense. Trust split on follow-up: the contract checks that the named record was
+ * anchored by this hospital for this patient within the window; that it is an offline diagnosis is the
+ * issuing gateway's check of the record's content, which the chain cannot read.
+ */
+contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
+    IRecordRegistry private immutable _records;
+    IPracticeRegistry private immutable _practice;
+    uint64 private immutable _maxOnlineValidity;
+    uint64 private immutable _maxOfflineValidity;
+
+    mapping(address hospital => FollowUpPolicy) private _followUp;
+    mapping(bytes32 prescriptionId => Prescription) private _prescriptions;
+    mapping(bytes32 prescriptionId => Review) private _reviews;
+    mapping(bytes32 prescriptionId => Dispense) private _dispenses;
+
+    /**
+     * @dev Consults `membership_` for members, `records_` for follow-up records and `practice_` for
+     * prescribing rights; accepts expiries at most `maxOnlineValidity_` or `maxOfflineValidity_` seconds
+     * after issue.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    constructor(
+        IMembership membership_,
+        IRecordRegistry records_,
+        IPracticeRegistry practice_,
+        uint64 maxOnlineValidity_,
+        uint64 maxOfflineValidity_
+    ) MembershipGated(membership_) {
+        _records = records_;
+        _practice = practice_;
+        _maxOnlineValidity = maxOnlineValidity_;
+        _maxOfflineValidity = maxOfflineValidity_;
+    }
+
+    /// @inheritdoc IPrescriptionRegistry
+    function setFollowUpWindow(address hospital, uint64 window) public {
+        if (!_isRegulator(msg.sender) && !_isOrganisationAdmin(hospital, msg.sender)) {
+            revert PrescriptionNotHospitalAdminOrRegulator(msg.sender, hospital);
+        }
+        _setFollowUpWindow(hospital, window);
+    }
+
+    /// @inheritdoc IPrescriptionRegistry
+    function issuePrescription(bytes32 prescriptionId, Issuance calldata issuance) public {
+        _checkHospitalCaller();
+        _issue(prescriptionId, issuance);
+    }
+
+    /// @inheritdoc IPrescriptionRegistry
+    function approvePrescription(bytes32 prescriptionId, address pharmacist, bytes32 reason) public {
+        Prescription storage p = _issued(prescriptionId);
+        _checkPharmacy(p, pharmacist);
+        _approve(prescriptionId, p, pharmacist, reason);
+    }
+
+    /// @inheritdoc IPrescriptionRegistry
+    function rejectPrescription(bytes32 prescriptionId, address pharmacist, bytes32 reason) public {
+        Prescription storage p = _issued(prescriptionId);
+        _checkPharmacy(p, pharmacist);
+        _reject(prescriptionId, p, pharmacist, reason);
+    }
+
+    /// @inheritdoc IPrescriptionRegistry
+    function dispensePrescription(bytes32 prescriptionId, address pharmacist, bytes32 commitment, bytes calldata cid)
+        public
+    {
+        Prescription storage p = _issued(prescriptionId);
+        _checkPharmacy(p, pharmacist);
+        _dispense(prescriptionId, p, pharmacist, commitment, cid);
+    }
+
+    /// @inheritdoc IPrescriptionRegistry
+    function cancelPrescription(bytes32 prescriptionId, address prescriber) public {
+        Prescription storage p = _issued(prescriptionId);
+        if (p.institution != msg.sender) revert PrescriptionNotIssuingInstitution(prescriptionId, msg.sender);
+        _checkHospitalCaller();
+        if (p.prescriber != prescriber) revert PrescriptionNotPrescriber(prescriptionId, prescriber);
+        _cancel(prescriptionId, p);
+    }
+
+    /// @inheritdoc IPrescriptionRegistry
+    function followUpPolicy(address hospital) public view returns (FollowUpPolicy memory) {
+        return _followUp[hospital];
+    }
+
+    /// @inheritdoc IPrescriptionRegistry
+    function prescription(bytes32 prescriptionId) public view returns (Prescription memory) {
+        return _prescriptions[prescriptionId];
+    }
+
+    /// @inheritdoc IPrescriptionRegistry
+    function review(bytes32 prescriptionId) public view returns (Review memory) {
+        return _reviews[prescriptionId];
+    }
+
+    /// @inheritdoc IPrescriptionRegistry
+    function dispensing(bytes32 prescriptionId) public view returns (Dispense memory) {
+        return _dispenses[prescriptionId];
+    }
+
+    /// @inheritdoc IPrescriptionRegistry
+    function maxValidity(bool online) public view returns (uint64) {
+        return online ? _maxOnlineValidity : _maxOfflineValidity;
+    }
+
+    /// @inheritdoc IPrescriptionRegistry
+    function recordRegistry() public view returns (IRecordRegistry) {
+        return _records;
+    }
+
+    /// @inheritdoc IPrescriptionRegistry
+    function practiceRegistry() public view returns (IPracticeRegistry) {
+        return _practice;
+    }
+
+    /**
+     * @dev Sets `hospital`'s follow-up window. Internal function without access restriction.
+     *
+     * Requirements:
+     * - `hospital` is an active hospital.
+     *
+     * Emits a {PrescriptionFollowUpWindowSet} event.
+     */
+    function _setFollowUpWindow(address hospital, uint64 window) internal {
+        if (!_isActiveHospital(hospital)) revert PrescriptionNotHospital(hospital);
+        _followUp[hospital] = FollowUpPolicy({set: true, window: window});
+        emit PrescriptionFollowUpWindowSet(hospital, window, msg.sender);
+    }
+
+    /**
+     * @dev Stores `prescriptionId` as issued by the caller, pending review. Internal function without
+     * access restriction on the caller.
+     *
+     * Requirements: those of {issuePrescription} after the caller's.
+     *
+     * Emits a {PrescriptionIssued} event, then a {PrescriptionPreReviewed} event.
+     */
+    function _issue(bytes32 prescriptionId, Issuance calldata s) internal {
+        if (_prescriptions[prescriptionId].status != Status.None) revert PrescriptionAlreadyIssued(prescriptionId);
+        if (s.commitment == bytes32(0)) revert PrescriptionEmptyCommitment();
+        if (s.cid.length == 0) revert PrescriptionEmptyCid();
+        if (s.patient == address(0)) revert PrescriptionZeroPatient();
+        if (!_practice.canPrescribe(s.prescriber, msg.sender, uint64(block.timestamp))) {
+            revert PrescriptionPrescriberNotPermitted(s.prescriber, msg.sender);
+        }
+        _checkExpiry(s.expiresAt, s.online);
+        _checkPreReview(s.preReview, s.preReviewReason);
+        _checkFollowUp(msg.sender, s.patient, s.followUpRecordId);
+
+        Prescription storage p = _prescriptions[prescriptionId];
+        p.commitment = s.commitment;
+        p.institution = msg.sender;
+        p.prescriber = s.prescriber;
+        p.patient = s.patient;
+        p.issuedAt = uint64(block.timestamp);
+        p.expiresAt = s.expiresAt;
+        p.online = s.online;
+        p.status = Status.Pending;
+        p.preReview = s.preReview;
+        p.preReviewReason = s.preReviewReason;
+        p.followUpRecordId = s.followUpRecordId;
+        p.cid = s.cid;
+        emit PrescriptionIssued(
+            prescriptionId,
+            msg.sender,
+            s.prescriber,
+            s.commitment,
+            s.cid,
+            s.patient,
+            s.expiresAt,
+            s.online,
+            s.followUpRecordId
+        );
+        emit PrescriptionPreReviewed(prescriptionId, s.preReview, s.preReviewReason);
+    }
+
+    /**
+     * @dev Records `pharmacist`'s approval. Internal function without access restriction.
+     *
+     * Requirements:
+     * - the prescription is pending, its pre-review passed, and it has not expired.
+     *
+     * Emits a {PrescriptionApproved} event.
+     */
+    function _approve(bytes32 prescriptionId, Prescription storage p, address pharmacist, bytes32 reason) internal {
+        _checkStatus(prescriptionId, p, Status.Pending);
+        if (p.preReview != PreReview.Passed) revert PrescriptionPreReviewBlocked(prescriptionId, p.preReviewReason);
+        _checkNotExpired(prescriptionId, p);
+        p.status = Status.Approved;
+        _reviews[prescriptionId] = Review(msg.sender, pharmacist, true, reason, uint64(block.timestamp));
+        emit PrescriptionApproved(prescriptionId, msg.sender, pharmacist, reason);
+    }
+
+    /**
+     * @dev Records `pharmacist`'s rejection. Internal function without access restriction.
+     *
+     * Requirements:
+     * - the prescription is pending;
+     * - `reason` is nonzero.
+     *
+     * Emits a {PrescriptionRejected} event.
+     */
+    function _reject(bytes32 prescriptionId, Prescription storage p, address pharmacist, bytes32 reason) internal {
+        _checkStatus(prescriptionId, p, Status.Pending);
+        if (reason == bytes32(0)) revert PrescriptionReasonRequired();
+        p.status = Status.Rejected;
+        _reviews[prescriptionId] = Review(msg.sender, pharmacist, false, reason, uint64(block.timestamp));
+        emit PrescriptionRejected(prescriptionId, msg.sender, pharmacist, reason);
+    }
+
+    /**
+     * @dev Records the dispense by the caller. Internal function without access restriction.
+     *
+     * Requirements:
+     * - the prescription is approved and has not expired;
+     * - `commitment` is nonzero and `cid` nonempty.
+     *
+     * Emits a {PrescriptionDispensed} event.
+     */
+    function _dispense(
+        bytes32 prescriptionId,
+        Prescription storage p,
+        address pharmacist,
+        bytes32 commitment,
+        bytes calldata cid
+    ) internal {
+        _checkStatus(prescriptionId, p, Status.Approved);
+        _checkNotExpired(prescriptionId, p);
+        if (commitment == bytes32(0)) revert PrescriptionEmptyCommitment();
+        if (cid.length == 0) revert PrescriptionEmptyCid();
+        p.status = Status.Dispensed;
+        _dispenses[prescriptionId] = Dispense(msg.sender, pharmacist, commitment, uint64(block.timestamp), cid);
+        emit PrescriptionDispensed(prescriptionId, msg.sender, pharmacist, commitment, cid);
+    }
+
+    /**
+     * @dev Marks the prescription cancelled. Internal function without access restriction.
+     *
+     * Requirements:
+     * - the prescription is pending or approved.
+     *
+     * Emits a {PrescriptionCancelled} event.
+     */
+    function _cancel(bytes32 prescriptionId, Prescription storage p) internal {
+        if (p.status != Status.Approved) _checkStatus(prescriptionId, p, Status.Pending);
+        p.status = Status.Cancelled;
+        emit PrescriptionCancelled(prescriptionId, p.institution, p.prescriber);
+    }
+
+    /**
+     * @dev Returns the storage entry of `prescriptionId`.
+     *
+     * Requirements:
+     * - `prescriptionId` has been issued.
+     *
+     * Emits nothing.
+     */
+    function _issued(bytes32 prescriptionId) private view returns (Prescription storage p) {
+        p = _prescriptions[prescriptionId];
+        if (p.status == Status.None) revert PrescriptionUnknown(prescriptionId);
+    }
+
+    /**
+     * @dev Reverts unless `p` is in status `expected`; a dispensed prescription says so by name, so that
+     * a pharmacy losing a race to dispense learns exactly why.
+     *
+     * Requirements:
+     * - `p` is in status `expected`.
+     *
+     * Emits nothing.
+     */
+    function _checkStatus(bytes32 prescriptionId, Prescription storage p, Status expected) private view {
+        Status current = p.status;
+        if (current == expected) return;
+        if (current == Status.Dispensed) revert PrescriptionAlreadyDispensed(prescriptionId);
+        revert PrescriptionUnexpectedStatus(prescriptionId, current);
+    }
+
+    /**
+     * @dev Reverts once the block's time is past `p`'s expiry.
+     *
+     * Requirements:
+     * - `block.timestamp <= p.expiresAt`.
+     *
+     * Emits nothing.
+     */
+    function _checkNotExpired(bytes32 prescriptionId, Prescription storage p) private view {
+        if (block.timestamp > p.expiresAt) revert PrescriptionExpired(prescriptionId, p.expiresAt);
+    }
+
+    /**
+     * @dev Reverts unless `expiresAt` is after now and at most the maximum validity after it.
+     *
+     * Requirements: see above. Emits nothing.
+     */
+    function _checkExpiry(uint64 expiresAt, bool online) internal view {
+        uint64 issuedAt = uint64(block.timestamp);
+        uint64 latest = issuedAt + maxValidity(online);
+        if (expiresAt <= issuedAt || expiresAt > latest) revert PrescriptionExpiryOutOfRange(expiresAt, issuedAt, latest);
+    }
+
+    /**
+     * @dev Reverts unless the pre-review is Passed with a zero reason or Blocked with a nonzero one.
+     *
+     * Requirements: see above. Emits nothing.
+     */
+    function _checkPreReview(PreReview outcome, bytes32 reason) internal pure {
+        bool valid = (outcome == PreReview.Passed && reason == bytes32(0))
+            || (outcome == PreReview.Blocked && reason != bytes32(0));
+        if (!valid) revert PrescriptionInvalidPreReview(outcome, reason);
+    }
+
+    /**
+     * @dev Reverts unless `patient` is a follow-up patient of `hospital` by the hospital's window.
+     *
+     * Requirements:
+     * - `hospital` has set its follow-up window;
+     * - a record is named unless the window is 0;
+     * - a named record's first version was anchored by `hospital` for `patient`, at most the window ago
+     *   (any age if the window is 0).
+     *
+     * Emits nothing.
+     */
+    function _checkFollowUp(address hospital, address patient, bytes32 recordId) internal view {
+        FollowUpPolicy memory policy = _followUp[hospital];
+        if (!policy.set) revert PrescriptionFollowUpWindowUnset(hospital);
+        if (recordId == bytes32(0)) {
+            if (policy.window != 0) revert PrescriptionFirstDiagnosis(hospital, patient);
+            return;
+        }
+        if (_records.latestVersion(recordId) == 0) revert PrescriptionFollowUpRecordUnknown(recordId);
+        IRecordRegistry.RecordVersion memory first = _records.recordVersion(recordId, 1);
+        if (first.hospital != hospital || first.patient != patient) {
+            revert PrescriptionFollowUpRecordMismatch(recordId, first.hospital, first.patient);
+        }
+        if (policy.window != 0 && block.timestamp - first.anchoredAt > policy.window) {
+            revert PrescriptionFollowUpRecordTooOld(recordId, first.anchoredAt, policy.window);
+        }
+    }
+
+    /**
+     * @dev Reverts unless the caller may review or dispense `p`, naming `pharmacist`.
+     *
+     * Requirements:
+     * - the caller is an active pharmacy, or `p`'s issuing hospital while active;
+     * - `pharmacist` is active pharmacist staff of the caller.
+     *
+     * Emits nothing.
+     */
+    function _checkPharmacy(Prescription storage p, address pharmacist) internal view {
+        bool hospitalPharmacy = msg.sender == p.institution && _isActiveHospital(msg.sender);
+        if (!hospitalPharmacy && !membership().isActiveOrganisationOfKind(msg.sender, IMembership.OrgKind.Pharmacy)) {
+            revert PrescriptionCallerNotPharmacy(msg.sender);
+        }
+        if (!membership().hasStaffRole(msg.sender, pharmacist, MembershipRoles.PHARMACIST)) {
+            revert PrescriptionPharmacistNotPermitted(pharmacist, msg.sender);
+        }
+    }
+
+    /**
+     * @dev Reverts unless the caller is an active hospital.
+     *
+     * Requirements: see above. Emits nothing.
+     */
+    function _checkHospitalCaller() internal view {
+        if (!_isActiveHospital(msg.sender)) revert PrescriptionCallerNotHospital(msg.sender);
+    }
+
+    /**
+     * @dev Returns whether `account` is an active organisation of kind hospital.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function _isActiveHospital(address account) internal view returns (bool) {
+        return membership().isActiveOrganisationOfKind(account, IMembership.OrgKind.Hospital);
+    }
+}

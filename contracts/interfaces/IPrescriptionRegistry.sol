@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {IMembershipGated} from "./IMembershipGated.sol";
+import {IPracticeRegistry} from "./IPracticeRegistry.sol";
+import {IRecordRegistry} from "./IRecordRegistry.sol";
+
+/**
+ * @dev Prescriptions from issue to dispense: a hiding commitment to the FHIR MedicationRequest and the
+ * content id of its envelope, the automated pre-review's result, one pharmacist's review, and at most one
+ * dispense across all pharmacies. Reason codes are short ASCII codes, left-aligned and zero-padded.
+ *
+ * Status and FHIR MedicationRequest.status (`expiresAt` passed counts as expired):
+ * Pending -> draft (stopped once expired); Approved -> active (stopped once expired); Rejected -> stopped;
+ * Cancelled -> cancelled; Dispensed -> completed. No action here yields on-hold or entered-in-error.
+ */
+interface IPrescriptionRegistry is IMembershipGated {
+    enum Status {
+        None,
+        Pending,
+        Approved,
+        Rejected,
+        Cancelled,
+        Dispensed
+    }
+
+    enum PreReview {
+        None,
+        Passed,
+        Blocked
+    }
+
+    /// @dev What a hospital issues; the hospital itself is the caller and the issue time is the block's.
+    struct Issuance {
+        bytes32 commitment;
+        bytes cid;
+        address patient;
+        address prescriber;
+        uint64 expiresAt;
+        bool online;
+        PreReview preReview;
+        bytes32 preReviewReason;
+        bytes32 followUpRecordId;
+    }
+
+    struct Prescription {
+        bytes32 commitment;
+        address institution;
+        address prescriber;
+        address patient;
+        uint64 issuedAt;
+        uint64 expiresAt;
+        bool online;
+        Status status;
+        PreReview preReview;
+        bytes32 preReviewReason;
+        bytes32 followUpRecordId;
+        bytes cid;
+    }
+
+    struct Review {
+        address org;
+        address pharmacist;
+        bool approved;
+        bytes32 reason;
+        uint64 reviewedAt;
+    }
+
+    struct Dispense {
+        address pharmacy;
+        address pharmacist;
+        bytes32 commitment;
+        uint64 dispensedAt;
+        bytes cid;
+    }
+
+    /// @dev A hospital's follow-up rule: `window` seconds, 0 meaning no offline record is required.
+    struct FollowUpPolicy {
+        bool set;
+        uint64 window;
+    }
+
+    /// @dev `caller` is not an active organisation of kind hospital.
+    error PrescriptionCallerNotHospital(address caller);
+
+    /// @dev `hospital` is not an active organisation of kind hospital.
+    error PrescriptionNotHospital(address hospital);
+
+    /// @dev `caller` is neither a regulator nor the admin of `hospital`.
+    error PrescriptionNotHospitalAdminOrRegulator(address caller, address hospital);
+
+    /// @dev `prescriptionId` has already been issued.
+    error PrescriptionAlreadyIssued(bytes32 prescriptionId);
+
+    /// @dev The commitment given is zero.
+    error PrescriptionEmptyCommitment();
+
+    /// @dev The content id given is empty.
+    error PrescriptionEmptyCid();
+
+    /// @dev The patient pseudonym given is the zero address.
+    error PrescriptionZeroPatient();
+
+    /// @dev `prescriber` has no prescribing rights at `institution` now (no registration or filing in force).
+    error PrescriptionPrescriberNotPermitted(address prescriber, address institution);
+
+    /// @dev `expiresAt` is not after the issue time `issuedAt`, or is later than `latest` allows.
+    error PrescriptionExpiryOutOfRange(uint64 expiresAt, uint64 issuedAt, uint64 latest);
+
+    /// @dev A pre-review must be Passed with a zero reason or Blocked with a nonzero one.
+    error PrescriptionInvalidPreReview(PreReview outcome, bytes32 reason);
+
+    /// @dev `hospital` has not set its follow-up window, so no patient's eligibility can be judged.
+    error PrescriptionFollowUpWindowUnset(address hospital);
+
+    /// @dev `patient` has no offline diagnosis record at `hospital`: a first diagnosis gets no prescription.
+    error PrescriptionFirstDiagnosis(address hospital, address patient);
+
+    /// @dev The follow-up record `recordId` has never been anchored.
+    error PrescriptionFollowUpRecordUnknown(bytes32 recordId);
+
+    /// @dev The follow-up record `recordId` belongs to `hospital` and `patient`, not to the prescription's.
+    error PrescriptionFollowUpRecordMismatch(bytes32 recordId, address hospital, address patient);
+
+    /// @dev The follow-up record `recordId`, anchored at `anchoredAt`, is older than `window` seconds.
+    error PrescriptionFollowUpRecordTooOld(bytes32 recordId, uint64 anchoredAt, uint64 window);
+
+    /// @dev `prescriptionId` has never been issued.
+    error PrescriptionUnknown(bytes32 prescriptionId);
+
+    /// @dev `caller` is neither an active pharmacy nor the active hospital that issued the prescription.
+    error PrescriptionCallerNotPharmacy(address caller);
+
+    /// @dev `pharmacist` is not active pharmacist staff of `org`.
+    error PrescriptionPharmacistNotPermitted(address pharmacist, address org);
+
+    /// @dev `prescriptionId` has been dispensed; it is dispensed once, by one pharmacy.
+    error PrescriptionAlreadyDispensed(bytes32 prescriptionId);
+
+    /// @dev `prescriptionId` is in status `current`, from which the action asked for does not lead.
+    error PrescriptionUnexpectedStatus(bytes32 prescriptionId, Status current);
+
+    /// @dev The automated pre-review blocked `prescriptionId` for `reason`; it can never be approved.
+    error PrescriptionPreReviewBlocked(bytes32 prescriptionId, bytes32 reason);
+
+    /// @dev `prescriptionId` expired at `expiresAt`.
+    error PrescriptionExpired(bytes32 prescriptionId, uint64 expiresAt);
+
+    /// @dev A rejection needs a nonzero reason code.
+    error PrescriptionReasonRequired();
+
+    /// @dev `caller` is not the institution that issued `prescriptionId`.
+    error PrescriptionNotIssuingInstitution(bytes32 prescriptionId, address caller);
+
+    /// @dev `prescriber` is not the doctor who issued `prescriptionId`.
+    error PrescriptionNotPrescriber(bytes32 prescriptionId, address prescriber);
+
+    /// @dev `by` (a regulator or the hospital's admin) set `hospital`'s follow-up window to `window` seconds.
+    event PrescriptionFollowUpWindowSet(address indexed hospital, uint64 window, address indexed by);
+
+    /// @dev `institution` issued `prescriptionId`, written by `prescriber`, for `patient`.
+    event PrescriptionIssued(
+        bytes32 indexed prescriptionId,
+        address indexed institution,
+        address indexed prescriber,
+        bytes32 commitment,
+        bytes cid,
+        address patient,
+        uint64 expiresAt,
+        bool online,
+        bytes32 followUpRecordId
+    );
+
+    /// @dev The automated pre-review of `prescriptionId` came out as `outcome`, for `reason` if blocked.
+    event PrescriptionPreReviewed(bytes32 indexed prescriptionId, PreReview outcome, bytes32 reason);
+
+    /// @dev `pharmacist` of `org` approved `prescriptionId`, with an optional `reason` code.
+    event PrescriptionApproved(
+        bytes32 indexed prescriptionId, address indexed org, address indexed pharmacist, bytes32 reason
+    );
+
+    /// @dev `pharmacist` of `org` rejected `prescriptionId` for `reason`.
+    event PrescriptionRejected(
+        bytes32 indexed prescriptionId, address indexed org, address indexed pharmacist, bytes32 reason
+    );
+
+    /// @dev `pharmacy`, through `pharmacist`, dispensed `prescriptionId`, recorded as a MedicationDispense.
+    event PrescriptionDispensed(
+        bytes32 indexed prescriptionId, address indexed pharmacy, address indexed pharmacist, bytes32 commitment, bytes cid
+    );
+
+    /// @dev `institution` cancelled `prescriptionId` for its prescriber `prescriber`.
+    event PrescriptionCancelled(bytes32 indexed prescriptionId, address indexed institution, address indexed prescriber);
+
+    /**
+     * @dev Sets `hospital`'s follow-up window: a prescription must name an offline diagnosis record the
+     * hospital anchored for the patient at most `window` seconds before; 0 requires no record.
+     *
+     * Requirements:
+     * - the caller is a regulator or `hospital`'s admin;
+     * - `hospital` is an active hospital.
+     *
+     * Emits a {PrescriptionFollowUpWindowSet} event.
+     */
+    function setFollowUpWindow(address hospital, uint64 window) external;
+
+    /**
+     * @dev Issues `prescriptionId` for the calling hospital, stamped with the block's time.
+     *
+     * Requirements:
+     * - the caller is an active hospital;
+     * - `prescriptionId` has not been issued;
+     * - the commitment is nonzero, the cid nonempty, the patient nonzero;
+     * - the prescriber may prescribe at the caller now ({IPracticeRegistry-canPrescribe});
+     * - `expiresAt` is after now and at most the online or offline maximum validity after it;
+     * - the pre-review is Passed with a zero reason or Blocked with a nonzero one;
+     * - the caller has set its follow-up window; if it is nonzero the follow-up record is required;
+     * - a follow-up record, if named, was anchored by the caller for the same patient, its first version
+     *   at most the window ago (any age if the window is 0).
+     *
+     * Emits a {PrescriptionIssued} event, then a {PrescriptionPreReviewed} event.
+     */
+    function issuePrescription(bytes32 prescriptionId, Issuance calldata issuance) external;
+
+    /**
+     * @dev Approves the pending `prescriptionId` through the caller's `pharmacist`.
+     *
+     * Requirements:
+     * - `prescriptionId` has been issued;
+     * - the caller is an active pharmacy, or the issuing hospital (its own pharmacy), while active;
+     * - `pharmacist` is active pharmacist staff of the caller;
+     * - the prescription is pending, its pre-review passed, and it has not expired.
+     *
+     * Emits a {PrescriptionApproved} event.
+     */
+    function approvePrescription(bytes32 prescriptionId, address pharmacist, bytes32 reason) external;
+
+    /**
+     * @dev Rejects the pending `prescriptionId` through the caller's `pharmacist`, for `reason`.
+     *
+     * Requirements:
+     * - `prescriptionId` has been issued;
+     * - the caller is an active pharmacy, or the issuing hospital (its own pharmacy), while active;
+     * - `pharmacist` is active pharmacist staff of the caller;
+     * - the prescription is pending;
+     * - `reason` is nonzero.
+     *
+     * Emits a {PrescriptionRejected} event.
+     */
+    function rejectPrescription(bytes32 prescriptionId, address pharmacist, bytes32 reason) external;
+
+    /**
+     * @dev Dispenses the approved `prescriptionId`, once across all pharmacies, recording the commitment to
+     * the MedicationDispense and the content id of its envelope.
+     *
+     * Requirements:
+     * - `prescriptionId` has been issued;
+     * - the caller is an active pharmacy, or the issuing hospital (its own pharmacy), while active;
+     * - `pharmacist` is active pharmacist staff of the caller;
+     * - the prescription is approved (not pending, rejected, cancelled or already dispensed);
+     * - it has not expired: the block's time is at most `expiresAt`;
+     * - the commitment is nonzero and the cid nonempty.
+     *
+     * Emits a {PrescriptionDispensed} event.
+     */
+    function dispensePrescription(bytes32 prescriptionId, address pharmacist, bytes32 commitment, bytes calldata cid)
+        external;
+
+    /**
+     * @dev Cancels `prescriptionId` for its prescriber, before it is dispensed.
+     *
+     * Requirements:
+     * - `prescriptionId` has been issued, by the caller, which is an active hospital;
+     * - `prescriber` is the prescription's prescriber;
+     * - the prescription is pending or approved.
+     *
+     * Emits a {PrescriptionCancelled} event.
+     */
+    function cancelPrescription(bytes32 prescriptionId, address prescriber) external;
+
+    /**
+     * @dev Returns `hospital`'s follow-up policy; `set` is false until it is first set.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function followUpPolicy(address hospital) external view returns (FollowUpPolicy memory);
+
+    /**
+     * @dev Returns `prescriptionId` as issued, with its current status; all zero if never issued.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function prescription(bytes32 prescriptionId) external view returns (Prescription memory);
+
+    /**
+     * @dev Returns the pharmacist's review of `prescriptionId`; all zero until it is reviewed.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function review(bytes32 prescriptionId) external view returns (Review memory);
+
+    /**
+     * @dev Returns the dispense of `prescriptionId`; all zero until it is dispensed.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function dispensing(bytes32 prescriptionId) external view returns (Dispense memory);
+
+    /**
+     * @dev Returns the longest time from issue to `expiresAt` accepted for an online or offline prescription.
+     * Fixed at deployment; set it to the longest validity the local rule can give in the local time zone.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function maxValidity(bool online) external view returns (uint64);
+
+    /**
+     * @dev Returns the record registry that follow-up records are looked up in; fixed at deployment.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function recordRegistry() external view returns (IRecordRegistry);
+
+    /**
+     * @dev Returns the practice registry that prescribing rights are asked of; fixed at deployment.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function practiceRegistry() external view returns (IPracticeRegistry);
+}

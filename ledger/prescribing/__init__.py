@@ -1,0 +1,67 @@
+"""The rules of prescribing that need no chain: validity in local time, the automated pre-review,
+the FHIR status of a prescription, on-chain reason codes, and the practice registry's enums."""
+
+from ledger.prescribing.practice import FilingStatus, PracticeScope, RegistrationStatus
+from ledger.prescribing.prereview import (
+    DEFAULT_RULES_FILE,
+    ControlledDrug,
+    Drug,
+    Finding,
+    PreReviewReason,
+    PreReviewResult,
+    PreReviewRules,
+    QuantityLimit,
+    TherapyGroup,
+    load_rules,
+    parse_rules,
+    pre_review,
+)
+from ledger.prescribing.reasons import decode_reason, encode_reason
+from ledger.prescribing.status import (
+    FHIR_STATUS,
+    FhirStatus,
+    PreReviewOutcome,
+    PrescriptionStatus,
+    fhir_status,
+)
+from ledger.prescribing.validity import (
+    DEFAULT_TIME_ZONE,
+    OFFLINE_DAYS,
+    ONLINE_DAYS,
+    expires_at,
+    is_valid,
+    max_validity_s,
+    unix_seconds,
+)
+
+__all__ = [
+    "DEFAULT_RULES_FILE",
+    "DEFAULT_TIME_ZONE",
+    "FHIR_STATUS",
+    "OFFLINE_DAYS",
+    "ONLINE_DAYS",
+    "ControlledDrug",
+    "Drug",
+    "FhirStatus",
+    "FilingStatus",
+    "Finding",
+    "PracticeScope",
+    "PreReviewOutcome",
+    "PreReviewReason",
+    "PreReviewResult",
+    "PreReviewRules",
+    "PrescriptionStatus",
+    "QuantityLimit",
+    "RegistrationStatus",
+    "TherapyGroup",
+    "decode_reason",
+    "encode_reason",
+    "expires_at",
+    "fhir_status",
+    "is_valid",
+    "load_rules",
+    "max_validity_s",
+    "parse_rules",
+    "pre_review",
+    "unix_seconds",
+]
