@@ -16,6 +16,7 @@ from ledger.errors import ConfigError
 from ledger.keys import load_key, x25519_from_eth_key
 from ledger.patients import PatientDirectory
 from ledger.records import RecordBook
+from ledger.segmentation import shipped
 from ledger.settings import Settings
 from ledger.store import ContentStore, open_store
 
@@ -68,6 +69,7 @@ def build_gateway(settings: Settings) -> Gateway:
     secret = load_key(settings.org_key_file, settings.org_key_passphrase.get_secret_value())
     org: LocalAccount = Account.from_key(secret)
     org_key = x25519_from_eth_key(secret)
+    shipped()  # a fault in the views declaration stops the gateway here, not mid-request
     w3 = connect(settings.local_rpc_url)
     deployment = deploy.load_deployment(w3, settings.data_dir, chain_id=settings.chain_id)
     chain = Chain(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -44,16 +46,45 @@ _STATUS: list[tuple[type[errors.LedgerError], int]] = [
     (errors.CryptoError, 502),
 ]
 
-# Contract errors a caller can provoke, with the HTTP status and code the API gives them.
-_REVERTS: dict[str, tuple[int, str]] = {
-    "RecordUnknown": (404, "record.unknown"),
-    "RecordUnknownVersion": (404, "record.unknown_version"),
-    "RecordVersionConflict": (409, "record.version_conflict"),
-    "RecordAlreadyAnchored": (409, "record.already_anchored"),
-    "RecordNotAuthoringHospital": (403, "record.not_authoring_hospital"),
-    "RecordCallerNotHospital": (403, "membership.org_not_active_hospital"),
-    "RecordAuthorNotPermitted": (403, "auth.role_forbidden"),
+# Contract errors a caller can provoke, by the HTTP status they answer with. The code is the error's
+# name in dotted snake case (ConsentNonceUsed -> consent.nonce_used); any other revert is a 409.
+_REVERT_STATUS: dict[int, frozenset[str]] = {
+    403: frozenset(
+        {
+            "RecordNotAuthoringHospital",
+            "RecordCallerNotHospital",
+            "RecordAuthorNotPermitted",
+            "ConsentRelayerNotMember",
+            "ConsentSignerNotPatient",
+            "ConsentNotRecordPatient",
+        }
+    ),
+    404: frozenset(
+        {"RecordUnknown", "RecordUnknownVersion", "ConsentUnknownRecord", "ConsentUnknownGrant"}
+    ),
+    422: frozenset(
+        {
+            "ConsentBadSignatureLength",
+            "ConsentBadSignature",
+            "ConsentMalleableSignature",
+            "ConsentWrongChain",
+            "ConsentWrongContract",
+            "ConsentExpired",
+            "ConsentUnknownPurpose",
+            "ConsentUnknownScopeKind",
+            "ConsentGranteeNotMember",
+            "ConsentScopeNotHospital",
+        }
+    ),
 }
+
+
+def revert_code(name: str) -> str:
+    """``RecordVersionConflict`` -> ``record.version_conflict``."""
+    words = re.findall(r"[A-Z][a-z0-9]*", name)
+    if len(words) < 2:
+        return "chain.revert"
+    return f"{words[0].lower()}.{'_'.join(w.lower() for w in words[1:])}"
 
 
 def problem(status: int, code: str, detail: str, **extra: object) -> JSONResponse:
@@ -65,9 +96,13 @@ def problem(status: int, code: str, detail: str, **extra: object) -> JSONRespons
 def _ledger_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.LedgerError)
     if isinstance(exc, errors.ContractRevert):
-        status, code = _REVERTS.get(exc.name, (409, "chain.revert"))
+        status = next((st for st, names in _REVERT_STATUS.items() if exc.name in names), 409)
         return problem(
-            status, code, str(exc), error=exc.name, arguments=_jsonable(exc.args_by_name)
+            status,
+            revert_code(exc.name),
+            str(exc),
+            error=exc.name,
+            arguments=_jsonable(exc.args_by_name),
         )
     status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
     return problem(status, exc.code, str(exc))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -67,6 +67,30 @@ class RecordDocumentPublic(_Model):
     resource: dict[str, Any]
 
 
+class RecordViewPublic(_Model):
+    """A segmented view of a version for a member reading under the patient's grant: only the
+    elements its organisation's kind may see for the purpose, and no salt (with the salt, a
+    reader of part of a record could test guesses of the rest against the commitment)."""
+
+    record_id: str
+    version: int
+    hospital: str
+    view: str
+    grant: str | None
+    purpose: str | None
+    resource: dict[str, Any] | None
+
+
+class WrappedKey(_Model):
+    """A version's data key wrapped (HPKE) for the reader's own X25519 key. Key material by design:
+    served only to a reader entitled to the whole record."""
+
+    record_id: str
+    version: int
+    grant: str | None
+    wrapped_key: str
+
+
 class VersionPublic(_Model):
     version: int
     commitment: str
@@ -129,3 +153,56 @@ class TrailVerificationPublic(_Model):
     checked: int
     unanchored: int
     mismatches: list[TrailMismatchPublic]
+
+
+ScopeKindName = Literal["record", "hospital_records", "prescriptions", "claims"]
+PurposeName = Literal["treatment", "claim_verification", "audit", "research"]
+Uint256Text = Annotated[str, Field(pattern=r"^(0|[1-9][0-9]{0,77})$", description="decimal")]
+
+
+class ConsentDomainPublic(_Model):
+    """The EIP-712 domain a consent was signed under (name and version are fixed)."""
+
+    chainId: int = Field(ge=1)
+    verifyingContract: Address
+
+
+class ConsentGrantCreate(_Model):
+    """A grant as the patient signed it (EIP-712 `Grant`), for the gateway to relay on chain."""
+
+    patient: Address
+    grantee: Address
+    scope_kind: ScopeKindName
+    scope: Bytes32
+    purpose: PurposeName
+    expires_at: int = Field(ge=0, le=2**64 - 1)
+    nonce: Uint256Text
+    domain: ConsentDomainPublic
+    signature: Signature
+
+
+class ConsentRevocationCreate(_Model):
+    """A revocation as the patient signed it (EIP-712 `Revoke`), for the gateway to relay."""
+
+    grant_id: Bytes32
+    nonce: Uint256Text
+    domain: ConsentDomainPublic
+    signature: Signature
+
+
+class ConsentReceiptPublic(_Model):
+    grant_id: str
+    transaction: str
+    block: int
+
+
+class ConsentPublic(_Model):
+    """A grant as the chain holds it, and whether it is in force now."""
+
+    grant_id: str
+    grantee: str
+    scope_kind: ScopeKindName
+    scope: str
+    purpose: PurposeName
+    expires_at: int
+    status: Literal["active", "expired", "revoked"]

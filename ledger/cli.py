@@ -1,4 +1,4 @@
-"""The `medledger` command: up, demo, verify, audit, cid, keys.
+"""The `medledger` command: up, demo, verify, audit, consent, cid, keys.
 
 Exit codes: 0 success (for verify: intact), 1 verify found the record not intact, 2 any error.
 """
@@ -12,11 +12,15 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from ledger.errors import KeyFileError, LedgerError
 from ledger.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from ledger.wallet import PatientWallet
 
 EXIT_OK, EXIT_NOT_INTACT, EXIT_ERROR = 0, 1, 2
 
@@ -105,6 +109,79 @@ def _cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_NOT_INTACT if mismatches else EXIT_OK
 
 
+def _wallet(args: argparse.Namespace) -> PatientWallet:
+    from ledger.keys import PatientKeys, load_key
+    from ledger.wallet import PatientWallet
+
+    keys = PatientKeys(load_key(Path(args.key), _passphrase(args.passphrase_env, confirm=False)))
+    return PatientWallet(keys, args.gateway)
+
+
+def _cmd_consent_grant(_: Settings, args: argparse.Namespace) -> int:
+    from ledger.consent import Purpose, Scope, ScopeKind
+    from ledger.wallet import days_from_now
+
+    with _wallet(args) as wallet:
+        scope = (
+            Scope.record(args.record)
+            if args.record
+            else Scope.category(ScopeKind[args.category.upper()], wallet.hospital)
+        )
+        receipt = wallet.grant(
+            args.grantee,
+            scope,
+            Purpose[args.purpose.upper()],
+            expires_at=days_from_now(args.days),
+        )
+    print(json.dumps(receipt))
+    return EXIT_OK
+
+
+def _cmd_consent_revoke(_: Settings, args: argparse.Namespace) -> int:
+    with _wallet(args) as wallet:
+        print(json.dumps(wallet.revoke(args.grant_id)))
+    return EXIT_OK
+
+
+def _cmd_consent_list(_: Settings, args: argparse.Namespace) -> int:
+    with _wallet(args) as wallet:
+        listing = {"grants": wallet.grants(), "accesses": wallet.accesses()}
+    print(json.dumps(listing, indent=2))
+    return EXIT_OK
+
+
+def _add_consent(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    consent = sub.add_parser(
+        "consent", help="a patient grants, revokes and lists access, signing with their key file"
+    ).add_subparsers(dest="consent", required=True)
+    commands = {
+        "grant": ("sign a grant and relay it through the hospital's gateway", _cmd_consent_grant),
+        "revoke": ("sign a revocation and relay it", _cmd_consent_revoke),
+        "list": ("the grants made, and who accessed the data under them", _cmd_consent_list),
+    }
+    for name, (summary, run) in commands.items():
+        command = consent.add_parser(name, help=summary)
+        command.add_argument("--key", required=True, help="the patient's key file")
+        command.add_argument("--gateway", required=True, help="the hospital's gateway URL")
+        command.add_argument("--passphrase-env")
+        command.set_defaults(run=run)
+        if name == "grant":
+            command.add_argument("--grantee", required=True, help="an organisation or member")
+            scope = command.add_mutually_exclusive_group(required=True)
+            scope.add_argument("--record", help="one record id")
+            scope.add_argument(
+                "--category", choices=["hospital_records", "prescriptions", "claims"]
+            )
+            command.add_argument(
+                "--purpose",
+                required=True,
+                choices=["treatment", "claim_verification", "audit", "research"],
+            )
+            command.add_argument("--days", type=float, default=30.0, help="until it expires")
+        elif name == "revoke":
+            command.add_argument("--grant-id", required=True)
+
+
 def _cmd_cid(_: Settings, args: argparse.Namespace) -> int:
     from ledger.store import cid_of_file
 
@@ -158,6 +235,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     trail.add_argument("file", help="the JSON the gateway's GET /v1/access-log returned")
     trail.set_defaults(run=_cmd_audit_verify)
+    _add_consent(sub)
     cid = sub.add_parser("cid", help="print the CID `ipfs add --cid-version=1` gives a file")
     cid.add_argument("file")
     cid.set_defaults(run=_cmd_cid)

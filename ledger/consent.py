@@ -116,6 +116,10 @@ class ConsentDomain:
         """The contract's ``SigningDomain``: the domain a signature says it was made for."""
         return (self.chain_id, self.verifying_contract)
 
+    def to_wire(self) -> dict[str, Any]:
+        """The domain as the gateway's consent endpoints carry it."""
+        return {"chainId": self.chain_id, "verifyingContract": self.verifying_contract}
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -247,6 +251,22 @@ class SignedGrant:
         """The arguments of ``ConsentRegistry.grantConsent``."""
         return (self.grant.as_args(), self.domain.as_args(), self.signature)
 
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON body of the gateway's ``POST /v1/consents`` (nonce as a decimal string: it
+        may exceed what JSON numbers carry exactly)."""
+        grant = self.grant
+        return {
+            "patient": grant.patient,
+            "grantee": grant.grantee,
+            "scope_kind": grant.scope.kind.name.lower(),
+            "scope": "0x" + grant.scope.ref.hex(),
+            "purpose": grant.purpose.name.lower(),
+            "expires_at": grant.expires_at,
+            "nonce": str(grant.nonce),
+            "domain": self.domain.to_wire(),
+            "signature": "0x" + self.signature.hex(),
+        }
+
 
 @dataclass(frozen=True)
 class SignedRevocation:
@@ -259,6 +279,15 @@ class SignedRevocation:
     def as_args(self) -> tuple[tuple[bytes, int], tuple[int, ChecksumAddress], bytes]:
         """The arguments of ``ConsentRegistry.revokeConsent``."""
         return (self.revocation.as_args(), self.domain.as_args(), self.signature)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON body of the gateway's ``POST /v1/consents/revocations``."""
+        return {
+            "grant_id": "0x" + self.revocation.grant_id.hex(),
+            "nonce": str(self.revocation.nonce),
+            "domain": self.domain.to_wire(),
+            "signature": "0x" + self.signature.hex(),
+        }
 
 
 def sign_grant(

@@ -2,7 +2,9 @@
 
 A hospital anchors a patient's record; the hospital and the patient read it back; the hospital
 amends it; an insurer verifies both versions; a tampered copy is caught; the regulator audits the
-record's access trail against the roots anchored on chain.
+record's access trail against the roots anchored on chain. In between, the patient grants an
+insurer claim verification of the record, the insurer reads its segmented view, the patient
+revokes, the insurer is refused, and the patient sees all of it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 
 from ledger.accesslog import verify_trail
 from ledger.chain import Chain, connect
-from ledger.client import GatewayClient, fetch_domain
+from ledger.client import GatewayClient, GatewayError, fetch_domain
+from ledger.consent import Purpose, Scope
 from ledger.consortium import DEMO_KDF_N, Consortium, demo_dir
 from ledger.deploy import load_deployment
 from ledger.document import RecordDocument, Verdict
@@ -25,6 +28,7 @@ from ledger.keys import PatientKeys, load_key, new_key_file
 from ledger.patients import sign_enrolment
 from ledger.store import open_store
 from ledger.verify import access_batch_lookup, verify_against_ledger
+from ledger.wallet import PatientWallet, days_from_now
 
 DEMO_BUNDLE: dict[str, Any] = {
     "resourceType": "Bundle",
@@ -242,6 +246,7 @@ def run_demo(data_dir: Path) -> None:
         v2="intact",
         tampered=verdict.value,
     )
+    _consent_steps(consortium, patient, record_id)
     regulator = consortium.account(consortium.orgs["regulator"].staff["auditor"].key_file)
     with GatewayClient(hospital.gateway_url, regulator, domain) as as_regulator:
         result = _await_anchored_trail(as_regulator, record_id)
@@ -251,13 +256,77 @@ def run_demo(data_dir: Path) -> None:
     )
     _check(not mismatches and checked == result["checked"], f"trail mismatches: {mismatches}")
     _step(
-        9,
+        13,
         "regulator audits the record's trail: every access, each proven against the chain",
         entries=len(trail["items"]),
         accesses=", ".join(sorted({e["action"] + " " + e["outcome"] for e in trail["items"]})),
         anchored=f"{checked} checked on the gateway and again here, 0 mismatched",
     )
     print("demo complete")
+
+
+def _consent_steps(consortium: Consortium, patient: PatientKeys, record_id: str) -> None:
+    """Steps 9-12: the patient grants the insurer claim verification of this one record, the
+    insurer reads its claim view and nothing more, the patient revokes, the insurer is refused,
+    and the patient sees all of it."""
+    hospital, insurer = consortium.orgs["hospital-a"], consortium.orgs["insurer"]
+    assert hospital.gateway_url is not None
+    auditor = consortium.account(insurer.staff["auditor"].key_file)
+    read = {"purpose": "claim_verification"}
+    with (
+        PatientWallet(patient, hospital.gateway_url) as wallet,
+        GatewayClient(
+            hospital.gateway_url, auditor, fetch_domain(hospital.gateway_url)
+        ) as as_insurer,
+    ):
+        granted = wallet.grant(
+            insurer.address,
+            Scope.record(record_id),
+            Purpose.CLAIM_VERIFICATION,
+            expires_at=days_from_now(30),
+        )
+        _step(
+            9,
+            "patient grants the insurer claim verification of this record, by signing",
+            grant=granted["grant_id"],
+            relayed_in=granted["transaction"],
+        )
+
+        view = as_insurer.get_json(f"/v1/records/{record_id}", params=read)
+        kinds = [e["resource"]["resourceType"] for e in view["resource"].get("entry", [])]
+        _check("Patient" not in kinds and "salt" not in view, "the claim view shows too much")
+        _step(
+            10,
+            "insurer reads its segmented view under the grant, and nothing more",
+            view=view["view"],
+            keeps=", ".join(kinds) or "nothing",
+            withheld="Patient (name, birth date), salt, notes",
+        )
+
+        revoked = wallet.revoke(granted["grant_id"])
+        try:
+            as_insurer.get_json(f"/v1/records/{record_id}", params=read)
+        except GatewayError as exc:
+            refusal = f"{exc.status} {exc.problem_code}"
+        else:
+            raise DemoFailed("the insurer could still read after the revocation")
+        _step(
+            11,
+            "patient revokes; the insurer is refused at once",
+            revoked_in=revoked["transaction"],
+            insurer_gets=refusal,
+        )
+
+        seen = [e for e in wallet.accesses(record_id=record_id) if e["actor"] == auditor.address]
+        _check(
+            [e["outcome"] for e in seen] == ["allowed", "allowed", "denied:record.forbidden"],
+            f"the patient's trail of the insurer: {[e['outcome'] for e in seen]}",
+        )
+        _step(
+            12,
+            "patient sees who accessed their data, under which grant, and the refusal",
+            entries="; ".join(f"{e['view']} {e['outcome']} grant={e['grant']}" for e in seen),
+        )
 
 
 def _await_anchored_trail(client: GatewayClient, record_id: str) -> dict[str, Any]:

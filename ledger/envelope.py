@@ -92,6 +92,11 @@ class Envelope:
         check = self.extra_header.get(SALT_CHECK_HEADER)
         return None if check is None else bytes.fromhex(check[2:])
 
+    @property
+    def context(self) -> bytes:
+        """The associated data this envelope is sealed under."""
+        return associated_data(self.record_id, self.version)
+
     def to_bytes(self) -> bytes:
         """The envelope's canonical wire form."""
         return canonicalize(
@@ -157,16 +162,52 @@ def open_envelope(
     Raises DecryptionFailed for a wrong key, label, record or version, or any alteration the
     cipher authenticates; CryptoError for bytes that are not an envelope at all.
     """
+    sealed = _sealed_for(blob, record_id, version)
+    return _decrypt(sealed, _own_key(sealed, private_key, label))
+
+
+def rewrap_data_key(
+    blob: bytes,
+    *,
+    private_key: X25519PrivateKey,
+    label: str,
+    record_id: bytes,
+    version: int,
+    recipient: X25519PublicKey,
+) -> bytes:
+    """The custodian's side of keys following consent: the version's data key, unwrapped with the
+    custodian's key and wrapped anew for ``recipient``. The envelope is not changed (its CID is
+    anchored), so the new wrapping travels beside it."""
+    sealed = _sealed_for(blob, record_id, version)
+    context = associated_data(record_id, version)
+    return wrap_data_key(_own_key(sealed, private_key, label), recipient, context)
+
+
+def open_with_wrapped_key(
+    blob: bytes, *, wrapped: bytes, private_key: X25519PrivateKey, record_id: bytes, version: int
+) -> bytes:
+    """The plaintext of ``blob`` for a grantee holding a key re-wrapped for it."""
+    sealed = _sealed_for(blob, record_id, version)
+    return _decrypt(sealed, unwrap_data_key(wrapped, private_key, sealed.context))
+
+
+def _sealed_for(blob: bytes, record_id: bytes, version: int) -> Envelope:
     sealed = parse_envelope(blob)
     if (sealed.record_id, sealed.version) != (record_id, version):
         raise DecryptionFailed("the envelope is sealed for another record or version")
+    return sealed
+
+
+def _own_key(sealed: Envelope, private_key: X25519PrivateKey, label: str) -> bytes:
     wrapped = sealed.wrapped_keys.get(label)
     if wrapped is None:
         raise DecryptionFailed(f"no data key is wrapped for {label!r}")
-    context = associated_data(record_id, version)
-    data_key = unwrap_data_key(wrapped, private_key, context)
+    return unwrap_data_key(wrapped, private_key, sealed.context)
+
+
+def _decrypt(sealed: Envelope, data_key: bytes) -> bytes:
     try:
-        return AESGCM(data_key).decrypt(sealed.nonce, sealed.ciphertext, context)
+        return AESGCM(data_key).decrypt(sealed.nonce, sealed.ciphertext, sealed.context)
     except InvalidTag as exc:
         raise DecryptionFailed("the ciphertext does not open in this record's context") from exc
 

@@ -106,18 +106,19 @@ def load_segmentation(path: Path = VIEWS_PATH) -> Segmentation:
 
 
 @cache
-def _default() -> Segmentation:
+def shipped() -> Segmentation:
+    """The shipped declaration, loaded once per process."""
     return load_segmentation()
 
 
 def view_for(org_kind: OrgKind, purpose: Purpose, *, legal_basis: bool = False) -> str | None:
     """The view a grant for ``purpose`` opens to an ``org_kind`` member, per the shipped table."""
-    return _default().view_for(org_kind, purpose, legal_basis=legal_basis)
+    return shipped().view_for(org_kind, purpose, legal_basis=legal_basis)
 
 
 def apply_view(view: str, resource: Mapping[str, Any]) -> dict[str, Any] | None:
     """``resource`` cut to the shipped ``view``; None if nothing of it may be shown."""
-    return _default().apply_view(view, resource)
+    return shipped().apply_view(view, resource)
 
 
 def _access(declared: _Declaration, views: Iterable[str]) -> dict[_Cell, str | None]:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import time
+from dataclasses import dataclass
 from typing import Annotated
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from fastapi import APIRouter, Path, Query, Response, status
 
 from api.audit import CurrentTrace, Trace
@@ -12,6 +16,7 @@ from api.deps import (
     DOCTOR_ROLE,
     CurrentMember,
     GatewayDep,
+    Member,
     OwnStaff,
     RawBody,
     Signer,
@@ -22,17 +27,28 @@ from api.gateway import Gateway
 from api.problems import Forbidden, NotFound
 from api.schemas import (
     Address,
+    Bytes32,
+    PurposeName,
     RecordDocumentPublic,
     RecordReceiptPublic,
+    RecordViewPublic,
     VerificationPublic,
     VersionPublic,
+    WrappedKey,
 )
+from ledger.consent import Purpose
+from ledger.envelope import rewrap_data_key
 from ledger.errors import ContractRevert
+from ledger.segmentation import apply_view, view_for
+from ledger.types import OrgKind
 
 router = APIRouter(prefix="/v1/records", tags=["records"])
 
 RecordIdPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="32-byte record id")]
 VersionQuery = Annotated[int | None, Query(ge=1, le=2**32 - 1)]
+PurposeQuery = Annotated[
+    PurposeName | None, Query(description="why a member other than the hospital reads: its grant's")
+]
 _FHIR_BODY = {
     "requestBody": {
         "required": True,
@@ -90,19 +106,32 @@ def amend_record(
     return RecordReceiptPublic(**vars(receipt))
 
 
-@router.get("/{record_id}", response_model=RecordDocumentPublic)
+@router.get("/{record_id}", response_model=RecordDocumentPublic | RecordViewPublic)
 def read_record(
     record_id: RecordIdPath,
     signer: Signer,
     gateway: GatewayDep,
     trace: CurrentTrace,
     version: VersionQuery = None,
-) -> RecordDocumentPublic:
-    """The decrypted version, for this hospital's doctors and clerks and for the patient."""
-    trace.record_id, trace.version, trace.view = record_id, version, "full"
-    _authorise_reader(gateway, signer, _id(record_id), trace)
+    purpose: PurposeQuery = None,
+) -> RecordDocumentPublic | RecordViewPublic:
+    """The decrypted version: whole for this hospital's doctors and clerks and for the patient;
+    for another member, the view its kind gets for ``purpose`` under the patient's grant."""
+    trace.record_id, trace.version, trace.purpose = record_id, version, purpose
+    access = _authorise_reader(gateway, signer, _id(record_id), trace, purpose)
+    trace.view = access.view
     document = gateway.records.read(_id(record_id), version)
     trace.version = document.version
+    if access.view != "full":
+        return RecordViewPublic(
+            record_id=document.record_id,
+            version=document.version,
+            hospital=document.hospital,
+            view=access.view,
+            grant=access.grant,
+            purpose=purpose,
+            resource=apply_view(access.view, document.resource),
+        )
     return RecordDocumentPublic.model_validate(document.model_dump())
 
 
@@ -113,14 +142,49 @@ def read_envelope(
     gateway: GatewayDep,
     trace: CurrentTrace,
     version: VersionQuery = None,
+    purpose: PurposeQuery = None,
 ) -> Response:
     """The stored, encrypted envelope, so a patient can open it with their own key."""
     rid = _id(record_id)
     trace.record_id, trace.version, trace.view = record_id, version, "envelope"
-    _authorise_reader(gateway, signer, rid, trace)
+    trace.purpose = purpose
+    _require_full(_authorise_reader(gateway, signer, rid, trace, purpose))
     trace.version = version or gateway.records.latest_version(rid)
     blob = gateway.records.envelope(rid, trace.version)
     return Response(blob, media_type="application/json")
+
+
+@router.get("/{record_id}/key", response_model=WrappedKey)
+def rewrap_key(
+    record_id: RecordIdPath,
+    encryption_key: Annotated[Bytes32, Query(description="the X25519 key to wrap for")],
+    signer: Signer,
+    gateway: GatewayDep,
+    trace: CurrentTrace,
+    version: VersionQuery = None,
+    purpose: PurposeQuery = None,
+) -> WrappedKey:
+    """Keys follow consent: the version's data key, wrapped for the reader's own X25519 key, for a
+    reader entitled to the whole record (a treating hospital under the patient's grant). Read the
+    envelope beside it and open it locally. Segmented views never get a key."""
+    rid = _id(record_id)
+    trace.record_id, trace.view, trace.purpose = record_id, "key", purpose
+    access = _require_full(_authorise_reader(gateway, signer, rid, trace, purpose))
+    trace.version = number = version or gateway.records.latest_version(rid)
+    wrapped = rewrap_data_key(
+        gateway.records.envelope(rid, number),
+        private_key=gateway.org_key,
+        label=gateway.org.address,
+        record_id=rid,
+        version=number,
+        recipient=X25519PublicKey.from_public_bytes(bytes.fromhex(encryption_key[2:])),
+    )
+    return WrappedKey(
+        record_id=record_id,
+        version=number,
+        grant=access.grant,
+        wrapped_key=base64.b64encode(wrapped).decode(),
+    )
 
 
 @router.get("/{record_id}/verification", response_model=VerificationPublic)
@@ -151,14 +215,32 @@ def verify_record(
     )
 
 
+def _require_full(access: Access) -> Access:
+    if access.view != "full":
+        raise Forbidden("record.view_only", f"this grant gives the {access.view!r} view only")
+    return access
+
+
 def _id(record_id: str) -> bytes:
     return bytes.fromhex(record_id[2:])
 
 
-def _authorise_reader(gateway: Gateway, signer: str, record_id: bytes, trace: Trace) -> None:
-    """This hospital's doctors and clerks, for its own records; the record's patient; nobody else.
+@dataclass(frozen=True)
+class Access:
+    """What a reader may see of a record: a view name ("full" or a segmented view), and the
+    consent it rests on when it is not the hospital's or the patient's own."""
 
-    A signer who is neither learns nothing, not even whether the record exists: 403 either way.
+    view: str
+    grant: str | None = None
+
+
+def _authorise_reader(
+    gateway: Gateway, signer: str, record_id: bytes, trace: Trace, purpose: str | None = None
+) -> Access:
+    """The hospital's own doctors and clerks and the record's patient see it all; another member
+    sees the view its organisation's kind gets for ``purpose``, under a grant in force.
+
+    A signer who may not read learns nothing, not even whether the record exists: 403 either way.
     """
     member = lookup_member(gateway, signer)
     trace.org = member.org if member else None
@@ -171,10 +253,30 @@ def _authorise_reader(gateway: Gateway, signer: str, record_id: bytes, trace: Tr
         raise Forbidden("record.forbidden", f"{signer} may not read this record") from exc
     trace.patient = first.patient
     if first.patient.lower() == signer.lower():
-        return
-    if is_own_staff and member is not None:
+        return Access("full")
+    if is_own_staff and member is not None and purpose is None:
         require_role(member, *_WRITERS)
         if first.hospital.lower() != gateway.org.address.lower():
             raise Forbidden("record.foreign", "the record was anchored by another hospital")
-        return
+        return Access("full")
+    if member is not None and purpose is not None:
+        access = _granted(gateway, member, record_id, purpose)
+        if access is not None:
+            trace.grant = access.grant
+            return access
     raise Forbidden("record.forbidden", f"{signer} may not read this record")
+
+
+def _granted(gateway: Gateway, member: Member, record_id: bytes, purpose: str) -> Access | None:
+    """The segmented view a grant in force gives ``member`` for ``purpose``, if any."""
+    consent = gateway.chain.contract("ConsentRegistry")
+    code = Purpose[purpose.upper()]
+    ok, grant_id = gateway.chain.call(
+        consent.functions.isAuthorised(member.address, record_id, int(code), int(time.time()))
+    )
+    if not ok:
+        return None
+    membership = gateway.chain.contract("Membership")
+    kind, _status, _admin = gateway.chain.call(membership.functions.organisation(member.org))
+    view = view_for(OrgKind(kind), code)
+    return None if view is None else Access(view, "0x" + bytes(grant_id).hex())
