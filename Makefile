@@ -12,7 +12,7 @@ help:
 	@echo "make run    - install what is needed, start chain + store, deploy, seed the demo consortium, serve the API"
 	@echo "make test   - install what is needed and run every check (lint, types, reproducible build, tests)"
 	@echo "make demo   - walk the demo flow against a running 'make run'"
-	@echo "make bench  - records per second one client anchors through a gateway"
+	@echo "make bench  - records anchored and access decisions logged per second, gas per access"
 	@echo "make lint | format | typecheck | compile | check-artifacts | lock | clean"
 
 deps: $(STAMP_PY) $(STAMP_NODE)
@@ -59,6 +59,7 @@ test: deps lint typecheck check-artifacts
 # One client anchoring records one by one through a gateway, end to end: the per-record baseline.
 bench: deps
 	$(BIN)/python bench/anchor_one_client.py 300
+	$(BIN)/python bench/access_log.py 20000 1000
 
 # Regenerate the Python lock from pyproject.toml (needs network to PyPI).
 lock: $(STAMP_PY)
