@@ -25,6 +25,12 @@ class Forbidden(errors.LedgerError):
         self.code = code
 
 
+class BadCursor(errors.LedgerError):
+    """A paging cursor that this gateway did not issue to this caller."""
+
+    code = "audit.bad_cursor"
+
+
 class NotFound(errors.LedgerError):
     """The thing asked for does not exist (or the caller may not know that it does)."""
 
@@ -35,6 +41,7 @@ class NotFound(errors.LedgerError):
 _STATUS: list[tuple[type[errors.LedgerError], int]] = [
     (errors.PayloadTooLarge, 413),
     (errors.PayloadError, 422),
+    (BadCursor, 422),
     (PatientNotEnrolled, 422),
     (AuthError, 401),
     (Forbidden, 403),

@@ -115,9 +115,10 @@ class VerificationPublic(_Model):
 
 
 class AccessEntryPublic(_Model):
-    """One access decision, with its Merkle proof once its batch is anchored on chain."""
+    """One access decision, with its Merkle proof once its batch is anchored on chain. ``seq`` is
+    the gateway-wide position, shown to auditors only."""
 
-    seq: int
+    seq: int | None
     at: int
     actor: str
     org: str | None
@@ -139,7 +140,7 @@ class AccessTrailPublic(_Model):
 
     gateway: str
     items: list[AccessEntryPublic]
-    next_after: int | None
+    next_after: str | None
 
 
 class TrailMismatchPublic(_Model):

@@ -294,23 +294,24 @@ def verify_trail(
     items: Iterable[Mapping[str, Any]], batch: BatchLookup, gateway: str
 ) -> tuple[int, int, list[tuple[int, str]]]:
     """Check a trail as the API serves it: (entries checked, entries not yet anchored, and each
-    entry that does not match with why)."""
+    entry that does not match with why, named by its seq, or by its position when the trail was
+    served to a patient without seqs)."""
     checked, unanchored, mismatches = 0, 0, []
-    for raw in items:
+    for position, raw in enumerate(items):
         if raw.get("chain_batch_id") is None:
             unanchored += 1
             continue
         checked += 1
         try:
             item = TrailItem(
-                seq=int(raw["seq"]),
+                seq=int(raw["seq"]) if raw.get("seq") is not None else position,
                 entry=AccessEntry(**{f.name: raw[f.name] for f in fields(AccessEntry)}),
                 chain_batch_id=int(raw["chain_batch_id"]),
                 root=str(raw["root"]),
                 proof=[str(p) for p in raw["proof"]],
             )
         except (KeyError, TypeError, ValueError) as exc:
-            mismatches.append((int(raw.get("seq", -1)), f"malformed entry: {exc}"))
+            mismatches.append((position, f"malformed entry: {exc}"))
             continue
         reason = check_trail_item(item, batch, gateway)
         if reason is not None:

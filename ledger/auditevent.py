@@ -17,7 +17,7 @@ def _who(address: str) -> dict[str, Any]:
     return {"identifier": {"system": _ADDRESS_SYSTEM, "value": f"urn:ethereum:{address}"}}
 
 
-def audit_event(entry: AccessEntry, *, seq: int, gateway: str) -> dict[str, Any]:
+def audit_event(entry: AccessEntry, *, gateway: str) -> dict[str, Any]:
     """The FHIR AuditEvent for one access decision, as JSON."""
     method = entry.action.split(" ", 1)[0]
     agent: dict[str, Any] = {"who": _who(entry.actor), "requestor": True}
@@ -25,7 +25,8 @@ def audit_event(entry: AccessEntry, *, seq: int, gateway: str) -> dict[str, Any]
         agent["policy"] = [f"urn:medledger:grant:{entry.grant}"]
     event: dict[str, Any] = {
         "resourceType": "AuditEvent",
-        "id": f"access-{seq}",
+        # Named by its digest: its position in the log would count other people's entries.
+        "id": entry.digest().hex()[:32],
         "type": {
             "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
             "code": "rest",

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import secrets
 from typing import Annotated, Any, Literal
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import APIRouter, Query
 
 from api.audit import CurrentTrace
 from api.deps import AUDITOR_ROLE, GatewayDep, Signer, lookup_member
 from api.gateway import Gateway
-from api.problems import Forbidden
+from api.problems import BadCursor, Forbidden
 from api.schemas import (
     AccessEntryPublic,
     AccessTrailPublic,
@@ -24,6 +30,8 @@ from ledger.verify import access_batch_lookup
 
 router = APIRouter(prefix="/v1/access-log", tags=["audit"])
 
+_CURSOR_DOC = "the next_after of the previous page: opaque, and good only for the one who got it"
+
 
 @router.get("", response_model=None)
 def access_log(
@@ -36,7 +44,7 @@ def access_log(
     org: Address | None = None,
     since: Annotated[int | None, Query(ge=0)] = None,
     until: Annotated[int | None, Query(ge=0)] = None,
-    after: Annotated[int, Query(ge=0, description="the last seq of the previous page")] = 0,
+    after: Annotated[str | None, Query(max_length=200, description=_CURSOR_DOC)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     format: Literal["json", "fhir"] = "json",
 ) -> AccessTrailPublic | dict[str, Any]:
@@ -57,18 +65,45 @@ def access_log(
         org=org,
         since=since,
         until=until,
-        after_seq=after,
+        after_seq=_open_cursor(gateway, signer, after),
         limit=limit,
     )
     if format == "fhir":
         return _bundle(logged, gateway.org.address)
     proofs = {item.seq: item for item in gateway.access_log.trail(logged)}
-    items = [_public(entry, proofs.get(entry.seq)) for entry in logged]
+    # A patient sees no gateway-wide sequence numbers: the gaps would count other people's entries.
+    items = [_public(entry, proofs.get(entry.seq), show_seq=member is not None) for entry in logged]
     return AccessTrailPublic(
         gateway=gateway.org.address,
         items=items,
-        next_after=logged[-1].seq if len(logged) == limit else None,
+        next_after=_cursor(gateway, signer, logged[-1].seq) if len(logged) == limit else None,
     )
+
+
+def _cursor_key(gateway: Gateway) -> AESGCM:
+    secret = gateway.org_key.private_bytes_raw()
+    key = HKDF(hashes.SHA256(), 32, salt=None, info=b"medledger/v1/access-log-cursor").derive(
+        secret
+    )
+    return AESGCM(key)
+
+
+def _cursor(gateway: Gateway, signer: str, seq: int) -> str:
+    """Where the next page starts, sealed so that it reveals nothing and binds to ``signer``."""
+    nonce = secrets.token_bytes(12)
+    sealed = _cursor_key(gateway).encrypt(nonce, seq.to_bytes(8, "big"), signer.lower().encode())
+    return base64.urlsafe_b64encode(nonce + sealed).decode()
+
+
+def _open_cursor(gateway: Gateway, signer: str, cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode())
+        opened = _cursor_key(gateway).decrypt(raw[:12], raw[12:], signer.lower().encode())
+    except (ValueError, InvalidTag) as exc:
+        raise BadCursor("this cursor was not issued to you by this gateway") from exc
+    return int.from_bytes(opened, "big")
 
 
 @router.get("/verification", response_model=TrailVerificationPublic)
@@ -82,7 +117,7 @@ def verify_access_log(
     org: Address | None = None,
     since: Annotated[int | None, Query(ge=0)] = None,
     until: Annotated[int | None, Query(ge=0)] = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[str | None, Query(max_length=200, description=_CURSOR_DOC)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 500,
 ) -> TrailVerificationPublic:
     """Check a slice of the trail against the roots anchored on chain; names each mismatch.
@@ -113,9 +148,9 @@ def _may_audit(gateway: Gateway, org: str | None, role: str | None) -> bool:
     return int(kind) == OrgKind.REGULATOR
 
 
-def _public(logged: LoggedEntry, proven: TrailItem | None) -> AccessEntryPublic:
+def _public(logged: LoggedEntry, proven: TrailItem | None, *, show_seq: bool) -> AccessEntryPublic:
     return AccessEntryPublic(
-        seq=logged.seq,
+        seq=logged.seq if show_seq else None,
         **vars(logged.entry),
         chain_batch_id=proven.chain_batch_id if proven else None,
         root=proven.root if proven else None,
@@ -127,7 +162,5 @@ def _bundle(logged: list[LoggedEntry], gateway: str) -> dict[str, Any]:
     return {
         "resourceType": "Bundle",
         "type": "collection",
-        "entry": [
-            {"resource": audit_event(item.entry, seq=item.seq, gateway=gateway)} for item in logged
-        ],
+        "entry": [{"resource": audit_event(item.entry, gateway=gateway)} for item in logged],
     }

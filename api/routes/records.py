@@ -244,18 +244,19 @@ def _authorise_reader(
     """
     member = lookup_member(gateway, signer)
     trace.org = member.org if member else None
-    is_own_staff = member is not None and member.org == gateway.org.address
+    # Only the hospital's writers, who may read all its records, learn that an id is not anchored;
+    # its other staff get the same 403 either way.
+    is_writer = member is not None and member.org == gateway.org.address and member.role in _WRITERS
     try:
         first = gateway.records.onchain(record_id, 1)
     except ContractRevert as exc:
-        if is_own_staff:
+        if is_writer:
             raise NotFound(f"record 0x{record_id.hex()} is not anchored") from exc
         raise Forbidden("record.forbidden", f"{signer} may not read this record") from exc
     trace.patient = first.patient
     if first.patient.lower() == signer.lower():
         return Access("full")
-    if is_own_staff and member is not None and purpose is None:
-        require_role(member, *_WRITERS)
+    if is_writer and purpose is None:
         if first.hospital.lower() != gateway.org.address.lower():
             raise Forbidden("record.foreign", "the record was anchored by another hospital")
         return Access("full")
