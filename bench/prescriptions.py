@@ -24,6 +24,8 @@ from ledger.patients import sign_enrolment
 from ledger.settings import Settings
 from ledger.stack import running_stack
 
+PATIENTS = 10
+
 DIAGNOSIS = {
     "resourceType": "Condition",
     "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "I10"}]},
@@ -45,10 +47,6 @@ def main(n: int) -> None:
         def account(org: str, label: str) -> LocalAccount:
             return consortium.account(consortium.orgs[org].staff[label].key_file)
 
-        keys = PatientKeys(secrets.token_bytes(32))
-        pseudonym = keys.pseudonym(hospital.address)
-        identity = keys.public_identity(hospital.address)
-        enc = bytes.fromhex(identity["encryption_key"][2:])
         with (
             GatewayClient(url, account("hospital-a", "doctor"), domain, timeout=30) as doctor,
             GatewayClient(url, account("hospital-a", "pharmacist"), domain, timeout=30) as review,
@@ -56,25 +54,13 @@ def main(n: int) -> None:
                 pharmacy_url, account("pharmacy", "pharmacist"), pharmacy_domain, timeout=30
             ) as pharmacy,
         ):
-            doctor.post_json(
-                "/v1/patients",
-                {
-                    "pseudonym": pseudonym.address,
-                    "encryption_key": identity["encryption_key"],
-                    "signature": sign_enrolment(
-                        pseudonym, domain.as_eip712(), hospital.address, enc
-                    ),
-                },
-            )
-            record = doctor.post_json(
-                "/v1/records",
-                content=json.dumps(DIAGNOSIS).encode(),
-                params={"patient": pseudonym.address},
-            )["record_id"]
-            params = {"patient": pseudonym.address, "follow_up_record": record}
+            # A hospital's prescriptions are spread over its patients: the pre-review reads each
+            # patient's prescriptions in force, not the hospital's.
+            patients = [_follow_up_patient(doctor, hospital.address) for _ in range(PATIENTS)]
             body = json.dumps(medication_request(RAMIPRIL)).encode()
             issuing = dispensing = 0.0
-            for _ in range(n):
+            for i in range(n):
+                params = patients[i % PATIENTS]
                 started = time.perf_counter()
                 pid = doctor.post_json("/v1/prescriptions", content=body, params=params)[
                     "prescription_id"
@@ -88,6 +74,26 @@ def main(n: int) -> None:
                 )
                 dispensing += time.perf_counter() - started
     print(f"issued_per_s={n / issuing:.1f} dispensed_per_s={n / dispensing:.1f}")
+
+
+def _follow_up_patient(doctor: GatewayClient, hospital: str) -> dict[str, str]:
+    """A new patient enrolled at ``hospital`` with an offline diagnosis record to follow up."""
+    keys = PatientKeys(secrets.token_bytes(32))
+    pseudonym = keys.pseudonym(hospital)
+    identity = keys.public_identity(hospital)
+    enc = bytes.fromhex(identity["encryption_key"][2:])
+    doctor.post_json(
+        "/v1/patients",
+        {
+            "pseudonym": pseudonym.address,
+            "encryption_key": identity["encryption_key"],
+            "signature": sign_enrolment(pseudonym, doctor.domain.as_eip712(), hospital, enc),
+        },
+    )
+    record = doctor.post_json(
+        "/v1/records", content=json.dumps(DIAGNOSIS).encode(), params={"patient": pseudonym.address}
+    )["record_id"]
+    return {"patient": pseudonym.address, "follow_up_record": record}
 
 
 if __name__ == "__main__":

@@ -318,10 +318,17 @@ class PrescriptionBook:
     def issued(self, **indexed: str) -> list[OnchainPrescription]:
         """Every prescription issued, filtered on an indexed field (institution, prescriber),
         oldest first, as the chain holds each now."""
-        events = self._registry.events.PrescriptionIssued().get_logs(
-            from_block=self._chain.deployment.block_number, argument_filters=indexed
+        return [
+            self.onchain(bytes(event["args"]["prescriptionId"]))
+            for event in self._events(**indexed)
+        ]
+
+    def _events(self, **indexed: str) -> list[Any]:
+        return list(
+            self._registry.events.PrescriptionIssued().get_logs(
+                from_block=self._chain.deployment.block_number, argument_filters=indexed
+            )
         )
-        return [self.onchain(bytes(event["args"]["prescriptionId"])) for event in events]
 
     def dispensed_by(self, pharmacy: str) -> list[DispenseInfo]:
         """Every dispense by ``pharmacy``, oldest first."""
@@ -335,12 +342,13 @@ class PrescriptionBook:
     def _active_requests(self, patient: str) -> list[dict[str, Any]]:
         """The patient's MedicationRequests here still in force, for the duplicate-therapy check."""
         active = (PrescriptionStatus.PENDING, PrescriptionStatus.APPROVED)
-        issued = self.issued(institution=self._org.address)
-        return [
-            self.read(p)[0]
-            for p in issued
-            if p.patient == patient and p.status in active and not p.expired()
-        ]
+        # The patient is in each event's data: read state only for this patient's prescriptions.
+        theirs = (
+            self.onchain(bytes(event["args"]["prescriptionId"]))
+            for event in self._events(institution=self._org.address)
+            if event["args"]["patient"] == patient
+        )
+        return [self.read(p)[0] for p in theirs if p.status in active and not p.expired()]
 
     def _check_diagnosis(self, record_id: bytes, patient: str) -> None:
         """What the chain cannot see: the follow-up record is a diagnosis. Checked only when the
