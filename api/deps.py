@@ -14,6 +14,7 @@ from api.gateway import Gateway
 from api.problems import Forbidden
 from ledger.auth import request_target, verify_request
 from ledger.errors import PayloadTooLarge
+from ledger.types import OrgKind
 
 DOCTOR_ROLE = "DOCTOR_ROLE"
 CLERK_ROLE = "CLERK_ROLE"
@@ -121,3 +122,18 @@ def require_role(member: Member, *roles: str) -> None:
             "auth.role_forbidden",
             f"role {member.role} may not do this (needs {' or '.join(roles)})",
         )
+
+
+def org_kind(gateway: Gateway, org: str) -> OrgKind:
+    """The kind the membership contract admitted ``org`` as."""
+    membership = gateway.chain.contract("Membership")
+    kind, _status, _admin = gateway.chain.call(membership.functions.organisation(org))
+    return OrgKind(kind)
+
+
+def require_regulator_or(gateway: Gateway, member: Member, org: str) -> None:
+    """Metadata views: a regulator's, or the organisation's own."""
+    assert member.org is not None  # an active member always belongs to an organisation
+    if member.org.lower() == org.lower() or org_kind(gateway, member.org) is OrgKind.REGULATOR:
+        return
+    raise Forbidden("auth.not_regulator", f"only a regulator or {org} itself may see this")

@@ -1,4 +1,5 @@
-"""The gateway's parts, built once from settings: chain, store, record book, nonces, identity."""
+"""The gateway's parts, built once from settings: chain, store, record and prescription books,
+nonces, identity."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from ledger.chain import Chain, connect
 from ledger.errors import ConfigError
 from ledger.keys import load_key, x25519_from_eth_key
 from ledger.patients import PatientDirectory
+from ledger.prescribing import load_rules
+from ledger.prescriptions import PrescriptionBook
 from ledger.records import RecordBook
 from ledger.segmentation import shipped
 from ledger.settings import Settings
@@ -34,6 +37,7 @@ class Gateway:
     nonces: SqliteNonceStore
     records: RecordBook
     access_log: AccessLog
+    prescriptions: PrescriptionBook
 
     @property
     def domain(self) -> GatewayDomain:
@@ -88,7 +92,29 @@ def build_gateway(settings: Settings) -> Gateway:
         org_key=org_key,
         max_payload_bytes=settings.max_payload_bytes,
     )
+    prescriptions = PrescriptionBook(
+        chain,
+        store,
+        patients,
+        records,
+        org=org,
+        org_key=org_key,
+        rules=load_rules(settings.prereview_rules_file),
+        zone=settings.zone,
+        online_days=settings.prescription_online_days,
+        offline_days=settings.prescription_offline_days,
+        max_payload_bytes=settings.max_payload_bytes,
+    )
     access_log = AccessLog(db, batch_max=settings.access_log_batch_max)
     return Gateway(
-        settings, chain, store, org, org_key, patients, SqliteNonceStore(db), records, access_log
+        settings,
+        chain,
+        store,
+        org,
+        org_key,
+        patients,
+        SqliteNonceStore(db),
+        records,
+        access_log,
+        prescriptions,
     )

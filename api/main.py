@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import problems
 from api.audit import AccessTraceMiddleware, periodic_sealer
 from api.gateway import Gateway, build_gateway
-from api.routes import audit, consents, meta, patients, records
+from api.routes import audit, consents, dispenses, meta, patients, practice, prescriptions, records
 from ledger.settings import load_settings
 
 
@@ -29,7 +29,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.state.gateway = gateway
     app.add_middleware(AccessTraceMiddleware)
     problems.install(app)
-    for module in (meta, patients, records, consents, audit):
+    for module in (meta, patients, records, consents, audit, prescriptions, dispenses, practice):
         app.include_router(module.router)
     return app
 

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ledger import errors
 from ledger.auth import AuthError
 from ledger.patients import PatientNotEnrolled
+from ledger.prescriptions import FollowUpNotDiagnosis
 from ledger.records import NotAuthoringHospital
 
 
@@ -43,6 +44,7 @@ _STATUS: list[tuple[type[errors.LedgerError], int]] = [
     (errors.PayloadError, 422),
     (BadCursor, 422),
     (PatientNotEnrolled, 422),
+    (FollowUpNotDiagnosis, 422),
     (AuthError, 401),
     (Forbidden, 403),
     (NotAuthoringHospital, 403),
@@ -64,11 +66,29 @@ _REVERT_STATUS: dict[int, frozenset[str]] = {
             "ConsentRelayerNotMember",
             "ConsentSignerNotPatient",
             "ConsentNotRecordPatient",
+            "PrescriptionCallerNotHospital",
+            "PrescriptionPrescriberNotPermitted",
+            "PrescriptionCallerNotPharmacy",
+            "PrescriptionPharmacistNotPermitted",
+            "PrescriptionNotIssuingInstitution",
+            "PrescriptionNotPrescriber",
+            "PrescriptionNotHospitalAdminOrRegulator",
+            "PracticeCallerNotRegulator",
+            "PracticeNotInstitution",
         }
     ),
     404: frozenset(
-        {"RecordUnknown", "RecordUnknownVersion", "ConsentUnknownRecord", "ConsentUnknownGrant"}
+        {
+            "RecordUnknown",
+            "RecordUnknownVersion",
+            "ConsentUnknownRecord",
+            "ConsentUnknownGrant",
+            "PrescriptionUnknown",
+            "PracticeUnknownFiling",
+        }
     ),
+    # A prescription past its last valid second: gone for good, unlike a 409 a retry could clear.
+    410: frozenset({"PrescriptionExpired"}),
     422: frozenset(
         {
             "ConsentBadSignatureLength",
@@ -81,6 +101,14 @@ _REVERT_STATUS: dict[int, frozenset[str]] = {
             "ConsentUnknownScopeKind",
             "ConsentGranteeNotMember",
             "ConsentScopeNotHospital",
+            # What the prescription asks for, not the state it meets: the patient is a first
+            # diagnosis, the named follow-up record does not qualify, the expiry is out of bounds.
+            "PrescriptionFirstDiagnosis",
+            "PrescriptionFollowUpRecordUnknown",
+            "PrescriptionFollowUpRecordMismatch",
+            "PrescriptionFollowUpRecordTooOld",
+            "PrescriptionExpiryOutOfRange",
+            "PrescriptionReasonRequired",
         }
     ),
 }

@@ -207,3 +207,132 @@ class ConsentPublic(_Model):
     purpose: PurposeName
     expires_at: int
     status: Literal["active", "expired", "revoked"]
+
+
+ReasonCode = Annotated[
+    str,
+    Field(pattern=r"^[a-z0-9][a-z0-9.\-]{0,31}$", description="a short code, never free text"),
+]
+PrescriptionStatusName = Literal["pending", "approved", "rejected", "cancelled", "dispensed"]
+
+
+class FindingPublic(_Model):
+    reason: str
+    detail: str
+
+
+class PreReviewPublic(_Model):
+    """The automated pre-review: its outcome and reason code go on chain, the details do not."""
+
+    outcome: Literal["passed", "blocked"]
+    reason: str | None
+    findings: list[FindingPublic]
+
+
+class PrescriptionReceiptPublic(_Model):
+    """What issuing returns once the prescription is anchored (blocked ones are anchored too)."""
+
+    prescription_id: str
+    expires_at: int
+    pre_review: PreReviewPublic
+    cid: str
+    commitment: str
+    transaction: str
+    block: int
+
+
+class PrescriptionReviewCreate(_Model):
+    """A pharmacist's decision; a rejection needs a reason code."""
+
+    decision: Literal["approve", "reject"]
+    reason: ReasonCode | None = None
+
+
+class TransactionPublic(_Model):
+    prescription_id: str
+    status: PrescriptionStatusName
+    transaction: str
+
+
+class ReviewPublic(_Model):
+    org: str
+    pharmacist: str
+    approved: bool
+    reason: str | None
+    reviewed_at: int
+
+
+class DispensePublic(_Model):
+    """A dispense as the chain holds it: who, when, and the commitment and CID of the
+    MedicationDispense (its content stays with the pharmacy)."""
+
+    prescription_id: str
+    pharmacy: str
+    pharmacist: str
+    commitment: str
+    cid: str
+    dispensed_at: int
+
+
+class DispenseReceiptPublic(_Model):
+    prescription_id: str
+    pharmacy: str
+    cid: str
+    commitment: str
+    transaction: str
+    block: int
+
+
+class PrescriptionSummaryPublic(_Model):
+    """A prescription's chain facts and status, without its content."""
+
+    prescription_id: str
+    institution: str
+    prescriber: str
+    patient: str
+    issued_at: int
+    expires_at: int
+    online: bool
+    status: PrescriptionStatusName
+    fhir_status: str
+    pre_review: Literal["passed", "blocked"]
+    pre_review_reason: str | None
+    follow_up_record: str | None
+    cid: str
+
+
+class PrescriptionPublic(PrescriptionSummaryPublic):
+    """A prescription read back: whole (``view`` "full", with the salt) for the issuing hospital's
+    staff and the patient; the "dispensing" view, without salt, for a pharmacy."""
+
+    view: Literal["full", "dispensing"]
+    salt: str | None
+    resource: dict[str, Any] | None
+    review: ReviewPublic | None
+    dispense: DispensePublic | None
+
+
+class RegistrationPublic(_Model):
+    institution: str
+    licence_commitment: str
+    valid_from: int
+    valid_to: int
+    status: Literal["none", "active", "revoked"]
+
+
+class FilingPublic(_Model):
+    filing_id: str
+    institution: str
+    scope: list[Literal["internet_diagnosis", "prescribing"]]
+    valid_from: int
+    valid_to: int
+    status: Literal["pending", "approved", "rejected", "revoked"]
+
+
+class DoctorPracticePublic(_Model):
+    """Where a doctor may practise and what they prescribed: the regulator's view of one doctor."""
+
+    doctor: str
+    registration: RegistrationPublic | None
+    filings: list[FilingPublic]
+    prescriptions: list[PrescriptionSummaryPublic]

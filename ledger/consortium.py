@@ -18,7 +18,11 @@ from web3 import Web3
 from ledger import commitment, deploy
 from ledger.chain import Chain
 from ledger.keys import load_key, new_key_file
+from ledger.prescribing import FilingStatus, PracticeScope, RegistrationStatus
 from ledger.types import OrgKind
+
+#: The follow-up window the demo hospitals are seeded with when no setting says otherwise.
+DEMO_FOLLOW_UP_WINDOW_S = 90 * 86_400
 
 #: scrypt cost for demo keys. Their passphrase is empty, so a costly KDF would guard nothing and
 #: only slow every start; real keys keep eth-account's default cost.
@@ -51,12 +55,27 @@ DEMO_ORGS: tuple[OrgSpec, ...] = (
             "pharmacist": StaffSpec("PHARMACIST_ROLE", "PH-44-0001"),
         },
     ),
-    OrgSpec("hospital-b", OrgKind.HOSPITAL, 1, {"doctor": StaffSpec("DOCTOR_ROLE", "DOC-B-7")}),
-    OrgSpec("insurer", OrgKind.INSURER, 2, {"auditor": StaffSpec("AUDITOR_ROLE")}),
     OrgSpec(
-        "pharmacy", OrgKind.PHARMACY, None, {"pharmacist": StaffSpec("PHARMACIST_ROLE", "PH-1")}
+        "hospital-b",
+        OrgKind.HOSPITAL,
+        1,
+        {
+            "doctor": StaffSpec("DOCTOR_ROLE", "DOC-B-7"),
+            # Registered at hospital-b like "doctor", but with no filing at hospital-a.
+            "locum": StaffSpec("DOCTOR_ROLE", "DOC-B-9"),
+        },
+    ),
+    OrgSpec("insurer", OrgKind.INSURER, 2, {"auditor": StaffSpec("AUDITOR_ROLE")}),
+    OrgSpec("pharmacy", OrgKind.PHARMACY, 3, {"pharmacist": StaffSpec("PHARMACIST_ROLE", "PH-1")}),
+    OrgSpec(
+        "pharmacy-b", OrgKind.PHARMACY, 4, {"pharmacist": StaffSpec("PHARMACIST_ROLE", "PH-2")}
     ),
 )
+
+#: The multi-point practice filing the demo seeds: hospital-b's doctor may prescribe at hospital-a.
+DEMO_FILING = ("hospital-b", "doctor", "hospital-a")
+#: How long seeded registrations and the filing are in force, from seeding.
+DEMO_PRACTICE_S = 5 * 365 * 86_400
 
 
 @dataclass
@@ -129,66 +148,128 @@ def seed_demo(
     api_port: int,
     *,
     prescription_validity: deploy.PrescriptionValidity | None = None,
+    follow_up_window_s: int = DEMO_FOLLOW_UP_WINDOW_S,
 ) -> Consortium:
-    """Deploy if needed and admit the demo organisations and staff once per deployment.
+    """Deploy if needed and admit the demo organisations and staff once per deployment; record the
+    doctors' registrations, the demo filing and the hospitals' follow-up windows as the regulator.
 
-    Gateway URLs follow ``api_port`` on every call, so a restart on other ports finds its gateways.
+    Each step is taken only if the file or the chain does not show it done, so a consortium seeded
+    by an earlier version gains what was added since. Gateway URLs follow ``api_port`` on every
+    call, so a restart on other ports finds its gateways.
     """
     path = demo_dir(data_dir) / "consortium.json"
     regulator = regulator_account(data_dir)
     deployment = deploy.ensure_deployed(
         w3, regulator, regulator.address, data_dir, prescription_validity=prescription_validity
     )
-    if path.exists():
-        existing = Consortium.load(path)
-        if existing.membership == deployment.address("Membership"):
-            for spec in DEMO_ORGS:
-                existing.orgs[spec.name].gateway_url = _gateway_url(spec, api_port)
-            existing.rpc_url = rpc_url
-            existing.save(path)
-            return existing
     keys = _keys_dir(data_dir)
+    consortium = _recorded(path, deployment.address("Membership"))
+    if consortium is None:
+        consortium = Consortium(
+            deployment.chain_id,
+            rpc_url,
+            deployment.address("Membership"),
+            str(keys / "regulator-root.json"),
+            {},
+        )
+    consortium.rpc_url = rpc_url
     chain = Chain(w3, deployment, regulator)
-    membership = chain.contract("Membership")
-    orgs: dict[str, OrgRecord] = {}
     for spec in DEMO_ORGS:
-        org_key = keys / f"{spec.name}.json"
-        org_address = new_key_file(org_key, "", iterations=DEMO_KDF_N)
-        chain.transact(
-            membership.functions.admitOrganisation(org_address, int(spec.kind), org_address)
-        )
-        admin = Chain(w3, deployment, Account.from_key(load_key(org_key, "")))
-        staff: dict[str, Member] = {}
+        org = consortium.orgs.get(spec.name) or _admit(chain, keys, spec)
+        consortium.orgs[spec.name] = org
+        admin = Chain(w3, deployment, consortium.account(org.key_file))
         for label, person in spec.staff.items():
-            staff_key = keys / f"{spec.name}-{label}.json"
-            staff_address = new_key_file(staff_key, "", iterations=DEMO_KDF_N)
-            licence = (
-                commitment.commit(secrets.token_bytes(32), person.licence.encode())
-                if person.licence
-                else bytes(32)
-            )
-            role = Web3.keccak(text=person.role)
-            admin.transact(
-                membership.functions.registerStaff(org_address, staff_address, role, licence)
-            )
-            staff[label] = Member(staff_address, str(staff_key))
-        orgs[spec.name] = OrgRecord(
-            spec.name,
-            spec.kind.name.lower(),
-            org_address,
-            str(org_key),
-            _gateway_url(spec, api_port),
-            staff,
-        )
-    consortium = Consortium(
-        deployment.chain_id,
-        rpc_url,
-        deployment.address("Membership"),
-        str(keys / "regulator-root.json"),
-        orgs,
-    )
-    consortium.save(path)
+            if label not in org.staff:
+                org.staff[label] = _register(admin, keys, org, label, person)
+        org.gateway_url = _gateway_url(spec, api_port)
+        consortium.save(path)
+    _seed_practice(chain, consortium, follow_up_window_s)
     return consortium
+
+
+def _recorded(path: Path, membership: str) -> Consortium | None:
+    """The consortium seeded on this deployment, if any: a redeployed chain is seeded afresh."""
+    if not path.exists():
+        return None
+    existing = Consortium.load(path)
+    return existing if existing.membership == membership else None
+
+
+def _admit(chain: Chain, keys: Path, spec: OrgSpec) -> OrgRecord:
+    org_key = keys / f"{spec.name}.json"
+    org_address = new_key_file(org_key, "", iterations=DEMO_KDF_N)
+    membership = chain.contract("Membership")
+    chain.transact(membership.functions.admitOrganisation(org_address, int(spec.kind), org_address))
+    return OrgRecord(spec.name, spec.kind.name.lower(), org_address, str(org_key), None, {})
+
+
+def _register(admin: Chain, keys: Path, org: OrgRecord, label: str, person: StaffSpec) -> Member:
+    staff_key = keys / f"{org.name}-{label}.json"
+    staff_address = new_key_file(staff_key, "", iterations=DEMO_KDF_N)
+    licence = (
+        commitment.commit(secrets.token_bytes(32), person.licence.encode())
+        if person.licence
+        else bytes(32)
+    )
+    role = Web3.keccak(text=person.role)
+    membership = admin.contract("Membership")
+    admin.transact(membership.functions.registerStaff(org.address, staff_address, role, licence))
+    return Member(staff_address, str(staff_key))
+
+
+def _seed_practice(chain: Chain, consortium: Consortium, follow_up_window_s: int) -> None:
+    """As the regulator: each demo doctor's registration at their hospital, the demo filing
+    (filed by the target hospital, then approved), and every demo hospital's follow-up window."""
+    membership = chain.contract("Membership")
+    practice = chain.contract("PracticeRegistry")
+    prescriptions = chain.contract("PrescriptionRegistry")
+    now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    hospitals = [spec for spec in DEMO_ORGS if spec.kind is OrgKind.HOSPITAL]
+    for spec in hospitals:
+        hospital = consortium.orgs[spec.name]
+        for label, person in spec.staff.items():
+            if person.role != "DOCTOR_ROLE":
+                continue
+            doctor = hospital.staff[label].address
+            *_, status = chain.call(practice.functions.registration(doctor))
+            if RegistrationStatus(status) is RegistrationStatus.ACTIVE:
+                continue
+            _org, _role, licence, _active = chain.call(membership.functions.staff(doctor))
+            chain.transact(
+                practice.functions.recordRegistration(
+                    doctor, hospital.address, licence, now, now + DEMO_PRACTICE_S
+                )
+            )
+        policy_set, window = chain.call(prescriptions.functions.followUpPolicy(hospital.address))
+        if not policy_set or window != follow_up_window_s:
+            chain.transact(
+                prescriptions.functions.setFollowUpWindow(hospital.address, follow_up_window_s)
+            )
+    home, label, target = DEMO_FILING
+    doctor = consortium.orgs[home].staff[label].address
+    institution = consortium.orgs[target]
+    filing_id = demo_filing_id(doctor, institution.address)
+    *_, filing_status = chain.call(practice.functions.filing(filing_id))
+    if FilingStatus(filing_status) is FilingStatus.NONE:
+        filer = Chain(chain.w3, chain.deployment, consortium.account(institution.key_file))
+        filer.transact(
+            practice.functions.fileForPractice(
+                filing_id,
+                doctor,
+                institution.address,
+                int(PracticeScope.INTERNET_DIAGNOSIS | PracticeScope.PRESCRIBING),
+                now,
+                now + DEMO_PRACTICE_S,
+            )
+        )
+        filing_status = FilingStatus.PENDING
+    if FilingStatus(filing_status) is FilingStatus.PENDING:
+        chain.transact(practice.functions.approveFiling(filing_id))
+
+
+def demo_filing_id(doctor: str, institution: str) -> bytes:
+    """The id of the demo's filing for ``doctor`` at ``institution``: one per pair."""
+    return bytes(Web3.keccak(text=f"medledger/demo/filing/{doctor}/{institution}"))
 
 
 def _gateway_url(spec: OrgSpec, api_port: int) -> str | None:

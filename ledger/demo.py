@@ -4,7 +4,8 @@ A hospital anchors a patient's record; the hospital and the patient read it back
 amends it; an insurer verifies both versions; a tampered copy is caught; the regulator audits the
 record's access trail against the roots anchored on chain. In between, the patient grants an
 insurer claim verification of the record, the insurer reads its segmented view, the patient
-revokes, the insurer is refused, and the patient sees all of it.
+revokes, the insurer is refused, and the patient sees all of it. Then prescriptions
+(ledger.demo_prescriptions): rights, eligibility, pre-review, review, one dispense.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ledger.chain import Chain, connect
 from ledger.client import GatewayClient, GatewayError, fetch_domain
 from ledger.consent import Purpose, Scope
 from ledger.consortium import DEMO_KDF_N, Consortium, demo_dir
+from ledger.demo_prescriptions import prescription_steps
 from ledger.deploy import load_deployment
 from ledger.document import RecordDocument, Verdict
 from ledger.envelope import open_envelope
@@ -262,6 +264,7 @@ def run_demo(data_dir: Path) -> None:
         accesses=", ".join(sorted({e["action"] + " " + e["outcome"] for e in trail["items"]})),
         anchored=f"{checked} checked on the gateway and again here, 0 mismatched",
     )
+    prescription_steps(consortium, pseudonym, record_id, _step, _check)
     print("demo complete")
 
 

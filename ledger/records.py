@@ -1,7 +1,7 @@
 """A hospital's record book: anchor, amend, read back and verify record versions.
 
-The one place the write order lives: validate, seal, preflight on chain, store, anchor; a failed
-anchor removes what was stored, so nothing is left half-written.
+Writes validate, then seal, preflight, store and anchor through ``ledger.anchoring``, the write
+path records share with prescriptions and dispenses.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account.signers.local import LocalAccount
-from web3.contract.contract import ContractFunction
 
-from ledger import commitment, envelope
+from ledger import envelope
+from ledger.anchoring import BuildCall, seal_store_anchor
 from ledger.chain import Chain
 from ledger.document import OnchainVersion, RecordDocument
 from ledger.errors import ContentCorrupt, ContentNotFound, ContractRevert, LedgerError
 from ledger.patients import PatientDirectory
-from ledger.payload import Payload, canonicalize, parse_payload
-from ledger.store import ContentStore, cid_from_bytes, cid_of, cid_to_bytes
+from ledger.payload import Payload, parse_payload
+from ledger.store import ContentStore, cid_from_bytes
 from ledger.types import Address, Cid
 
 
@@ -129,34 +129,24 @@ class RecordBook:
         version: int,
         patient_key: Any,
         patient: str,
-        build: Any,
+        build: BuildCall,
     ) -> AnchorReceipt:
-        salt = commitment.new_salt()
-        digest = commitment.commit(salt, payload.canonical)
-        plaintext = canonicalize({"resource": payload.resource, "salt": "0x" + salt.hex()})
-        blob = envelope.seal(
-            plaintext,
-            record_id=record_id,
+        anchored = seal_store_anchor(
+            self._chain,
+            self._store,
+            payload,
+            context_id=record_id,
             version=version,
             recipients={self._org.address: self._org_key.public_key(), patient: patient_key},
-            extra_header={"salt_check": "0x" + commitment.salt_check(salt).hex()},
+            build=build,
         )
-        cid = cid_of(blob)
-        fn: ContractFunction = build(digest, cid_to_bytes(cid))
-        self._chain.preflight(fn)  # refuse before storing anything
-        self._store.put(blob)
-        try:
-            receipt = self._chain.transact(fn)
-        except BaseException:
-            self._store.remove(cid)
-            raise
         return AnchorReceipt(
             record_id="0x" + record_id.hex(),
             version=version,
-            cid=cid,
-            commitment="0x" + digest.hex(),
-            transaction=receipt["transactionHash"].to_0x_hex(),
-            block=receipt["blockNumber"],
+            cid=anchored.cid,
+            commitment=anchored.commitment,
+            transaction=anchored.transaction,
+            block=anchored.block,
         )
 
     # -- reads ----------------------------------------------------------------------------------

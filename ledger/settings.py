@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     time_zone: str = DEFAULT_TIME_ZONE
     prescription_online_days: int = Field(default=ONLINE_DAYS, ge=1)
     prescription_offline_days: int = Field(default=OFFLINE_DAYS, ge=1)
+    # The follow-up window (days since the offline diagnosis record) that the development consortium
+    # seeds its hospitals with; on a real network each hospital's admin sets its own on chain.
+    demo_follow_up_window_days: int = Field(default=90, ge=0)
     # The automated pre-review's rules (JSON); the default is an example set, not a policy.
     prereview_rules_file: Path = DEFAULT_RULES_FILE
 

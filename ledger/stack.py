@@ -134,6 +134,7 @@ def running_stack(settings: Settings) -> Iterator[Stack]:
                 rpc_url,
                 settings.api_port,
                 prescription_validity=validity,
+                follow_up_window_s=settings.demo_follow_up_window_days * 86_400,
             )
             wanted = [
                 (org.name, org.key_file, int(org.gateway_url.rsplit(":", 1)[1]))

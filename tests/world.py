@@ -1,4 +1,5 @@
-"""A seeded consortium on the session's anvil, with real gateways for two hospitals over HTTP.
+"""A seeded consortium on the session's anvil, with real gateways for two hospitals and two
+pharmacies over HTTP.
 
 The fixtures `world` and `patient` (a pytest plugin, see tests/conftest.py) and helpers to use them.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,16 +71,20 @@ class World:
         return len(anchored) + len(amended)
 
 
-@pytest.fixture(scope="session")
-def world(tmp_path_factory: pytest.TempPathFactory, anvil: Anvil, w3: Web3) -> Iterator[World]:
-    data_dir = tmp_path_factory.mktemp("consortium")
-    consortium = seed_demo(w3, data_dir, anvil.url, api_port=1)
+#: The organisations whose gateways a world serves.
+SERVED = ("hospital-a", "hospital-b", "pharmacy", "pharmacy-b")
+
+
+@contextmanager
+def open_world(data_dir: Path, rpc_url: str, w3: Web3) -> Iterator[World]:
+    """Seed the demo consortium on the chain at ``rpc_url`` and serve its gateways over HTTP."""
+    consortium = seed_demo(w3, data_dir, rpc_url, api_port=1)
     gateways: dict[str, Served] = {}
     with ExitStack() as stack:
-        for name in ("hospital-a", "hospital-b"):
+        for name in SERVED:
             settings = Settings(
                 data_dir=data_dir,
-                rpc_url=anvil.url,
+                rpc_url=rpc_url,
                 org_key_file=Path(consortium.orgs[name].key_file),
                 max_payload_bytes=MAX_PAYLOAD,
             )
@@ -87,6 +92,12 @@ def world(tmp_path_factory: pytest.TempPathFactory, anvil: Anvil, w3: Web3) -> I
             stack.callback(gateway.close)
             gateways[name] = Served(stack.enter_context(serve(create_app(gateway))), gateway)
         yield World(consortium, data_dir, gateways, w3)
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory, anvil: Anvil, w3: Web3) -> Iterator[World]:
+    with open_world(tmp_path_factory.mktemp("consortium"), anvil.url, w3) as opened:
+        yield opened
 
 
 @dataclass
