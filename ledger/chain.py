@@ -28,6 +28,7 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import TxParams, TxReceipt
 
 from ledger import _artifacts
+from ledger._receipts import wait_for_receipt
 from ledger.deploy import Deployment
 from ledger.errors import ChainError, ChainUnavailable, ContractRevert
 
@@ -158,8 +159,8 @@ class Chain:
                 self._next_nonce = None
                 raise ChainUnavailable(str(exc)) from exc
         try:
-            receipt = self.w3.eth.wait_for_transaction_receipt(
-                tx_hash, timeout=self._tx_timeout_s, poll_latency=0.05
+            receipt = wait_for_receipt(
+                self.w3, tx_hash, signed.raw_transaction, timeout_s=self._tx_timeout_s
             )
         except TimeExhausted as exc:
             raise ChainError(f"transaction {tx_hash.to_0x_hex()} not mined in time") from exc

@@ -21,6 +21,7 @@ from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 from web3.types import TxParams
 
 from ledger import _artifacts
+from ledger._receipts import wait_for_receipt
 from ledger.errors import (
     ChainIdMismatch,
     ChainUnavailable,
@@ -189,9 +190,7 @@ def _deploy_one(
         )
         signed = account.sign_transaction(tx)  # type: ignore[arg-type]
         tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = w3.eth.wait_for_transaction_receipt(
-            tx_hash, timeout=tx_timeout_s, poll_latency=0.05
-        )
+        receipt = wait_for_receipt(w3, tx_hash, signed.raw_transaction, timeout_s=tx_timeout_s)
     except ContractLogicError as exc:
         raise DeploymentError(f"deploying {name} reverted: {exc.data}") from exc
     except (Web3RPCError, TimeExhausted) as exc:
