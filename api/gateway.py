@@ -57,7 +57,13 @@ def build_gateway(settings: Settings) -> Gateway:
     org_key = x25519_from_eth_key(secret)
     w3 = connect(settings.local_rpc_url)
     deployment = deploy.load_deployment(w3, settings.data_dir)
-    chain = Chain(w3, deployment, org, tx_timeout_s=settings.tx_timeout_s)
+    chain = Chain(
+        w3,
+        deployment,
+        org,
+        tx_timeout_s=settings.tx_timeout_s,
+        confirmations=settings.tx_confirmations,
+    )
     store = open_store(
         settings.store_backend, path=settings.data_dir / "store", url=settings.kubo_url
     )

@@ -93,11 +93,13 @@ class Chain:
         sender: LocalAccount | None = None,
         *,
         tx_timeout_s: float = 30.0,
+        confirmations: int = 1,
     ) -> None:
         self.w3 = w3
         self.deployment = deployment
         self.sender = sender
         self._tx_timeout_s = tx_timeout_s
+        self._confirmations = confirmations
         self._decoder = RevertDecoder(_artifacts.all_error_abis())
         self._contracts: dict[str, Contract] = {}
         self._nonce_lock = threading.Lock()
@@ -160,7 +162,11 @@ class Chain:
                 raise ChainUnavailable(str(exc)) from exc
         try:
             receipt = wait_for_receipt(
-                self.w3, tx_hash, signed.raw_transaction, timeout_s=self._tx_timeout_s
+                self.w3,
+                tx_hash,
+                signed.raw_transaction,
+                timeout_s=self._tx_timeout_s,
+                confirmations=self._confirmations,
             )
         except TimeExhausted as exc:
             raise ChainError(f"transaction {tx_hash.to_0x_hex()} not mined in time") from exc

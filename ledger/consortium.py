@@ -131,14 +131,18 @@ def regulator_account(data_dir: Path) -> LocalAccount:
     return account
 
 
-def seed_demo(w3: Web3, data_dir: Path, rpc_url: str, api_port: int) -> Consortium:
+def seed_demo(
+    w3: Web3, data_dir: Path, rpc_url: str, api_port: int, *, confirmations: int = 1
+) -> Consortium:
     """Deploy if needed and admit the demo organisations and staff once per deployment.
 
     Gateway URLs follow ``api_port`` on every call, so a restart on other ports finds its gateways.
     """
     path = demo_dir(data_dir) / "consortium.json"
     regulator = regulator_account(data_dir)
-    deployment = deploy.ensure_deployed(w3, regulator, regulator.address, data_dir)
+    deployment = deploy.ensure_deployed(
+        w3, regulator, regulator.address, data_dir, confirmations=confirmations
+    )
     if path.exists():
         existing = Consortium.load(path)
         if existing.membership == deployment.address("Membership"):
@@ -148,7 +152,7 @@ def seed_demo(w3: Web3, data_dir: Path, rpc_url: str, api_port: int) -> Consorti
             existing.save(path)
             return existing
     keys = _keys_dir(data_dir)
-    chain = Chain(w3, deployment, regulator)
+    chain = Chain(w3, deployment, regulator, confirmations=confirmations)
     membership = chain.contract("Membership")
     orgs: dict[str, OrgRecord] = {}
     for spec in DEMO_ORGS:
@@ -157,7 +161,9 @@ def seed_demo(w3: Web3, data_dir: Path, rpc_url: str, api_port: int) -> Consorti
         chain.transact(
             membership.functions.admitOrganisation(org_address, int(spec.kind), org_address)
         )
-        admin = Chain(w3, deployment, Account.from_key(load_key(org_key, "")))
+        admin = Chain(
+            w3, deployment, Account.from_key(load_key(org_key, "")), confirmations=confirmations
+        )
         staff: dict[str, Member] = {}
         for label, person in spec.staff.items():
             staff_key = keys / f"{spec.name}-{label}.json"

@@ -92,7 +92,12 @@ def deployment_path(data_dir: Path, chain_id: int) -> Path:
 
 
 def deploy_contracts(
-    w3: Web3, account: LocalAccount, regulator: str, *, tx_timeout_s: float = 60.0
+    w3: Web3,
+    account: LocalAccount,
+    regulator: str,
+    *,
+    tx_timeout_s: float = 60.0,
+    confirmations: int = 1,
 ) -> Deployment:
     """Deploy every contract from ``account``, making ``regulator`` the membership's regulator."""
     _artifacts.check_sources()
@@ -105,9 +110,16 @@ def deploy_contracts(
         artifacts["Membership"],
         Web3.to_checksum_address(regulator),
         tx_timeout_s=tx_timeout_s,
+        confirmations=confirmations,
     )
     registry, _ = _deploy_one(
-        w3, account, chain_id, artifacts["RecordRegistry"], membership, tx_timeout_s=tx_timeout_s
+        w3,
+        account,
+        chain_id,
+        artifacts["RecordRegistry"],
+        membership,
+        tx_timeout_s=tx_timeout_s,
+        confirmations=confirmations,
     )
     return Deployment(
         chain_id=chain_id,
@@ -157,12 +169,14 @@ def load_deployment(w3: Web3, data_dir: Path, *, chain_id: int | None = None) ->
     return deployment
 
 
-def ensure_deployed(w3: Web3, account: LocalAccount, regulator: str, data_dir: Path) -> Deployment:
+def ensure_deployed(
+    w3: Web3, account: LocalAccount, regulator: str, data_dir: Path, *, confirmations: int = 1
+) -> Deployment:
     """The recorded deployment, or a new one (recorded) if none is recorded or its code is gone."""
     try:
         return load_deployment(w3, data_dir)
     except DeploymentMissing:
-        deployment = deploy_contracts(w3, account, regulator)
+        deployment = deploy_contracts(w3, account, regulator, confirmations=confirmations)
         deployment.save(data_dir)
         return deployment
 
@@ -174,6 +188,7 @@ def _deploy_one(
     artifact: _artifacts.Artifact,
     *args: Any,
     tx_timeout_s: float,
+    confirmations: int = 1,
 ) -> tuple[ChecksumAddress, int]:
     """Deploy ``artifact``; returns the contract's address and the block it was deployed in."""
     name = artifact.name
@@ -190,7 +205,13 @@ def _deploy_one(
         )
         signed = account.sign_transaction(tx)  # type: ignore[arg-type]
         tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = wait_for_receipt(w3, tx_hash, signed.raw_transaction, timeout_s=tx_timeout_s)
+        receipt = wait_for_receipt(
+            w3,
+            tx_hash,
+            signed.raw_transaction,
+            timeout_s=tx_timeout_s,
+            confirmations=confirmations,
+        )
     except ContractLogicError as exc:
         raise DeploymentError(f"deploying {name} reverted: {exc.data}") from exc
     except (Web3RPCError, TimeExhausted) as exc:
