@@ -6,12 +6,15 @@ STAMP_PY   := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help deps run up demo test unit lint format typecheck compile check-artifacts lock clean bench bench-quick
+.PHONY: help deps run up demo test unit lint format typecheck compile check-artifacts lock clean bench bench-quick \
+	network-up network-down network-status test-network besu-config
 
 help:
 	@echo "make run    - install what is needed, start chain + store, deploy, seed the demo consortium, serve the API"
 	@echo "make test   - install what is needed and run every check (lint, types, reproducible build, tests)"
 	@echo "make demo   - walk the demo flow against a running 'make run'"
+	@echo "make network-up / network-down - three EthereumJS Clique signers on loopback, the ledger and a gateway per node"
+	@echo "make test-network - the multi-node tests alone (part of make test)"
 	@echo "make lint | format | typecheck | compile | check-artifacts | lock | clean"
 
 deps: $(STAMP_PY) $(STAMP_NODE)
@@ -54,6 +57,24 @@ typecheck: $(STAMP_PY)
 
 test: deps lint typecheck check-artifacts
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The local multi-node network (docs/operations.md): runs in the background until network-down.
+network-up: deps
+	$(BIN)/medledger network up --detach
+
+network-down: $(STAMP_PY)
+	$(BIN)/medledger network down
+
+network-status: $(STAMP_PY)
+	$(BIN)/medledger network status
+
+test-network: deps
+	$(BIN)/pytest tests/network $(PYTEST_ARGS)
+
+# The example production configs in node_config/besu (keys stay in node_config/besu/keys, ignored).
+besu-config: $(STAMP_PY)
+	$(BIN)/medledger network besu --validators hospital-a,hospital-b,insurer,regulator --new-keys \
+	  $(foreach a,$(BESU_ACCOUNTS),--account $(a)) --out node_config/besu
 
 # Regenerate the Python lock from pyproject.toml (needs network to PyPI).
 lock: $(STAMP_PY)
