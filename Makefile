@@ -71,7 +71,8 @@ network-status: $(STAMP_PY)
 test-network: deps
 	$(BIN)/pytest tests/network $(PYTEST_ARGS)
 
-# The example production configs in node_config/besu (keys stay in node_config/besu/keys, ignored).
+# The example production configs in node_config/besu (keys stay in node_config/besu/keys, ignored):
+# make besu-config BESU_ACCOUNTS="0x.. 0x.." (the member accounts allowed to transact).
 besu-config: $(STAMP_PY)
 	$(BIN)/medledger network besu --validators hospital-a,hospital-b,insurer,regulator --new-keys \
 	  $(foreach a,$(BESU_ACCOUNTS),--account $(a)) --out node_config/besu

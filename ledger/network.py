@@ -536,7 +536,10 @@ def up(settings: Settings, *, ready_file: Path | None = None) -> None:
             print(f"node     {node['name']}  {node['rpc_url']}  signer {node['signer']}")
         for name, gateway in state["gateways"].items():
             print(f"gateway  {name:<11} {gateway['url']}  (on {gateway['node']})")
-        print("ready: `MEDLEDGER_DATA_DIR=... medledger demo` runs the demo on it", flush=True)
+        print(
+            f"ready: `MEDLEDGER_DATA_DIR={network_root(settings)} medledger demo` runs the demo",
+            flush=True,
+        )
         if ready_file is not None:
             ready_file.write_text(text)
         wait_for_interrupt()

@@ -27,7 +27,12 @@
 //     pool with it. A signer holding transactions kept losing its turns that way.
 //  7. Its miner can start a block on a parent it has imported but not yet executed (right after a
 //     reorganisation); the missing state throws out of a timer, and the client shuts down.
-//  8. Not a bug, a policy this network does not want: transactions relayed by peers must pay at
+//  8. Its pool forgets a mined transaction only for blocks it sealed or fetched in a sync, never
+//     for blocks that peers announce (with fix 1, nearly all). A mined transaction left behind
+//     has a nonce below its sender's, and block building skips every transaction of a sender
+//     whose lowest pooled nonce is not the account's: that sender's later transactions wait
+//     there for ever. After one signer stopped, no write of an organisation got mined.
+//  9. Not a bug, a policy this network does not want: transactions relayed by peers must pay at
 //     least 0.1 gwei (a constant), so a gas-free transaction stays with the node it was sent to
 //     and waits for that signer's turn. Besu consortia set min-gas-price=0; so do we.
 // The fixes, as geth behaves: relay a valid new block whole to every peer that lacks it, with its
@@ -36,7 +41,8 @@
 // give the EVM the block library's own Clique signer recovery, and the miner's draft block an
 // unsigned Clique extraData (the seal it signs at the end replaces it, as before); and answer
 // null for a receipt whose block is not stored yet; keep one assembly timer, the latest asked for;
-// and let a failed block assembly be retried instead of stopping the client.
+// let a failed block assembly be retried instead of stopping the client; and drop from the pool
+// the transactions whose nonce the chain has passed before choosing a block's transactions.
 // Nothing else in the client changes; consensus rules (EIP-225) are the client's own.
 
 import { createRequire } from 'node:module'
@@ -66,9 +72,14 @@ const { VMExecution } = await import(src('src/execution/vmexecution.js'))
 const { cliqueSigner, createBlock } = await import('@ethereumjs/block')
 const { ConsensusAlgorithm, Hardfork } = await import('@ethereumjs/common')
 const { createTx } = await import('@ethereumjs/tx')
-const { bytesToHex, createAddressFromString, createZeroAddress, equalsBytes } = await import(
-  '@ethereumjs/util'
-)
+const {
+  Address,
+  bytesToHex,
+  createAddressFromString,
+  createZeroAddress,
+  equalsBytes,
+  hexToBytes,
+} = await import('@ethereumjs/util')
 const { BlockBuilder, runTx } = await import('@ethereumjs/vm')
 
 const CLIQUE_EXTRA_BYTES = 32 + 65 // vanity + seal, no signer list off epoch blocks
@@ -165,7 +176,21 @@ Miner.prototype.assembleBlock = async function () {
   }
 }
 
-// Policy 8: a zero-price transaction from a peer is checked as one sent to us is (the client's
+// Fix 8: before the miner picks transactions, forget those the chain already holds (their nonce is
+// below their sender's on the parent state), as geth's pool resets on every new head.
+const txsByPriceAndNonce = TxPool.prototype.txsByPriceAndNonce
+TxPool.prototype.txsByPriceAndNonce = async function (vm, opts) {
+  for (const [address, pooled] of [...this.pool]) {
+    const account = await vm.stateManager.getAccount(new Address(hexToBytes(`0x${address}`)))
+    const nonce = account?.nonce ?? 0n
+    for (const { hash, tx } of pooled) {
+      if (tx.nonce < nonce) this.removeByHash(hash, tx)
+    }
+  }
+  return txsByPriceAndNonce.call(this, vm, opts)
+}
+
+// Policy 9: a zero-price transaction from a peer is checked as one sent to us is (the client's
 // check for local transactions: everything but the minimum price and the pool quotas).
 const validate = TxPool.prototype.validate
 TxPool.prototype.validate = async function (tx, isLocalTransaction = false) {
