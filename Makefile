@@ -6,13 +6,16 @@ STAMP_PY   := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help deps run demo test lint format typecheck compile check-artifacts lock clean bench
+.PHONY: help deps run demo test lint format typecheck compile check-artifacts lock clean bench \
+	network-up network-down network-status test-network besu-config
 
 help:
 	@echo "make run    - install what is needed, start chain + store, deploy, seed the demo consortium, serve the API"
 	@echo "make test   - install what is needed and run every check (lint, types, reproducible build, tests)"
 	@echo "make demo   - walk the demo flow against a running 'make run'"
 	@echo "make bench  - records anchored and access decisions logged per second, gas per access"
+	@echo "make network-up / network-down - three EthereumJS Clique signers on loopback, the ledger and a gateway per node"
+	@echo "make test-network - the multi-node tests alone (part of make test)"
 	@echo "make lint | format | typecheck | compile | check-artifacts | lock | clean"
 
 deps: $(STAMP_PY) $(STAMP_NODE)
@@ -60,6 +63,25 @@ test: deps lint typecheck check-artifacts
 bench: deps
 	$(BIN)/python bench/anchor_one_client.py 300
 	$(BIN)/python bench/access_log.py 20000 1000
+
+# The local multi-node network (docs/operations.md): runs in the background until network-down.
+network-up: deps
+	$(BIN)/medledger network up --detach
+
+network-down: $(STAMP_PY)
+	$(BIN)/medledger network down
+
+network-status: $(STAMP_PY)
+	$(BIN)/medledger network status
+
+test-network: deps
+	$(BIN)/pytest tests/network $(PYTEST_ARGS)
+
+# The example production configs in node_config/besu (keys stay in node_config/besu/keys, ignored):
+# make besu-config BESU_ACCOUNTS="0x.. 0x.." (the member accounts allowed to transact).
+besu-config: $(STAMP_PY)
+	$(BIN)/medledger network besu --validators hospital-a,hospital-b,insurer,regulator --new-keys \
+	  $(foreach a,$(BESU_ACCOUNTS),--account $(a)) --out node_config/besu
 
 # Regenerate the Python lock from pyproject.toml (needs network to PyPI).
 lock: $(STAMP_PY)

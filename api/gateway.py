@@ -77,7 +77,12 @@ def build_gateway(settings: Settings) -> Gateway:
     w3 = connect(settings.local_rpc_url)
     deployment = deploy.load_deployment(w3, settings.data_dir, chain_id=settings.chain_id)
     chain = Chain(
-        w3, deployment, org, tx_timeout_s=settings.tx_timeout_s, gas_limit=settings.tx_gas_limit
+        w3,
+        deployment,
+        org,
+        tx_timeout_s=settings.tx_timeout_s,
+        gas_limit=settings.tx_gas_limit,
+        confirmations=settings.tx_confirmations,
     )
     store = open_store(
         settings.store_backend, path=settings.data_dir / "store", url=settings.kubo_url

@@ -28,6 +28,7 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import TxParams, TxReceipt
 
 from ledger import _artifacts
+from ledger._receipts import wait_for_receipt
 from ledger.deploy import Deployment
 from ledger.errors import ChainError, ChainUnavailable, ContractRevert
 
@@ -93,16 +94,23 @@ class Chain:
         *,
         tx_timeout_s: float = 30.0,
         gas_limit: int = 2_000_000,
+        confirmations: int = 1,
     ) -> None:
         self.w3 = w3
         self.deployment = deployment
         self.sender = sender
         self._tx_timeout_s = tx_timeout_s
         self._gas_limit = gas_limit
+        self._confirmations = confirmations
         self._decoder = RevertDecoder(_artifacts.all_error_abis())
         self._contracts: dict[str, Contract] = {}
         self._nonce_lock = threading.Lock()
         self._next_nonce: int | None = None
+
+    @property
+    def confirmations(self) -> int:
+        """Blocks that must hold a transaction before it counts as done."""
+        return self._confirmations
 
     @property
     def chain_id(self) -> int:
@@ -164,8 +172,13 @@ class Chain:
                 self._next_nonce = None
                 raise ChainUnavailable(str(exc)) from exc
         try:
-            receipt = self.w3.eth.wait_for_transaction_receipt(
-                tx_hash, timeout=self._tx_timeout_s, poll_latency=0.005
+            receipt = wait_for_receipt(
+                self.w3,
+                tx_hash,
+                signed.raw_transaction,
+                timeout_s=self._tx_timeout_s,
+                confirmations=self._confirmations,
+                poll_s=0.005,
             )
         except TimeExhausted as exc:
             raise ChainError(f"transaction {tx_hash.to_0x_hex()} not mined in time") from exc

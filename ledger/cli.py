@@ -1,4 +1,4 @@
-"""The `medledger` command: up, demo, verify, audit, consent, cid, keys.
+"""The `medledger` command: up, demo, verify, audit, consent, network, cid, keys.
 
 Exit codes: 0 success (for verify: intact), 1 verify found the record not intact, 2 any error.
 """
@@ -211,6 +211,49 @@ def _cmd_keys_pseudonym(_: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_network_up(settings: Settings, args: argparse.Namespace) -> int:
+    from ledger import network
+
+    if args.detach:
+        state = network.up_detached(settings)
+        for node in state["nodes"]:
+            print(f"node     {node['name']}  {node['rpc_url']}")
+        for name, gateway in state["gateways"].items():
+            print(f"gateway  {name:<11} {gateway['url']}  (on {gateway['node']})")
+        print("running in the background; stop it with `medledger network down`")
+        return EXIT_OK
+    network.up(settings, ready_file=Path(args.ready_file) if args.ready_file else None)
+    return EXIT_OK
+
+
+def _cmd_network_down(settings: Settings, _: argparse.Namespace) -> int:
+    from ledger import network
+
+    print("stopped" if network.down(settings) else "no network was running")
+    return EXIT_OK
+
+
+def _cmd_network_status(settings: Settings, _: argparse.Namespace) -> int:
+    from ledger import network
+
+    rows = network.status(settings)
+    if not rows:
+        print("no network has run under this data directory")
+    for row in rows:
+        state = "down" if row["block"] is None else f"block {row['block']}, {row['peers']} peers"
+        print(f"{row['name']}  {row['rpc_url']}  {state}")
+    return EXIT_OK
+
+
+def _cmd_network_besu(_: Settings, args: argparse.Namespace) -> int:
+    from ledger import besu
+
+    written = besu.generate_from_args(args)
+    for path in written:
+        print(path)
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medledger", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -253,7 +296,31 @@ def _parser() -> argparse.ArgumentParser:
     pseudonym.add_argument("--hospital", required=True, help="the hospital's organisation address")
     pseudonym.add_argument("--passphrase-env")
     pseudonym.set_defaults(run=_cmd_keys_pseudonym)
+    _network_parser(sub)
     return parser
+
+
+def _network_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    network = sub.add_parser(
+        "network", help="the local multi-node network, and production Besu network configs"
+    ).add_subparsers(dest="network", required=True)
+    up = network.add_parser(
+        "up", help="EthereumJS Clique signers on loopback, the ledger on them, a gateway per node"
+    )
+    up.add_argument("--detach", action="store_true", help="return once ready; stop with `down`")
+    up.add_argument("--ready-file", help=argparse.SUPPRESS)
+    up.set_defaults(run=_cmd_network_up)
+    network.add_parser("down", help="stop a detached network").set_defaults(run=_cmd_network_down)
+    network.add_parser("status", help="each node's head and peers").set_defaults(
+        run=_cmd_network_status
+    )
+    from ledger.besu import add_arguments
+
+    besu = network.add_parser(
+        "besu", help="generate a Besu QBFT network's configs (genesis, nodes, permissions, compose)"
+    )
+    add_arguments(besu)
+    besu.set_defaults(run=_cmd_network_besu)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

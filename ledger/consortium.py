@@ -149,6 +149,7 @@ def seed_demo(
     *,
     prescription_validity: deploy.PrescriptionValidity | None = None,
     follow_up_window_s: int = DEMO_FOLLOW_UP_WINDOW_S,
+    confirmations: int = 1,
 ) -> Consortium:
     """Deploy if needed and admit the demo organisations and staff once per deployment; record the
     doctors' registrations, the demo filing and the hospitals' follow-up windows as the regulator.
@@ -160,7 +161,12 @@ def seed_demo(
     path = demo_dir(data_dir) / "consortium.json"
     regulator = regulator_account(data_dir)
     deployment = deploy.ensure_deployed(
-        w3, regulator, regulator.address, data_dir, prescription_validity=prescription_validity
+        w3,
+        regulator,
+        regulator.address,
+        data_dir,
+        prescription_validity=prescription_validity,
+        confirmations=confirmations,
     )
     keys = _keys_dir(data_dir)
     consortium = _recorded(path, deployment.address("Membership"))
@@ -173,11 +179,11 @@ def seed_demo(
             {},
         )
     consortium.rpc_url = rpc_url
-    chain = Chain(w3, deployment, regulator)
+    chain = Chain(w3, deployment, regulator, confirmations=confirmations)
     for spec in DEMO_ORGS:
         org = consortium.orgs.get(spec.name) or _admit(chain, keys, spec)
         consortium.orgs[spec.name] = org
-        admin = Chain(w3, deployment, consortium.account(org.key_file))
+        admin = Chain(w3, deployment, consortium.account(org.key_file), confirmations=confirmations)
         for label, person in spec.staff.items():
             if label not in org.staff:
                 org.staff[label] = _register(admin, keys, org, label, person)
@@ -251,7 +257,12 @@ def _seed_practice(chain: Chain, consortium: Consortium, follow_up_window_s: int
     filing_id = demo_filing_id(doctor, institution.address)
     *_, filing_status = chain.call(practice.functions.filing(filing_id))
     if FilingStatus(filing_status) is FilingStatus.NONE:
-        filer = Chain(chain.w3, chain.deployment, consortium.account(institution.key_file))
+        filer = Chain(
+            chain.w3,
+            chain.deployment,
+            consortium.account(institution.key_file),
+            confirmations=chain.confirmations,
+        )
         filer.transact(
             practice.functions.fileForPractice(
                 filing_id,

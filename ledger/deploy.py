@@ -23,6 +23,7 @@ from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 from web3.types import TxParams
 
 from ledger import _artifacts
+from ledger._receipts import wait_for_receipt
 from ledger.errors import (
     ChainIdMismatch,
     ChainUnavailable,
@@ -136,6 +137,7 @@ def deploy_contracts(
     onto: Deployment | None = None,
     prescription_validity: PrescriptionValidity | None = None,
     tx_timeout_s: float = 60.0,
+    confirmations: int = 1,
 ) -> Deployment:
     """Deploy every contract from ``account``, making ``regulator`` the membership's regulator.
 
@@ -165,6 +167,7 @@ def deploy_contracts(
             artifact,
             *(known[arg] for arg in _CONSTRUCTOR_ARGS[name]),
             tx_timeout_s=tx_timeout_s,
+            confirmations=confirmations,
         )
         digests[name] = artifact.sha256
         blocks.append(block)
@@ -195,6 +198,7 @@ def ensure_deployed(
     data_dir: Path,
     *,
     prescription_validity: PrescriptionValidity | None = None,
+    confirmations: int = 1,
 ) -> Deployment:
     """The recorded deployment, completed with any contract it lacks; or a new one if none is
     recorded or its code is gone. What it returns is what is recorded."""
@@ -203,7 +207,12 @@ def ensure_deployed(
     except DeploymentMissing:
         recorded = None
     deployment = deploy_contracts(
-        w3, account, regulator, onto=recorded, prescription_validity=prescription_validity
+        w3,
+        account,
+        regulator,
+        onto=recorded,
+        prescription_validity=prescription_validity,
+        confirmations=confirmations,
     )
     if deployment != recorded:
         deployment.save(data_dir)
@@ -256,6 +265,7 @@ def _deploy_one(
     artifact: _artifacts.Artifact,
     *args: Any,
     tx_timeout_s: float,
+    confirmations: int = 1,
 ) -> tuple[ChecksumAddress, int]:
     """Deploy ``artifact``; returns the contract's address and the block it was deployed in."""
     name = artifact.name
@@ -272,8 +282,12 @@ def _deploy_one(
         )
         signed = account.sign_transaction(tx)  # type: ignore[arg-type]
         tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = w3.eth.wait_for_transaction_receipt(
-            tx_hash, timeout=tx_timeout_s, poll_latency=0.05
+        receipt = wait_for_receipt(
+            w3,
+            tx_hash,
+            signed.raw_transaction,
+            timeout_s=tx_timeout_s,
+            confirmations=confirmations,
         )
     except ContractLogicError as exc:
         raise DeploymentError(f"deploying {name} reverted: {exc.data}") from exc

@@ -37,6 +37,20 @@ class Settings(BaseSettings):
     # Gas allowance per transaction; the network is gas-free, so this only bounds a runaway call.
     tx_gas_limit: int = Field(default=2_000_000, gt=21_000)
 
+    # Blocks that must hold a transaction before it counts as done: 1 where blocks are final at
+    # once (Besu QBFT); more on a chain that can reorganise (Clique, the local network).
+    tx_confirmations: int = Field(default=1, ge=1)
+
+    # The local multi-node network (`medledger network up`): EthereumJS Clique signers on loopback,
+    # node i on network_rpc_port + i and network_p2p_port + i, gateways from network_api_port.
+    network_signers: int = Field(default=3, ge=3, le=16)
+    network_chain_id: int = Field(default=13_372_026, gt=0)
+    network_block_period_s: int = Field(default=2, ge=1)
+    network_rpc_port: int = Field(default=8645, ge=1, le=65535)
+    network_p2p_port: int = Field(default=30403, ge=1, le=65535)
+    network_api_port: int = Field(default=8100, ge=1, le=65535)
+    network_tx_confirmations: int = Field(default=3, ge=1)
+
     # The organisation this gateway speaks for: its key signs the transactions it sends.
     org_key_file: Path | None = None
     org_key_passphrase: SecretStr = SecretStr("")

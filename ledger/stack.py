@@ -43,11 +43,15 @@ def chain_endpoint(settings: Settings) -> Iterator[str]:
         yield anvil.url
 
 
-def _gateway_env(settings: Settings, rpc_url: str, key_file: str, port: int) -> dict[str, str]:
+def gateway_env(
+    data_dir: Path, rpc_url: str, key_file: str, port: int, chain_id: int
+) -> dict[str, str]:
+    """The environment of one organisation's gateway process."""
     env = dict(os.environ)
     env.update(
         MEDLEDGER_RPC_URL=rpc_url,
-        MEDLEDGER_DATA_DIR=str(settings.data_dir.resolve()),
+        MEDLEDGER_CHAIN_ID=str(chain_id),
+        MEDLEDGER_DATA_DIR=str(data_dir.resolve()),
         MEDLEDGER_ORG_KEY_FILE=str(Path(key_file).resolve()),
         MEDLEDGER_API_PORT=str(port),
     )
@@ -148,7 +152,7 @@ def running_stack(settings: Settings) -> Iterator[Stack]:
         urls = {
             name: stack.enter_context(
                 gateway_process(
-                    _gateway_env(settings, rpc_url, key_file, port),
+                    gateway_env(settings.data_dir, rpc_url, key_file, port, settings.chain_id),
                     settings.api_host,
                     port,
                     settings.data_dir / "logs" / f"gateway-{name}.log",
@@ -170,10 +174,10 @@ def up(settings: Settings) -> None:
             "ready: run `medledger demo` in another terminal; Ctrl-C stops (state is kept)",
             flush=True,
         )
-        _wait_for_interrupt()
+        wait_for_interrupt()
 
 
-def _wait_for_interrupt() -> None:
+def wait_for_interrupt() -> None:
     """Block until SIGINT or SIGTERM; both set explicitly: a background job may ignore SIGINT."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -1,0 +1,52 @@
+"""A local multi-node network for the session: three EthereumJS Clique signers, a gateway each."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ledger.network import RunningNetwork, running_network
+from ledger.settings import Settings
+
+
+def _free_run(count: int, start: int) -> int:
+    """The first port from ``start`` on with ``count`` free ports in a row on 127.0.0.1."""
+    port = start
+    while port + count < 65_000:
+        socks: list[socket.socket] = []
+        try:
+            for offset in range(count):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port + offset))
+            return port
+        except OSError:
+            port += count + 1
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError("no run of free ports")
+
+
+@pytest.fixture(scope="session")
+def network_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    rpc = _free_run(3, 38_645)
+    p2p = _free_run(3, 39_403)
+    api = _free_run(3, 38_100)
+    return Settings(
+        data_dir=Path(tmp_path_factory.mktemp("network")),
+        network_rpc_port=rpc,
+        network_p2p_port=p2p,
+        network_api_port=api,
+        network_block_period_s=1,
+        tx_timeout_s=60,
+    )
+
+
+@pytest.fixture(scope="session")
+def net(network_settings: Settings) -> Iterator[RunningNetwork]:
+    with running_network(network_settings) as running:
+        yield running
