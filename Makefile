@@ -4,15 +4,18 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP_PY   := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
+# Slither has its own venv: slither-analyzer pins web3 below the project's web3 8.
+SLITHER_VENV  := .venv-slither
+STAMP_SLITHER := $(SLITHER_VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help deps run up demo test unit lint format typecheck compile check-artifacts lock clean bench bench-quick
+.PHONY: help deps run up demo test unit lint format typecheck compile check-artifacts slither lock clean bench bench-quick
 
 help:
 	@echo "make run    - install what is needed, start chain + store, deploy, seed the demo consortium, serve the API"
 	@echo "make test   - install what is needed and run every check (lint, types, reproducible build, tests)"
 	@echo "make demo   - walk the demo flow against a running 'make run'"
-	@echo "make lint | format | typecheck | compile | check-artifacts | lock | clean"
+	@echo "make lint | format | typecheck | compile | check-artifacts | slither | lock | clean"
 
 deps: $(STAMP_PY) $(STAMP_NODE)
 
@@ -35,6 +38,16 @@ check-artifacts: $(STAMP_NODE)
 	  diff -r $$tmp ledger/artifacts && echo "artifacts: reproducible, up to date" ; \
 	  rc=$$?; rm -rf $$tmp; exit $$rc
 
+$(STAMP_SLITHER): scripts/slither/requirements.lock
+	test -x $(SLITHER_VENV)/bin/python || $(PY) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r scripts/slither/requirements.lock
+	touch $@
+
+# Static analysis of every contract under contracts/ (scripts/slither/check.py says what fails).
+slither: $(STAMP_SLITHER) $(STAMP_NODE) $(STAMP_PY)
+	$(BIN)/mypy --python-executable $(SLITHER_VENV)/bin/python scripts/slither/check.py
+	$(SLITHER_VENV)/bin/python scripts/slither/check.py
+
 run: deps
 	$(BIN)/medledger up
 
@@ -52,13 +65,14 @@ format: $(STAMP_PY)
 typecheck: $(STAMP_PY)
 	$(BIN)/mypy
 
-test: deps lint typecheck check-artifacts
+test: deps lint typecheck check-artifacts slither
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Regenerate the Python lock from pyproject.toml (needs network to PyPI).
 lock: $(STAMP_PY)
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock --quiet
+	$(BIN)/uv pip compile scripts/slither/requirements.in --generate-hashes --python-version 3.11 -o scripts/slither/requirements.lock --quiet
 
 clean:
-	rm -rf $(VENV) node_modules data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SLITHER_VENV) node_modules data .pytest_cache .mypy_cache .ruff_cache .hypothesis
