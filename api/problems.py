@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas import ProblemPublic
 from ledger import errors
 from ledger.auth import AuthError
+from ledger.errors import PayloadTooLarge
 from ledger.patients import PatientNotEnrolled
 from ledger.records import NotAuthoringHospital
 
@@ -56,10 +61,43 @@ _REVERTS: dict[str, tuple[int, str]] = {
 }
 
 
-def problem(status: int, code: str, detail: str, **extra: object) -> JSONResponse:
+#: What each error status means at this gateway, as the OpenAPI document tells it.
+_MEANINGS: dict[int, str] = {
+    401: "The request is not signed, or its signature does not authenticate it (`auth.*`; see "
+    "docs/authentication.md).",
+    403: "The signer is authenticated but may not do this (`auth.not_member`, "
+    "`auth.role_forbidden`, `auth.wrong_organisation`, `record.forbidden`, ...).",
+    404: "No such record, told only to those who may know (`record.unknown`, `not_found`).",
+    409: "The chain refused the write (`record.version_conflict`, `record.already_anchored`, "
+    "`chain.revert`).",
+    413: "The body is larger than MEDLEDGER_MAX_PAYLOAD_BYTES (`payload.too_large`).",
+    422: "A malformed request (`request.invalid`), or a payload or patient the gateway refuses "
+    "(`payload.*`, `patient.not_enrolled`).",
+    502: "The content store returned bytes that fail their check, or an envelope that does not "
+    "open (`store.*`, `crypto.*`).",
+    503: "The chain or the content store cannot be reached (`chain.unavailable`, "
+    "`store.unavailable`).",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The problem responses an operation documents, for its ``responses=``."""
+    return {s: {"model": ProblemPublic, "description": _MEANINGS[s]} for s in statuses}
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: object,
+) -> JSONResponse:
     body = {"type": "about:blank", "title": code, "status": status, "detail": detail, "code": code}
     body.update(extra)
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    return JSONResponse(
+        body, status_code=status, headers=headers, media_type="application/problem+json"
+    )
 
 
 def _ledger_error(_: Request, exc: Exception) -> JSONResponse:
@@ -86,8 +124,16 @@ def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http.error")
-    return problem(exc.status_code, code, str(exc.detail))
+    if exc.status_code == 400:
+        # FastAPI's one 400: a JSON body that is not even text (not UTF-8). A body that is text but
+        # not JSON is a 422 request.invalid; one answer for both.
+        return problem(422, "request.invalid", f"body: {exc.detail}")
+    code = _HTTP_CODES.get(exc.status_code, "http.error")
+    # Starlette's 405 carries the Allow header RFC 9110 requires; keep whatever headers it set.
+    return problem(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: PayloadTooLarge.code}
 
 
 def install(app: FastAPI) -> None:

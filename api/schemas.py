@@ -15,6 +15,20 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ProblemPublic(_Model):
+    """An RFC 9457 problem: the body of every error response, with a stable machine code."""
+
+    type: str = Field(examples=["about:blank"])
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str
+    code: str = Field(examples=["auth.expired"])
+    error: str | None = Field(default=None, description="a contract revert: its custom error")
+    arguments: dict[str, str | bool] | None = Field(
+        default=None, description="a contract revert: its arguments by name"
+    )
+
+
 class DomainPublic(_Model):
     name: str
     version: str

@@ -18,7 +18,7 @@ from api.deps import (
     require_role,
 )
 from api.gateway import Gateway
-from api.problems import Forbidden, NotFound
+from api.problems import Forbidden, NotFound, responses
 from api.schemas import (
     Address,
     RecordDocumentPublic,
@@ -40,12 +40,14 @@ _FHIR_BODY = {
     }
 }
 _WRITERS = (DOCTOR_ROLE, CLERK_ROLE)
+_READ_PROBLEMS = responses(401, 403, 404, 413, 422, 502, 503)
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=RecordReceiptPublic,
+    responses=responses(401, 403, 409, 413, 422, 502, 503),
     openapi_extra=_FHIR_BODY,
 )
 def anchor_record(
@@ -64,6 +66,7 @@ def anchor_record(
     "/{record_id}/versions",
     status_code=status.HTTP_201_CREATED,
     response_model=RecordReceiptPublic,
+    responses=responses(401, 403, 404, 409, 413, 422, 502, 503),
     openapi_extra=_FHIR_BODY,
 )
 def amend_record(
@@ -83,7 +86,7 @@ def amend_record(
     return RecordReceiptPublic(**vars(receipt))
 
 
-@router.get("/{record_id}", response_model=RecordDocumentPublic)
+@router.get("/{record_id}", response_model=RecordDocumentPublic, responses=_READ_PROBLEMS)
 def read_record(
     record_id: RecordIdPath, signer: Signer, gateway: GatewayDep, version: VersionQuery = None
 ) -> RecordDocumentPublic:
@@ -93,7 +96,10 @@ def read_record(
     return RecordDocumentPublic.model_validate(document.model_dump())
 
 
-@router.get("/{record_id}/envelope", responses={200: {"content": {"application/json": {}}}})
+@router.get(
+    "/{record_id}/envelope",
+    responses={200: {"content": {"application/json": {}}}, **_READ_PROBLEMS},
+)
 def read_envelope(
     record_id: RecordIdPath, signer: Signer, gateway: GatewayDep, version: VersionQuery = None
 ) -> Response:
@@ -104,7 +110,11 @@ def read_envelope(
     return Response(blob, media_type="application/json")
 
 
-@router.get("/{record_id}/verification", response_model=VerificationPublic)
+@router.get(
+    "/{record_id}/verification",
+    response_model=VerificationPublic,
+    responses=responses(401, 403, 404, 413, 422, 503),
+)
 def verify_record(
     record_id: RecordIdPath, member: CurrentMember, gateway: GatewayDep
 ) -> VerificationPublic:
