@@ -9,12 +9,13 @@ SLITHER_VENV  := .venv-slither
 STAMP_SLITHER := $(SLITHER_VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help deps run up demo test unit lint format typecheck compile check-artifacts slither lock clean bench bench-quick
+.PHONY: help deps run up demo test unit lint format typecheck compile check-artifacts slither fuzz lock clean bench bench-quick
 
 help:
 	@echo "make run    - install what is needed, start chain + store, deploy, seed the demo consortium, serve the API"
 	@echo "make test   - install what is needed and run every check (lint, types, reproducible build, tests)"
 	@echo "make demo   - walk the demo flow against a running 'make run'"
+	@echo "make fuzz   - the security battery at full size: long state-machine runs, 10,000+ hostile API requests"
 	@echo "make lint | format | typecheck | compile | check-artifacts | slither | lock | clean"
 
 deps: $(STAMP_PY) $(STAMP_NODE)
@@ -67,6 +68,12 @@ typecheck: $(STAMP_PY)
 
 test: deps lint typecheck check-artifacts slither
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The security battery (tests marked `security`) at full size: the contract state machines run far
+# longer, schemathesis sends at least 10,000 requests, the dictionary attack hashes four million
+# payloads. About half an hour on 2 cores; `make test` runs the same tests with a small budget.
+fuzz: deps
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m security $(PYTEST_ARGS)
 
 # Regenerate the Python lock from pyproject.toml (needs network to PyPI).
 lock: $(STAMP_PY)
