@@ -1,4 +1,4 @@
-"""Request dependencies: the gateway, the bounded raw body, and who signed the request."""
+"""Request dependencies: the gateway, the raw body, and who signed the request."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from ledger.auth import (
     request_target,
     verify_request,
 )
-from ledger.errors import PayloadTooLarge
 
 DOCTOR_ROLE = "DOCTOR_ROLE"
 CLERK_ROLE = "CLERK_ROLE"
@@ -61,18 +60,9 @@ def get_gateway(request: Request) -> Gateway:
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 
-async def raw_body(request: Request, gateway: GatewayDep) -> bytes:
-    """The request body, refused once it exceeds the payload limit, before it is all read."""
-    limit = gateway.settings.max_payload_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body of {declared} bytes exceeds the {limit}-byte limit")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"request body exceeds the {limit}-byte limit")
-    return bytes(body)
+async def raw_body(request: Request) -> bytes:
+    """The request body as sent, which is what was signed; `BodyLimit` has capped its size."""
+    return await request.body()
 
 
 RawBody = Annotated[bytes, Depends(raw_body)]

@@ -13,7 +13,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.schemas import ProblemPublic
 from ledger import errors
 from ledger.auth import AuthError
-from ledger.errors import PayloadTooLarge
 from ledger.patients import PatientNotEnrolled
 from ledger.records import NotAuthoringHospital
 
@@ -133,7 +132,7 @@ def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: PayloadTooLarge.code}
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: errors.PayloadTooLarge.code}
 
 
 def install(app: FastAPI) -> None:
