@@ -19,13 +19,11 @@ from typing import Any
 
 import pytest
 from Crypto.Hash import keccak
-from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from ledger.keys import PatientKeys
-from ledger.patients import sign_enrolment
 from ledger.payload import canonicalize
-from tests.api.conftest import World
+from tests.api.conftest import World, enrol_patient
 from tests.api.fhir_dictionary import (
     DRUGS,
     OBSERVATIONS,
@@ -110,28 +108,6 @@ class _Capture(logging.Handler):
         self.lines.append(self.format(record))
 
 
-def _enrol(world: World, keys: PatientKeys, hospital: str) -> LocalAccount:
-    address = world.org_address(hospital)
-    pseudonym = keys.pseudonym(address)
-    identity = keys.public_identity(address)
-    signature = sign_enrolment(
-        pseudonym,
-        world.gateways[hospital].gateway.domain.as_eip712(),
-        address,
-        bytes.fromhex(identity["encryption_key"][2:]),
-    )
-    with world.as_staff(hospital, "doctor", hospital) as doctor:
-        doctor.post_json(
-            "/v1/patients",
-            {
-                "pseudonym": pseudonym.address,
-                "encryption_key": identity["encryption_key"],
-                "signature": signature,
-            },
-        )
-    return pseudonym
-
-
 def _write(
     world: World, hospital: str, pseudonym: str, resources: Iterable[dict[str, Any]]
 ) -> list[str]:
@@ -178,7 +154,7 @@ def run(world: World) -> Run:
         }
         record.posted = [*PLAUSIBLE, PERSON]
         for group, (keys, hospital) in groups.items():
-            pseudonym = _enrol(world, keys, hospital)
+            pseudonym = enrol_patient(world, hospital, keys).pseudonym
             txs = _write(world, hospital, pseudonym.address, record.posted)
             record.traces[group] = [_trace(world.w3, tx) for tx in txs]
         record.last_block = world.w3.eth.block_number
