@@ -82,7 +82,7 @@ class SigningSession(CountingSession):
 class Seeded:
     """Real values for the generator to draw on, so that some requests reach the success paths."""
 
-    patients: list[str]
+    patient: LocalAccount  # the pseudonym key: the patient may read their own records
     records: list[str]
     bodies: list[dict[str, Any]]
 
@@ -92,7 +92,7 @@ def seeded(world: World) -> Seeded:
     patient = enrol_patient(world)
     receipts = [anchor(world, patient, fhir(name)) for name in SAMPLES]
     return Seeded(
-        patients=[patient.pseudonym.address],
+        patient=patient.pseudonym,
         records=[r["record_id"] for r in receipts],
         bodies=[fhir(name) for name in SAMPLES],
     )
@@ -135,7 +135,7 @@ def _draw_on(schema: BaseSchema, seeded: Seeded) -> None:
         return swap(path, "record_id", seeded.records, RECORD_ID)
 
     def real_patient(_: HookContext, query: dict[str, Any] | None) -> st.SearchStrategy[Any]:
-        return swap(query, "patient", seeded.patients, ADDRESS)
+        return swap(query, "patient", [seeded.patient.address], ADDRESS)
 
     def real_fhir(context: HookContext, body: Any) -> st.SearchStrategy[Any]:
         operation = context.operation
@@ -199,11 +199,13 @@ def tally(battery_report: Callable[[str], None]) -> Iterator[dict[str, CountingS
 
 
 @pytest.fixture(scope="module")
-def signing(world: World, tally: dict[str, CountingSession]) -> Iterator[SigningSession]:
+def signing(
+    world: World, seeded: Seeded, tally: dict[str, CountingSession]
+) -> Iterator[SigningSession]:
     own = [world.staff("hospital-a", label) for label in ("doctor", "clerk", "pharmacist")]
     others = [world.staff("hospital-b", "doctor"), world.staff("insurer", "auditor")]
     outsider: LocalAccount = Account.create()
-    identities = [own[0]] * 4 + own[1:] + others + [outsider]
+    identities = [own[0]] * 4 + own[1:] + others + [seeded.patient, outsider]
     with SigningSession(world.gateways["hospital-a"].gateway.domain, identities) as session:
         tally["signed"] = session
         yield session
