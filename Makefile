@@ -4,10 +4,13 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP_PY   := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
+# Slither has its own venv: slither-analyzer pins web3 below the project's web3 8.
+SLITHER_VENV  := .venv-slither
+STAMP_SLITHER := $(SLITHER_VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help deps run demo test lint format typecheck compile check-artifacts lock clean bench \
-	network-up network-down network-status test-network besu-config
+.PHONY: help deps run demo test lint format typecheck compile check-artifacts slither fuzz lock clean \
+	bench network-up network-down network-status test-network besu-config
 
 help:
 	@echo "make run    - install what is needed, start chain + store, deploy, seed the demo consortium, serve the API"
@@ -16,7 +19,8 @@ help:
 	@echo "make bench  - records anchored and access decisions logged per second, gas per access"
 	@echo "make network-up / network-down - three EthereumJS Clique signers on loopback, the ledger and a gateway per node"
 	@echo "make test-network - the multi-node tests alone (part of make test)"
-	@echo "make lint | format | typecheck | compile | check-artifacts | lock | clean"
+	@echo "make fuzz   - the security battery at full size: long state-machine runs, 10,000+ hostile API requests"
+	@echo "make lint | format | typecheck | compile | check-artifacts | slither | lock | clean"
 
 deps: $(STAMP_PY) $(STAMP_NODE)
 
@@ -39,6 +43,16 @@ check-artifacts: $(STAMP_NODE)
 	  diff -r $$tmp ledger/artifacts && echo "artifacts: reproducible, up to date" ; \
 	  rc=$$?; rm -rf $$tmp; exit $$rc
 
+$(STAMP_SLITHER): scripts/slither/requirements.lock
+	test -x $(SLITHER_VENV)/bin/python || $(PY) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r scripts/slither/requirements.lock
+	touch $@
+
+# Static analysis of every contract under contracts/ (scripts/slither/check.py says what fails).
+slither: $(STAMP_SLITHER) $(STAMP_NODE) $(STAMP_PY)
+	$(BIN)/mypy --python-executable $(SLITHER_VENV)/bin/python scripts/slither/check.py
+	$(SLITHER_VENV)/bin/python scripts/slither/check.py
+
 run: deps
 	$(BIN)/medledger up
 
@@ -56,7 +70,7 @@ format: $(STAMP_PY)
 typecheck: $(STAMP_PY)
 	$(BIN)/mypy
 
-test: deps lint typecheck check-artifacts
+test: deps lint typecheck check-artifacts slither
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # One client anchoring records one by one through a gateway, end to end: the per-record baseline.
@@ -83,10 +97,17 @@ besu-config: $(STAMP_PY)
 	$(BIN)/medledger network besu --validators hospital-a,hospital-b,insurer,regulator --new-keys \
 	  $(foreach a,$(BESU_ACCOUNTS),--account $(a)) --out node_config/besu
 
+# The security battery (tests marked `security`) at full size: the contract state machines run far
+# longer, schemathesis sends at least 10,000 requests, the dictionary attack hashes four million
+# payloads. About half an hour on 2 cores; `make test` runs the same tests with a small budget.
+fuzz: deps
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m security $(PYTEST_ARGS)
+
 # Regenerate the Python lock from pyproject.toml (needs network to PyPI).
 lock: $(STAMP_PY)
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock --quiet
+	$(BIN)/uv pip compile scripts/slither/requirements.in --generate-hashes --python-version 3.11 -o scripts/slither/requirements.lock --quiet
 
 clean:
-	rm -rf $(VENV) node_modules data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SLITHER_VENV) node_modules data .pytest_cache .mypy_cache .ruff_cache .hypothesis

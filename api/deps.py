@@ -1,4 +1,4 @@
-"""Request dependencies: the gateway, the bounded raw body, and who signed the request."""
+"""Request dependencies: the gateway, the raw body, and who signed the request."""
 
 from __future__ import annotations
 
@@ -6,14 +6,23 @@ import time
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import APIKeyHeader
 from web3 import Web3
 
 from api.audit import CurrentTrace
 from api.gateway import Gateway
 from api.problems import Forbidden
-from ledger.auth import request_target, verify_request
-from ledger.errors import PayloadTooLarge
+from ledger.auth import (
+    NONCE_HEADER,
+    SIGNATURE_HEADER,
+    SIGNER_HEADER,
+    TIMESTAMP_HEADER,
+    request_target,
+    verify_request,
+)
 from ledger.types import OrgKind
 
 DOCTOR_ROLE = "DOCTOR_ROLE"
@@ -25,6 +34,26 @@ ROLE_NAMES = (DOCTOR_ROLE, CLERK_ROLE, PHARMACIST_ROLE, AUDITOR_ROLE)
 _ROLE_BY_ID = {bytes(Web3.keccak(text=name)): name for name in ROLE_NAMES}
 
 
+def known_query_only(request: Request) -> None:
+    """Refuses a query parameter the operation does not declare: a misspelt ``?verison=1`` would
+    otherwise be ignored, and the latest version read as if no version had been asked for."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    declared = _declared_query(dependant) if isinstance(dependant, Dependant) else set()
+    unknown = sorted(set(request.query_params) - declared)
+    if unknown:
+        raise RequestValidationError(
+            [{"loc": ("query", name), "msg": "unknown query parameter"} for name in unknown]
+        )
+
+
+def _declared_query(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _declared_query(sub)
+    return names
+
+
 def get_gateway(request: Request) -> Gateway:
     gateway: Gateway = request.app.state.gateway
     return gateway
@@ -33,24 +62,46 @@ def get_gateway(request: Request) -> Gateway:
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 
-async def raw_body(request: Request, gateway: GatewayDep) -> bytes:
-    """The request body, refused once it exceeds the payload limit, before it is all read."""
-    limit = gateway.settings.max_payload_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body of {declared} bytes exceeds the {limit}-byte limit")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"request body exceeds the {limit}-byte limit")
-    return bytes(body)
+async def raw_body(request: Request) -> bytes:
+    """The request body as sent, which is what was signed; `BodyLimit` has capped its size."""
+    return await request.body()
 
 
 RawBody = Annotated[bytes, Depends(raw_body)]
 
 
-def signer(request: Request, gateway: GatewayDep, body: RawBody, trace: CurrentTrace) -> str:
+def _header(name: str, description: str) -> APIKeyHeader:
+    return APIKeyHeader(name=name, scheme_name=name, description=description, auto_error=False)
+
+
+def signing_headers(
+    _signer: Annotated[
+        str | None, Security(_header(SIGNER_HEADER, "The signing account: 0x and 40 hex digits."))
+    ],
+    _timestamp: Annotated[
+        str | None,
+        Security(_header(TIMESTAMP_HEADER, "Seconds since the Unix epoch, in decimal.")),
+    ],
+    _nonce: Annotated[
+        str | None, Security(_header(NONCE_HEADER, "32 random bytes: 0x and 64 hex digits."))
+    ],
+    _signature: Annotated[
+        str | None,
+        Security(_header(SIGNATURE_HEADER, "EIP-712 signature of the request (r, s, v).")),
+    ],
+) -> None:
+    """Declares the four signing headers as security schemes, so the OpenAPI document names them
+    on every signed operation; `verify_request` reads the raw headers itself, where a repeated
+    header can be refused."""
+
+
+def signer(
+    request: Request,
+    gateway: GatewayDep,
+    body: RawBody,
+    trace: CurrentTrace,
+    _documented: Annotated[None, Depends(signing_headers)],
+) -> str:
     """The checksummed address that signed this exact request (EIP-712; docs/authentication.md)."""
     # The raw target as sent: Starlette's decoded path would not match what the client signed.
     path = request_target(request.scope["raw_path"], request.scope["query_string"])

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import problems
 from api.audit import AccessTraceMiddleware, periodic_sealer
+from api.body_limit import BodyLimit
+from api.deps import known_query_only
 from api.gateway import Gateway, build_gateway
 from api.routes import audit, consents, dispenses, meta, patients, practice, prescriptions, records
 from ledger.settings import load_settings
@@ -25,13 +28,43 @@ def create_app(gateway: Gateway) -> FastAPI:
             "Requests are signed with the caller's Ethereum key (EIP-712); "
             "see docs/authentication.md."
         ),
+        dependencies=[Depends(known_query_only)],
     )
+    app.add_middleware(BodyLimit, limit=gateway.settings.max_payload_bytes)
     app.state.gateway = gateway
     app.add_middleware(AccessTraceMiddleware)
     problems.install(app)
     for module in (meta, patients, records, consents, audit, prescriptions, dispenses, practice):
         app.include_router(module.router)
+    _complete_openapi(app)
     return app
+
+
+def _complete_openapi(app: FastAPI) -> None:
+    """Two things FastAPI's generated document gets wrong for this API, put right once when built:
+    error responses are documented under application/json, but sent as application/problem+json;
+    and each signing header is listed as an alternative security requirement, but a signed request
+    needs all four (one requirement object lists them together)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            for path in build().get("paths", {}).values():
+                for operation in path.values():
+                    _problem_media_type(operation.get("responses", {}))
+                    if operation.get("security"):
+                        together = {k: v for r in operation["security"] for k, v in r.items()}
+                        operation["security"] = [together]
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _problem_media_type(responses: dict[str, Any]) -> None:
+    for status, response in responses.items():
+        content = response.get("content", {})
+        if status[:1] in "45" and "application/json" in content:
+            content["application/problem+json"] = content.pop("application/json")
 
 
 def app_from_env() -> FastAPI:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas import ProblemPublic
 from ledger import errors
 from ledger.auth import AuthError
 from ledger.patients import PatientNotEnrolled
@@ -20,6 +23,16 @@ class Forbidden(errors.LedgerError):
     """The signer is authenticated but may not do this."""
 
     code = "auth.forbidden"
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class Unprocessable(errors.LedgerError):
+    """Well-formed input the gateway cannot act on, for a reason its code names."""
+
+    code = "request.unprocessable"
 
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(detail)
@@ -43,6 +56,7 @@ _STATUS: list[tuple[type[errors.LedgerError], int]] = [
     (errors.PayloadTooLarge, 413),
     (errors.PayloadError, 422),
     (BadCursor, 422),
+    (Unprocessable, 422),
     (PatientNotEnrolled, 422),
     (FollowUpNotDiagnosis, 422),
     (AuthError, 401),
@@ -122,10 +136,48 @@ def revert_code(name: str) -> str:
     return f"{words[0].lower()}.{'_'.join(w.lower() for w in words[1:])}"
 
 
-def problem(status: int, code: str, detail: str, **extra: object) -> JSONResponse:
+#: What each error status means at this gateway, as the OpenAPI document tells it.
+_MEANINGS: dict[int, str] = {
+    401: "The request is not signed, or its signature does not authenticate it (`auth.*`; see "
+    "docs/authentication.md).",
+    403: "The signer is authenticated but may not do this (`auth.not_member`, "
+    "`auth.role_forbidden`, `auth.wrong_organisation`, `record.forbidden`, ...).",
+    404: "No such record, told only to those who may know (`record.unknown`, `not_found`).",
+    409: "The chain refused the write (`record.version_conflict`, `record.already_anchored`, "
+    "`chain.revert`).",
+    410: "Gone: the prescription expired before this step (`prescription.expired`).",
+    413: "The body is larger than MEDLEDGER_MAX_PAYLOAD_BYTES (`payload.too_large`).",
+    422: "A malformed request (`request.invalid`), or a payload or patient the gateway refuses "
+    "(`payload.*`, `patient.not_enrolled`).",
+    502: "The content store returned bytes that fail their check, or an envelope that does not "
+    "open (`store.*`, `crypto.*`).",
+    503: "The chain or the content store cannot be reached (`chain.unavailable`, "
+    "`store.unavailable`).",
+}
+
+
+#: What any signed operation may answer besides success, for routers that declare them once.
+SIGNED_PROBLEMS = (401, 403, 404, 409, 413, 422, 502, 503)
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The problem responses an operation documents, for its ``responses=``."""
+    return {s: {"model": ProblemPublic, "description": _MEANINGS[s]} for s in statuses}
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: object,
+) -> JSONResponse:
     body = {"type": "about:blank", "title": code, "status": status, "detail": detail, "code": code}
     body.update(extra)
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    return JSONResponse(
+        body, status_code=status, headers=headers, media_type="application/problem+json"
+    )
 
 
 def _ledger_error(_: Request, exc: Exception) -> JSONResponse:
@@ -154,10 +206,32 @@ def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return problem(422, "request.invalid", f"{where}: {first.get('msg', 'invalid request')}")
 
 
-def _http_error(_: Request, exc: Exception) -> JSONResponse:
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http.error")
-    return problem(exc.status_code, code, str(exc.detail))
+    if exc.status_code == 400:
+        # FastAPI's one 400: a JSON body that is not even text (not UTF-8). A body that is text but
+        # not JSON is a 422 request.invalid; one answer for both.
+        return problem(422, "request.invalid", f"body: {exc.detail}")
+    code = _HTTP_CODES.get(exc.status_code, "http.error")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names only the first route that matched the path; a path served by two routes
+        # (GET and POST /v1/consents) must list both, as RFC 9110 and the OpenAPI document say.
+        headers["Allow"] = ", ".join(_documented_methods(request)) or headers.get("Allow", "")
+    return problem(exc.status_code, code, str(exc.detail), headers=headers)
+
+
+def _documented_methods(request: Request) -> list[str]:
+    paths: dict[str, dict[str, Any]] = request.app.openapi().get("paths", {})
+    path = request.url.path
+    for template, operations in paths.items():
+        pattern = "^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path):
+            return sorted(method.upper() for method in operations)
+    return []
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: errors.PayloadTooLarge.code}
 
 
 def install(app: FastAPI) -> None:

@@ -15,6 +15,20 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ProblemPublic(_Model):
+    """An RFC 9457 problem: the body of every error response, with a stable machine code."""
+
+    type: str = Field(examples=["about:blank"])
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str
+    code: str = Field(examples=["auth.expired"])
+    error: str | None = Field(default=None, description="a contract revert: its custom error")
+    arguments: dict[str, str | bool] | None = Field(
+        default=None, description="a contract revert: its arguments by name"
+    )
+
+
 class DomainPublic(_Model):
     name: str
     version: str
@@ -176,7 +190,9 @@ class ConsentGrantCreate(_Model):
     scope_kind: ScopeKindName
     scope: Bytes32
     purpose: PurposeName
-    expires_at: int = Field(ge=0, le=2**64 - 1)
+    # Within JSON's exact integers (2**53 - 1, year 285 million): a uint64 bound is not exactly
+    # representable in a JSON number, so clients and schema checkers would round it.
+    expires_at: int = Field(ge=0, le=2**53 - 1)
     nonce: Uint256Text
     domain: ConsentDomainPublic
     signature: Signature

@@ -126,6 +126,7 @@ contract ConsentRegistry is IConsentRegistry, MembershipGated {
         if (stored.revoked) revert ConsentGrantRevoked(grantId);
         if (stored.patient != address(0)) revert ConsentAlreadyGranted(grantId);
         _useNonce(terms.patient, terms.nonce);
+        // slither-disable-next-line timestamp - expiry is a wall-clock rule; a validator's few seconds of timestamp leeway only moves when a grant of days or months lapses
         if (terms.expiresAt <= block.timestamp) revert ConsentExpired(terms.expiresAt, uint64(block.timestamp));
         _checkTerms(terms);
         _grants[grantId] = GrantState({

@@ -153,6 +153,7 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
      * Emits a {PrescriptionIssued} event, then a {PrescriptionPreReviewed} event.
      */
     function _issue(bytes32 prescriptionId, Issuance calldata s) internal {
+        // slither-disable-next-line timestamp - an existence check on the stored status, not a time comparison; flagged because the function also reads block.timestamp
         if (_prescriptions[prescriptionId].status != Status.None) revert PrescriptionAlreadyIssued(prescriptionId);
         if (s.commitment == bytes32(0)) revert PrescriptionEmptyCommitment();
         if (s.cid.length == 0) revert PrescriptionEmptyCid();
@@ -302,6 +303,7 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
      * Emits nothing.
      */
     function _checkNotExpired(bytes32 prescriptionId, Prescription storage p) private view {
+        // slither-disable-next-line timestamp - validity ends at a local wall-clock second; the chain's time is the agreed clock, skewed at most seconds by a validator (SECURITY.md)
         if (block.timestamp > p.expiresAt) revert PrescriptionExpired(prescriptionId, p.expiresAt);
     }
 
@@ -313,6 +315,7 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
     function _checkExpiry(uint64 expiresAt, bool online) internal view {
         uint64 issuedAt = uint64(block.timestamp);
         uint64 latest = issuedAt + maxValidity(online);
+        // slither-disable-next-line timestamp - bounds the expiry a gateway may set relative to the block's time; validator leeway of seconds is within the rule's tolerance
         if (expiresAt <= issuedAt || expiresAt > latest) revert PrescriptionExpiryOutOfRange(expiresAt, issuedAt, latest);
     }
 
@@ -350,6 +353,7 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
         if (first.hospital != hospital || first.patient != patient) {
             revert PrescriptionFollowUpRecordMismatch(recordId, first.hospital, first.patient);
         }
+        // slither-disable-next-line timestamp - the follow-up window is months long; seconds of validator timestamp leeway cannot change who is eligible in practice
         if (policy.window != 0 && block.timestamp - first.anchoredAt > policy.window) {
             revert PrescriptionFollowUpRecordTooOld(recordId, first.anchoredAt, policy.window);
         }

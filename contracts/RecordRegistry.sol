@@ -121,8 +121,9 @@ contract RecordRegistry is IRecordRegistry, MembershipGated {
         address patient,
         address author
     ) private returns (uint32) {
-        RecordVersion[] storage versions = _versions[recordId];
-        versions.push(
+        // Pushed through the state variable rather than a local storage pointer: Slither does not follow
+        // the pointer and would report `_versions` as never written (crytic/slither#456).
+        _versions[recordId].push(
             RecordVersion({
                 commitment: commitment,
                 hospital: hospital,
@@ -133,7 +134,7 @@ contract RecordRegistry is IRecordRegistry, MembershipGated {
                 cid: cid
             })
         );
-        return uint32(versions.length);
+        return uint32(_versions[recordId].length);
     }
 
     /**

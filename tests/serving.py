@@ -16,7 +16,9 @@ from fastapi import FastAPI
 def serve(app: FastAPI) -> Iterator[str]:
     """Yield the base URL of ``app`` served by uvicorn; stop it on exit."""
     # Binding port 0 ourselves and handing the socket over leaves no window for another process.
-    sock = socket.socket()
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
+    # without it every response waits ~40 ms for a delayed ACK (Nagle).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(app, log_level="warning", ws="none", lifespan="off")
     server = uvicorn.Server(config)

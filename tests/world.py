@@ -106,9 +106,12 @@ class Patient:
     pseudonym: LocalAccount
 
 
-def enrol_patient(world: World, hospital: str = "hospital-a") -> Patient:
-    """A new patient, enrolled at ``hospital`` by its clerk on the patient's own signature."""
-    keys = PatientKeys(secrets.token_bytes(32))
+def enrol_patient(
+    world: World, hospital: str = "hospital-a", keys: PatientKeys | None = None
+) -> Patient:
+    """A patient (new, unless ``keys`` are given), enrolled at ``hospital`` by its staff on the
+    patient's own signature, under the pseudonym the keys derive for that hospital."""
+    keys = keys or PatientKeys(secrets.token_bytes(32))
     address = world.org_address(hospital)
     pseudonym = keys.pseudonym(address)
     identity = keys.public_identity(address)

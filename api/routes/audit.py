@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 from api.audit import CurrentTrace
 from api.deps import AUDITOR_ROLE, GatewayDep, Signer, lookup_member
 from api.gateway import Gateway
-from api.problems import BadCursor, Forbidden
+from api.problems import SIGNED_PROBLEMS, BadCursor, Forbidden, responses
 from api.schemas import (
     AccessEntryPublic,
     AccessTrailPublic,
@@ -28,7 +28,11 @@ from ledger.auditevent import audit_event
 from ledger.types import OrgKind
 from ledger.verify import access_batch_lookup
 
-router = APIRouter(prefix="/v1/access-log", tags=["audit"])
+router = APIRouter(
+    prefix="/v1/access-log",
+    tags=["audit"],
+    responses=responses(*SIGNED_PROBLEMS),
+)
 
 _CURSOR_DOC = "the next_after of the previous page: opaque, and good only for the one who got it"
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 from api.audit import CurrentTrace
 from api.deps import GatewayDep, Signer, lookup_member
 from api.gateway import Gateway
-from api.problems import Forbidden
+from api.problems import SIGNED_PROBLEMS, Forbidden, Unprocessable, responses
 from api.schemas import (
     ConsentDomainPublic,
     ConsentGrantCreate,
@@ -30,7 +30,11 @@ from ledger.consent import (
     SignedRevocation,
 )
 
-router = APIRouter(prefix="/v1/consents", tags=["consent"])
+router = APIRouter(
+    prefix="/v1/consents",
+    tags=["consent"],
+    responses=responses(*SIGNED_PROBLEMS),
+)
 
 
 @router.get("/domain", response_model=ConsentDomainPublic)
@@ -46,10 +50,14 @@ def relay_grant(
 ) -> ConsentReceiptPublic:
     """Relay a patient's signed grant; sent by the patient, or by this organisation's staff."""
     _may_relay(gateway, signer, body.patient)
+    try:
+        scope = Scope(ScopeKind[body.scope_kind.upper()], bytes.fromhex(body.scope[2:]))
+    except ValueError as exc:
+        raise Unprocessable("consent.bad_scope", str(exc)) from exc
     grant = Grant(
         patient=body.patient,  # type: ignore[arg-type]
         grantee=body.grantee,  # type: ignore[arg-type]
-        scope=Scope(ScopeKind[body.scope_kind.upper()], bytes.fromhex(body.scope[2:])),
+        scope=scope,
         purpose=Purpose[body.purpose.upper()],
         expires_at=body.expires_at,
         nonce=int(body.nonce),

@@ -9,9 +9,14 @@ from web3 import Web3
 
 from api.audit import CurrentTrace
 from api.deps import CurrentMember, GatewayDep, require_regulator_or
+from api.problems import SIGNED_PROBLEMS, responses
 from api.schemas import Address, DispensePublic
 
-router = APIRouter(prefix="/v1/dispenses", tags=["prescriptions"])
+router = APIRouter(
+    prefix="/v1/dispenses",
+    tags=["prescriptions"],
+    responses=responses(*SIGNED_PROBLEMS),
+)
 
 
 @router.get("", response_model=list[DispensePublic])

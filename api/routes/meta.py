@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import GatewayDep
+from api.problems import responses
 from api.schemas import DomainPublic, HealthPublic
 
 router = APIRouter(prefix="/v1", tags=["meta"])
@@ -15,7 +16,7 @@ def domain(gateway: GatewayDep) -> DomainPublic:
     return DomainPublic(**gateway.domain.as_eip712())
 
 
-@router.get("/health", response_model=HealthPublic)
+@router.get("/health", response_model=HealthPublic, responses=responses(503))
 def health(gateway: GatewayDep) -> HealthPublic:
     return HealthPublic(
         status="ok",

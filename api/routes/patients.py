@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from api.deps import CLERK_ROLE, DOCTOR_ROLE, GatewayDep, OwnStaff, require_role
-from api.problems import Forbidden
+from api.problems import Forbidden, responses
 from api.schemas import PatientEnrol, PatientPublic
 from ledger.auth import recover_typed_data
 from ledger.patients import ENROLMENT_TYPES
@@ -13,7 +13,12 @@ from ledger.patients import ENROLMENT_TYPES
 router = APIRouter(prefix="/v1/patients", tags=["patients"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=PatientPublic)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PatientPublic,
+    responses=responses(401, 403, 413, 422, 503),
+)
 def enrol(body: PatientEnrol, staff: OwnStaff, gateway: GatewayDep) -> PatientPublic:
     """Bind a pseudonym to the encryption key it signed for; a clerk or doctor relays it."""
     require_role(staff, DOCTOR_ROLE, CLERK_ROLE)

@@ -10,13 +10,17 @@ from web3 import Web3
 
 from api.audit import CurrentTrace
 from api.deps import CurrentMember, GatewayDep, org_kind
-from api.problems import Forbidden
+from api.problems import SIGNED_PROBLEMS, Forbidden, responses
 from api.routes.prescriptions import summary
 from api.schemas import DoctorPracticePublic, FilingPublic, RegistrationPublic
 from ledger.prescribing import FilingStatus, PracticeScope, RegistrationStatus
 from ledger.types import OrgKind
 
-router = APIRouter(prefix="/v1/practice", tags=["practice"])
+router = APIRouter(
+    prefix="/v1/practice",
+    tags=["practice"],
+    responses=responses(*SIGNED_PROBLEMS),
+)
 
 
 @router.get("/doctors/{address}", response_model=DoctorPracticePublic)

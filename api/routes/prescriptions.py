@@ -30,7 +30,7 @@ from api.deps import (
     require_role,
 )
 from api.gateway import Gateway
-from api.problems import Forbidden
+from api.problems import SIGNED_PROBLEMS, Forbidden, responses
 from api.schemas import (
     Address,
     Bytes32,
@@ -50,7 +50,11 @@ from ledger.prescriptions import DispenseInfo, OnchainPrescription
 from ledger.segmentation import apply_view
 from ledger.types import OrgKind
 
-router = APIRouter(prefix="/v1/prescriptions", tags=["prescriptions"])
+router = APIRouter(
+    prefix="/v1/prescriptions",
+    tags=["prescriptions"],
+    responses=responses(*SIGNED_PROBLEMS, 410),
+)
 
 PrescriptionIdPath = Annotated[
     str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="32-byte prescription id")

@@ -24,7 +24,7 @@ from api.deps import (
     require_role,
 )
 from api.gateway import Gateway
-from api.problems import Forbidden, NotFound
+from api.problems import Forbidden, NotFound, Unprocessable, responses
 from api.schemas import (
     Address,
     Bytes32,
@@ -57,12 +57,14 @@ _FHIR_BODY = {
     }
 }
 _WRITERS = (DOCTOR_ROLE, CLERK_ROLE)
+_READ_PROBLEMS = responses(401, 403, 404, 413, 422, 502, 503)
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=RecordReceiptPublic,
+    responses=responses(401, 403, 409, 413, 422, 502, 503),
     openapi_extra=_FHIR_BODY,
 )
 def anchor_record(
@@ -84,6 +86,7 @@ def anchor_record(
     "/{record_id}/versions",
     status_code=status.HTTP_201_CREATED,
     response_model=RecordReceiptPublic,
+    responses=responses(401, 403, 404, 409, 413, 422, 502, 503),
     openapi_extra=_FHIR_BODY,
 )
 def amend_record(
@@ -106,7 +109,11 @@ def amend_record(
     return RecordReceiptPublic(**vars(receipt))
 
 
-@router.get("/{record_id}", response_model=RecordDocumentPublic | RecordViewPublic)
+@router.get(
+    "/{record_id}",
+    response_model=RecordDocumentPublic | RecordViewPublic,
+    responses=_READ_PROBLEMS,
+)
 def read_record(
     record_id: RecordIdPath,
     signer: Signer,
@@ -135,7 +142,10 @@ def read_record(
     return RecordDocumentPublic.model_validate(document.model_dump())
 
 
-@router.get("/{record_id}/envelope", responses={200: {"content": {"application/json": {}}}})
+@router.get(
+    "/{record_id}/envelope",
+    responses={200: {"content": {"application/json": {}}}, **_READ_PROBLEMS},
+)
 def read_envelope(
     record_id: RecordIdPath,
     signer: Signer,
@@ -154,7 +164,7 @@ def read_envelope(
     return Response(blob, media_type="application/json")
 
 
-@router.get("/{record_id}/key", response_model=WrappedKey)
+@router.get("/{record_id}/key", response_model=WrappedKey, responses=_READ_PROBLEMS)
 def rewrap_key(
     record_id: RecordIdPath,
     encryption_key: Annotated[Bytes32, Query(description="the X25519 key to wrap for")],
@@ -171,14 +181,18 @@ def rewrap_key(
     trace.record_id, trace.view, trace.purpose = record_id, "key", purpose
     access = _require_full(_authorise_reader(gateway, signer, rid, trace, purpose))
     trace.version = number = version or gateway.records.latest_version(rid)
-    wrapped = rewrap_data_key(
-        gateway.records.envelope(rid, number),
-        private_key=gateway.org_key,
-        label=gateway.org.address,
-        record_id=rid,
-        version=number,
-        recipient=X25519PublicKey.from_public_bytes(bytes.fromhex(encryption_key[2:])),
-    )
+    blob = gateway.records.envelope(rid, number)
+    try:
+        wrapped = rewrap_data_key(
+            blob,
+            private_key=gateway.org_key,
+            label=gateway.org.address,
+            record_id=rid,
+            version=number,
+            recipient=X25519PublicKey.from_public_bytes(bytes.fromhex(encryption_key[2:])),
+        )
+    except ValueError as exc:  # a low-order point: no key agreement is possible with it
+        raise Unprocessable("record.bad_encryption_key", f"unusable X25519 key: {exc}") from exc
     return WrappedKey(
         record_id=record_id,
         version=number,
@@ -187,7 +201,11 @@ def rewrap_key(
     )
 
 
-@router.get("/{record_id}/verification", response_model=VerificationPublic)
+@router.get(
+    "/{record_id}/verification",
+    response_model=VerificationPublic,
+    responses=responses(401, 403, 404, 413, 422, 503),
+)
 def verify_record(
     record_id: RecordIdPath, member: CurrentMember, gateway: GatewayDep, trace: CurrentTrace
 ) -> VerificationPublic:
