@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import base64
 import secrets
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from api.audit import CurrentTrace
+from api.audit import CurrentTrace, Trace
 from api.deps import AUDITOR_ROLE, GatewayDep, Signer, lookup_member
 from api.gateway import Gateway
 from api.problems import SIGNED_PROBLEMS, BadCursor, Forbidden, responses
@@ -37,11 +38,20 @@ router = APIRouter(
 _CURSOR_DOC = "the next_after of the previous page: opaque, and good only for the one who got it"
 
 
-@router.get("", response_model=None)
-def access_log(
-    signer: Signer,
-    gateway: GatewayDep,
-    trace: CurrentTrace,
+@dataclass(frozen=True)
+class TrailQuery:
+    """Which entries a trail request asks for; what a caller may see narrows it further."""
+
+    record_id: str | None
+    patient: str | None
+    actor: str | None
+    org: str | None
+    since: int | None
+    until: int | None
+    after: str | None
+
+
+def trail_query(
     record_id: Bytes32 | None = None,
     patient: Address | None = None,
     actor: Address | None = None,
@@ -49,13 +59,63 @@ def access_log(
     since: Annotated[int | None, Query(ge=0)] = None,
     until: Annotated[int | None, Query(ge=0)] = None,
     after: Annotated[str | None, Query(max_length=200, description=_CURSOR_DOC)] = None,
+) -> TrailQuery:
+    return TrailQuery(record_id, patient, actor, org, since, until, after)
+
+
+Trail = Annotated[TrailQuery, Depends(trail_query)]
+
+
+@router.get("", response_model=None)
+def access_log(
+    signer: Signer,
+    gateway: GatewayDep,
+    trace: CurrentTrace,
+    query: Trail,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     format: Literal["json", "fhir"] = "json",
 ) -> AccessTrailPublic | dict[str, Any]:
     """The regulator and this organisation's auditors see every entry; a patient, signing with
     their pseudonym, sees the entries about their own data (and nothing about anyone else's)."""
+    logged, is_member = _entries(signer, gateway, trace, query, limit)
+    if format == "fhir":
+        return _bundle(logged, gateway.org.address)
+    return _page(gateway, signer, logged, show_seq=is_member, limit=limit)
+
+
+@router.get("/verification", response_model=TrailVerificationPublic)
+def verify_access_log(
+    signer: Signer,
+    gateway: GatewayDep,
+    trace: CurrentTrace,
+    query: Trail,
+    limit: Annotated[int, Query(ge=1, le=500)] = 500,
+) -> TrailVerificationPublic:
+    """Check a slice of the trail against the roots anchored on chain; names each mismatch.
+
+    The same check `medledger audit verify` runs independently on an exported trail.
+    """
+    logged, is_member = _entries(signer, gateway, trace, query, limit)
+    page = _page(gateway, signer, logged, show_seq=is_member, limit=limit)
+    checked, unanchored, mismatches = verify_trail(
+        (item.model_dump() for item in page.items),
+        access_batch_lookup(gateway.chain),
+        gateway.org.address,
+    )
+    return TrailVerificationPublic(
+        checked=checked,
+        unanchored=unanchored,
+        mismatches=[{"seq": seq, "reason": reason} for seq, reason in mismatches],
+    )
+
+
+def _entries(
+    signer: str, gateway: Gateway, trace: Trace, query: TrailQuery, limit: int
+) -> tuple[list[LoggedEntry], bool]:
+    """The entries ``signer`` may see that match ``query``, and whether the signer is a member."""
     member = lookup_member(gateway, signer)
     trace.view = "audit"
+    patient = query.patient
     if member is None:
         patient = signer  # a patient's own trail, whatever they asked for
     elif not _may_audit(gateway, member.org, member.role):
@@ -63,20 +123,24 @@ def access_log(
     else:
         trace.org = member.org
     logged = gateway.access_log.entries(
-        record_id=record_id,
+        record_id=query.record_id,
         patient=patient,
-        actor=actor,
-        org=org,
-        since=since,
-        until=until,
-        after_seq=_open_cursor(gateway, signer, after),
+        actor=query.actor,
+        org=query.org,
+        since=query.since,
+        until=query.until,
+        after_seq=_open_cursor(gateway, signer, query.after),
         limit=limit,
     )
-    if format == "fhir":
-        return _bundle(logged, gateway.org.address)
+    return logged, member is not None
+
+
+def _page(
+    gateway: Gateway, signer: str, logged: list[LoggedEntry], *, show_seq: bool, limit: int
+) -> AccessTrailPublic:
     proofs = {item.seq: item for item in gateway.access_log.trail(logged)}
     # A patient sees no gateway-wide sequence numbers: the gaps would count other people's entries.
-    items = [_public(entry, proofs.get(entry.seq), show_seq=member is not None) for entry in logged]
+    items = [_public(entry, proofs.get(entry.seq), show_seq=show_seq) for entry in logged]
     return AccessTrailPublic(
         gateway=gateway.org.address,
         items=items,
@@ -108,40 +172,6 @@ def _open_cursor(gateway: Gateway, signer: str, cursor: str | None) -> int:
     except (ValueError, InvalidTag) as exc:
         raise BadCursor("this cursor was not issued to you by this gateway") from exc
     return int.from_bytes(opened, "big")
-
-
-@router.get("/verification", response_model=TrailVerificationPublic)
-def verify_access_log(
-    signer: Signer,
-    gateway: GatewayDep,
-    trace: CurrentTrace,
-    record_id: Bytes32 | None = None,
-    patient: Address | None = None,
-    actor: Address | None = None,
-    org: Address | None = None,
-    since: Annotated[int | None, Query(ge=0)] = None,
-    until: Annotated[int | None, Query(ge=0)] = None,
-    after: Annotated[str | None, Query(max_length=200, description=_CURSOR_DOC)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 500,
-) -> TrailVerificationPublic:
-    """Check a slice of the trail against the roots anchored on chain; names each mismatch.
-
-    The same check `medledger audit verify` runs independently on an exported trail.
-    """
-    page = access_log(
-        signer, gateway, trace, record_id, patient, actor, org, since, until, after, limit
-    )
-    assert isinstance(page, AccessTrailPublic)
-    checked, unanchored, mismatches = verify_trail(
-        (item.model_dump() for item in page.items),
-        access_batch_lookup(gateway.chain),
-        gateway.org.address,
-    )
-    return TrailVerificationPublic(
-        checked=checked,
-        unanchored=unanchored,
-        mismatches=[{"seq": seq, "reason": reason} for seq, reason in mismatches],
-    )
 
 
 def _may_audit(gateway: Gateway, org: str | None, role: str | None) -> bool:
