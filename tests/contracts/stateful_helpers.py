@@ -22,15 +22,23 @@ from contract_helpers import (
     AUDITOR_ROLE,
     CLERK_ROLE,
     DOCTOR_ROLE,
+    LICENCE,
     PHARMACIST_ROLE,
+    REGULATOR,
     REGULATOR_ROLE,
+    Act,
     chain_client,
     emitted,
     refusal,
 )
 from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
-from eth_utils.abi import get_abi_output_types
+from eth_utils.abi import (
+    function_abi_to_4byte_selector,
+    get_abi_input_types,
+    get_abi_output_types,
+)
 from eth_utils.address import is_hex_address, to_checksum_address
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
@@ -78,14 +86,30 @@ class Emits:
 Expected = Refused | Emits
 
 
+@dataclass(frozen=True)
+class Around:
+    """An argument the node fills in with its clock (a refusal's ``currentTime``): equal to any
+    value within ``slack`` seconds of ``at``. Machines keep every deadline further than that from
+    the chain's time, so which side of a deadline a call falls on never depends on the slack."""
+
+    at: int
+    slack: int = 120
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, int) and abs(other - self.at) <= self.slack
+
+    def __hash__(self) -> int:
+        return hash(self.at)
+
+
 # -- reading many views at once --------------------------------------------------------------------
 
 
 class Probe:
     """Many view calls in one batched JSON-RPC request, decoded with each function's output types.
 
-    web3 spends longer encoding a call than anvil takes to answer it, so each call's encoding is
-    computed once per process and a probe of hundreds of views costs a few milliseconds.
+    web3 spends longer matching a call's arguments than anvil takes to answer it, so calls are
+    encoded with eth-abi directly and a probe of hundreds of views costs a few milliseconds.
     """
 
     def __init__(self, w3: Web3) -> None:
@@ -116,16 +140,23 @@ class Probe:
         return values
 
 
-_ENCODED: dict[tuple[str, str, tuple[Any, ...]], tuple[str, tuple[str, ...]]] = {}
+_FUNCTIONS: dict[tuple[str, str], tuple[bytes, tuple[str, ...], tuple[str, ...]]] = {}
 
 
 def _encoded(contract: Contract, name: str, args: tuple[Any, ...]) -> tuple[str, tuple[str, ...]]:
-    """Calldata and output types of ``contract.name(*args)``, computed once per process."""
-    key = (contract.address, name, args)
-    if key not in _ENCODED:
+    """Calldata and output types of ``contract.name(*args)``. The function's selector and types are
+    looked up once per process; the arguments, which differ from call to call (times, ids), are
+    encoded by eth-abi alone, without web3's slower argument matching."""
+    key = (contract.address, name)
+    if key not in _FUNCTIONS:
         abi = contract.get_function_by_name(name).abi
-        _ENCODED[key] = (contract.encode_abi(name, list(args)), tuple(get_abi_output_types(abi)))
-    return _ENCODED[key]
+        _FUNCTIONS[key] = (
+            function_abi_to_4byte_selector(abi),
+            tuple(get_abi_input_types(abi)),
+            tuple(get_abi_output_types(abi)),
+        )
+    selector, inputs, outputs = _FUNCTIONS[key]
+    return "0x" + (selector + abi_encode(inputs, args)).hex(), outputs
 
 
 def _checksummed(value: Any) -> Any:
@@ -399,6 +430,38 @@ class MembershipModel:
             return Refused("MembershipUnknownStaff", {"account": account, "org": org})
         current.active = False
         return Emits([("StaffRemoved", {"org": org, "account": account})])
+
+
+@dataclass(frozen=True)
+class Consortium:
+    """Organisations, each its own admin, and their staff: seeded on the chain once per module, and
+    as a fresh `MembershipModel` for every example, so the two start alike."""
+
+    orgs: tuple[tuple[LocalAccount, int], ...]
+    #: member address -> (organisation, role)
+    staff: dict[str, tuple[LocalAccount, bytes]]
+
+    def seed(self, act: Act, membership: Contract) -> None:
+        for org, kind in self.orgs:
+            act(REGULATOR).transact(
+                membership.functions.admitOrganisation(org.address, kind, org.address)
+            )
+        for member, (org, role) in self.staff.items():
+            act(org).transact(
+                membership.functions.registerStaff(org.address, member, role, _licence(role))
+            )
+
+    def model(self) -> MembershipModel:
+        model = MembershipModel(REGULATOR.address)
+        for org, kind in self.orgs:
+            model.admit(REGULATOR.address, org.address, kind, org.address)
+        for member, (org, role) in self.staff.items():
+            model.register(org.address, org.address, member, bytes(role), _licence(role))
+        return model
+
+
+def _licence(role: bytes) -> bytes:
+    return bytes(LICENCE) if bytes(role) in LICENSED_ROLES else ZERO32
 
 
 def addresses(accounts: Iterable[LocalAccount]) -> list[str]:
