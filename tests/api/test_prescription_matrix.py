@@ -13,8 +13,8 @@ or dispensing organisation from the sender); everything else goes through hospit
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -22,6 +22,7 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from ledger.client import GatewayClient
 from tests.api.test_matrix import ROLES, STAFF, No, Ok, Outcome, every
 from tests.api.test_prescriptions import MEDICATION_REQUEST, diagnosis_record, dispense_body, issue
 from tests.world import Patient, World, enrol_patient
@@ -127,6 +128,8 @@ class Rx:
     prescriptions: dict[str, tuple[str, Patient, str]]  # state -> (id, its patient, diagnosis)
     other: Patient
     stranger: LocalAccount
+    #: One client per (signer, gateway), kept open for the module.
+    clients: dict[tuple[str, str], GatewayClient] = field(default_factory=dict)
 
     def account(self, role: str, state: str) -> LocalAccount:
         if role == "patient":
@@ -161,9 +164,12 @@ def prescription_in(world: World, state: str) -> tuple[str, Patient, str]:
 
 
 @pytest.fixture(scope="module")
-def rx(world: World) -> Rx:
+def rx(world: World) -> Iterator[Rx]:
     prescriptions = {state: prescription_in(world, state) for state in PRESCRIPTION_STATES}
-    return Rx(world, prescriptions, enrol_patient(world), Account.create())
+    m = Rx(world, prescriptions, enrol_patient(world), Account.create())
+    yield m
+    for client in m.clients.values():
+        client.close()
 
 
 # --- Building, sending and judging one request ---------------------------------------------------
@@ -223,10 +229,13 @@ def _json(resource: Mapping[str, Any]) -> bytes:
 
 
 def send(m: Rx, role: str, state: str, call: Call) -> httpx.Response:
-    with m.world.client(m.account(role, state), call.gateway) as client:
-        return client.request(
-            call.method, call.path, params=call.params, json=call.json, content=call.content
-        )
+    account = m.account(role, state)
+    key = (account.address, call.gateway)
+    if key not in m.clients:
+        m.clients[key] = m.world.client(account, call.gateway)
+    return m.clients[key].request(
+        call.method, call.path, params=call.params, json=call.json, content=call.content
+    )
 
 
 def _code(response: httpx.Response) -> str | None:
@@ -263,9 +272,13 @@ def test_every_cell_is_declared() -> None:
 def test_the_prescription_matrix(rx: Rx, route: str) -> None:
     """Each caller, for the prescription in each state, gets exactly what the table says: the
     refusal it names, or a 2xx (and the view it names). Refused callers go first, on the state's
-    shared prescription; an allowed write then gets a fresh one."""
+    shared prescription; an allowed write then gets a fresh one. A route whose cells do not depend
+    on the state (issuing, the metadata lists) is walked once."""
     wrong = []
-    for state in PRESCRIPTION_STATES:
+    cells = PRESCRIPTION_TABLE[route].values()
+    # A route no cell of which depends on the state is walked once.
+    states = PRESCRIPTION_STATES if any(isinstance(c, dict) for c in cells) else ("approved",)
+    for state in states:
         order = sorted(ROLES, key=lambda role: isinstance(expected(route, role, state), Ok))
         for role in order:
             response = send(rx, role, state, build(rx, route, role, state))
