@@ -14,7 +14,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.schemas import ProblemPublic
 from ledger import errors
 from ledger.auth import AuthError
+from ledger.claiming.fhir import ClaimMalformed
 from ledger.patients import PatientNotEnrolled
+from ledger.payments import PaymentNotRecordable, PaymentUnknown
 from ledger.prescriptions import FollowUpNotDiagnosis
 from ledger.records import NotAuthoringHospital
 
@@ -59,10 +61,13 @@ _STATUS: list[tuple[type[errors.LedgerError], int]] = [
     (Unprocessable, 422),
     (PatientNotEnrolled, 422),
     (FollowUpNotDiagnosis, 422),
+    (ClaimMalformed, 422),
+    (PaymentNotRecordable, 422),
     (AuthError, 401),
     (Forbidden, 403),
     (NotAuthoringHospital, 403),
     (NotFound, 404),
+    (PaymentUnknown, 404),
     (errors.StoreUnavailable, 503),
     (errors.ChainUnavailable, 503),
     (errors.StoreError, 502),
@@ -89,6 +94,12 @@ _REVERT_STATUS: dict[int, frozenset[str]] = {
             "PrescriptionNotHospitalAdminOrRegulator",
             "PracticeCallerNotRegulator",
             "PracticeNotInstitution",
+            "ClaimCallerNotPayee",
+            "ClaimCallerNotInsurer",
+            "ClaimSubmitterNotPermitted",
+            "ClaimNotAuthorised",
+            "ClaimNotInsurer",
+            "ClaimAdjusterNotPermitted",
         }
     ),
     404: frozenset(
@@ -99,6 +110,7 @@ _REVERT_STATUS: dict[int, frozenset[str]] = {
             "ConsentUnknownGrant",
             "PrescriptionUnknown",
             "PracticeUnknownFiling",
+            "ClaimUnknown",
         }
     ),
     # A prescription past its last valid second: gone for good, unlike a 409 a retry could clear.
@@ -123,6 +135,15 @@ _REVERT_STATUS: dict[int, frozenset[str]] = {
             "PrescriptionFollowUpRecordTooOld",
             "PrescriptionExpiryOutOfRange",
             "PrescriptionReasonRequired",
+            # What a claim or payment asks for: items that do not fit, a key no payment registered.
+            "ClaimBadItems",
+            "ClaimEmptyItem",
+            "ClaimRepeatedServiceKey",
+            "ClaimUnknownServiceKey",
+            "ClaimProviderNotMember",
+            "ClaimZeroPatient",
+            "ClaimReasonRequired",
+            "ClaimApprovedExceedsClaimed",
         }
     ),
 }

@@ -1,5 +1,5 @@
-"""A seeded consortium on the session's anvil, with real gateways for two hospitals and two
-pharmacies over HTTP.
+"""A seeded consortium on the session's anvil, with real gateways for two hospitals, two
+pharmacies and two insurers over HTTP.
 
 The fixtures `world` and `patient` (a pytest plugin, see tests/conftest.py) and helpers to use them.
 """
@@ -72,7 +72,7 @@ class World:
 
 
 #: The organisations whose gateways a world serves.
-SERVED = ("hospital-a", "hospital-b", "pharmacy", "pharmacy-b")
+SERVED = ("hospital-a", "hospital-b", "pharmacy", "pharmacy-b", "insurer", "insurer-b")
 
 
 @contextmanager

@@ -61,9 +61,9 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.timeout(300)
 def test_up_demo_restart_keeps_every_record(tmp_path: Path) -> None:
     base = _free_port()
-    # The demo's gateways take base .. base + 4; anvil must not be handed one of those.
+    # The demo's gateways take base .. base + 5; anvil must not be handed one of those.
     anvil_port = _free_port()
-    while base <= anvil_port <= base + 4:
+    while base <= anvil_port <= base + 5:
         anvil_port = _free_port()
     env = _env(tmp_path / "data", api_port=base, anvil_port=anvil_port)
     with medledger_up(env, tmp_path / "up-1.log"):
