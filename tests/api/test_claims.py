@@ -382,6 +382,22 @@ def test_a_payment_for_another_hospitals_service_is_refused(world: World) -> Non
         ) == (422, "payment.not_recordable")
 
 
+def test_only_the_payees_own_staff_record_or_read_a_payment(
+    world: World, dispensed: Care, paid: dict[str, Any]
+) -> None:
+    path = f"/v1/payments/{paid['payment_id']}"
+    for org, label in (("hospital-b", "doctor"), ("insurer", "adjuster")):
+        with world.as_staff(org, label) as outsider:
+            assert refused(lambda: outsider.get_json(path)) == (403, "auth.wrong_organisation")
+    with world.client(dispensed.patient.pseudonym) as patient:
+        assert refused(lambda: patient.get_json(path))[0] == 403
+    with world.as_staff("hospital-a", "clerk", gateway="hospital-b") as elsewhere:
+        missing = f"/v1/payments/{paid['payment_id']}"
+        assert refused(lambda: elsewhere.get_json(missing)) == (403, "auth.wrong_organisation")
+    with world.as_staff("hospital-b", "doctor", gateway="hospital-b") as payee_b:
+        assert refused(lambda: payee_b.get_json(path)) == (404, "payment.unknown")
+
+
 def test_only_an_insurers_clerk_decides(
     world: World, dispensed: Care, paid: dict[str, Any]
 ) -> None:
