@@ -1,4 +1,4 @@
-"""The `medledger` command: up, demo, verify, audit, consent, network, cid, keys.
+"""The `medledger` command: up, demo, verify, audit, consent, claims, network, cid, keys.
 
 Exit codes: 0 success (for verify: intact), 1 verify found the record not intact, 2 any error.
 """
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from ledger.cli_claims import add_claims
 from ledger.errors import KeyFileError, LedgerError
 from ledger.settings import Settings, load_settings
 
@@ -279,6 +280,7 @@ def _parser() -> argparse.ArgumentParser:
     trail.add_argument("file", help="the JSON the gateway's GET /v1/access-log returned")
     trail.set_defaults(run=_cmd_audit_verify)
     _add_consent(sub)
+    add_claims(sub)
     cid = sub.add_parser("cid", help="print the CID `ipfs add --cid-version=1` gives a file")
     cid.add_argument("file")
     cid.set_defaults(run=_cmd_cid)
