@@ -15,6 +15,7 @@ from api.schemas import ProblemPublic
 from ledger import errors
 from ledger.auth import AuthError
 from ledger.claiming.fhir import ClaimMalformed
+from ledger.claims import ClaimForeign
 from ledger.patients import PatientNotEnrolled
 from ledger.payments import PaymentNotRecordable, PaymentUnknown
 from ledger.prescriptions import FollowUpNotDiagnosis
@@ -65,6 +66,7 @@ _STATUS: list[tuple[type[errors.LedgerError], int]] = [
     (PaymentNotRecordable, 422),
     (AuthError, 401),
     (Forbidden, 403),
+    (ClaimForeign, 403),
     (NotAuthoringHospital, 403),
     (NotFound, 404),
     (PaymentUnknown, 404),

@@ -42,7 +42,7 @@ from ledger.claiming.fhir import (
     paid_services,
     payment_notice,
 )
-from ledger.errors import ContractRevert
+from ledger.errors import ContractRevert, LedgerError
 from ledger.payload import Payload, canonicalize, parse_payload
 from ledger.prescribing import PrescriptionStatus, encode_reason
 from ledger.store import ContentStore, cid_from_bytes
@@ -50,6 +50,7 @@ from ledger.store import ContentStore, cid_from_bytes
 __all__ = [
     "ClaimBook",
     "ClaimEvent",
+    "ClaimForeign",
     "ClaimStatus",
     "DecisionReceipt",
     "InstitutionFigures",
@@ -62,6 +63,12 @@ PAYMENT_SALT_EXTENSION = "https://medledger.example/fhir/StructureDefinition/pay
 PAYMENT_ID_EXTENSION = "https://medledger.example/fhir/StructureDefinition/payment-id"
 _CLAIM_EVENTS = ("ClaimSubmitted", "ClaimDuplicateCaught", "ClaimDecided", "ClaimSettled")
 _PLACEHOLDER = b"\x01" * 32  # a nonzero commitment for a call that only predicts the outcome
+
+
+class ClaimForeign(LedgerError):
+    """The claim was submitted to another insurer: only that insurer's gateway holds it."""
+
+    code = "claim.foreign"
 
 
 class ClaimStatus(IntEnum):
@@ -210,7 +217,7 @@ class ClaimBook:
     def decide(self, claim_id: bytes, *, adjuster: str) -> DecisionReceipt:
         """Check the claim against the chain, the payment and the coverage rules; anchor the
         ClaimResponse with the approved amounts. The contract alone decides a duplicate."""
-        onchain = self.onchain(claim_id)
+        onchain = self.own(claim_id)
         shown = self._shown(onchain)
         items = claim_items(shown.claim, self._currency)
         paid = paid_services(shown.payment, self._currency)
@@ -273,7 +280,7 @@ class ClaimBook:
 
     def settle(self, claim_id: bytes, *, adjuster: str, reference: str) -> Anchored:
         """Anchor the payout of an approved claim as a PaymentNotice naming ``reference``."""
-        onchain = self.onchain(claim_id)
+        onchain = self.own(claim_id)
         notice = payment_notice(
             onchain.claim_id,
             provider=onchain.provider,
@@ -315,6 +322,13 @@ class ClaimBook:
             "0x" + bytes(digest).hex(),
             cid_from_bytes(bytes(cid)),
         )
+
+    def own(self, claim_id: bytes) -> OnchainClaim:
+        """The chain's record of a claim submitted to this insurer; ClaimForeign otherwise."""
+        onchain = self.onchain(claim_id)
+        if onchain.insurer != self._org.address:
+            raise ClaimForeign(f"claim {onchain.claim_id} was submitted to {onchain.insurer}")
+        return onchain
 
     def content(self, onchain: OnchainClaim) -> dict[str, Any]:
         """The FHIR Claim as this insurer received it."""

@@ -164,10 +164,14 @@ def test_the_provider_sees_the_decision_but_not_the_claim_and_others_nothing(
             "claim.forbidden",
         )
     with world.as_staff("insurer-b", "adjuster", gateway="insurer-b") as other:
-        assert refused(lambda: other.get_json(f"/v1/claims/{claim_id}")) == (
-            403,
-            "claim.foreign",
-        )
+        for ask in (
+            lambda: other.get_json(f"/v1/claims/{claim_id}"),
+            lambda: other.post_json(f"/v1/claims/{claim_id}/decision", {}),
+            lambda: other.post_json(
+                f"/v1/claims/{claim_id}/settlement", {"payment_reference": "TX-2"}
+            ),
+        ):
+            assert refused(ask) == (403, "claim.foreign")
 
 
 # -- partial approval ----------------------------------------------------------------------------
