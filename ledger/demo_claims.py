@@ -157,7 +157,7 @@ def claim_steps(
         "hospital A records the patient's payment: the prescription 120.00, the visit 30.00",
         payment=paid["payment_id"],
         claim_keys=", ".join(k[:18] + "..." for k in paid["service_keys"]),
-        on_chain="capacities under unlinkable keys; the amounts' context stays sealed",
+        on_chain="a capacity per service under an unlinkable key; the payment itself sealed",
         transaction=paid["transaction"],
     )
 
@@ -215,7 +215,7 @@ def claim_steps(
             "the same service claimed at the commercial insurer: caught on chain as a duplicate",
             claim=second["claim_id"],
             decision=duplicate["status"],
-            insurer_b_learns=duplicate["detail"],
+            told=duplicate["detail"],
         )
 
         over = submit(national_url, [(visit, FOLLOW_UP, 4500)])
