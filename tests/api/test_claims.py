@@ -158,11 +158,16 @@ def test_the_provider_sees_the_decision_but_not_the_claim_and_others_nothing(
         seen = clerk.get_json(f"/v1/claims/{claim_id}")
     assert seen["claim"] is None
     assert seen["response"]["outcome"] == "complete"
-    with world.as_staff("pharmacy", "pharmacist", gateway="insurer") as stranger:
-        assert refused(lambda: stranger.get_json(f"/v1/claims/{claim_id}")) == (
-            403,
-            "claim.forbidden",
-        )
+    with world.client(dispensed.patient.pseudonym, gateway="insurer") as patient:
+        theirs = patient.get_json(f"/v1/claims/{claim_id}")
+    assert (theirs["claim"], theirs["response"]["outcome"]) == (None, "complete")
+    # The regulator sees figures, not a claim's content; a pharmacy nothing.
+    for stranger_org, label in (("pharmacy", "pharmacist"), ("regulator", "auditor")):
+        with world.as_staff(stranger_org, label, gateway="insurer") as stranger:
+            assert refused(lambda: stranger.get_json(f"/v1/claims/{claim_id}")) == (
+                403,
+                "claim.forbidden",
+            )
     with world.as_staff("insurer-b", "adjuster", gateway="insurer-b") as other:
         for ask in (
             lambda: other.get_json(f"/v1/claims/{claim_id}"),
