@@ -8,8 +8,6 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eth_account import Account
-
 from ledger.errors import LedgerError
 
 if TYPE_CHECKING:
@@ -22,6 +20,8 @@ EXIT_OK = 0
 
 
 def _client(args: argparse.Namespace) -> GatewayClient:
+    from eth_account import Account
+
     from ledger.cli import _passphrase
     from ledger.client import GatewayClient, fetch_domain
     from ledger.keys import load_key
