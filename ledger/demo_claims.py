@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.claiming import SERVICE_EXTENSION, ServiceRef, from_minor
+from ledger.claiming.fhir import claim_header
 from ledger.client import GatewayClient, fetch_domain
 from ledger.consent import Purpose, Scope, ScopeKind
 from ledger.consortium import Consortium
@@ -65,16 +66,7 @@ def claim(
     return {
         "resourceType": "Claim",
         "status": "active",
-        "type": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/claim-type",
-                    "code": "professional",
-                }
-            ]
-        },
-        "use": "claim",
-        "patient": {"identifier": {"system": "urn:medledger:pseudonym", "value": patient}},
+        **claim_header(patient),
         "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "provider": {"identifier": {"system": "urn:medledger:organisation", "value": provider}},
         "priority": {

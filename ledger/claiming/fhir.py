@@ -17,6 +17,7 @@ __all__ = [
     "ClaimItem",
     "ClaimMalformed",
     "PaidService",
+    "claim_header",
     "claim_items",
     "claim_response",
     "diagnoses",
@@ -112,6 +113,23 @@ def diagnoses(claim: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
+def claim_header(patient: str) -> dict[str, Any]:
+    """What a Claim and its ClaimResponse share: the type (professional), the use, the patient by
+    the pseudonym the provider knows them under."""
+    return {
+        "type": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/claim-type",
+                    "code": "professional",
+                }
+            ]
+        },
+        "use": "claim",
+        "patient": {"identifier": {"system": "urn:medledger:pseudonym", "value": patient}},
+    }
+
+
 def claim_response(
     claim_id: str,
     *,
@@ -145,16 +163,7 @@ def claim_response(
     response: dict[str, Any] = {
         "resourceType": "ClaimResponse",
         "status": "active",
-        "type": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/claim-type",
-                    "code": "professional",
-                }
-            ]
-        },
-        "use": "claim",
-        "patient": {"identifier": {"system": "urn:medledger:pseudonym", "value": patient}},
+        **claim_header(patient),
         "created": _now(),
         "insurer": {"identifier": {"system": _ORG, "value": insurer}},
         "request": {"reference": f"Claim/{claim_id}"},

@@ -25,6 +25,15 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
     return json.loads(capsys.readouterr().out)
 
 
+def _claim_file(world: World, tmp_path: Path, **care_args: Any) -> Path:
+    """A claim body for a new patient's dispensed prescription, written where the CLI reads it."""
+    who = care(world, **care_args)
+    payment = pay(world, who, [(who.medication, 12000)])
+    claim = tmp_path / "claim.json"
+    claim.write_text(json.dumps(body(world, who, payment, [(who.medication, MEDICATION, 12000)])))
+    return claim
+
+
 def test_a_claim_through_the_cli(
     world: World,
     tmp_path: Path,
@@ -32,10 +41,7 @@ def test_a_claim_through_the_cli(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("NOPASS", "")
-    who = care(world)
-    claim = tmp_path / "claim.json"
-    payment = pay(world, who, [(who.medication, 12000)])
-    claim.write_text(json.dumps(body(world, who, payment, [(who.medication, MEDICATION, 12000)])))
+    claim = _claim_file(world, tmp_path)
     clerk = _as(world, "hospital-a", "clerk", "insurer")
     adjuster = _as(world, "insurer", "adjuster", "insurer")
     submitted = _run(capsys, "claims", "submit", *clerk, str(claim))
@@ -56,10 +62,7 @@ def test_a_refused_claim_exits_non_zero_with_its_code(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("NOPASS", "")
-    who = care(world, granted=())
-    claim = tmp_path / "claim.json"
-    payment = pay(world, who, [(who.medication, 12000)])
-    claim.write_text(json.dumps(body(world, who, payment, [(who.medication, MEDICATION, 12000)])))
+    claim = _claim_file(world, tmp_path, granted=())
     clerk = _as(world, "hospital-a", "clerk", "insurer")
     assert main(["claims", "submit", *clerk, str(claim)]) == EXIT_ERROR
     assert "claim.not_authorised" in capsys.readouterr().err
