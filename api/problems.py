@@ -50,6 +50,11 @@ class NotFound(errors.LedgerError):
 
     code = "not_found"
 
+    def __init__(self, detail: str, code: str | None = None) -> None:
+        super().__init__(detail)
+        if code is not None:
+            self.code = code
+
 
 # Most specific class first: the first isinstance match decides the status.
 _STATUS: list[tuple[type[errors.LedgerError], int]] = [
@@ -123,6 +128,13 @@ _REVERT_STATUS: dict[int, frozenset[str]] = {
             "PrescriptionFollowUpRecordTooOld",
             "PrescriptionExpiryOutOfRange",
             "PrescriptionReasonRequired",
+            # A registration or filing that could never be valid, whatever the chain's state.
+            "PracticeZeroDoctor",
+            "PracticeNotHospital",
+            "PracticeEmptyLicence",
+            "PracticeInvalidWindow",
+            "PracticeInvalidScope",
+            "PracticeReasonRequired",
         }
     ),
 }

@@ -72,7 +72,7 @@ class World:
 
 
 #: The organisations whose gateways a world serves.
-SERVED = ("hospital-a", "hospital-b", "pharmacy", "pharmacy-b")
+SERVED = ("hospital-a", "hospital-b", "pharmacy", "pharmacy-b", "regulator")
 
 
 @contextmanager
