@@ -24,9 +24,11 @@ YEAR = 365 * 86_400
 BOTH = ["internet_diagnosis", "prescribing"]
 
 
-def register_staff(world: World, org: str, role: str = "DOCTOR_ROLE") -> LocalAccount:
-    """A new member of ``org``'s staff, registered by the organisation's own account."""
-    staff: LocalAccount = Account.create()
+def register_staff(
+    world: World, org: str, role: str = "DOCTOR_ROLE", staff: LocalAccount | None = None
+) -> LocalAccount:
+    """A member of ``org``'s staff (new unless given), registered by the organisation's account."""
+    staff = staff or Account.create()
     record = world.consortium.orgs[org]
     admin = Chain(
         world.w3,
