@@ -6,19 +6,14 @@ from __future__ import annotations
 
 import copy
 import json
-import socket
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-from web3 import Web3
 
 from ledger.client import GatewayError
-from ledger.node import Anvil
-from tests.world import Patient, World, anchor, enrol_patient, fhir, open_world
+from tests.world import Patient, World, anchor, enrol_patient, fhir, private_world
 
 RAMIPRIL = {"system": "http://www.whocc.no/atc", "code": "C09AA05", "display": "ramipril"}
 MORPHINE = {"system": "http://www.whocc.no/atc", "code": "N02AA01", "display": "morphine"}
@@ -409,18 +404,8 @@ def test_a_doctor_may_not_see_another_doctors_practice(world: World) -> None:
 @pytest.fixture(scope="module")
 def timed_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """A consortium on its own anvil: moving its clock days ahead leaves the session's alone."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    root: Path = tmp_path_factory.mktemp("timed")
-    with (
-        Anvil(state_dir=root / "chain", port=port) as node,
-        requests.Session() as session,
-    ):
-        session.trust_env = False
-        w3 = Web3(Web3.HTTPProvider(node.url, session=session))
-        with open_world(root / "data", node.url, w3) as opened:
-            yield opened
+    with private_world(tmp_path_factory.mktemp("timed")) as (opened, _node):
+        yield opened
 
 
 def _next_block_at(world: World, timestamp: int) -> None:
