@@ -14,6 +14,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +47,7 @@ from ledger.store import ContentStore, cid_from_bytes
 __all__ = [
     "DispenseInfo",
     "FollowUpNotDiagnosis",
+    "FollowUpNotOffline",
     "IssueReceipt",
     "OnchainPrescription",
     "PrescriptionBook",
@@ -64,6 +66,17 @@ class FollowUpNotDiagnosis(LedgerError):
     """The follow-up record holds no diagnosis (Condition), so it proves no earlier visit."""
 
     code = "prescription.follow_up_not_diagnosis"
+
+
+class FollowUpNotOffline(FollowUpNotDiagnosis):
+    """The follow-up record is of a virtual (online) encounter: internet hospitals may follow up
+    only a diagnosis first made in person."""
+
+    code = "prescription.follow_up_not_offline"
+
+
+#: FHIR v3 ActCode encounter classes that are not an in-person visit.
+_VIRTUAL_CLASSES = frozenset({"VR"})
 
 
 @dataclass(frozen=True)
@@ -362,17 +375,29 @@ class PrescriptionBook:
             resource = self._records.read(record_id, 1).resource
         except DecryptionFailed:
             return
-        if not _has_condition(resource):
+        if not any(r.get("resourceType") == "Condition" for r in _resources(resource)):
             raise FollowUpNotDiagnosis(
                 f"record 0x{record_id.hex()} holds no Condition: it does not show a diagnosis"
             )
+        if any(_is_virtual(r) for r in _resources(resource)):
+            raise FollowUpNotOffline(
+                f"record 0x{record_id.hex()} is of a virtual encounter, not an offline visit"
+            )
 
 
-def _has_condition(resource: dict[str, Any]) -> bool:
-    if resource.get("resourceType") == "Condition":
-        return True
-    entries = resource.get("entry", ()) if resource.get("resourceType") == "Bundle" else ()
-    return any(_has_condition(entry.get("resource") or {}) for entry in entries)
+def _resources(resource: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """``resource`` and, for a Bundle, every resource in it (nested Bundles too)."""
+    yield resource
+    if resource.get("resourceType") == "Bundle":
+        for entry in resource.get("entry", ()):
+            yield from _resources(entry.get("resource") or {})
+
+
+def _is_virtual(resource: dict[str, Any]) -> bool:
+    if resource.get("resourceType") != "Encounter":
+        return False
+    encounter_class = resource.get("class") or {}
+    return encounter_class.get("code") in _VIRTUAL_CLASSES
 
 
 class _UnexpiredIndex:

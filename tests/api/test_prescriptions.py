@@ -150,6 +150,34 @@ def test_follow_up_record_without_a_diagnosis_is_refused(world: World, patient: 
     )
 
 
+def visit(encounter_class: str) -> dict[str, Any]:
+    """A diagnosis made at an encounter of ``encounter_class`` (v3 ActCode: AMB, VR, ...)."""
+    act_code = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+    encounter = {
+        "resourceType": "Encounter",
+        "status": "finished",
+        "class": {"system": act_code, "code": encounter_class},
+    }
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": encounter}, {"resource": fhir("condition-example-f201-fever.json")}],
+    }
+
+
+def test_follow_up_of_a_virtual_visit_is_refused(world: World, patient: Patient) -> None:
+    online = anchor(world, patient, visit("VR"))["record_id"]
+    assert refused(lambda: issue(world, patient, record=online)) == (
+        422,
+        "prescription.follow_up_not_offline",
+    )
+
+
+def test_follow_up_of_an_ambulatory_visit_is_accepted(world: World, patient: Patient) -> None:
+    in_person = anchor(world, patient, visit("AMB"))["record_id"]
+    assert issue(world, patient, record=in_person)["pre_review"]["outcome"] == "passed"
+
+
 def test_follow_up_record_of_another_patient_is_refused(
     world: World, patient: Patient, record: str
 ) -> None:
