@@ -22,13 +22,13 @@ from web3 import Web3
 
 from api.gateway import Gateway, build_gateway
 from api.main import create_app
+from api.serving import serve
 from ledger.client import GatewayClient
 from ledger.consortium import Consortium, seed_demo
 from ledger.keys import PatientKeys
 from ledger.node import Anvil
 from ledger.patients import sign_enrolment
 from ledger.settings import Settings
-from tests.serving import serve
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fhir"
 MAX_PAYLOAD = 64 * 1024

@@ -18,7 +18,7 @@ def domain(gateway: GatewayDep) -> DomainPublic:
 
 @router.get("/health", response_model=HealthPublic, responses=responses(503))
 def health(gateway: GatewayDep) -> HealthPublic:
-    """Up, on which chain, at which block; 503 ``chain.unavailable`` when the node does not answer."""
+    """Up, on which chain, at which block; 503 ``chain.unavailable`` if the node does not answer."""
     return HealthPublic(
         status="ok",
         organisation=gateway.org.address,

@@ -71,6 +71,8 @@ def test_up_demo_restart_keeps_every_record(tmp_path: Path) -> None:
         first = run(env, "demo")
         assert first.returncode == 0, first.stderr
         assert "demo complete" in first.stdout
+        # Step 20b: on the demo's scratch chain, the last valid second dispenses, the next refuses.
+        assert re.search(r"one_second_on\s+410 prescription\.expired", first.stdout)
     record_id = re.search(r"record\s+(0x[0-9a-f]{64})", first.stdout)
     assert record_id is not None
     with medledger_up(env, tmp_path / "up-2.log"):
