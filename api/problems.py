@@ -53,6 +53,11 @@ class NotFound(errors.LedgerError):
 
     code = "not_found"
 
+    def __init__(self, detail: str, code: str | None = None) -> None:
+        super().__init__(detail)
+        if code is not None:
+            self.code = code
+
 
 # Most specific class first: the first isinstance match decides the status.
 _STATUS: list[tuple[type[errors.LedgerError], int]] = [
@@ -146,6 +151,13 @@ _REVERT_STATUS: dict[int, frozenset[str]] = {
             "ClaimZeroPatient",
             "ClaimReasonRequired",
             "ClaimApprovedExceedsClaimed",
+            # A registration or filing that could never be valid, whatever the chain's state.
+            "PracticeZeroDoctor",
+            "PracticeNotHospital",
+            "PracticeEmptyLicence",
+            "PracticeInvalidWindow",
+            "PracticeInvalidScope",
+            "PracticeReasonRequired",
         }
     ),
 }

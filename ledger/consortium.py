@@ -44,7 +44,8 @@ class OrgSpec:
 
 
 DEMO_ORGS: tuple[OrgSpec, ...] = (
-    OrgSpec("regulator", OrgKind.REGULATOR, None, {"auditor": StaffSpec("AUDITOR_ROLE")}),
+    # The regulator's gateway records registrations and decides filings; offset 6 leaves 5 free.
+    OrgSpec("regulator", OrgKind.REGULATOR, 6, {"auditor": StaffSpec("AUDITOR_ROLE")}),
     OrgSpec(
         "hospital-a",
         OrgKind.HOSPITAL,
@@ -238,6 +239,11 @@ def _seed_practice(chain: Chain, consortium: Consortium, follow_up_window_s: int
     practice = chain.contract("PracticeRegistry")
     prescriptions = chain.contract("PrescriptionRegistry")
     now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    # The regulator organisation's account, which its gateway signs with, acts as a regulator.
+    regulator_org = consortium.orgs["regulator"].address
+    regulator_role = chain.call(membership.functions.REGULATOR_ROLE())
+    if not chain.call(membership.functions.hasRole(regulator_role, regulator_org)):
+        chain.transact(membership.functions.grantRole(regulator_role, regulator_org))
     hospitals = [spec for spec in DEMO_ORGS if spec.kind is OrgKind.HOSPITAL]
     for spec in hospitals:
         hospital = consortium.orgs[spec.name]

@@ -110,7 +110,7 @@ class DemoFailed(LedgerError):
     code = "demo.failed"
 
 
-def _step(n: int, title: str, **facts: object) -> None:
+def _step(n: int | str, title: str, **facts: object) -> None:
     print(f"[{n}] {title}")
     for key, value in facts.items():
         print(f"      {key:<12} {value}")

@@ -4,8 +4,8 @@ Hospital-b's doctor, under an approved multi-point practice filing, prescribes a
 the demo patient (following up the record of step 3); a doctor without a filing and a
 first-diagnosis patient are refused; pre-review stops a controlled drug; hospital A's pharmacist
 approves; pharmacy A reads the dispensing view and dispenses through its own gateway; pharmacy B
-is refused. Expiry is not shown here: a running network's clock cannot be moved honestly, so
-tests/api/test_prescriptions.py shows it on a chain of its own, to the second.
+is refused. Expiry (step 20b) is shown on a scratch chain of the demo's own (ledger.demo_expiry):
+a running network's clock cannot be moved honestly.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from eth_account.signers.local import LocalAccount
 
 from ledger.client import GatewayClient, GatewayError, fetch_domain
 from ledger.consortium import Consortium
+from ledger.demo_expiry import expiry_facts
 from ledger.errors import LedgerError
 from ledger.keys import PatientKeys
 from ledger.patients import sign_enrolment
+from ledger.settings import load_settings
 
 RAMIPRIL = {"system": "http://www.whocc.no/atc", "code": "C09AA05", "display": "ramipril"}
 #: On the bundled example rules' list of drugs not prescribable online.
@@ -163,8 +165,13 @@ def prescription_steps(
         20,
         "pharmacy B is refused: a prescription is dispensed once across all pharmacies",
         pharmacy_b=second,
-        expiry="refused from expires_at + 1 s with 410 prescription.expired; a running network's "
-        "clock cannot be moved, so tests/api/test_prescriptions.py shows it on its own chain",
+    )
+    # The running stack's settings (time zone, validity), for gateways on a chain of the demo's own.
+    facts = expiry_facts(load_settings(), medication_request, medication_dispense)
+    step(
+        "20b",
+        "an expired prescription is refused (offline: valid until 24:00 the same day, local time)",
+        **facts,
     )
     return str(pid)
 

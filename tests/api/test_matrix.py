@@ -244,6 +244,19 @@ COVERED_ELSEWHERE = {
         "POST /v1/payments",
     )
 }
+#: Registrations and filings: each refusal by role and gateway, with the positive path.
+COVERED_ELSEWHERE |= {
+    route: "tests/api/test_practice.py"
+    for route in (
+        "POST /v1/practice/registrations",
+        "POST /v1/practice/registrations/{address}/revoke",
+        "POST /v1/practice/filings",
+        "GET /v1/practice/filings/{filing_id}",
+        "POST /v1/practice/filings/{filing_id}/approve",
+        "POST /v1/practice/filings/{filing_id}/reject",
+        "POST /v1/practice/filings/{filing_id}/revoke",
+    )
+}
 
 #: The hospital's own staff who may not read its records: they once got 404 for an id that is not
 #: anchored and 403 for one that is. Checked on their own in
