@@ -66,11 +66,19 @@ DEMO_ORGS: tuple[OrgSpec, ...] = (
             "locum": StaffSpec("DOCTOR_ROLE", "DOC-B-9"),
         },
     ),
-    OrgSpec("insurer", OrgKind.INSURER, 2, {"auditor": StaffSpec("AUDITOR_ROLE")}),
+    # The national medical insurance bureau; its clerk ("adjuster") decides claims.
+    OrgSpec(
+        "insurer",
+        OrgKind.INSURER,
+        2,
+        {"auditor": StaffSpec("AUDITOR_ROLE"), "adjuster": StaffSpec("CLERK_ROLE")},
+    ),
     OrgSpec("pharmacy", OrgKind.PHARMACY, 3, {"pharmacist": StaffSpec("PHARMACIST_ROLE", "PH-1")}),
     OrgSpec(
         "pharmacy-b", OrgKind.PHARMACY, 4, {"pharmacist": StaffSpec("PHARMACIST_ROLE", "PH-2")}
     ),
+    # A commercial insurer: the second insurer a service could be claimed at twice.
+    OrgSpec("insurer-b", OrgKind.INSURER, 5, {"adjuster": StaffSpec("CLERK_ROLE")}),
 )
 
 #: The multi-point practice filing the demo seeds: hospital-b's doctor may prescribe at hospital-a.

@@ -60,8 +60,9 @@ def prescription_steps(
     record_id: str,
     step: Callable[..., None],
     check: Callable[[bool, str], None],
-) -> None:
-    """Steps 14-20 (see the module docstring); ``step`` prints, ``check`` raises DemoFailed."""
+) -> str:
+    """Steps 14-20 (see the module docstring); ``step`` prints, ``check`` raises DemoFailed.
+    Returns the id of the prescription dispensed, which the claim steps claim for."""
     orgs = consortium.orgs
     hospital = orgs["hospital-a"]
     assert hospital.gateway_url is not None
@@ -92,7 +93,7 @@ def prescription_steps(
         transaction=receipt["transaction"],
     )
 
-    locum = _refusal(lambda: issue("hospital-b", "locum", pseudonym.address, RAMIPRIL, record_id))
+    locum = refusal(lambda: issue("hospital-b", "locum", pseudonym.address, RAMIPRIL, record_id))
     first = PatientKeys(secrets.token_bytes(32))
     newcomer = first.pseudonym(hospital.address)
     identity = first.public_identity(hospital.address)
@@ -106,7 +107,7 @@ def prescription_steps(
                 "signature": sign_enrolment(newcomer, domain.as_eip712(), hospital.address, key),
             },
         )
-    first_visit = _refusal(lambda: issue("hospital-a", "doctor", newcomer.address, RAMIPRIL, None))
+    first_visit = refusal(lambda: issue("hospital-a", "doctor", newcomer.address, RAMIPRIL, None))
     check(locum.endswith("prescriber_not_permitted"), f"doctor without a filing: {locum}")
     check(first_visit.endswith("first_diagnosis"), f"first diagnosis: {first_visit}")
     step(
@@ -120,7 +121,7 @@ def prescription_steps(
     with as_staff("hospital-a", "pharmacist") as pharmacist:
         approve = {"decision": "approve"}
         path = f"/v1/prescriptions/{blocked['prescription_id']}/review"
-        never = _refusal(lambda: pharmacist.post_json(path, approve))
+        never = refusal(lambda: pharmacist.post_json(path, approve))
         approved = pharmacist.post_json(f"/v1/prescriptions/{pid}/review", approve)
     check(blocked["pre_review"]["reason"] == "controlled-online", "morphine was not stopped")
     step(
@@ -158,7 +159,7 @@ def prescription_steps(
         transaction=dispensed["transaction"],
     )
     with as_staff("pharmacy-b", "pharmacist", pharmacies[1].gateway_url) as pharmacy_b:
-        second = _refusal(lambda: pharmacy_b.post_json(path, content=body))
+        second = refusal(lambda: pharmacy_b.post_json(path, content=body))
     check(second.endswith("already_dispensed"), f"second dispense: {second}")
     step(
         20,
@@ -172,9 +173,11 @@ def prescription_steps(
         "an expired prescription is refused (offline: valid until 24:00 the same day, local time)",
         **facts,
     )
+    return str(pid)
 
 
-def _refusal(call: Callable[[], Any]) -> str:
+def refusal(call: Callable[[], Any]) -> str:
+    """The status and problem code of a call the demo expects refused."""
     try:
         call()
     except GatewayError as exc:

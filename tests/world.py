@@ -1,5 +1,5 @@
-"""A seeded consortium on the session's anvil, with real gateways for two hospitals and two
-pharmacies over HTTP.
+"""A seeded consortium on the session's anvil, with real gateways for two hospitals, two
+pharmacies and two insurers over HTTP.
 
 The fixtures `world` and `patient` (a pytest plugin, see tests/conftest.py) and helpers to use them.
 """
@@ -74,7 +74,15 @@ class World:
 
 
 #: The organisations whose gateways a world serves.
-SERVED = ("hospital-a", "hospital-b", "pharmacy", "pharmacy-b", "regulator")
+SERVED = (
+    "hospital-a",
+    "hospital-b",
+    "pharmacy",
+    "pharmacy-b",
+    "regulator",
+    "insurer",
+    "insurer-b",
+)
 
 
 @contextmanager

@@ -231,6 +231,18 @@ COVERED_ELSEWHERE = {
         "POST /v1/prescriptions/{prescription_id}/dispense",
         "POST /v1/prescriptions/{prescription_id}/review",
     )
+} | {
+    route: "tests/api/test_claims.py"
+    for route in (
+        "GET /v1/claims",
+        "GET /v1/claims/figures",
+        "GET /v1/claims/{claim_id}",
+        "GET /v1/payments/{payment_id}",
+        "POST /v1/claims",
+        "POST /v1/claims/{claim_id}/decision",
+        "POST /v1/claims/{claim_id}/settlement",
+        "POST /v1/payments",
+    )
 }
 #: Registrations and filings: each refusal by role and gateway, with the positive path.
 COVERED_ELSEWHERE |= {
