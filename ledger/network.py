@@ -17,7 +17,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +30,7 @@ from eth_account.signers.local import LocalAccount
 
 from ledger import _artifacts
 from ledger.chain import connect
-from ledger.consortium import Consortium, seed_demo
+from ledger.consortium import DEMO_ORGS, Consortium, seed_demo
 from ledger.errors import ChainUnavailable, ConfigError
 from ledger.node import NodeProcess, is_listening
 from ledger.settings import Settings
@@ -389,8 +389,11 @@ def _write_private(path: Path, text: str, *, mode: int = 0o600) -> None:
 
 # The whole local network stack: signers, the ledger deployed on them, one gateway per node.
 
-#: Which node each demo organisation's gateway talks to: writes and reads cross nodes.
-GATEWAY_NODES = {"hospital-a": 0, "insurer": 1, "hospital-b": 2}
+#: Which node each demo organisation's gateway talks to, round robin in the consortium's order:
+#: writes and reads cross nodes, and every organisation the demo speaks to has its gateway.
+GATEWAY_NODES = {
+    spec.name: index for index, spec in enumerate(s for s in DEMO_ORGS if s.port_offset is not None)
+}
 
 
 def network_root(settings: Settings) -> Path:
@@ -417,8 +420,11 @@ class RunningNetwork:
 
 
 @contextmanager
-def running_network(settings: Settings) -> Iterator[RunningNetwork]:
-    """Signers up, contracts deployed and the demo consortium seeded once, gateways served."""
+def running_network(
+    settings: Settings, gateways_at: Mapping[str, int] = GATEWAY_NODES
+) -> Iterator[RunningNetwork]:
+    """Signers up, contracts deployed and the demo consortium seeded once, and a gateway for each
+    organisation in ``gateways_at`` (organisation -> node index) served."""
     from ledger.stack import gateway_env, gateway_process
 
     _artifacts.check_sources()
@@ -435,7 +441,7 @@ def running_network(settings: Settings) -> Iterator[RunningNetwork]:
         )
         gateways: dict[str, str] = {}
         nodes: dict[str, str] = {}
-        for name, index in GATEWAY_NODES.items():
+        for name, index in gateways_at.items():
             org = consortium.orgs[name]
             assert org.gateway_url is not None
             port = int(org.gateway_url.rsplit(":", 1)[1])
