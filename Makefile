@@ -16,7 +16,7 @@ help:
 	@echo "make run    - install what is needed, start chain + store, deploy, seed the demo consortium, serve the API"
 	@echo "make test   - install what is needed and run every check (lint, types, reproducible build, tests)"
 	@echo "make demo   - walk the demo flow against a running 'make run'"
-	@echo "make bench  - records anchored and access decisions logged per second, gas per access"
+	@echo "make bench  - records anchored, access decisions logged, claims verified per second"
 	@echo "make network-up / network-down - three EthereumJS Clique signers on loopback, the ledger and a gateway per node"
 	@echo "make test-network - the multi-node tests alone (part of make test)"
 	@echo "make fuzz   - the security battery at full size: long state-machine runs, 10,000+ hostile API requests"
@@ -77,6 +77,7 @@ test: deps lint typecheck check-artifacts slither
 bench: deps
 	$(BIN)/python bench/anchor_one_client.py 300
 	$(BIN)/python bench/access_log.py 20000 1000
+	$(BIN)/python bench/claims.py 100
 
 # The local multi-node network (docs/operations.md): runs in the background until network-down.
 network-up: deps

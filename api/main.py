@@ -13,7 +13,18 @@ from api.audit import AccessTraceMiddleware, periodic_sealer
 from api.body_limit import BodyLimit
 from api.deps import known_query_only
 from api.gateway import Gateway, build_gateway
-from api.routes import audit, consents, dispenses, meta, patients, practice, prescriptions, records
+from api.routes import (
+    audit,
+    claims,
+    consents,
+    dispenses,
+    meta,
+    patients,
+    payments,
+    practice,
+    prescriptions,
+    records,
+)
 from ledger.settings import load_settings
 
 
@@ -35,6 +46,8 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.add_middleware(AccessTraceMiddleware)
     problems.install(app)
     for module in (meta, patients, records, consents, audit, prescriptions, dispenses, practice):
+        app.include_router(module.router)
+    for module in (payments, claims):
         app.include_router(module.router)
     _complete_openapi(app)
     return app
