@@ -12,9 +12,11 @@ from eth_account.signers.local import LocalAccount
 from ledger import deploy
 from ledger.accesslog import ACCESS_LOG_KIND, AccessLog, SealedBatch
 from ledger.auth import GatewayDomain, SqliteNonceStore
+from ledger.batch_anchorer import BatchAnchorer
 from ledger.chain import Chain, connect
 from ledger.errors import ConfigError
 from ledger.keys import load_key, x25519_from_eth_key
+from ledger.outbox import Outbox
 from ledger.patients import PatientDirectory
 from ledger.prescribing import load_rules
 from ledger.prescriptions import PrescriptionBook
@@ -38,6 +40,8 @@ class Gateway:
     records: RecordBook
     access_log: AccessLog
     prescriptions: PrescriptionBook
+    outbox: Outbox
+    anchorer: BatchAnchorer
 
     @property
     def domain(self) -> GatewayDomain:
@@ -58,6 +62,7 @@ class Gateway:
         return int(event["args"]["batchId"]), receipt["transactionHash"].to_0x_hex()
 
     def close(self) -> None:
+        self.outbox.close()
         self.access_log.close()
         self.patients.close()
         self.nonces.close()
@@ -89,6 +94,10 @@ def build_gateway(settings: Settings) -> Gateway:
     )
     db = settings.data_dir / "gateways" / f"{org.address}.sqlite"
     patients = PatientDirectory(db)
+    outbox = Outbox(
+        settings.record_outbox_path
+        or settings.data_dir / "gateways" / f"{org.address}.outbox.sqlite"
+    )
     records = RecordBook(
         chain,
         store,
@@ -96,6 +105,7 @@ def build_gateway(settings: Settings) -> Gateway:
         org=org,
         org_key=org_key,
         max_payload_bytes=settings.max_payload_bytes,
+        outbox=outbox,
     )
     prescriptions = PrescriptionBook(
         chain,
@@ -122,4 +132,12 @@ def build_gateway(settings: Settings) -> Gateway:
         records,
         access_log,
         prescriptions,
+        outbox,
+        BatchAnchorer(
+            chain,
+            store,
+            outbox,
+            batch_max=settings.record_batch_max,
+            interval_s=settings.record_batch_interval_s,
+        ),
     )

@@ -13,7 +13,18 @@ from api.audit import AccessTraceMiddleware, periodic_sealer
 from api.body_limit import BodyLimit
 from api.deps import known_query_only
 from api.gateway import Gateway, build_gateway
-from api.routes import audit, consents, dispenses, meta, patients, practice, prescriptions, records
+from api.routes import (
+    audit,
+    bulk,
+    consents,
+    dispenses,
+    meta,
+    patients,
+    practice,
+    prescriptions,
+    receipts,
+    records,
+)
 from ledger.settings import load_settings
 
 
@@ -34,7 +45,8 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.state.gateway = gateway
     app.add_middleware(AccessTraceMiddleware)
     problems.install(app)
-    for module in (meta, patients, records, consents, audit, prescriptions, dispenses, practice):
+    routers = (meta, patients, bulk, records, receipts, consents, audit, prescriptions, dispenses)
+    for module in (*routers, practice):
         app.include_router(module.router)
     _complete_openapi(app)
     return app
@@ -73,7 +85,9 @@ def app_from_env() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        with periodic_sealer(gateway):
+        # The outbox resumes first: a batch transaction a crash left signed goes back to the node
+        # before any other write of this gateway takes a nonce.
+        with gateway.anchorer.running(), periodic_sealer(gateway):
             yield
         gateway.close()
 

@@ -16,7 +16,7 @@ from ledger import errors
 from ledger.auth import AuthError
 from ledger.patients import PatientNotEnrolled
 from ledger.prescriptions import FollowUpNotDiagnosis
-from ledger.records import NotAuthoringHospital
+from ledger.records import BatchProofInvalid, NotAuthoringHospital, NotBatchAnchored
 
 
 class Forbidden(errors.LedgerError):
@@ -63,6 +63,8 @@ _STATUS: list[tuple[type[errors.LedgerError], int]] = [
     (Forbidden, 403),
     (NotAuthoringHospital, 403),
     (NotFound, 404),
+    (NotBatchAnchored, 409),
+    (BatchProofInvalid, 502),
     (errors.StoreUnavailable, 503),
     (errors.ChainUnavailable, 503),
     (errors.StoreError, 502),
