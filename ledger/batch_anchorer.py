@@ -12,8 +12,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from web3.types import TxReceipt
+from dataclasses import replace
 
 from ledger.chain import Chain
 from ledger.errors import ChainError, LedgerError
@@ -52,23 +51,36 @@ class BatchAnchorer:
             self._wake.set()
 
     def run_once(self) -> int:
-        """Finish unfinished batches, then seal and anchor everything waiting; items anchored."""
+        """Finish unfinished batches, then seal and anchor everything waiting; items anchored.
+
+        Every batch is sent before any receipt is awaited, so a backlog costs one block, not one
+        block a batch.
+        """
         with self._run_lock:
-            anchored = 0
-            for batch in self._outbox.unfinished():
-                anchored += self._finish(batch)
+            in_flight = [self._send(batch) for batch in self._outbox.unfinished()]
             while (sealed := self._outbox.seal(self._batch_max)) is not None:
-                anchored += self._finish(sealed)
-            return anchored
+                in_flight.append(self._send(sealed))
+            return sum(self._finish(batch) for batch in in_flight)
+
+    def resume(self) -> None:
+        """Hand every stored, unmined batch transaction back to the node (a restart's first act),
+        so that its nonce is taken before this gateway signs anything else."""
+        with self._run_lock:
+            for batch in self._outbox.unfinished():
+                if batch.raw_tx is not None:
+                    self._chain.rebroadcast(batch.raw_tx)
 
     @contextmanager
     def running(self) -> Iterator[None]:
         """Anchor in a background thread while the block runs; resume first, drain on the way out.
 
-        The first round runs before the block starts, so a transaction a crash left signed is back
-        with the node before any other write of this gateway can take its nonce.
+        Stored transactions are re-broadcast before the block starts, so one a crash left signed is
+        back with the node before any other write of this gateway can take its nonce.
         """
-        self._round()
+        try:
+            self.resume()
+        except LedgerError as exc:
+            log.warning("record batches not resumed at start: %s", exc)
         stop = threading.Event()
 
         def loop() -> None:
@@ -94,8 +106,30 @@ class BatchAnchorer:
         except LedgerError as exc:  # the chain or store may be down a while; the outbox waits
             log.warning("record batches not anchored this round: %s", exc)
 
+    def _send(self, batch: PendingBatch) -> PendingBatch:
+        """The batch with its transaction sent: the stored one if it can still be mined (or was),
+        else a newly signed one, stored before it is sent."""
+        if batch.raw_tx is not None and batch.tx_hash is not None:
+            if self._chain.receipt_of(batch.tx_hash) is not None:
+                return batch
+            if self._chain.rebroadcast(batch.raw_tx):
+                return batch
+            if self._chain.receipt_of(batch.tx_hash) is not None:
+                return batch
+            # Its nonce went to another transaction, so these bytes can never be mined.
+            self._outbox.forget_signed(batch.id)
+        self._store_envelopes(batch.id)
+        fn = self._anchor.functions.anchorBatch(RECORD_BATCH_KIND, batch.root, batch.count)
+        self._chain.preflight(fn)
+        raw, tx_hash = self._chain.send_recorded(
+            fn, lambda raw, h: self._outbox.mark_signed(batch.id, raw, h)
+        )
+        return replace(batch, raw_tx=raw, tx_hash=bytes(tx_hash))
+
     def _finish(self, batch: PendingBatch) -> int:
-        receipt = self._receipt(batch)
+        assert batch.raw_tx is not None
+        assert batch.tx_hash is not None
+        receipt = self._chain.await_receipt(batch.tx_hash, batch.raw_tx)
         if receipt["status"] != 1:
             # Mined and reverted (the organisation suspended, say): nothing was anchored and the
             # nonce is spent, so signing again later is safe.
@@ -106,26 +140,6 @@ class BatchAnchorer:
             batch.id, int(event["args"]["batchId"]), int(receipt["blockNumber"])
         )
         return batch.count
-
-    def _receipt(self, batch: PendingBatch) -> TxReceipt:
-        if batch.raw_tx is not None and batch.tx_hash is not None:
-            mined = self._chain.receipt_of(batch.tx_hash)
-            if mined is not None:
-                return mined
-            if self._chain.rebroadcast(batch.raw_tx):
-                return self._chain.await_receipt(batch.tx_hash, batch.raw_tx)
-            mined = self._chain.receipt_of(batch.tx_hash)
-            if mined is not None:
-                return mined
-            # Its nonce went to another transaction, so these bytes can never be mined.
-            self._outbox.forget_signed(batch.id)
-        self._store_envelopes(batch.id)
-        fn = self._anchor.functions.anchorBatch(RECORD_BATCH_KIND, batch.root, batch.count)
-        self._chain.preflight(fn)
-        raw, tx_hash = self._chain.send_recorded(
-            fn, lambda raw, h: self._outbox.mark_signed(batch.id, raw, h)
-        )
-        return self._chain.await_receipt(bytes(tx_hash), raw)
 
     def _store_envelopes(self, batch_id: int) -> None:
         """Content first: a root goes on chain only once everything under it can be read."""
