@@ -13,6 +13,7 @@ from ledger import deploy
 from ledger.accesslog import ACCESS_LOG_KIND, AccessLog, SealedBatch
 from ledger.auth import GatewayDomain, SqliteNonceStore
 from ledger.batch_anchorer import BatchAnchorer
+from ledger.bulk_sealing import BulkSealer
 from ledger.chain import Chain, connect
 from ledger.errors import ConfigError
 from ledger.keys import load_key, x25519_from_eth_key
@@ -62,6 +63,7 @@ class Gateway:
         return int(event["args"]["batchId"]), receipt["transactionHash"].to_0x_hex()
 
     def close(self) -> None:
+        self.records.close()
         self.outbox.close()
         self.access_log.close()
         self.patients.close()
@@ -106,6 +108,13 @@ def build_gateway(settings: Settings) -> Gateway:
         org_key=org_key,
         max_payload_bytes=settings.max_payload_bytes,
         outbox=outbox,
+        sealer=BulkSealer(
+            settings.bulk_workers,
+            max_bytes=settings.max_payload_bytes,
+            store_root=settings.data_dir / "store"
+            if settings.store_backend == "embedded"
+            else None,
+        ),
     )
     prescriptions = PrescriptionBook(
         chain,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_utils.address import to_canonical_address, to_checksum_address
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from ledger.errors import ContractRevert
@@ -61,7 +61,7 @@ class BatchedVersion:
             + self.version.to_bytes(32, "big")
             + self.commitment
             + keccak(cid_to_bytes(self.cid))
-            + b"".join(bytes(12) + to_canonical_address(a) for a in self._addresses())
+            + b"".join(bytes(12) + bytes.fromhex(a[2:]) for a in self._addresses())
         )
 
     def leaf(self) -> bytes:

@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account.signers.local import LocalAccount
 
 from ledger import envelope
-from ledger.anchoring import BuildCall, seal_payload, seal_store_anchor
+from ledger.anchoring import BuildCall, seal_store_anchor
+from ledger.bulk_sealing import BulkSealer, SealJob
 from ledger.chain import Chain
 from ledger.document import OnchainVersion, RecordDocument
 from ledger.errors import (
@@ -115,9 +116,11 @@ class RecordBook:
         org_key: X25519PrivateKey,
         max_payload_bytes: int,
         outbox: Outbox | None = None,
+        sealer: BulkSealer | None = None,
     ) -> None:
         self._chain = chain
         self._outbox = outbox
+        self._sealer = sealer or BulkSealer(0, max_bytes=max_payload_bytes, store_root=None)
         self._batch_roots: dict[int, tuple[bytes, str, bytes]] = {}
         self._store = store
         self._patients = patients
@@ -172,31 +175,25 @@ class RecordBook:
         if self._outbox is None:
             raise ConfigError("this record book has no outbox for batch anchoring")
         latest: dict[bytes, int] = {}
-        accepted: list[tuple[BatchedVersion, bytes]] = []
+        targets, jobs = [], []
+        org_key = self._org_key.public_key().public_bytes_raw()
         for item in items:
-            payload = self._parse(item.resource)
             record_id, version, patient = self._bulk_target(item, latest)
-            enrolment = self._patients.get(patient)
-            sealed = seal_payload(
-                payload,
-                context_id=record_id,
-                version=version,
-                recipients={
-                    self._org.address: self._org_key.public_key(),
-                    patient: enrolment.encryption_key,
-                },
-            )
+            patient_key = self._patients.get(patient).encryption_key.public_bytes_raw()
             latest[record_id] = version
-            batched = BatchedVersion(
-                record_id,
-                version,
-                sealed.commitment,
-                sealed.cid,
-                self._org.address,
-                patient,
-                author,
+            targets.append((record_id, version, patient))
+            recipients = {self._org.address: org_key, patient: patient_key}
+            jobs.append(SealJob(item.resource, record_id, version, recipients))
+        sealed = self._sealer.seal(jobs)
+        accepted = [
+            (
+                BatchedVersion(
+                    rid, version, s.commitment, s.cid, self._org.address, patient, author
+                ),
+                s.envelope,
             )
-            accepted.append((batched, sealed.envelope))
+            for (rid, version, patient), s in zip(targets, sealed, strict=True)
+        ]
         receipt_ids = self._outbox.accept(accepted)
         return [
             BulkAccepted(
@@ -267,6 +264,10 @@ class RecordBook:
             transaction=anchored.transaction,
             block=anchored.block,
         )
+
+    def close(self) -> None:
+        """Stop the bulk sealer's worker processes, if it started any."""
+        self._sealer.close()
 
     # -- reads ----------------------------------------------------------------------------------
 

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     record_batch_max: int = Field(default=10_000, ge=1, le=2**32 - 1)
     record_batch_interval_s: float = Field(default=1.0, gt=0)
     bulk_max_items: int = Field(default=1000, ge=1)
+    # Processes a bulk write validates and seals in (0: in the request's own thread).
+    bulk_workers: int = Field(default=2, ge=0)
     receipt_max_wait_s: float = Field(default=30.0, gt=0)
 
     # Local practice: the time zone prescription validity is counted in, and for how many local days

@@ -64,6 +64,8 @@ class Launcher:
             MEDLEDGER_RECORD_BATCH_MAX="8",
             MEDLEDGER_RECORD_BATCH_INTERVAL_S="0.05",
             MEDLEDGER_ACCESS_LOG_SEAL_INTERVAL_S="3600",
+            # In-process sealing: a kill -9 must not leave pool workers behind.
+            MEDLEDGER_BULK_WORKERS="0",
         )
         self._log = (data_dir / "gateway.log").open("ab")
         self._proc = subprocess.Popen(
