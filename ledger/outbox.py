@@ -20,11 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
-
 from ledger.errors import ContractRevert
-from ledger.merkle import MerkleTree, leaf_hash, verify
+from ledger.merkle import MerkleTree, keccak, leaf_hash, verify
 from ledger.store import cid_to_bytes
 
 __all__ = [
@@ -38,7 +35,7 @@ __all__ = [
 ]
 
 #: The ``kind`` BatchAnchor records for batches of record versions.
-RECORD_BATCH_KIND = keccak(text="medledger.record-versions.v1")
+RECORD_BATCH_KIND = keccak(b"medledger.record-versions.v1")
 
 
 @dataclass(frozen=True)
@@ -415,7 +412,7 @@ def item_problem(
     root, org, kind = onchain
     if kind != RECORD_BATCH_KIND:
         return f"batch {anchoring.chain_batch_id} is not a batch of record versions"
-    if to_checksum_address(org) != to_checksum_address(item.hospital):
+    if org.lower() != item.hospital.lower():
         return f"batch {anchoring.chain_batch_id} was anchored by {org}, not by {item.hospital}"
     if root != anchoring.root:
         return "the root given differs from the root anchored on chain"
