@@ -25,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,11 +44,15 @@ from ledger.patients import sign_enrolment
 from ledger.stack import gateway_env
 
 ROOT = Path(__file__).resolve().parent.parent
+UVICORN = (sys.executable, "-m", "uvicorn", "--factory", "api.main:app_from_env")
 BATCH_INTERVAL_S = 1.0
 BATCH_MAX = 10_000
 PER_REQUEST = 500
 BULK_CLIENTS = 4
 BASELINE_CLIENTS = 8
+#: The block period the latency target counts two of (the local Clique network's; Besu QBFT's
+#: default is 2 s too). Anvil mines at once, so on it the bound is generous by up to 4 s.
+BLOCK_S = 2.0
 
 
 def observation(i: int) -> dict[str, Any]:
@@ -82,7 +86,7 @@ class Bench:
         return GatewayClient(self.url, self.doctor, fetch_domain(self.url), timeout=120)
 
 
-def start(tmp: Path) -> tuple[Anvil, subprocess.Popen[bytes], Bench]:
+def start(tmp: Path, interval_s: float) -> tuple[Anvil, subprocess.Popen[bytes], Bench]:
     anvil = Anvil(state_dir=tmp / "chain", port=_free_port(), state_interval_s=3600).start()
     w3 = Web3(Web3.HTTPProvider(anvil.url))
     consortium = seed_demo(w3, tmp, anvil.url, api_port=1)
@@ -91,12 +95,11 @@ def start(tmp: Path) -> tuple[Anvil, subprocess.Popen[bytes], Bench]:
     env = gateway_env(tmp, anvil.url, org.key_file, port, anvil.chain_id)
     env.update(
         MEDLEDGER_RECORD_BATCH_MAX=str(BATCH_MAX),
-        MEDLEDGER_RECORD_BATCH_INTERVAL_S=str(BATCH_INTERVAL_S),
+        MEDLEDGER_RECORD_BATCH_INTERVAL_S=str(interval_s),
     )
     log = (tmp / "gateway.log").open("ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.main:app_from_env"]
-        + ["--port", str(port), "--no-access-log", "--log-level", "warning"],
+        [*UVICORN, "--port", str(port), "--no-access-log", "--log-level", "warning"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -236,8 +239,8 @@ def _verify_chunk(args: tuple[list[tuple[BatchedVersion, Anchoring]], dict[int, 
     return ok
 
 
-def verifications(bench: Bench, n: int) -> tuple[float, float]:
-    """Proof verifications a second (one process, and one per core): each recomputes the item's
+def verifications(bench: Bench, n: int) -> float:
+    """Proof verifications a second, in one process: each recomputes the item's
     leaf from its fields, checks its proof, and checks the root, kind and organisation against
     the batch read from BatchAnchor (read once per batch: a batch never changes)."""
     outbox = Outbox(bench.outbox_db)
@@ -263,15 +266,7 @@ def verifications(bench: Bench, n: int) -> tuple[float, float]:
             roots[a.chain_batch_id] = (bytes(root), org, bytes(kind))
     started = time.perf_counter()
     assert _verify_chunk((items, roots)) == len(items)
-    single = len(items) / (time.perf_counter() - started)
-    cores = os.cpu_count() or 1
-    chunks = [(items[i::cores], roots) for i in range(cores)]
-    with ProcessPoolExecutor(cores) as pool:
-        list(pool.map(_verify_chunk, [(c[0][:10], roots) for c in chunks]))  # warm the workers
-        started = time.perf_counter()
-        assert sum(pool.map(_verify_chunk, chunks)) == len(items)
-        parallel = len(items) / (time.perf_counter() - started)
-    return single, parallel
+    return len(items) / (time.perf_counter() - started)
 
 
 def rss_mib(pid: int) -> float:
@@ -345,12 +340,15 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=None, help="records on the batched path")
     parser.add_argument("--baseline", type=int, default=None, help="records on the baseline")
     parser.add_argument("--growth-max", type=int, default=1_000_000)
+    parser.add_argument(
+        "--interval", type=float, default=BATCH_INTERVAL_S, help="MEDLEDGER_RECORD_BATCH_INTERVAL_S"
+    )
     args = parser.parse_args()
     records = args.records or (100_000 if args.full else 30_000)
     base_n = args.baseline or (1_000 if args.full else 400)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        anvil, proc, bench = start(Path(tmp))
+        anvil, proc, bench = start(Path(tmp), args.interval)
         try:
             base_rate = baseline(bench, base_n)
             print(f"baseline: {base_n} records, {base_rate:.1f} records/s", flush=True)
@@ -358,7 +356,7 @@ def main() -> None:
             print(f"batched: {records} records in {elapsed:.1f}s, {rate:.0f} records/s", flush=True)
             p50, p99 = latencies(bench)
             gas_batched, gas_single, batches = gas(bench)
-            v_single, v_parallel = verifications(bench, min(records, 20_000))
+            verified = verifications(bench, min(records, 20_000))
             rss = rss_mib(bench.gateway_pid)
             points = growth(bench, records, args.growth_max) if args.full else []
         finally:
@@ -369,6 +367,7 @@ def main() -> None:
     summary = {
         "records": records,
         "baseline_records": base_n,
+        "interval_s": args.interval,
         "records_per_s": rate,
         "baseline_records_per_s": base_rate,
         "ratio": rate / base_rate,
@@ -377,8 +376,7 @@ def main() -> None:
         "gas_per_record": gas_batched,
         "baseline_gas_per_record": gas_single,
         "batches": batches,
-        "verifications_per_s_one_process": v_single,
-        "verifications_per_s": v_parallel,
+        "verifications_per_s": verified,
         "gateway_rss_mib": rss,
         "load_before": load_before,
         "load_after": load_after,
@@ -389,13 +387,14 @@ def main() -> None:
     print(
         f"records_per_s={rate:.0f} baseline_records_per_s={base_rate:.1f} "
         f"ratio={rate / base_rate:.1f} gas_per_record={gas_batched:.1f} "
-        f"verifications_per_s={v_parallel:.0f}"
+        f"verifications_per_s={verified:.0f}"
     )
 
 
 def write_report(s: dict[str, Any], points: list[dict[str, float]]) -> None:
     plot(points, ROOT / "bench" / "growth.png")
-    bound = BATCH_INTERVAL_S + 2 * 2.0
+    interval = s["interval_s"]
+    bound = interval + 2 * BLOCK_S
     rows = [
         ("records/s end to end (batched)", f"{s['records_per_s']:.0f}", ">= 5,000"),
         ("records/s, per-record baseline", f"{s['baseline_records_per_s']:.1f}", ""),
@@ -403,12 +402,12 @@ def write_report(s: dict[str, Any], points: list[dict[str, float]]) -> None:
         (
             "accept-to-anchored p50 / p99",
             f"{s['p50_s']:.2f} s / {s['p99_s']:.2f} s",
-            f"p99 <= {bound:.0f} s (interval + 2 blocks of 2 s)",
+            f"p99 <= {bound:.0f} s (interval {interval:.0f} s + 2 blocks of {BLOCK_S:.0f} s)",
         ),
         ("gas per record, batched", f"{s['gas_per_record']:.1f}", "<= 100"),
         ("gas per record, baseline", f"{s['baseline_gas_per_record']:.0f}", ""),
-        ("proof verifications/s (one per core)", f"{s['verifications_per_s']:.0f}", ">= 20,000"),
-        ("proof verifications/s (one process)", f"{s['verifications_per_s_one_process']:.0f}", ""),
+        ("proof verifications/s (one process)", f"{s['verifications_per_s']:.0f}", ">= 20,000"),
+        ("gateway RSS after the batched run", f"{s['gateway_rss_mib']:.0f} MiB", ""),
     ]
     table = "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
     growth_rows = "\n".join(
@@ -416,32 +415,38 @@ def write_report(s: dict[str, Any], points: list[dict[str, float]]) -> None:
         f"{p['outbox_mib']:.0f} | {p['store_mib']:.0f} |"
         for p in points
     )
-    text = f"""# Benchmarks
-
-`make bench` (bench/anchor_scale.py --full): one anvil, the demo consortium, hospital-a's gateway
-as its own process; the baseline (POST /v1/records, one transaction a record,
-{BASELINE_CLIENTS} clients) and the batched path (POST /v1/records:bulk, {PER_REQUEST} records a
-request, {BULK_CLIENTS} clients, batches of up to {BATCH_MAX:,} every {BATCH_INTERVAL_S:.0f} s)
-in the same run. {s["records"]:,} batched records, {s["baseline_records"]:,} baseline records.
-Load average (1/5/15 min) before: {_load(s["load_before"])}; after: {_load(s["load_after"])} (2 cores,
-shared with other work while measuring).
-
-| measure | measured | target |
-| --- | --- | --- |
-{table}
-
-## Growth
-
-Writing on to {points[-1]["records"] if points else 0:,.0f} records; each row is the stretch since
-the previous one.
-
-| records | records/s | gateway RSS MiB | outbox MiB | store MiB |
-| --- | --- | --- | --- | --- |
-{growth_rows}
-
-![growth](bench/growth.png)
-"""
+    load = f"before {_load(s['load_before'])}, after {_load(s['load_after'])}"
+    text = HEADER.format(
+        baseline_clients=BASELINE_CLIENTS,
+        per_request=PER_REQUEST,
+        bulk_clients=BULK_CLIENTS,
+        batch_max=BATCH_MAX,
+        interval=interval,
+        records=s["records"],
+        baseline_records=s["baseline_records"],
+        load=load,
+    )
+    text += f"| measure | measured | target |\n| --- | --- | --- |\n{table}\n"
+    text += "\n## Growth\n\nEach row: the stretch written since the row before.\n\n"
+    text += "| records | records/s | gateway RSS MiB | outbox MiB | store MiB |\n"
+    text += f"| --- | --- | --- | --- | --- |\n{growth_rows}\n\n![growth](bench/growth.png)\n"
+    text += NOTES
     (ROOT / "BENCHMARKS.md").write_text(text)
+
+
+HEADER = """# Benchmarks
+
+`make bench` (`bench/anchor_scale.py --full`): one anvil, the demo consortium, hospital-a's
+gateway as its own uvicorn process. In the same run: the baseline (`POST /v1/records`, one
+transaction a record, {baseline_clients} clients) and the batched path (`POST /v1/records:bulk`,
+{per_request} records a request, {bulk_clients} clients, batches of up to {batch_max:,} every
+{interval:.0f} s), timed from the first request to the last record anchored.
+{records:,} batched records, {baseline_records:,} baseline records. Load average (1/5/15 min,
+2 cores shared with other work while measuring): {load}.
+
+"""
+
+NOTES = (ROOT / "bench" / "NOTES.md").read_text() if (ROOT / "bench" / "NOTES.md").exists() else ""
 
 
 def _load(values: tuple[float, float, float]) -> str:

@@ -176,10 +176,13 @@ class RecordBook:
             raise ConfigError("this record book has no outbox for batch anchoring")
         latest: dict[bytes, int] = {}
         targets, jobs = [], []
+        keys: dict[str, bytes] = {}
         org_key = self._org_key.public_key().public_bytes_raw()
         for item in items:
             record_id, version, patient = self._bulk_target(item, latest)
-            patient_key = self._patients.get(patient).encryption_key.public_bytes_raw()
+            if patient not in keys:
+                keys[patient] = self._patients.get(patient).encryption_key.public_bytes_raw()
+            patient_key = keys[patient]
             latest[record_id] = version
             targets.append((record_id, version, patient))
             recipients = {self._org.address: org_key, patient: patient_key}
