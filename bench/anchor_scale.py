@@ -45,7 +45,7 @@ from ledger.stack import gateway_env
 
 ROOT = Path(__file__).resolve().parent.parent
 UVICORN = (sys.executable, "-m", "uvicorn", "--factory", "api.main:app_from_env")
-BATCH_INTERVAL_S = 1.0
+BATCH_INTERVAL_S = 3.0
 BATCH_MAX = 10_000
 PER_REQUEST = 500
 BULK_CLIENTS = 4
