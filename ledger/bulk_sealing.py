@@ -9,6 +9,9 @@ and the anchorer puts anything missing and syncs before it anchors a root).
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -52,6 +55,18 @@ def seal_jobs(jobs: list[SealJob], max_bytes: int, store_root: str | None) -> li
     return sealed
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: leave when the gateway is gone. A gateway killed outright (SIGKILL, OOM)
+    closes no pipes its workers would notice, since they hold both ends of their queues."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 class BulkSealer:
     """Seals jobs in ``workers`` processes (0: in this process, storing nothing)."""
 
@@ -67,7 +82,10 @@ class BulkSealer:
         if self._pool is None:
             # Spawned, not forked: the gateway runs threads, which a fork would copy mid-state.
             self._pool = ProcessPoolExecutor(
-                self._workers, mp_context=multiprocessing.get_context("spawn")
+                self._workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
             )
         size = -(-len(jobs) // self._workers)
         chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]

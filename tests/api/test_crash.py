@@ -64,7 +64,8 @@ class Launcher:
             MEDLEDGER_RECORD_BATCH_MAX="8",
             MEDLEDGER_RECORD_BATCH_INTERVAL_S="0.05",
             MEDLEDGER_ACCESS_LOG_SEAL_INTERVAL_S="3600",
-            # In-process sealing: a kill -9 must not leave pool workers behind.
+            # Sealed in the request thread: a worker pool spawns in seconds, longer than most
+            # lives here; tests/ledger/test_bulk_sealing.py covers the pool.
             MEDLEDGER_BULK_WORKERS="0",
         )
         self._log = (data_dir / "gateway.log").open("ab")
