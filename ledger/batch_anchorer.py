@@ -23,6 +23,9 @@ __all__ = ["BatchAnchorer"]
 
 log = logging.getLogger("medledger.outbox")
 
+#: Batches sent in one round before their receipts are awaited.
+MAX_IN_FLIGHT = 32
+
 
 class BatchAnchorer:
     """Seals and anchors the outbox: by size (``batch_max`` waiting) or every ``interval_s``."""
@@ -58,7 +61,11 @@ class BatchAnchorer:
         """
         with self._run_lock:
             in_flight = [self._send(batch) for batch in self._outbox.unfinished()]
-            while (sealed := self._outbox.seal(self._batch_max)) is not None:
+            # Bounded, so that under a sustained flood receipts are still awaited and recorded.
+            while len(in_flight) < MAX_IN_FLIGHT:
+                sealed = self._outbox.seal(self._batch_max)
+                if sealed is None:
+                    break
                 in_flight.append(self._send(sealed))
             return sum(self._finish(batch) for batch in in_flight)
 

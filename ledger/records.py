@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -32,6 +33,9 @@ from ledger.patients import PatientDirectory
 from ledger.payload import Payload, parse_payload
 from ledger.store import ContentStore, cid_from_bytes
 from ledger.types import Address, Cid
+
+#: Batches whose on-chain root a record book remembers (they never change; this bounds memory).
+_BATCH_ROOTS_KEPT = 4096
 
 
 class NotBatchAnchored(LedgerError):
@@ -121,7 +125,7 @@ class RecordBook:
         self._chain = chain
         self._outbox = outbox
         self._sealer = sealer or BulkSealer(0, max_bytes=max_payload_bytes, store_root=None)
-        self._batch_roots: dict[int, tuple[bytes, str, bytes]] = {}
+        self._batch_roots: OrderedDict[int, tuple[bytes, str, bytes]] = OrderedDict()
         self._store = store
         self._patients = patients
         self._org = org
@@ -357,6 +361,8 @@ class RecordBook:
                 self._batch_anchor.functions.batch(anchoring.chain_batch_id)
             )
             onchain = self._batch_roots[anchoring.chain_batch_id] = (bytes(root), org, bytes(kind))
+            if len(self._batch_roots) > _BATCH_ROOTS_KEPT:
+                self._batch_roots.popitem(last=False)
         problem = item_problem(item, anchoring, onchain)
         if problem is not None:
             raise BatchProofInvalid(f"record 0x{item.record_id.hex()} v{item.version}: {problem}")
