@@ -37,7 +37,7 @@ from ledger.outbox import RECORD_BATCH_KIND
 from ledger.patients import sign_enrolment
 from tests.conftest import _free_port
 
-CYCLES = int(os.environ.get("MEDLEDGER_CRASH_CYCLES", "10"))
+CYCLES = int(os.environ.get("MEDLEDGER_CRASH_CYCLES", "8"))
 ITEMS_PER_REQUEST = 4
 
 
