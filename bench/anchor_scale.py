@@ -319,6 +319,7 @@ def plot(points: list[dict[str, float]], out: Path) -> None:
         ys = [p[key] + (p["outbox_mib"] if key == "store_mib" else 0) for p in points]
         ax.plot(xs, ys, marker="o")
         ax.set_xscale("log")
+        ax.set_ylim(bottom=0)
         ax.set_xlabel("records written")
         ax.set_title(label)
         ax.grid(True, alpha=0.3)
