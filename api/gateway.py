@@ -15,10 +15,13 @@ from ledger.auth import GatewayDomain, SqliteNonceStore
 from ledger.batch_anchorer import BatchAnchorer
 from ledger.bulk_sealing import BulkSealer
 from ledger.chain import Chain, connect
+from ledger.claiming import load_coverage
+from ledger.claims import ClaimBook
 from ledger.errors import ConfigError
 from ledger.keys import load_key, x25519_from_eth_key
 from ledger.outbox import Outbox
 from ledger.patients import PatientDirectory
+from ledger.payments import PaymentBook
 from ledger.prescribing import load_rules
 from ledger.prescriptions import PrescriptionBook
 from ledger.records import RecordBook
@@ -41,6 +44,8 @@ class Gateway:
     records: RecordBook
     access_log: AccessLog
     prescriptions: PrescriptionBook
+    payments: PaymentBook
+    claims: ClaimBook
     outbox: Outbox
     anchorer: BatchAnchorer
 
@@ -129,6 +134,26 @@ def build_gateway(settings: Settings) -> Gateway:
         offline_days=settings.prescription_offline_days,
         max_payload_bytes=settings.max_payload_bytes,
     )
+    payments = PaymentBook(
+        chain,
+        store,
+        patients,
+        records,
+        prescriptions,
+        org=org,
+        org_key=org_key,
+        currency=settings.currency,
+        max_payload_bytes=settings.max_payload_bytes,
+    )
+    claims = ClaimBook(
+        chain,
+        store,
+        org=org,
+        org_key=org_key,
+        rules=load_coverage(settings.claim_rules_file),
+        currency=settings.currency,
+        max_payload_bytes=settings.max_payload_bytes,
+    )
     access_log = AccessLog(db, batch_max=settings.access_log_batch_max)
     return Gateway(
         settings,
@@ -141,6 +166,8 @@ def build_gateway(settings: Settings) -> Gateway:
         records,
         access_log,
         prescriptions,
+        payments,
+        claims,
         outbox,
         BatchAnchorer(
             chain,

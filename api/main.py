@@ -16,10 +16,12 @@ from api.gateway import Gateway, build_gateway
 from api.routes import (
     audit,
     bulk,
+    claims,
     consents,
     dispenses,
     meta,
     patients,
+    payments,
     practice,
     prescriptions,
     receipts,
@@ -47,6 +49,8 @@ def create_app(gateway: Gateway) -> FastAPI:
     problems.install(app)
     routers = (meta, patients, bulk, records, receipts, consents, audit, prescriptions, dispenses)
     for module in (*routers, practice):
+        app.include_router(module.router)
+    for module in (payments, claims):
         app.include_router(module.router)
     _complete_openapi(app)
     return app

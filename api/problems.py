@@ -14,7 +14,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.schemas import ProblemPublic
 from ledger import errors
 from ledger.auth import AuthError
+from ledger.claiming.fhir import ClaimMalformed
+from ledger.claims import ClaimForeign
 from ledger.patients import PatientNotEnrolled
+from ledger.payments import PaymentNotRecordable, PaymentUnknown
 from ledger.prescriptions import FollowUpNotDiagnosis
 from ledger.records import BatchProofInvalid, NotAuthoringHospital, NotBatchAnchored
 
@@ -50,6 +53,11 @@ class NotFound(errors.LedgerError):
 
     code = "not_found"
 
+    def __init__(self, detail: str, code: str | None = None) -> None:
+        super().__init__(detail)
+        if code is not None:
+            self.code = code
+
 
 # Most specific class first: the first isinstance match decides the status.
 _STATUS: list[tuple[type[errors.LedgerError], int]] = [
@@ -59,10 +67,14 @@ _STATUS: list[tuple[type[errors.LedgerError], int]] = [
     (Unprocessable, 422),
     (PatientNotEnrolled, 422),
     (FollowUpNotDiagnosis, 422),
+    (ClaimMalformed, 422),
+    (PaymentNotRecordable, 422),
     (AuthError, 401),
     (Forbidden, 403),
+    (ClaimForeign, 403),
     (NotAuthoringHospital, 403),
     (NotFound, 404),
+    (PaymentUnknown, 404),
     (NotBatchAnchored, 409),
     (BatchProofInvalid, 502),
     (errors.StoreUnavailable, 503),
@@ -91,6 +103,12 @@ _REVERT_STATUS: dict[int, frozenset[str]] = {
             "PrescriptionNotHospitalAdminOrRegulator",
             "PracticeCallerNotRegulator",
             "PracticeNotInstitution",
+            "ClaimCallerNotPayee",
+            "ClaimCallerNotInsurer",
+            "ClaimSubmitterNotPermitted",
+            "ClaimNotAuthorised",
+            "ClaimNotInsurer",
+            "ClaimAdjusterNotPermitted",
         }
     ),
     404: frozenset(
@@ -101,6 +119,7 @@ _REVERT_STATUS: dict[int, frozenset[str]] = {
             "ConsentUnknownGrant",
             "PrescriptionUnknown",
             "PracticeUnknownFiling",
+            "ClaimUnknown",
         }
     ),
     # A prescription past its last valid second: gone for good, unlike a 409 a retry could clear.
@@ -125,6 +144,22 @@ _REVERT_STATUS: dict[int, frozenset[str]] = {
             "PrescriptionFollowUpRecordTooOld",
             "PrescriptionExpiryOutOfRange",
             "PrescriptionReasonRequired",
+            # What a claim or payment asks for: items that do not fit, a key no payment registered.
+            "ClaimBadItems",
+            "ClaimEmptyItem",
+            "ClaimRepeatedServiceKey",
+            "ClaimUnknownServiceKey",
+            "ClaimProviderNotMember",
+            "ClaimZeroPatient",
+            "ClaimReasonRequired",
+            "ClaimApprovedExceedsClaimed",
+            # A registration or filing that could never be valid, whatever the chain's state.
+            "PracticeZeroDoctor",
+            "PracticeNotHospital",
+            "PracticeEmptyLicence",
+            "PracticeInvalidWindow",
+            "PracticeInvalidScope",
+            "PracticeReasonRequired",
         }
     ),
 }

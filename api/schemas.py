@@ -328,7 +328,41 @@ class PrescriptionPublic(PrescriptionSummaryPublic):
     dispense: DispensePublic | None
 
 
+PracticeScopeName = Literal["internet_diagnosis", "prescribing"]
+#: Seconds since the Unix epoch, up to 9999-12-31T23:59:59Z: a bound JSON numbers carry exactly.
+UnixTime = Annotated[int, Field(ge=0, le=253_402_300_799, description="seconds since the epoch")]
+
+
+class RegistrationCreate(_Model):
+    """The regulator records a doctor's primary registration at a hospital."""
+
+    doctor: Address
+    institution: Address
+    valid_from: UnixTime
+    valid_to: UnixTime
+    licence_commitment: Bytes32 | None = Field(
+        default=None,
+        description="salted licence commitment; by default the one in the membership register",
+    )
+
+
+class FilingCreate(_Model):
+    """A hospital files for a doctor registered elsewhere to practise here."""
+
+    doctor: Address
+    scope: list[PracticeScopeName] = Field(min_length=1, max_length=2)
+    valid_from: UnixTime
+    valid_to: UnixTime
+
+
+class PracticeReason(_Model):
+    """Why a filing is rejected or revoked, or a registration revoked: a code, never free text."""
+
+    reason: ReasonCode
+
+
 class RegistrationPublic(_Model):
+    doctor: str
     institution: str
     licence_commitment: str
     valid_from: int
@@ -338,11 +372,20 @@ class RegistrationPublic(_Model):
 
 class FilingPublic(_Model):
     filing_id: str
+    doctor: str
     institution: str
-    scope: list[Literal["internet_diagnosis", "prescribing"]]
+    scope: list[PracticeScopeName]
     valid_from: int
     valid_to: int
     status: Literal["pending", "approved", "rejected", "revoked"]
+
+
+class RegistrationReceiptPublic(RegistrationPublic):
+    transaction: str
+
+
+class FilingReceiptPublic(FilingPublic):
+    transaction: str
 
 
 class DoctorPracticePublic(_Model):

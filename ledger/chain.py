@@ -139,6 +139,13 @@ class Chain:
         except (requests.RequestException, OSError) as exc:
             raise ChainUnavailable(str(exc)) from exc
 
+    def head(self) -> int:
+        """The latest block number; ChainUnavailable if the node does not answer."""
+        try:
+            return int(self.w3.eth.block_number)
+        except (requests.RequestException, OSError) as exc:
+            raise ChainUnavailable(str(exc)) from exc
+
     def preflight(self, fn: ContractFunction) -> None:
         """Run ``fn`` as a call from the sender, so a doomed write fails before anything is stored.
 

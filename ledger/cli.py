@@ -1,4 +1,5 @@
-"""The `medledger` command: up, demo, verify, audit, consent, network, cid, keys.
+"""The `medledger` command: up, demo, verify, audit, consent, rx, practice, claims, network, cid,
+keys.
 
 Exit codes: 0 success (for verify: intact), 1 verify found the record not intact, 2 any error.
 """
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from ledger.cli_claims import add_claims
+from ledger.cli_staff import add_staff_commands
 from ledger.errors import KeyFileError, LedgerError
 from ledger.settings import Settings, load_settings
 
@@ -279,6 +282,8 @@ def _parser() -> argparse.ArgumentParser:
     trail.add_argument("file", help="the JSON the gateway's GET /v1/access-log returned")
     trail.set_defaults(run=_cmd_audit_verify)
     _add_consent(sub)
+    add_claims(sub)
+    add_staff_commands(sub, lambda env: _passphrase(env, confirm=False))
     cid = sub.add_parser("cid", help="print the CID `ipfs add --cid-version=1` gives a file")
     cid.add_argument("file")
     cid.set_defaults(run=_cmd_cid)

@@ -44,7 +44,8 @@ class OrgSpec:
 
 
 DEMO_ORGS: tuple[OrgSpec, ...] = (
-    OrgSpec("regulator", OrgKind.REGULATOR, None, {"auditor": StaffSpec("AUDITOR_ROLE")}),
+    # The regulator's gateway records registrations and decides filings; offset 6 leaves 5 free.
+    OrgSpec("regulator", OrgKind.REGULATOR, 6, {"auditor": StaffSpec("AUDITOR_ROLE")}),
     OrgSpec(
         "hospital-a",
         OrgKind.HOSPITAL,
@@ -65,11 +66,19 @@ DEMO_ORGS: tuple[OrgSpec, ...] = (
             "locum": StaffSpec("DOCTOR_ROLE", "DOC-B-9"),
         },
     ),
-    OrgSpec("insurer", OrgKind.INSURER, 2, {"auditor": StaffSpec("AUDITOR_ROLE")}),
+    # The national medical insurance bureau; its clerk ("adjuster") decides claims.
+    OrgSpec(
+        "insurer",
+        OrgKind.INSURER,
+        2,
+        {"auditor": StaffSpec("AUDITOR_ROLE"), "adjuster": StaffSpec("CLERK_ROLE")},
+    ),
     OrgSpec("pharmacy", OrgKind.PHARMACY, 3, {"pharmacist": StaffSpec("PHARMACIST_ROLE", "PH-1")}),
     OrgSpec(
         "pharmacy-b", OrgKind.PHARMACY, 4, {"pharmacist": StaffSpec("PHARMACIST_ROLE", "PH-2")}
     ),
+    # A commercial insurer: the second insurer a service could be claimed at twice.
+    OrgSpec("insurer-b", OrgKind.INSURER, 5, {"adjuster": StaffSpec("CLERK_ROLE")}),
 )
 
 #: The multi-point practice filing the demo seeds: hospital-b's doctor may prescribe at hospital-a.
@@ -230,6 +239,11 @@ def _seed_practice(chain: Chain, consortium: Consortium, follow_up_window_s: int
     practice = chain.contract("PracticeRegistry")
     prescriptions = chain.contract("PrescriptionRegistry")
     now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    # The regulator organisation's account, which its gateway signs with, acts as a regulator.
+    regulator_org = consortium.orgs["regulator"].address
+    regulator_role = chain.call(membership.functions.REGULATOR_ROLE())
+    if not chain.call(membership.functions.hasRole(regulator_role, regulator_org)):
+        chain.transact(membership.functions.grantRole(regulator_role, regulator_org))
     hospitals = [spec for spec in DEMO_ORGS if spec.kind is OrgKind.HOSPITAL]
     for spec in hospitals:
         hospital = consortium.orgs[spec.name]

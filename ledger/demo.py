@@ -5,7 +5,9 @@ amends it; an insurer verifies both versions; a tampered copy is caught; the reg
 record's access trail against the roots anchored on chain. In between, the patient grants an
 insurer claim verification of the record, the insurer reads its segmented view, the patient
 revokes, the insurer is refused, and the patient sees all of it. Then prescriptions
-(ledger.demo_prescriptions): rights, eligibility, pre-review, review, one dispense.
+(ledger.demo_prescriptions): rights, eligibility, pre-review, review, one dispense. Then claims
+(ledger.demo_claims): a payment, an approval and settlement, a duplicate caught across insurers, a
+denial for the amount, a refusal without the grant, the regulator's figures.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ledger.chain import Chain, connect
 from ledger.client import GatewayClient, GatewayError, fetch_domain
 from ledger.consent import Purpose, Scope
 from ledger.consortium import DEMO_KDF_N, Consortium, demo_dir
+from ledger.demo_claims import claim_steps
 from ledger.demo_prescriptions import prescription_steps
 from ledger.deploy import load_deployment
 from ledger.document import RecordDocument, Verdict
@@ -107,7 +110,7 @@ class DemoFailed(LedgerError):
     code = "demo.failed"
 
 
-def _step(n: int, title: str, **facts: object) -> None:
+def _step(n: int | str, title: str, **facts: object) -> None:
     print(f"[{n}] {title}")
     for key, value in facts.items():
         print(f"      {key:<12} {value}")
@@ -264,7 +267,8 @@ def run_demo(data_dir: Path) -> None:
         accesses=", ".join(sorted({e["action"] + " " + e["outcome"] for e in trail["items"]})),
         anchored=f"{checked} checked on the gateway and again here, 0 mismatched",
     )
-    prescription_steps(consortium, pseudonym, record_id, _step, _check)
+    prescription_id = prescription_steps(consortium, pseudonym, record_id, _step, _check)
+    claim_steps(consortium, patient, record_id, prescription_id, _step, _check)
     print("demo complete")
 
 

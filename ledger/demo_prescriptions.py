@@ -4,8 +4,8 @@ Hospital-b's doctor, under an approved multi-point practice filing, prescribes a
 the demo patient (following up the record of step 3); a doctor without a filing and a
 first-diagnosis patient are refused; pre-review stops a controlled drug; hospital A's pharmacist
 approves; pharmacy A reads the dispensing view and dispenses through its own gateway; pharmacy B
-is refused. Expiry is not shown here: a running network's clock cannot be moved honestly, so
-tests/api/test_prescriptions.py shows it on a chain of its own, to the second.
+is refused. Expiry (step 20b) is shown on a scratch chain of the demo's own (ledger.demo_expiry):
+a running network's clock cannot be moved honestly.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from eth_account.signers.local import LocalAccount
 
 from ledger.client import GatewayClient, GatewayError, fetch_domain
 from ledger.consortium import Consortium
+from ledger.demo_expiry import expiry_facts
 from ledger.errors import LedgerError
 from ledger.keys import PatientKeys
 from ledger.patients import sign_enrolment
+from ledger.settings import load_settings
 
 RAMIPRIL = {"system": "http://www.whocc.no/atc", "code": "C09AA05", "display": "ramipril"}
 #: On the bundled example rules' list of drugs not prescribable online.
@@ -58,8 +60,9 @@ def prescription_steps(
     record_id: str,
     step: Callable[..., None],
     check: Callable[[bool, str], None],
-) -> None:
-    """Steps 14-20 (see the module docstring); ``step`` prints, ``check`` raises DemoFailed."""
+) -> str:
+    """Steps 14-20 (see the module docstring); ``step`` prints, ``check`` raises DemoFailed.
+    Returns the id of the prescription dispensed, which the claim steps claim for."""
     orgs = consortium.orgs
     hospital = orgs["hospital-a"]
     assert hospital.gateway_url is not None
@@ -90,7 +93,7 @@ def prescription_steps(
         transaction=receipt["transaction"],
     )
 
-    locum = _refusal(lambda: issue("hospital-b", "locum", pseudonym.address, RAMIPRIL, record_id))
+    locum = refusal(lambda: issue("hospital-b", "locum", pseudonym.address, RAMIPRIL, record_id))
     first = PatientKeys(secrets.token_bytes(32))
     newcomer = first.pseudonym(hospital.address)
     identity = first.public_identity(hospital.address)
@@ -104,7 +107,7 @@ def prescription_steps(
                 "signature": sign_enrolment(newcomer, domain.as_eip712(), hospital.address, key),
             },
         )
-    first_visit = _refusal(lambda: issue("hospital-a", "doctor", newcomer.address, RAMIPRIL, None))
+    first_visit = refusal(lambda: issue("hospital-a", "doctor", newcomer.address, RAMIPRIL, None))
     check(locum.endswith("prescriber_not_permitted"), f"doctor without a filing: {locum}")
     check(first_visit.endswith("first_diagnosis"), f"first diagnosis: {first_visit}")
     step(
@@ -118,7 +121,7 @@ def prescription_steps(
     with as_staff("hospital-a", "pharmacist") as pharmacist:
         approve = {"decision": "approve"}
         path = f"/v1/prescriptions/{blocked['prescription_id']}/review"
-        never = _refusal(lambda: pharmacist.post_json(path, approve))
+        never = refusal(lambda: pharmacist.post_json(path, approve))
         approved = pharmacist.post_json(f"/v1/prescriptions/{pid}/review", approve)
     check(blocked["pre_review"]["reason"] == "controlled-online", "morphine was not stopped")
     step(
@@ -156,18 +159,25 @@ def prescription_steps(
         transaction=dispensed["transaction"],
     )
     with as_staff("pharmacy-b", "pharmacist", pharmacies[1].gateway_url) as pharmacy_b:
-        second = _refusal(lambda: pharmacy_b.post_json(path, content=body))
+        second = refusal(lambda: pharmacy_b.post_json(path, content=body))
     check(second.endswith("already_dispensed"), f"second dispense: {second}")
     step(
         20,
         "pharmacy B is refused: a prescription is dispensed once across all pharmacies",
         pharmacy_b=second,
-        expiry="refused from expires_at + 1 s with 410 prescription.expired; a running network's "
-        "clock cannot be moved, so tests/api/test_prescriptions.py shows it on its own chain",
     )
+    # The running stack's settings (time zone, validity), for gateways on a chain of the demo's own.
+    facts = expiry_facts(load_settings(), medication_request, medication_dispense)
+    step(
+        "20b",
+        "an expired prescription is refused (offline: valid until 24:00 the same day, local time)",
+        **facts,
+    )
+    return str(pid)
 
 
-def _refusal(call: Callable[[], Any]) -> str:
+def refusal(call: Callable[[], Any]) -> str:
+    """The status and problem code of a call the demo expects refused."""
     try:
         call()
     except GatewayError as exc:

@@ -48,6 +48,7 @@ _CONSTRUCTOR_ARGS: Mapping[str, tuple[str, ...]] = {
         "max_online_validity_s",
         "max_offline_validity_s",
     ),
+    "ClaimRegistry": ("Membership", "ConsentRegistry"),
 }
 CONTRACTS = tuple(_CONSTRUCTOR_ARGS)
 

@@ -17,7 +17,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +30,9 @@ from eth_account.signers.local import LocalAccount
 
 from ledger import _artifacts
 from ledger.chain import connect
-from ledger.consortium import Consortium, seed_demo
+from ledger.consortium import DEMO_ORGS, Consortium, seed_demo
 from ledger.errors import ChainUnavailable, ConfigError
-from ledger.node import is_listening
+from ledger.node import NodeProcess, is_listening
 from ledger.settings import Settings
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -128,7 +128,7 @@ def find_node() -> Path:
     return Path(node)
 
 
-class CliqueNode:
+class CliqueNode(NodeProcess):
     """One signer: an EthereumJS client process with its chain under ``data_dir``."""
 
     def __init__(
@@ -143,23 +143,17 @@ class CliqueNode:
         host: str = "127.0.0.1",
         startup_timeout_s: float = 60.0,
     ) -> None:
+        super().__init__(
+            host=host,
+            rpc_port=rpc_port,
+            log_file=data_dir / "node.log",
+            startup_timeout_s=startup_timeout_s,
+        )
         self.name = name
         self.data_dir = data_dir
         self.genesis = genesis
         self.signer_key_file = signer_key_file
         self.p2p_port = p2p_port
-        self.rpc_port = rpc_port
-        self.host = host
-        self._startup_timeout_s = startup_timeout_s
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.rpc_port}"
-
-    @property
-    def log_file(self) -> Path:
-        return self.data_dir / "node.log"
 
     @property
     def _enode_file(self) -> Path:
@@ -173,14 +167,6 @@ class CliqueNode:
             return self._enode_file.read_text().strip() or None
         except FileNotFoundError:
             return None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     def command(self, bootnodes: Sequence[str]) -> list[str]:
         return [
@@ -202,76 +188,21 @@ class CliqueNode:
             ),
         ]
 
+    #: SIGTERM: the client closes its databases, which takes some seconds.
+    stop_signal = signal.SIGTERM
+    stop_timeout_s = 30.0
+
     def start(self, bootnodes: Sequence[str] = ()) -> Self:
         """Start the client; returns once it answers JSON-RPC and listens for peers."""
         if self.running:
             return self
-        if is_listening(self.url):
-            raise ConfigError(f"a node already answers at {self.url}; choose other ports")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._enode_file.unlink(missing_ok=True)  # rewritten once the node listens again
-        with self.log_file.open("ab") as log:
-            self._proc = subprocess.Popen(  # noqa: S603 - a fixed argument list, no shell
-                self.command(bootnodes),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # a terminal's Ctrl-C reaches us; we stop nodes in order
-                cwd=self.data_dir,
-            )
-        self._wait_ready()
+        self._launch(self.command(bootnodes), cwd=self.data_dir)
         return self
 
-    def stop(self, timeout_s: float = 30.0) -> None:
-        """Stop gracefully (SIGTERM: the client closes its databases), killing if it hangs."""
-        self.request_stop()
-        self.wait_stopped(timeout_s)
-
-    def request_stop(self) -> None:
-        """Ask the client to shut down (it takes some seconds); ``wait_stopped`` waits for it."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGTERM)
-
-    def wait_stopped(self, timeout_s: float = 30.0) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-    def kill(self) -> None:
-        """Crash the node (SIGKILL): what a power cut or an OOM kill does."""
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-    def _wait_ready(self) -> None:
-        assert self._proc is not None
-        deadline = time.monotonic() + self._startup_timeout_s
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                code = self._proc.returncode
-                self._proc = None
-                raise ChainUnavailable(f"node {self.name} exited with {code}: {self._log_tail()}")
-            if self.enode is not None and is_listening(self.url):
-                return
-            time.sleep(0.1)
-        self.stop()
-        raise ChainUnavailable(
-            f"node {self.name} did not start within {self._startup_timeout_s:.0f}s; "
-            f"see {self.log_file}"
-        )
-
-    def _log_tail(self, lines: int = 5) -> str:
-        try:
-            text = self.log_file.read_text(errors="replace").strip().splitlines()
-        except FileNotFoundError:
-            return "no log"
-        return " | ".join(text[-lines:]) or f"no output in {self.log_file}"
+    def _ready(self) -> bool:
+        return self.enode is not None and is_listening(self.url)
 
     # What the node says about itself.
     def block_number(self) -> int:
@@ -458,8 +389,11 @@ def _write_private(path: Path, text: str, *, mode: int = 0o600) -> None:
 
 # The whole local network stack: signers, the ledger deployed on them, one gateway per node.
 
-#: Which node each demo organisation's gateway talks to: writes and reads cross nodes.
-GATEWAY_NODES = {"hospital-a": 0, "insurer": 1, "hospital-b": 2}
+#: Which node each demo organisation's gateway talks to, round robin in the consortium's order:
+#: writes and reads cross nodes, and every organisation the demo speaks to has its gateway.
+GATEWAY_NODES = {
+    spec.name: index for index, spec in enumerate(s for s in DEMO_ORGS if s.port_offset is not None)
+}
 
 
 def network_root(settings: Settings) -> Path:
@@ -486,8 +420,11 @@ class RunningNetwork:
 
 
 @contextmanager
-def running_network(settings: Settings) -> Iterator[RunningNetwork]:
-    """Signers up, contracts deployed and the demo consortium seeded once, gateways served."""
+def running_network(
+    settings: Settings, gateways_at: Mapping[str, int] = GATEWAY_NODES
+) -> Iterator[RunningNetwork]:
+    """Signers up, contracts deployed and the demo consortium seeded once, and a gateway for each
+    organisation in ``gateways_at`` (organisation -> node index) served."""
     from ledger.stack import gateway_env, gateway_process
 
     _artifacts.check_sources()
@@ -504,7 +441,7 @@ def running_network(settings: Settings) -> Iterator[RunningNetwork]:
         )
         gateways: dict[str, str] = {}
         nodes: dict[str, str] = {}
-        for name, index in GATEWAY_NODES.items():
+        for name, index in gateways_at.items():
             org = consortium.orgs[name]
             assert org.gateway_url is not None
             port = int(org.gateway_url.rsplit(":", 1)[1])

@@ -48,8 +48,120 @@ def find_anvil(binary: Path | None = None) -> Path:
     return Path(on_path)
 
 
-class Anvil:
+class NodeProcess:
+    """A chain client run as a child process in its own session (a terminal's Ctrl-C reaches us,
+    and we stop nodes in order), logging to a file. Subclasses say how to reach it, where it logs,
+    which signal stops it gracefully and what "ready" means beyond answering JSON-RPC."""
+
+    name = "node"
+    stop_signal = signal.SIGINT
+    stop_timeout_s = 10.0
+
+    def __init__(
+        self, *, host: str, rpc_port: int, log_file: Path, startup_timeout_s: float
+    ) -> None:
+        self.host = host
+        self.rpc_port = rpc_port
+        self.log_file = log_file
+        self._startup_timeout_s = startup_timeout_s
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.rpc_port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _launch(self, command: list[str], cwd: Path | None = None) -> None:
+        """Start ``command`` and return once it is ready; ChainUnavailable if it exits or hangs."""
+        if is_listening(self.url):
+            raise ConfigError(f"a node already answers at {self.url}; choose other ports")
+        with self.log_file.open("ab") as log:
+            self._proc = subprocess.Popen(  # noqa: S603 - a fixed argument list, no shell
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=cwd,
+            )
+        deadline = time.monotonic() + self._startup_timeout_s
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                code, self._proc = self._proc.returncode, None
+                raise ChainUnavailable(f"{self.name} exited with {code}: {self._log_tail()}")
+            if self._ready():
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise ChainUnavailable(
+            f"{self.name} did not answer at {self.url} within {self._startup_timeout_s:.0f}s; "
+            f"see {self.log_file}"
+        )
+
+    def _ready(self) -> bool:
+        return is_listening(self.url)
+
+    def stop(self, timeout_s: float | None = None) -> None:
+        """Stop gracefully (the node saves its state), killing it if it hangs; nothing if not
+        running."""
+        self.request_stop()
+        self.wait_stopped(self.stop_timeout_s if timeout_s is None else timeout_s)
+
+    def request_stop(self) -> None:
+        """Ask the node to shut down; ``wait_stopped`` waits for it."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(self.stop_signal)
+
+    def wait_stopped(self, timeout_s: float | None = None) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            proc.wait(timeout=self.stop_timeout_s if timeout_s is None else timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def kill(self) -> None:
+        """Crash the node (SIGKILL): what a power cut or an OOM kill does."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    def _log_tail(self, lines: int = 5) -> str:
+        try:
+            text = self.log_file.read_text(errors="replace").strip().splitlines()
+        except FileNotFoundError:
+            return "no log"
+        return " | ".join(text[-lines:]) or f"no output in {self.log_file}"
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class Anvil(NodeProcess):
     """One anvil process on ``host:port``; a context manager that starts it and stops it."""
+
+    name = "anvil"
 
     def __init__(
         self,
@@ -63,104 +175,40 @@ class Anvil:
         state_interval_s: int = 5,
         startup_timeout_s: float = 15.0,
     ) -> None:
+        super().__init__(
+            host=host,
+            rpc_port=port,
+            log_file=state_dir / LOG_FILE,
+            startup_timeout_s=startup_timeout_s,
+        )
         self.state_dir = state_dir
         self.port = port
         self.chain_id = chain_id
-        self.host = host
         self.hardfork = hardfork
         self._binary = binary
         self._state_interval_s = state_interval_s
-        self._startup_timeout_s = startup_timeout_s
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def log_file(self) -> Path:
-        return self.state_dir / LOG_FILE
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> Self:
         """Start the node, loading its saved state if any; returns once JSON-RPC answers."""
         if self._proc is not None:
             return self
-        if is_listening(self.url):
-            raise ConfigError(f"a node already answers at {self.url}; choose another port")
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        command = [
-            str(find_anvil(self._binary)),
-            *("--host", self.host, "--port", str(self.port), "--chain-id", str(self.chain_id)),
-            # Gas-free like the consortium; without the last flag eth_gasPrice still says 1 gwei.
-            *("--base-fee", "0", "--gas-price", "0", "--disable-min-priority-fee"),
-            # --state loads on start and dumps on exit; the interval bounds what a kill loses.
-            *("--state", str(self.state_dir / STATE_FILE)),
-            *("--state-interval", str(self._state_interval_s)),
-            # Keep only recent states, in memory: unpruned, anvil writes every state to disk and
-            # slows as the chain grows; fully pruned, it refuses calls at past blocks, which
-            # replaying a failed transaction at its parent block needs.
-            *("--prune-history", str(_RECENT_STATES)),
-            *("--color", "never"),
-            # e.g. "paris" to stand in for the pre-Shanghai PoA clients our bytecode targets.
-            *(("--hardfork", self.hardfork) if self.hardfork else ()),
-        ]
-        with self.log_file.open("ab") as log:
-            # Own session: a terminal's Ctrl-C reaches us, and we stop the node in order.
-            self._proc = subprocess.Popen(  # noqa: S603 - a fixed argument list, no shell
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self._wait_ready()
-        return self
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop the node gracefully so it writes its state; does nothing if it is not running."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-    def _wait_ready(self) -> None:
-        assert self._proc is not None
-        deadline = time.monotonic() + self._startup_timeout_s
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                code = self._proc.returncode
-                self.stop()
-                raise ChainUnavailable(f"anvil exited with {code}: {self._log_tail()}")
-            if is_listening(self.url):
-                return
-            time.sleep(0.05)
-        self.stop()
-        raise ChainUnavailable(
-            f"anvil did not answer at {self.url} within {self._startup_timeout_s:.0f}s; "
-            f"see {self.log_file}"
+        self._launch(
+            [
+                str(find_anvil(self._binary)),
+                *("--host", self.host, "--port", str(self.port), "--chain-id", str(self.chain_id)),
+                # Gas-free like the consortium; without the last flag eth_gasPrice says 1 gwei.
+                *("--base-fee", "0", "--gas-price", "0", "--disable-min-priority-fee"),
+                # --state loads on start and dumps on exit; the interval bounds what a kill loses.
+                *("--state", str(self.state_dir / STATE_FILE)),
+                *("--state-interval", str(self._state_interval_s)),
+                # Keep only recent states, in memory: unpruned, anvil writes every state to disk
+                # and slows as the chain grows; fully pruned, it refuses calls at past blocks,
+                # which replaying a failed transaction at its parent block needs.
+                *("--prune-history", str(_RECENT_STATES)),
+                *("--color", "never"),
+                # e.g. "paris" to stand in for the pre-Shanghai PoA clients our bytecode targets.
+                *(("--hardfork", self.hardfork) if self.hardfork else ()),
+            ]
         )
-
-    def _log_tail(self, lines: int = 5) -> str:
-        text = self.log_file.read_text(errors="replace").strip().splitlines()
-        return " | ".join(text[-lines:]) or f"no output in {self.log_file}"
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return self

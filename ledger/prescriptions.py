@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +47,7 @@ from ledger.store import ContentStore, cid_from_bytes
 __all__ = [
     "DispenseInfo",
     "FollowUpNotDiagnosis",
+    "FollowUpNotOffline",
     "IssueReceipt",
     "OnchainPrescription",
     "PrescriptionBook",
@@ -55,12 +58,25 @@ __all__ = [
 REQUEST_VERSION = 1
 DISPENSE_VERSION = 2
 _ZERO32 = bytes(32)
+#: How long after its expiry the duplicate-therapy index still holds a prescription.
+_FORGET_AFTER_S = 86_400
 
 
 class FollowUpNotDiagnosis(LedgerError):
     """The follow-up record holds no diagnosis (Condition), so it proves no earlier visit."""
 
     code = "prescription.follow_up_not_diagnosis"
+
+
+class FollowUpNotOffline(FollowUpNotDiagnosis):
+    """The follow-up record is of a virtual (online) encounter: internet hospitals may follow up
+    only a diagnosis first made in person."""
+
+    code = "prescription.follow_up_not_offline"
+
+
+#: FHIR v3 ActCode encounter classes that are not an in-person visit.
+_VIRTUAL_CLASSES = frozenset({"VR"})
 
 
 @dataclass(frozen=True)
@@ -144,6 +160,7 @@ class PrescriptionBook:
         self._days = {True: online_days, False: offline_days}
         self._max_payload_bytes = max_payload_bytes
         self._registry = chain.contract("PrescriptionRegistry")
+        self._unexpired = _UnexpiredIndex(chain, self._registry, org.address)
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -342,12 +359,7 @@ class PrescriptionBook:
     def _active_requests(self, patient: str) -> list[dict[str, Any]]:
         """The patient's MedicationRequests here still in force, for the duplicate-therapy check."""
         active = (PrescriptionStatus.PENDING, PrescriptionStatus.APPROVED)
-        # The patient is in each event's data: read state only for this patient's prescriptions.
-        theirs = (
-            self.onchain(bytes(event["args"]["prescriptionId"]))
-            for event in self._events(institution=self._org.address)
-            if event["args"]["patient"] == patient
-        )
+        theirs = (self.onchain(pid) for pid in self._unexpired.of(patient))
         return [self.read(p)[0] for p in theirs if p.status in active and not p.expired()]
 
     def _check_diagnosis(self, record_id: bytes, patient: str) -> None:
@@ -363,14 +375,74 @@ class PrescriptionBook:
             resource = self._records.read(record_id, 1).resource
         except DecryptionFailed:
             return
-        if not _has_condition(resource):
+        if not any(r.get("resourceType") == "Condition" for r in _resources(resource)):
             raise FollowUpNotDiagnosis(
                 f"record 0x{record_id.hex()} holds no Condition: it does not show a diagnosis"
             )
+        if any(_is_virtual(r) for r in _resources(resource)):
+            raise FollowUpNotOffline(
+                f"record 0x{record_id.hex()} is of a virtual encounter, not an offline visit"
+            )
 
 
-def _has_condition(resource: dict[str, Any]) -> bool:
-    if resource.get("resourceType") == "Condition":
-        return True
-    entries = resource.get("entry", ()) if resource.get("resourceType") == "Bundle" else ()
-    return any(_has_condition(entry.get("resource") or {}) for entry in entries)
+def _resources(resource: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """``resource`` and, for a Bundle, every resource in it (nested Bundles too)."""
+    yield resource
+    if resource.get("resourceType") == "Bundle":
+        for entry in resource.get("entry", ()):
+            yield from _resources(entry.get("resource") or {})
+
+
+def _is_virtual(resource: dict[str, Any]) -> bool:
+    if resource.get("resourceType") != "Encounter":
+        return False
+    encounter_class = resource.get("class") or {}
+    return encounter_class.get("code") in _VIRTUAL_CLASSES
+
+
+class _UnexpiredIndex:
+    """This hospital's unexpired prescriptions by patient, from its PrescriptionIssued events.
+
+    The patient is in each event's data, not its topics, so the chain cannot filter on it. Reading
+    every event since deployment on each issue grew with the hospital's whole history; this reads
+    each block's events once, and forgets a prescription once it expires (an expired one can never
+    be in force again), so it holds at most the prescriptions issued within the longest validity.
+    """
+
+    def __init__(self, chain: Chain, registry: Any, institution: str) -> None:
+        self._chain = chain
+        self._registry = registry
+        self._institution = institution
+        self._next_block = chain.deployment.block_number
+        self._by_patient: dict[str, dict[bytes, int]] = {}
+        self._lock = threading.Lock()
+
+    def of(self, patient: str) -> list[bytes]:
+        """Ids of ``patient``'s prescriptions here that have not expired, oldest first."""
+        with self._lock:
+            self._catch_up()
+            # Forget only what expired a day ago by this clock: what is in force is decided by
+            # the caller against the chain, and the two clocks may differ by a little.
+            horizon = int(time.time()) - _FORGET_AFTER_S
+            for holder in list(self._by_patient):
+                theirs = self._by_patient[holder]
+                for pid in [pid for pid, expiry in theirs.items() if expiry < horizon]:
+                    del theirs[pid]
+                if not theirs:
+                    del self._by_patient[holder]
+            return list(self._by_patient.get(patient, {}))
+
+    def _catch_up(self) -> None:
+        head = self._chain.head()
+        if head < self._next_block:
+            return
+        events = self._registry.events.PrescriptionIssued().get_logs(
+            from_block=self._next_block,
+            to_block=head,
+            argument_filters={"institution": self._institution},
+        )
+        for event in events:
+            args = event["args"]
+            theirs = self._by_patient.setdefault(str(args["patient"]), {})
+            theirs[bytes(args["prescriptionId"])] = int(args["expiresAt"])
+        self._next_block = head + 1

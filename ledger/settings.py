@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger.claiming.rules import DEFAULT_CLAIM_RULES_FILE
 from ledger.errors import ConfigError
 from ledger.prescribing.prereview import DEFAULT_RULES_FILE
 from ledger.prescribing.validity import DEFAULT_TIME_ZONE, OFFLINE_DAYS, ONLINE_DAYS
@@ -90,6 +91,10 @@ class Settings(BaseSettings):
     demo_follow_up_window_days: int = Field(default=90, ge=0)
     # The automated pre-review's rules (JSON); the default is an example set, not a policy.
     prereview_rules_file: Path = DEFAULT_RULES_FILE
+    # Claims: the currency payments and claims are in (ISO 4217; amounts are kept in its minor
+    # unit), and this insurer's coverage rules (JSON); the default is an example, not a policy.
+    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    claim_rules_file: Path = DEFAULT_CLAIM_RULES_FILE
 
     @field_validator("time_zone")
     @classmethod

@@ -1,5 +1,5 @@
-"""A seeded consortium on the session's anvil, with real gateways for two hospitals and two
-pharmacies over HTTP.
+"""A seeded consortium on the session's anvil, with real gateways for two hospitals, two
+pharmacies and two insurers over HTTP.
 
 The fixtures `world` and `patient` (a pytest plugin, see tests/conftest.py) and helpers to use them.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -15,18 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from api.gateway import Gateway, build_gateway
 from api.main import create_app
+from api.serving import serve
 from ledger.client import GatewayClient
 from ledger.consortium import Consortium, seed_demo
 from ledger.keys import PatientKeys
 from ledger.node import Anvil
 from ledger.patients import sign_enrolment
 from ledger.settings import Settings
-from tests.serving import serve
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fhir"
 MAX_PAYLOAD = 64 * 1024
@@ -72,7 +74,15 @@ class World:
 
 
 #: The organisations whose gateways a world serves.
-SERVED = ("hospital-a", "hospital-b", "pharmacy", "pharmacy-b")
+SERVED = (
+    "hospital-a",
+    "hospital-b",
+    "pharmacy",
+    "pharmacy-b",
+    "regulator",
+    "insurer",
+    "insurer-b",
+)
 
 
 @contextmanager
@@ -92,6 +102,23 @@ def open_world(data_dir: Path, rpc_url: str, w3: Web3) -> Iterator[World]:
             stack.callback(gateway.close)
             gateways[name] = Served(stack.enter_context(serve(create_app(gateway))), gateway)
         yield World(consortium, data_dir, gateways, w3)
+
+
+@contextmanager
+def private_world(root: Path) -> Iterator[tuple[World, Anvil]]:
+    """A consortium on an anvil of its own under ``root``, for tests that move its clock or stop
+    it: the session's world is left alone."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with (
+        Anvil(state_dir=root / "chain", port=port) as node,
+        requests.Session() as session,
+    ):
+        session.trust_env = False
+        w3 = Web3(Web3.HTTPProvider(node.url, session=session))
+        with open_world(root / "data", node.url, w3) as opened:
+            yield opened, node
 
 
 @pytest.fixture(scope="session")

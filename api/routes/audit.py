@@ -35,6 +35,7 @@ router = APIRouter(
     responses=responses(*SIGNED_PROBLEMS),
 )
 
+_SQLITE_INT_MAX = 2**63 - 1
 _CURSOR_DOC = "the next_after of the previous page: opaque, and good only for the one who got it"
 
 
@@ -56,8 +57,9 @@ def trail_query(
     patient: Address | None = None,
     actor: Address | None = None,
     org: Address | None = None,
-    since: Annotated[int | None, Query(ge=0)] = None,
-    until: Annotated[int | None, Query(ge=0)] = None,
+    # Bounded by what SQLite stores: a larger time was a 500 from the database, not a 422.
+    since: Annotated[int | None, Query(ge=0, le=_SQLITE_INT_MAX)] = None,
+    until: Annotated[int | None, Query(ge=0, le=_SQLITE_INT_MAX)] = None,
     after: Annotated[str | None, Query(max_length=200, description=_CURSOR_DOC)] = None,
 ) -> TrailQuery:
     return TrailQuery(record_id, patient, actor, org, since, until, after)

@@ -18,9 +18,10 @@ def domain(gateway: GatewayDep) -> DomainPublic:
 
 @router.get("/health", response_model=HealthPublic, responses=responses(503))
 def health(gateway: GatewayDep) -> HealthPublic:
+    """Up, on which chain, at which block; 503 ``chain.unavailable`` if the node does not answer."""
     return HealthPublic(
         status="ok",
         organisation=gateway.org.address,
         chain_id=gateway.chain.chain_id,
-        block=gateway.chain.w3.eth.block_number,
+        block=gateway.chain.head(),
     )

@@ -158,3 +158,10 @@ def test_a_batch_left_unanchored_by_a_crash_is_anchored_first_and_once(world: Wo
     assert resumed.count == 1
     assert resumed.chain_batch_id is not None
     assert hospital(world).seal_access_log() is None
+
+
+@pytest.mark.parametrize("path", ["/v1/access-log", "/v1/access-log/verification"])
+def test_a_time_beyond_what_the_log_stores_is_a_422_not_a_500(world: World, path: str) -> None:
+    with world.as_staff("regulator", "auditor") as regulator, pytest.raises(GatewayError) as err:
+        regulator.get_json(path, params={"since": 2**64})
+    assert (err.value.status, err.value.problem_code) == (422, "request.invalid")

@@ -232,6 +232,33 @@ COVERED_ELSEWHERE = {
         "POST /v1/prescriptions/{prescription_id}/review",
     )
 } | {
+    route: "tests/api/test_claims.py"
+    for route in (
+        "GET /v1/claims",
+        "GET /v1/claims/figures",
+        "GET /v1/claims/{claim_id}",
+        "GET /v1/payments/{payment_id}",
+        "POST /v1/claims",
+        "POST /v1/claims/{claim_id}/decision",
+        "POST /v1/claims/{claim_id}/settlement",
+        "POST /v1/payments",
+    )
+}
+#: Registrations and filings: each refusal by role and gateway, with the positive path.
+COVERED_ELSEWHERE |= {
+    route: "tests/api/test_practice.py"
+    for route in (
+        "POST /v1/practice/registrations",
+        "POST /v1/practice/registrations/{address}/revoke",
+        "POST /v1/practice/filings",
+        "GET /v1/practice/filings/{filing_id}",
+        "POST /v1/practice/filings/{filing_id}/approve",
+        "POST /v1/practice/filings/{filing_id}/reject",
+        "POST /v1/practice/filings/{filing_id}/revoke",
+    )
+}
+#: Bulk writes and their receipts.
+COVERED_ELSEWHERE |= {
     route: "tests/api/test_bulk.py"
     for route in ("POST /v1/records:bulk", "GET /v1/receipts/{receipt_id}")
 }

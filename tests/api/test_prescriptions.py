@@ -6,19 +6,14 @@ from __future__ import annotations
 
 import copy
 import json
-import socket
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-from web3 import Web3
 
 from ledger.client import GatewayError
-from ledger.node import Anvil
-from tests.world import Patient, World, anchor, enrol_patient, fhir, open_world
+from tests.world import Patient, World, anchor, enrol_patient, fhir, private_world
 
 RAMIPRIL = {"system": "http://www.whocc.no/atc", "code": "C09AA05", "display": "ramipril"}
 MORPHINE = {"system": "http://www.whocc.no/atc", "code": "N02AA01", "display": "morphine"}
@@ -153,6 +148,34 @@ def test_follow_up_record_without_a_diagnosis_is_refused(world: World, patient: 
         422,
         "prescription.follow_up_not_diagnosis",
     )
+
+
+def visit(encounter_class: str) -> dict[str, Any]:
+    """A diagnosis made at an encounter of ``encounter_class`` (v3 ActCode: AMB, VR, ...)."""
+    act_code = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+    encounter = {
+        "resourceType": "Encounter",
+        "status": "finished",
+        "class": {"system": act_code, "code": encounter_class},
+    }
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": encounter}, {"resource": fhir("condition-example-f201-fever.json")}],
+    }
+
+
+def test_follow_up_of_a_virtual_visit_is_refused(world: World, patient: Patient) -> None:
+    online = anchor(world, patient, visit("VR"))["record_id"]
+    assert refused(lambda: issue(world, patient, record=online)) == (
+        422,
+        "prescription.follow_up_not_offline",
+    )
+
+
+def test_follow_up_of_an_ambulatory_visit_is_accepted(world: World, patient: Patient) -> None:
+    in_person = anchor(world, patient, visit("AMB"))["record_id"]
+    assert issue(world, patient, record=in_person)["pre_review"]["outcome"] == "passed"
 
 
 def test_follow_up_record_of_another_patient_is_refused(
@@ -409,18 +432,8 @@ def test_a_doctor_may_not_see_another_doctors_practice(world: World) -> None:
 @pytest.fixture(scope="module")
 def timed_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """A consortium on its own anvil: moving its clock days ahead leaves the session's alone."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    root: Path = tmp_path_factory.mktemp("timed")
-    with (
-        Anvil(state_dir=root / "chain", port=port) as node,
-        requests.Session() as session,
-    ):
-        session.trust_env = False
-        w3 = Web3(Web3.HTTPProvider(node.url, session=session))
-        with open_world(root / "data", node.url, w3) as opened:
-            yield opened
+    with private_world(tmp_path_factory.mktemp("timed")) as (opened, _node):
+        yield opened
 
 
 def _next_block_at(world: World, timestamp: int) -> None:

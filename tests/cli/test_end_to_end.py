@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from ledger.client import GatewayClient, fetch_domain
-from ledger.consortium import Consortium
+from ledger.consortium import DEMO_ORGS, Consortium
 from tests.conftest import _free_port
 
 MEDLEDGER = [sys.executable, "-m", "ledger.cli"]
@@ -61,15 +61,18 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.timeout(300)
 def test_up_demo_restart_keeps_every_record(tmp_path: Path) -> None:
     base = _free_port()
-    # The demo's gateways take base .. base + 4; anvil must not be handed one of those.
+    # The demo's gateways take base .. base + the largest offset; anvil must not get one of those.
+    last = max(spec.port_offset or 0 for spec in DEMO_ORGS)
     anvil_port = _free_port()
-    while base <= anvil_port <= base + 4:
+    while base <= anvil_port <= base + last:
         anvil_port = _free_port()
     env = _env(tmp_path / "data", api_port=base, anvil_port=anvil_port)
     with medledger_up(env, tmp_path / "up-1.log"):
         first = run(env, "demo")
         assert first.returncode == 0, first.stderr
         assert "demo complete" in first.stdout
+        # Step 20b: on the demo's scratch chain, the last valid second dispenses, the next refuses.
+        assert re.search(r"one_second_on\s+410 prescription\.expired", first.stdout)
     record_id = re.search(r"record\s+(0x[0-9a-f]{64})", first.stdout)
     assert record_id is not None
     with medledger_up(env, tmp_path / "up-2.log"):

@@ -63,3 +63,8 @@ def act(w3: Web3, deployment: Deployment) -> Act:
 @pytest.fixture(scope="module")
 def consent(w3: Web3, deployment: Deployment) -> Contract:
     return _contract(w3, deployment, "ConsentRegistry")
+
+
+@pytest.fixture(scope="module")
+def claims(w3: Web3, deployment: Deployment) -> Contract:
+    return _contract(w3, deployment, "ClaimRegistry")

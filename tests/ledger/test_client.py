@@ -14,9 +14,9 @@ from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from api.serving import serve
 from ledger.auth import AuthError, GatewayDomain, SqliteNonceStore, request_target, verify_request
 from ledger.client import GatewayClient, GatewayError, GatewayUnavailable, fetch_domain
-from tests.serving import serve
 
 DOMAIN = GatewayDomain(
     31337,

@@ -1,4 +1,5 @@
-"""Serve an ASGI app over real HTTP on 127.0.0.1, in a thread, for the length of a with-block."""
+"""Serve an ASGI app over real HTTP on 127.0.0.1, in a thread, for the length of a with-block:
+the tests' gateways, and the demo's scratch chain (ledger.demo_expiry)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,72 @@
+"""What the ClaimRegistry tests share: a consortium with two insurers, and a patient who granted
+both claim verification of their claims at the hospital."""
+
+from __future__ import annotations
+
+from contract_helpers import (
+    AUDITOR,
+    AUDITOR_ROLE,
+    CLERK,
+    CLERK_ROLE,
+    DOCTOR,
+    DOCTOR_ROLE,
+    HOSPITAL,
+    HOSPITAL_ADMIN,
+    INSURER,
+    INSURER_ADMIN,
+    OTHER_ADMIN,
+    OTHER_HOSPITAL,
+    PATIENT,
+    PHARMACY,
+    PHARMACY_ADMIN,
+    Act,
+    OrgKind,
+    account,
+    admit,
+    register,
+)
+from eth_account.signers.local import LocalAccount
+from web3.contract import Contract
+
+from ledger.consent import ConsentDomain, Purpose, Scope, ScopeKind, sign_grant
+from ledger.deploy import Deployment
+
+OTHER_INSURER, OTHER_INSURER_ADMIN = account("other-insurer"), account("other-insurer-admin")
+ADJUSTER, OTHER_ADJUSTER = account("adjuster"), account("other-adjuster")
+UNGRANTED_PATIENT = account("ungranted-patient-pseudonym")
+FAR = 2**40
+INSURERS = (INSURER, OTHER_INSURER)
+
+
+def seed_claims_consortium(
+    act: Act, membership: Contract, consent: Contract, deployment: Deployment
+) -> None:
+    """Hospitals with a clerk and a doctor, a pharmacy, two insurers each with a clerk (its
+    adjuster) and the first with an auditor; PATIENT grants both insurers claim verification of
+    their claims at HOSPITAL."""
+    admit(act, membership, HOSPITAL, OrgKind.HOSPITAL, HOSPITAL_ADMIN)
+    admit(act, membership, OTHER_HOSPITAL, OrgKind.HOSPITAL, OTHER_ADMIN)
+    admit(act, membership, PHARMACY, OrgKind.PHARMACY, PHARMACY_ADMIN)
+    admit(act, membership, INSURER, OrgKind.INSURER, INSURER_ADMIN)
+    admit(act, membership, OTHER_INSURER, OrgKind.INSURER, OTHER_INSURER_ADMIN)
+    register(act, membership, HOSPITAL_ADMIN, HOSPITAL, CLERK, CLERK_ROLE)
+    register(act, membership, HOSPITAL_ADMIN, HOSPITAL, DOCTOR, DOCTOR_ROLE)
+    register(act, membership, INSURER_ADMIN, INSURER, ADJUSTER, CLERK_ROLE)
+    register(act, membership, INSURER_ADMIN, INSURER, AUDITOR, AUDITOR_ROLE)
+    register(act, membership, OTHER_INSURER_ADMIN, OTHER_INSURER, OTHER_ADJUSTER, CLERK_ROLE)
+    domain = ConsentDomain.of(deployment)
+    for nonce, insurer in enumerate(INSURERS, start=1):
+        signed = sign_grant(
+            PATIENT,
+            domain,
+            grantee=insurer.address,
+            scope=Scope.category(ScopeKind.CLAIMS, HOSPITAL.address),
+            purpose=Purpose.CLAIM_VERIFICATION,
+            expires_at=FAR,
+            nonce=nonce,
+        )
+        act(HOSPITAL).transact(consent.functions.grantConsent(*signed.as_args()))
+
+
+def adjuster_of(insurer: LocalAccount) -> LocalAccount:
+    return ADJUSTER if insurer == INSURER else OTHER_ADJUSTER
