@@ -10,13 +10,14 @@ STAMP_SLITHER := $(SLITHER_VENV)/.installed
 PYTEST_ARGS ?=
 
 .PHONY: help deps run demo test lint format typecheck compile check-artifacts slither fuzz lock clean \
-	bench network-up network-down network-status test-network besu-config
+	bench bench-quick network-up network-down network-status test-network besu-config
 
 help:
 	@echo "make run    - install what is needed, start chain + store, deploy, seed the demo consortium, serve the API"
 	@echo "make test   - install what is needed and run every check (lint, types, reproducible build, tests)"
 	@echo "make demo   - walk the demo flow against a running 'make run'"
-	@echo "make bench  - records anchored, access decisions logged, claims verified per second"
+	@echo "make bench  - batched vs per-record anchoring, growth to 1M records: writes BENCHMARKS.md; claims verified per second"
+	@echo "make bench-quick - the same without the growth curve, in a few minutes"
 	@echo "make network-up / network-down - three EthereumJS Clique signers on loopback, the ledger and a gateway per node"
 	@echo "make test-network - the multi-node tests alone (part of make test)"
 	@echo "make fuzz   - the security battery at full size: long state-machine runs, 10,000+ hostile API requests"
@@ -73,11 +74,16 @@ typecheck: $(STAMP_PY)
 test: deps lint typecheck check-artifacts slither
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# One client anchoring records one by one through a gateway, end to end: the per-record baseline.
+# Batch anchoring against the per-record baseline in one run (bench/anchor_scale.py): the full
+# run adds the growth curve to 1,000,000 records and writes BENCHMARKS.md and bench/growth.png
+# (an hour or more on 2 cores); bench-quick takes a few minutes and ends with the summary line.
 bench: deps
-	$(BIN)/python bench/anchor_one_client.py 300
+	$(BIN)/python bench/anchor_scale.py --full
 	$(BIN)/python bench/access_log.py 20000 1000
 	$(BIN)/python bench/claims.py 100
+
+bench-quick: deps
+	$(BIN)/python bench/anchor_scale.py
 
 # The local multi-node network (docs/operations.md): runs in the background until network-down.
 network-up: deps

@@ -12,11 +12,14 @@ from eth_account.signers.local import LocalAccount
 from ledger import deploy
 from ledger.accesslog import ACCESS_LOG_KIND, AccessLog, SealedBatch
 from ledger.auth import GatewayDomain, SqliteNonceStore
+from ledger.batch_anchorer import BatchAnchorer
+from ledger.bulk_sealing import BulkSealer
 from ledger.chain import Chain, connect
 from ledger.claiming import load_coverage
 from ledger.claims import ClaimBook
 from ledger.errors import ConfigError
 from ledger.keys import load_key, x25519_from_eth_key
+from ledger.outbox import Outbox
 from ledger.patients import PatientDirectory
 from ledger.payments import PaymentBook
 from ledger.prescribing import load_rules
@@ -43,6 +46,8 @@ class Gateway:
     prescriptions: PrescriptionBook
     payments: PaymentBook
     claims: ClaimBook
+    outbox: Outbox
+    anchorer: BatchAnchorer
 
     @property
     def domain(self) -> GatewayDomain:
@@ -63,6 +68,8 @@ class Gateway:
         return int(event["args"]["batchId"]), receipt["transactionHash"].to_0x_hex()
 
     def close(self) -> None:
+        self.records.close()
+        self.outbox.close()
         self.access_log.close()
         self.patients.close()
         self.nonces.close()
@@ -94,6 +101,10 @@ def build_gateway(settings: Settings) -> Gateway:
     )
     db = settings.data_dir / "gateways" / f"{org.address}.sqlite"
     patients = PatientDirectory(db)
+    outbox = Outbox(
+        settings.record_outbox_path
+        or settings.data_dir / "gateways" / f"{org.address}.outbox.sqlite"
+    )
     records = RecordBook(
         chain,
         store,
@@ -101,6 +112,14 @@ def build_gateway(settings: Settings) -> Gateway:
         org=org,
         org_key=org_key,
         max_payload_bytes=settings.max_payload_bytes,
+        outbox=outbox,
+        sealer=BulkSealer(
+            settings.bulk_workers,
+            max_bytes=settings.max_payload_bytes,
+            store_root=settings.data_dir / "store"
+            if settings.store_backend == "embedded"
+            else None,
+        ),
     )
     prescriptions = PrescriptionBook(
         chain,
@@ -149,4 +168,12 @@ def build_gateway(settings: Settings) -> Gateway:
         prescriptions,
         payments,
         claims,
+        outbox,
+        BatchAnchorer(
+            chain,
+            store,
+            outbox,
+            batch_max=settings.record_batch_max,
+            interval_s=settings.record_batch_interval_s,
+        ),
     )

@@ -15,6 +15,7 @@ from api.deps import known_query_only
 from api.gateway import Gateway, build_gateway
 from api.routes import (
     audit,
+    bulk,
     claims,
     consents,
     dispenses,
@@ -23,6 +24,7 @@ from api.routes import (
     payments,
     practice,
     prescriptions,
+    receipts,
     records,
 )
 from ledger.settings import load_settings
@@ -45,7 +47,8 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.state.gateway = gateway
     app.add_middleware(AccessTraceMiddleware)
     problems.install(app)
-    for module in (meta, patients, records, consents, audit, prescriptions, dispenses, practice):
+    routers = (meta, patients, bulk, records, receipts, consents, audit, prescriptions, dispenses)
+    for module in (*routers, practice):
         app.include_router(module.router)
     for module in (payments, claims):
         app.include_router(module.router)
@@ -86,7 +89,9 @@ def app_from_env() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        with periodic_sealer(gateway):
+        # The outbox resumes first: a batch transaction a crash left signed goes back to the node
+        # before any other write of this gateway takes a nonce.
+        with gateway.anchorer.running(), periodic_sealer(gateway):
             yield
         gateway.close()
 

@@ -19,7 +19,7 @@ from ledger.claims import ClaimForeign
 from ledger.patients import PatientNotEnrolled
 from ledger.payments import PaymentNotRecordable, PaymentUnknown
 from ledger.prescriptions import FollowUpNotDiagnosis
-from ledger.records import NotAuthoringHospital
+from ledger.records import BatchProofInvalid, NotAuthoringHospital, NotBatchAnchored
 
 
 class Forbidden(errors.LedgerError):
@@ -75,6 +75,8 @@ _STATUS: list[tuple[type[errors.LedgerError], int]] = [
     (NotAuthoringHospital, 403),
     (NotFound, 404),
     (PaymentUnknown, 404),
+    (NotBatchAnchored, 409),
+    (BatchProofInvalid, 502),
     (errors.StoreUnavailable, 503),
     (errors.ChainUnavailable, 503),
     (errors.StoreError, 502),

@@ -395,3 +395,67 @@ class DoctorPracticePublic(_Model):
     registration: RegistrationPublic | None
     filings: list[FilingPublic]
     prescriptions: list[PrescriptionSummaryPublic]
+
+
+class RecordBulkItem(_Model):
+    """One version in a bulk write: a new record for ``patient``, or the next version of a
+    batch-anchored record (``record_id`` with the ``expected_version`` last read)."""
+
+    patient: Address | None = None
+    record_id: Bytes32 | None = None
+    expected_version: int | None = Field(default=None, ge=1, le=2**32 - 1)
+    resource: dict[str, Any] = Field(description="a FHIR R4 resource or Bundle")
+
+
+class RecordBulkCreate(_Model):
+    """Many record versions in one request, as FHIR bulk import sends them; at most
+    MEDLEDGER_BULK_MAX_ITEMS, the whole body at most MEDLEDGER_MAX_PAYLOAD_BYTES."""
+
+    items: list[RecordBulkItem] = Field(min_length=1)
+
+
+class BulkReceiptPublic(_Model):
+    """An accepted version: durable in the outbox, to be anchored in the next batch."""
+
+    receipt_id: str
+    record_id: str
+    version: int
+    patient: str
+    cid: str
+    commitment: str
+
+
+class RecordBulkAcceptedPublic(_Model):
+    receipts: list[BulkReceiptPublic]
+
+
+class AnchoringPublic(_Model):
+    """Where a version was anchored: BatchAnchor's batch, its root and transaction, and the
+    version's inclusion proof (OpenZeppelin MerkleProof: sorted pairs, double-hashed leaf)."""
+
+    batch: int
+    root: str
+    transaction: str
+    block: int
+    anchored_at: float
+    leaf_index: int
+    proof: list[str]
+
+
+class ReceiptPublic(_Model):
+    """A bulk write's receipt: ``pending`` (accepted), ``sealed`` (in a batch on its way) or
+    ``anchored`` (with ``anchoring``). ``leaf`` is what the proof proves, recomputable from
+    the fields above it (docs/architecture.md)."""
+
+    receipt_id: str
+    status: Literal["pending", "sealed", "anchored"]
+    record_id: str
+    version: int
+    commitment: str
+    cid: str
+    hospital: str
+    patient: str
+    author: str
+    leaf: str
+    accepted_at: float
+    anchoring: AnchoringPublic | None

@@ -15,7 +15,7 @@ from ledger.chain import Chain
 from ledger.payload import Payload, canonicalize
 from ledger.store import ContentStore, cid_of, cid_to_bytes
 
-__all__ = ["Anchored", "BuildCall", "seal_store_anchor"]
+__all__ = ["Anchored", "BuildCall", "Sealed", "seal_payload", "seal_store_anchor"]
 
 #: Builds the contract call from the commitment and the CID's bytes, once both are known.
 BuildCall = Callable[[bytes, bytes], ContractFunction]
@@ -38,6 +38,36 @@ class Anchored:
         return int(self.receipt["blockNumber"])
 
 
+@dataclass(frozen=True)
+class Sealed:
+    """A payload committed to under a fresh salt and sealed: what a write stores and anchors."""
+
+    commitment: bytes
+    cid: str
+    envelope: bytes
+
+
+def seal_payload(
+    payload: Payload,
+    *,
+    context_id: bytes,
+    version: int,
+    recipients: Mapping[str, X25519PublicKey],
+) -> Sealed:
+    """Commit to ``payload`` with a fresh salt and seal it, salt inside, for ``recipients``."""
+    salt = commitment.new_salt()
+    digest = commitment.commit(salt, payload.canonical)
+    plaintext = canonicalize({"resource": payload.resource, "salt": "0x" + salt.hex()})
+    blob = envelope.seal(
+        plaintext,
+        record_id=context_id,
+        version=version,
+        recipients=recipients,
+        extra_header={"salt_check": "0x" + commitment.salt_check(salt).hex()},
+    )
+    return Sealed(digest, cid_of(blob), blob)
+
+
 def seal_store_anchor(
     chain: Chain,
     store: ContentStore,
@@ -50,17 +80,8 @@ def seal_store_anchor(
 ) -> Anchored:
     """Seal ``payload`` under ``context_id``/``version`` for ``recipients`` and anchor it with the
     call ``build`` makes; the contract refuses before anything is stored."""
-    salt = commitment.new_salt()
-    digest = commitment.commit(salt, payload.canonical)
-    plaintext = canonicalize({"resource": payload.resource, "salt": "0x" + salt.hex()})
-    blob = envelope.seal(
-        plaintext,
-        record_id=context_id,
-        version=version,
-        recipients=recipients,
-        extra_header={"salt_check": "0x" + commitment.salt_check(salt).hex()},
-    )
-    cid = cid_of(blob)
+    sealed = seal_payload(payload, context_id=context_id, version=version, recipients=recipients)
+    digest, cid, blob = sealed.commitment, sealed.cid, sealed.envelope
     fn = build(digest, cid_to_bytes(cid))
     chain.preflight(fn)  # refuse before storing anything
     store.put(blob)

@@ -6,11 +6,12 @@ Built from settings and passed in through constructors; there is no global conne
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import requests
 from eth_abi.abi import decode as abi_decode
+from eth_account.datastructures import SignedTransaction
 from eth_account.signers.local import LocalAccount
 from eth_utils.abi import (
     abi_to_signature,
@@ -23,7 +24,12 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
+from web3.exceptions import (
+    ContractLogicError,
+    TimeExhausted,
+    TransactionNotFound,
+    Web3RPCError,
+)
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import TxParams, TxReceipt
 
@@ -155,29 +161,9 @@ class Chain:
         Without ``gas`` the transaction carries the configured ceiling: the network is gas-free, so
         an unused allowance costs nothing, and no estimate is needed.
         """
-        sender = self._require_sender()
-        gas_limit = gas if gas is not None else self._gas_limit
         with self._nonce_lock:
-            nonce = self._take_nonce(sender.address)
-            tx: TxParams = fn.build_transaction(
-                {  # type: ignore[arg-type]
-                    "from": sender.address,
-                    "nonce": nonce,
-                    "gas": gas_limit,
-                    # The consortium network is gas-free, as Besu consortia run (min-gas-price 0).
-                    "gasPrice": 0,
-                    "chainId": self.chain_id,
-                }
-            )
-            signed = sender.sign_transaction(tx)  # type: ignore[arg-type]
-            try:
-                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-            except Web3RPCError as exc:
-                self._next_nonce = None  # resynchronise from the node next time
-                raise ChainError(f"transaction refused by the node: {exc.message}") from exc
-            except (requests.RequestException, OSError) as exc:
-                self._next_nonce = None
-                raise ChainUnavailable(str(exc)) from exc
+            tx, signed = self._sign(fn, gas)
+            tx_hash = self._send(signed.raw_transaction)
         try:
             receipt = wait_for_receipt(
                 self.w3,
@@ -192,6 +178,89 @@ class Chain:
         if receipt["status"] != 1:
             raise self._replay_revert(tx, receipt)
         return receipt
+
+    def send_recorded(
+        self,
+        fn: ContractFunction,
+        record: Callable[[bytes, bytes], None],
+        *,
+        gas: int | None = None,
+    ) -> tuple[bytes, HexBytes]:
+        """Sign ``fn``, hand the signed bytes and their hash to ``record`` (which makes them
+        durable), then send them; returns both. What ``record`` kept is all a restart needs: the
+        same bytes are sent again (``rebroadcast``), never re-signed under a new nonce."""
+        with self._nonce_lock:
+            _tx, signed = self._sign(fn, gas)
+            record(bytes(signed.raw_transaction), bytes(signed.hash))
+            return bytes(signed.raw_transaction), self._send(signed.raw_transaction)
+
+    def rebroadcast(self, raw_transaction: bytes) -> bool:
+        """Send signed bytes again; False when the node says their nonce is already used (the
+        transaction was mined, or another took its nonce). Known already is fine: True."""
+        try:
+            self.w3.eth.send_raw_transaction(raw_transaction)
+        except Web3RPCError as exc:
+            message = (exc.message or str(exc)).lower()
+            if "nonce too low" in message or "nonce is too low" in message:
+                return False
+            if "already known" in message or "already imported" in message:
+                return True
+            raise ChainError(f"transaction refused by the node: {exc.message}") from exc
+        except (requests.RequestException, OSError) as exc:
+            raise ChainUnavailable(str(exc)) from exc
+        return True
+
+    def receipt_of(self, tx_hash: bytes) -> TxReceipt | None:
+        """The receipt of ``tx_hash`` if it is mined, else None."""
+        try:
+            return self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return None
+        except (requests.RequestException, OSError) as exc:
+            raise ChainUnavailable(str(exc)) from exc
+
+    def await_receipt(self, tx_hash: bytes, raw_transaction: bytes) -> TxReceipt:
+        """Wait for the receipt of a sent transaction, re-sending its bytes while it is missing."""
+        try:
+            return wait_for_receipt(
+                self.w3,
+                HexBytes(tx_hash),
+                raw_transaction,
+                timeout_s=self._tx_timeout_s,
+                confirmations=self._confirmations,
+                poll_s=0.005,
+            )
+        except TimeExhausted as exc:
+            raise ChainError(f"transaction 0x{tx_hash.hex()} not mined in time") from exc
+        except (requests.RequestException, OSError) as exc:
+            raise ChainUnavailable(str(exc)) from exc
+
+    def _sign(self, fn: ContractFunction, gas: int | None) -> tuple[TxParams, SignedTransaction]:
+        """Build and sign ``fn`` under the next local nonce; call with the nonce lock held."""
+        sender = self._require_sender()
+        nonce = self._take_nonce(sender.address)
+        tx: TxParams = fn.build_transaction(
+            {  # type: ignore[arg-type]
+                "from": sender.address,
+                "nonce": nonce,
+                "gas": gas if gas is not None else self._gas_limit,
+                # The consortium network is gas-free, as Besu consortia run (min-gas-price 0).
+                "gasPrice": 0,
+                "chainId": self.chain_id,
+            }
+        )
+        return tx, sender.sign_transaction(tx)  # type: ignore[arg-type]
+
+    def _send(self, raw_transaction: bytes) -> HexBytes:
+        """Send signed bytes; call with the nonce lock held (a refusal resets the local nonce)."""
+        try:
+            return self.w3.eth.send_raw_transaction(raw_transaction)
+        except Web3RPCError as exc:
+            self._next_nonce = None  # resynchronise from the node next time
+            raise ChainError(f"transaction refused by the node: {exc.message}") from exc
+        except (requests.RequestException, OSError) as exc:
+            self._next_nonce = None
+            raise ChainUnavailable(str(exc)) from exc
 
     def _take_nonce(self, address: str) -> int:
         if self._next_nonce is None:

@@ -70,6 +70,17 @@ class Settings(BaseSettings):
     access_log_seal_interval_s: float = Field(default=5.0, gt=0)
     access_log_batch_max: int = Field(default=1000, ge=1)
 
+    # Batch anchoring of record versions (POST /v1/records:bulk): accepted into a durable SQLite
+    # outbox (default: beside the gateway's database), sealed into one Merkle batch when this many
+    # wait or this often, its root anchored in one BatchAnchor transaction.
+    record_outbox_path: Path | None = None
+    record_batch_max: int = Field(default=10_000, ge=1, le=2**32 - 1)
+    record_batch_interval_s: float = Field(default=1.0, gt=0)
+    bulk_max_items: int = Field(default=1000, ge=1)
+    # Processes a bulk write validates and seals in (0: in the request's own thread).
+    bulk_workers: int = Field(default=2, ge=0)
+    receipt_max_wait_s: float = Field(default=30.0, gt=0)
+
     # Local practice: the time zone prescription validity is counted in, and for how many local days
     # (the issue day counted): online until 24:00 of the next day, offline until 24:00 the same day.
     time_zone: str = DEFAULT_TIME_ZONE

@@ -36,7 +36,8 @@ from api.schemas import (
     VersionPublic,
     WrappedKey,
 )
-from ledger.consent import Purpose
+from ledger.consent import Purpose, ScopeKind
+from ledger.document import OnchainVersion
 from ledger.envelope import rewrap_data_key
 from ledger.errors import ContractRevert
 from ledger.segmentation import apply_view, view_for
@@ -279,20 +280,38 @@ def _authorise_reader(
             raise Forbidden("record.foreign", "the record was anchored by another hospital")
         return Access("full")
     if member is not None and purpose is not None:
-        access = _granted(gateway, member, record_id, purpose)
+        access = _granted(gateway, member, record_id, first, purpose)
         if access is not None:
             trace.grant = access.grant
             return access
     raise Forbidden("record.forbidden", f"{signer} may not read this record")
 
 
-def _granted(gateway: Gateway, member: Member, record_id: bytes, purpose: str) -> Access | None:
-    """The segmented view a grant in force gives ``member`` for ``purpose``, if any."""
+def _granted(
+    gateway: Gateway, member: Member, record_id: bytes, first: OnchainVersion, purpose: str
+) -> Access | None:
+    """The segmented view a grant in force gives ``member`` for ``purpose``, if any.
+
+    A batch-anchored record is not in RecordRegistry, so no grant can name it alone; the
+    patient's grant of their records at the hospital (a category grant) opens it.
+    """
     consent = gateway.chain.contract("ConsentRegistry")
     code = Purpose[purpose.upper()]
+    at = int(time.time())
     ok, grant_id = gateway.chain.call(
-        consent.functions.isAuthorised(member.address, record_id, int(code), int(time.time()))
+        consent.functions.isAuthorised(member.address, record_id, int(code), at)
     )
+    if not ok:
+        ok, grant_id = gateway.chain.call(
+            consent.functions.isAuthorisedForCategory(
+                member.address,
+                first.patient,
+                first.hospital,
+                int(ScopeKind.HOSPITAL_RECORDS),
+                int(code),
+                at,
+            )
+        )
     if not ok:
         return None
     membership = gateway.chain.contract("Membership")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Self
 
@@ -20,6 +21,10 @@ class ContentStore(ABC):
     @abstractmethod
     def put(self, data: bytes) -> Cid:
         """Store and pin ``data``; return its CID once every block is durable."""
+
+    def put_many(self, blobs: Iterable[bytes]) -> list[Cid]:
+        """Store and pin each of ``blobs``; a backend may make them durable together, once."""
+        return [self.put(blob) for blob in blobs]
 
     @abstractmethod
     def get(self, cid: str) -> bytes:

@@ -36,6 +36,17 @@ class EmbeddedStore(ContentStore):
                 folder.mkdir(parents=True, exist_ok=True)
 
     def put(self, data: bytes) -> Cid:
+        return self._put(data, sync=self._durable)
+
+    def put_many(self, blobs: Iterable[bytes]) -> list[Cid]:
+        """Write every blob, then make them all durable with one sync of the file system: an
+        fsync per file and directory is what bounds a batch of thousands of small envelopes."""
+        cids = [self._put(blob, sync=False) for blob in blobs]
+        if self._durable and cids:
+            os.sync()
+        return cids
+
+    def _put(self, data: bytes, *, sync: bool) -> Cid:
         written: list[bytes] = []
         try:
             with _disk("write to the content store"):
@@ -44,10 +55,13 @@ class EmbeddedStore(ContentStore):
                     with self._lock:
                         self._writing[cid] += 1
                     written.append(cid)
-                    touched |= self._write(self._blocks, cid, block)
-                self._sync(touched)  # every block is durable before a pin says the content is here
+                    touched |= self._write(self._blocks, cid, block, sync=sync)
+                if sync:  # every block is durable before a pin says the content is here
+                    self._sync(touched)
                 with self._lock:
-                    self._sync(self._write(self._pins, written[-1], b""))
+                    pinned = self._write(self._pins, written[-1], b"", sync=sync)
+                    if sync:
+                        self._sync(pinned)
         finally:
             with self._lock:
                 self._writing -= Counter(written)
@@ -139,7 +153,7 @@ class EmbeddedStore(ContentStore):
         except OSError as exc:
             raise StoreUnavailable(f"cannot read the content store: {exc}") from exc
 
-    def _write(self, folder: Path, cid: bytes, content: bytes) -> set[Path]:
+    def _write(self, folder: Path, cid: bytes, content: bytes, *, sync: bool = True) -> set[Path]:
         """Write a file named by ``cid`` atomically; the directories whose entries changed."""
         path = self._path(folder, cid)
         with suppress(FileNotFoundError):
@@ -153,7 +167,7 @@ class EmbeddedStore(ContentStore):
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(content)
-                if self._durable:
+                if self._durable and sync:
                     out.flush()
                     os.fsync(out.fileno())
             os.replace(tmp, path)

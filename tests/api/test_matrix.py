@@ -244,6 +244,11 @@ COVERED_ELSEWHERE |= {
         "POST /v1/practice/filings/{filing_id}/revoke",
     )
 }
+#: Bulk writes and their receipts.
+COVERED_ELSEWHERE |= {
+    route: "tests/api/test_bulk.py"
+    for route in ("POST /v1/records:bulk", "GET /v1/receipts/{receipt_id}")
+}
 
 #: The hospital's own staff who may not read its records: they once got 404 for an id that is not
 #: anchored and 403 for one that is. Checked on their own in
