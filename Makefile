@@ -106,7 +106,8 @@ besu-config: $(STAMP_PY)
 
 # The security battery (tests marked `security`) at full size: the contract state machines run far
 # longer, schemathesis sends at least 10,000 requests, the dictionary attack hashes four million
-# payloads. About 20 minutes on 2 cores; `make test` runs the same tests with a small budget.
+# payloads. About 45 minutes on 2 cores (the consent and prescribing machines take about 15 and
+# 8 of them); `make test` runs the same tests with a small budget.
 fuzz: deps
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m security $(PYTEST_ARGS)
 
