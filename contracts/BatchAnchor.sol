@@ -12,7 +12,17 @@ import {MembershipGated} from "./MembershipGated.sol";
  * items, each provable later by its inclusion proof.
  */
 contract BatchAnchor is IBatchAnchor, MembershipGated {
-    mapping(uint256 batchId => Batch) private _batches;
+    /// @dev A batch as stored: `Batch`'s fields reordered so that org, count and time share one
+    /// slot (three slots a batch, not four: ~22,000 gas less for every batch anchored).
+    struct StoredBatch {
+        bytes32 root;
+        bytes32 kind;
+        address org;
+        uint32 count;
+        uint64 anchoredAt;
+    }
+
+    mapping(uint256 batchId => StoredBatch) private _batches;
     uint256 private _count;
 
     /**
@@ -32,7 +42,8 @@ contract BatchAnchor is IBatchAnchor, MembershipGated {
 
     /// @inheritdoc IBatchAnchor
     function batch(uint256 batchId) public view returns (Batch memory) {
-        return _existing(batchId);
+        StoredBatch storage stored = _existing(batchId);
+        return Batch(stored.root, stored.org, stored.kind, stored.count, stored.anchoredAt);
     }
 
     /// @inheritdoc IBatchAnchor
@@ -52,7 +63,7 @@ contract BatchAnchor is IBatchAnchor, MembershipGated {
      */
     function _anchorBatch(address org, bytes32 kind, bytes32 root, uint32 count) internal returns (uint256) {
         uint256 batchId = ++_count;
-        _batches[batchId] = Batch(root, org, kind, count, uint64(block.timestamp));
+        _batches[batchId] = StoredBatch(root, kind, org, count, uint64(block.timestamp));
         emit BatchAnchored(batchId, org, kind, root, count);
         return batchId;
     }
@@ -60,7 +71,7 @@ contract BatchAnchor is IBatchAnchor, MembershipGated {
     /**
      * @dev Returns the stored batch, or reverts with {BatchUnknown}.
      */
-    function _existing(uint256 batchId) private view returns (Batch storage stored) {
+    function _existing(uint256 batchId) private view returns (StoredBatch storage stored) {
         stored = _batches[batchId];
         if (stored.root == bytes32(0)) revert BatchUnknown(batchId);
     }
