@@ -69,6 +69,14 @@ class RecordReceiptPublic(_Model):
     block: int
 
 
+class BatchInclusionPublic(_Model):
+    """A batch-anchored version's place: BatchAnchor's batch id, the leaf's author, the proof."""
+
+    batch: int
+    author: str
+    proof: list[str]
+
+
 class RecordDocumentPublic(_Model):
     """A decrypted version with what `medledger verify` needs to check it against the chain."""
 
@@ -79,6 +87,9 @@ class RecordDocumentPublic(_Model):
     cid: str
     salt: str
     resource: dict[str, Any]
+    batch_inclusion: BatchInclusionPublic | None = Field(
+        default=None, description="for a batch-anchored version: where its proof leads"
+    )
 
 
 class RecordViewPublic(_Model):

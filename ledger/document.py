@@ -16,7 +16,7 @@ from ledger.errors import PayloadNotJson
 from ledger.payload import canonicalize
 from ledger.types import OnchainVersion
 
-__all__ = ["OnchainVersion", "RecordDocument", "Verdict", "verify_document"]
+__all__ = ["BatchInclusion", "OnchainVersion", "RecordDocument", "Verdict", "verify_document"]
 
 
 def _checksummed(value: str) -> str:
@@ -29,8 +29,20 @@ _Hex32 = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$")]
 _ChecksumAddress = Annotated[str, AfterValidator(_checksummed)]
 
 
+class BatchInclusion(BaseModel):
+    """Where a batch-anchored version sits: BatchAnchor's batch, the author the leaf names, and
+    the item's Merkle proof (OpenZeppelin's sorted-pair tree)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    batch: Annotated[int, Field(ge=1)]
+    author: _ChecksumAddress
+    proof: Annotated[list[_Hex32], Field(max_length=64)]
+
+
 class RecordDocument(BaseModel):
-    """One decrypted version of a record, with what is needed to check it against the chain."""
+    """One decrypted version of a record, with what is needed to check it against the chain:
+    RecordRegistry's version, or (``batch_inclusion``) its place in an anchored batch."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -41,12 +53,14 @@ class RecordDocument(BaseModel):
     cid: Annotated[str, StringConstraints(min_length=1)]
     salt: _Hex32
     resource: dict[str, Any]
+    batch_inclusion: BatchInclusion | None = None
 
 
 class Verdict(Enum):
     """The outcome of checking a record document, in the order the checks run."""
 
     NOT_ANCHORED = "not_anchored"
+    NOT_IN_BATCH = "not_in_batch"
     HOSPITAL_MISMATCH = "hospital_mismatch"
     PSEUDONYM_MISMATCH = "pseudonym_mismatch"
     CID_MISMATCH = "cid_mismatch"
@@ -62,6 +76,8 @@ class Verdict(Enum):
 
 _EXPLANATIONS = {
     Verdict.NOT_ANCHORED: "the chain holds no such version of this record",
+    Verdict.NOT_IN_BATCH: "the document is not an item of the anchored batch it names: "
+    "some field differs from what was anchored, or the proof is wrong",
     Verdict.HOSPITAL_MISMATCH: "the chain names a different hospital for this version",
     Verdict.PSEUDONYM_MISMATCH: "the chain names a different patient pseudonym for this version",
     Verdict.CID_MISMATCH: "the chain anchored different content (CID) for this version",

@@ -14,12 +14,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account.signers.local import LocalAccount
+from web3 import Web3
 
 from ledger import envelope
 from ledger.anchoring import BuildCall, seal_store_anchor
 from ledger.bulk_sealing import BulkSealer, SealJob
 from ledger.chain import Chain
-from ledger.document import OnchainVersion, RecordDocument
+from ledger.document import BatchInclusion, OnchainVersion, RecordDocument
 from ledger.errors import (
     ConfigError,
     ContentCorrupt,
@@ -312,6 +313,19 @@ class RecordBook:
             cid=info.cid,
             salt=body["salt"],
             resource=body["resource"],
+            batch_inclusion=self._inclusion(record_id, number) if info.batch else None,
+        )
+
+    def _inclusion(self, record_id: bytes, version: int) -> BatchInclusion | None:
+        """Where a batch-anchored version sits, for anyone to check with `medledger verify`."""
+        found = self._outbox.anchored_version(record_id, version) if self._outbox else None
+        if found is None:
+            return None
+        item, anchoring = found
+        return BatchInclusion(
+            batch=anchoring.chain_batch_id,
+            author=Web3.to_checksum_address(item.author),
+            proof=["0x" + p.hex() for p in anchoring.proof],
         )
 
     def envelope(self, record_id: bytes, version: int) -> bytes:

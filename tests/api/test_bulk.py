@@ -3,13 +3,16 @@ proofs that check on chain, and batched records read, verified and shared as sin
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ledger.cli import EXIT_NOT_INTACT, EXIT_OK, main
 from ledger.client import GatewayError
 from ledger.consent import ConsentDomain, Purpose, Scope, ScopeKind, sign_grant
 from ledger.merkle import verify
@@ -92,6 +95,67 @@ def test_a_receipt_leaf_is_recomputed_from_its_fields(world: World, patient: Pat
     proof = [bytes.fromhex(p[2:]) for p in r["anchoring"]["proof"]]
     root = bytes.fromhex(r["anchoring"]["root"][2:])
     assert not verify(proof, root, altered.leaf())
+
+
+@pytest.fixture
+def batched_document(
+    world: World, patient: Patient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, dict[str, Any]]:
+    """A batch-anchored record as its doctor reads it back, saved to a file; CLI settings point
+    at the test consortium."""
+    monkeypatch.setenv("MEDLEDGER_DATA_DIR", str(world.data_dir))
+    monkeypatch.setenv("MEDLEDGER_RPC_URL", world.consortium.rpc_url)
+    (receipt,) = bulk(world, [{"patient": patient.pseudonym.address, "resource": observation(120)}])
+    wait_receipt(world, receipt["receipt_id"])
+    with world.as_staff("hospital-a", "doctor") as doctor:
+        document: dict[str, Any] = doctor.get_json(f"/v1/records/{receipt['record_id']}")
+    path = tmp_path / "batched.json"
+    path.write_text(json.dumps(document))
+    return path, document
+
+
+def test_medledger_verify_checks_a_batched_record_against_its_batch_root(
+    batched_document: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, document = batched_document
+    assert document["batch_inclusion"]["batch"] >= 1
+    assert main(["verify", str(path), "--record", document["record_id"]]) == EXIT_OK
+    assert capsys.readouterr().out.startswith("verdict: intact")
+
+
+def _inclusion(document: dict[str, Any], **change: Any) -> dict[str, Any]:
+    return {**document, "batch_inclusion": {**document["batch_inclusion"], **change}}
+
+
+def _bent_proof(document: dict[str, Any]) -> list[str]:
+    """Every proof element with its last hex digit changed (a one-item batch: a made-up one)."""
+    proof = document["batch_inclusion"]["proof"]
+    return [p[:-1] + ("1" if p[-1] == "0" else "0") for p in proof] or ["0x" + "55" * 32]
+
+
+@pytest.mark.parametrize(
+    ("tamper", "verdict"),
+    [
+        (lambda d: {**d, "resource": observation(121)}, "not_in_batch"),
+        (lambda d: {**d, "salt": "0x" + "11" * 32}, "not_in_batch"),
+        (lambda d: {**d, "patient": "0x" + "22" * 20}, "not_in_batch"),
+        (lambda d: {**d, "version": 2}, "not_in_batch"),
+        (lambda d: {**d, "hospital": "0x" + "33" * 20}, "hospital_mismatch"),
+        (lambda d: _inclusion(d, author="0x" + "44" * 20), "not_in_batch"),
+        (lambda d: _inclusion(d, proof=_bent_proof(d)), "not_in_batch"),
+        (lambda d: _inclusion(d, batch=10**9), "not_anchored"),
+    ],
+)
+def test_medledger_verify_names_each_tamper_of_a_batched_record(
+    batched_document: tuple[Path, dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+    tamper: Any,
+    verdict: str,
+) -> None:
+    path, document = batched_document
+    path.write_text(json.dumps(tamper(document)))
+    assert main(["verify", str(path), "--record", document["record_id"]]) == EXIT_NOT_INTACT
+    assert capsys.readouterr().out.startswith(f"verdict: {verdict}:")
 
 
 def test_a_batched_record_reads_back_as_a_single_one_does(world: World, patient: Patient) -> None:
