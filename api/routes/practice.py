@@ -10,12 +10,13 @@ chain, to a regulator, the doctor, or (for a filing) the institution it is for.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 from web3 import Web3
 
-from api.audit import CurrentTrace
+from api.audit import CurrentTrace, Trace
 from api.deps import CLERK_ROLE, CurrentMember, GatewayDep, Member, OwnStaff, org_kind, require_role
 from api.gateway import Gateway
 from api.problems import SIGNED_PROBLEMS, Forbidden, NotFound, responses
@@ -170,11 +171,7 @@ def approve_filing(
     filing_id: FilingIdPath, staff: OwnStaff, gateway: GatewayDep, trace: CurrentTrace
 ) -> FilingReceiptPublic:
     """Approve a pending filing: the doctor may practise there within its window and scope."""
-    _regulator_staff(staff, gateway)
-    trace.view = "write"
-    desk = PracticeDesk(gateway.chain)
-    fid = _known_filing(desk, filing_id).filing_id
-    return _filing_receipt(desk, fid, desk.approve(fid))
+    return _decide(staff, gateway, trace, filing_id, lambda desk, fid: desk.approve(fid))
 
 
 @router.post("/filings/{filing_id}/reject", response_model=FilingReceiptPublic)
@@ -186,11 +183,7 @@ def reject_filing(
     trace: CurrentTrace,
 ) -> FilingReceiptPublic:
     """Reject a pending filing, with a reason code."""
-    _regulator_staff(staff, gateway)
-    trace.view = "write"
-    desk = PracticeDesk(gateway.chain)
-    fid = _known_filing(desk, filing_id).filing_id
-    return _filing_receipt(desk, fid, desk.reject(fid, body.reason))
+    return _decide(staff, gateway, trace, filing_id, lambda d, fid: d.reject(fid, body.reason))
 
 
 @router.post("/filings/{filing_id}/revoke", response_model=FilingReceiptPublic)
@@ -202,11 +195,22 @@ def revoke_filing(
     trace: CurrentTrace,
 ) -> FilingReceiptPublic:
     """Revoke an approved filing, with a reason code: prescribing under it stops at once."""
+    return _decide(staff, gateway, trace, filing_id, lambda d, fid: d.revoke(fid, body.reason))
+
+
+def _decide(
+    staff: Member,
+    gateway: Gateway,
+    trace: Trace,
+    filing_id: str,
+    act: Callable[[PracticeDesk, bytes], str],
+) -> FilingReceiptPublic:
+    """The regulator's decision on a known filing: ``act`` sends it and returns the transaction."""
     _regulator_staff(staff, gateway)
     trace.view = "write"
     desk = PracticeDesk(gateway.chain)
     fid = _known_filing(desk, filing_id).filing_id
-    return _filing_receipt(desk, fid, desk.revoke(fid, body.reason))
+    return _filing_receipt(desk, fid, act(desk, fid))
 
 
 def _known_filing(desk: PracticeDesk, filing_id: str) -> Filing:
