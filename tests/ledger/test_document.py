@@ -162,6 +162,7 @@ def test_verdicts_follow_the_documented_order() -> None:
 def test_verdict_names_are_the_documented_ones() -> None:
     assert [verdict.value for verdict in Verdict] == [
         "not_anchored",
+        "not_in_batch",
         "hospital_mismatch",
         "pseudonym_mismatch",
         "cid_mismatch",
