@@ -9,6 +9,7 @@ python bench/access_log.py [entries] [batch]
 from __future__ import annotations
 
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -30,10 +31,13 @@ def main(entries: int, batch: int) -> None:
     ):
         assert stack.consortium is not None
         hospital = stack.consortium.orgs["hospital-a"]
-        # The pharmacy runs no gateway here, so this one is alone with its account and its log.
+        # The pharmacy's own gateway runs too, with a sealer of its own: this one gets a data
+        # directory of its own (the deployment record copied in), so it seals its log alone.
+        alone = Path(tmp) / "bench-gateway"
+        shutil.copytree(Path(tmp) / "deployments", alone / "deployments")
         gateway = build_gateway(
             Settings(
-                data_dir=Path(tmp),
+                data_dir=alone,
                 rpc_url=stack.rpc_url,
                 org_key_file=Path(stack.consortium.orgs["pharmacy"].key_file),
                 access_log_batch_max=batch,
