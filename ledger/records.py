@@ -106,6 +106,7 @@ class VersionInfo:
     block: int
     content: str | None = None  # "intact" | "missing" | "corrupt", filled in by history()
     batch: int | None = None  # BatchAnchor's batch id, for a batch-anchored version
+    proof: tuple[str, ...] = ()  # and the version's Merkle proof in that batch
 
 
 class RecordBook:
@@ -313,19 +314,12 @@ class RecordBook:
             cid=info.cid,
             salt=body["salt"],
             resource=body["resource"],
-            batch_inclusion=self._inclusion(record_id, number) if info.batch else None,
-        )
-
-    def _inclusion(self, record_id: bytes, version: int) -> BatchInclusion | None:
-        """Where a batch-anchored version sits, for anyone to check with `medledger verify`."""
-        found = self._outbox.anchored_version(record_id, version) if self._outbox else None
-        if found is None:
-            return None
-        item, anchoring = found
-        return BatchInclusion(
-            batch=anchoring.chain_batch_id,
-            author=Web3.to_checksum_address(item.author),
-            proof=["0x" + p.hex() for p in anchoring.proof],
+            # Where a batch-anchored version sits, for anyone to check with `medledger verify`.
+            batch_inclusion=BatchInclusion(
+                batch=info.batch, author=Web3.to_checksum_address(info.author), proof=[*info.proof]
+            )
+            if info.batch
+            else None,
         )
 
     def envelope(self, record_id: bytes, version: int) -> bytes:
@@ -390,6 +384,7 @@ class RecordBook:
             anchored_at=int(anchoring.anchored_at),
             block=anchoring.block,
             batch=anchoring.chain_batch_id,
+            proof=tuple("0x" + p.hex() for p in anchoring.proof),
         )
 
     def _content_state(self, cid: str) -> str:

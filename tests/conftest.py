@@ -70,3 +70,22 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section(f"security battery (hypothesis profile {PROFILE!r})")
         for line in _BATTERY:
             terminalreporter.write_line(line)
+
+
+def free_run(count: int, start: int) -> int:
+    """The first port from ``start`` on with ``count`` free ports in a row on 127.0.0.1."""
+    port = start
+    while port + count < 65_000:
+        socks: list[socket.socket] = []
+        try:
+            for offset in range(count):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port + offset))
+            return port
+        except OSError:
+            port += count + 1
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError("no run of free ports")

@@ -21,7 +21,7 @@ import pytest
 
 from ledger.client import GatewayClient, fetch_domain
 from ledger.consortium import DEMO_ORGS, Consortium
-from tests.conftest import _free_port
+from tests.conftest import free_run
 
 MEDLEDGER = [sys.executable, "-m", "ledger.cli"]
 
@@ -60,12 +60,11 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.timeout(300)
 def test_up_demo_restart_keeps_every_record(tmp_path: Path) -> None:
-    base = _free_port()
-    # The demo's gateways take base .. base + the largest offset; anvil must not get one of those.
+    # The demo's gateways take base .. base + the largest offset, all free and below the ephemeral
+    # range, where a client connection could take one between choosing and binding.
     last = max(spec.port_offset or 0 for spec in DEMO_ORGS)
-    anvil_port = _free_port()
-    while base <= anvil_port <= base + last:
-        anvil_port = _free_port()
+    base = free_run(last + 1, 28_100)
+    anvil_port = free_run(1, base + last + 1)
     env = _env(tmp_path / "data", api_port=base, anvil_port=anvil_port)
     with medledger_up(env, tmp_path / "up-1.log"):
         first = run(env, "demo")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,35 +9,16 @@ import pytest
 
 from ledger.network import RunningNetwork, running_network
 from ledger.settings import Settings
-
-
-def _free_run(count: int, start: int) -> int:
-    """The first port from ``start`` on with ``count`` free ports in a row on 127.0.0.1."""
-    port = start
-    while port + count < 65_000:
-        socks: list[socket.socket] = []
-        try:
-            for offset in range(count):
-                sock = socket.socket()
-                socks.append(sock)
-                sock.bind(("127.0.0.1", port + offset))
-            return port
-        except OSError:
-            port += count + 1
-        finally:
-            for sock in socks:
-                sock.close()
-    raise RuntimeError("no run of free ports")
-
+from tests.conftest import free_run
 
 THREE_GATEWAYS = {"hospital-a": 0, "insurer": 1, "hospital-b": 2}
 
 
 @pytest.fixture(scope="session")
 def network_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    rpc = _free_run(3, 38_645)
-    p2p = _free_run(3, 39_403)
-    api = _free_run(3, 38_100)
+    rpc = free_run(3, 38_645)
+    p2p = free_run(3, 39_403)
+    api = free_run(3, 38_100)
     return Settings(
         data_dir=Path(tmp_path_factory.mktemp("network")),
         network_rpc_port=rpc,
