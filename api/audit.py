@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledger.accesslog import AccessEntry, now
-from ledger.auth import SIGNER_HEADER
+from ledger.audit.access_log import AccessEntry, now
 from ledger.errors import LedgerError
+from ledger.gateway.auth import SIGNER_HEADER
 
 if TYPE_CHECKING:
     from api.gateway import Gateway

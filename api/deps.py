@@ -15,7 +15,7 @@ from web3 import Web3
 from api.audit import CurrentTrace
 from api.gateway import Gateway
 from api.problems import Forbidden
-from ledger.auth import (
+from ledger.gateway.auth import (
     NONCE_HEADER,
     SIGNATURE_HEADER,
     SIGNER_HEADER,

@@ -9,23 +9,23 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from ledger import deploy
-from ledger.accesslog import ACCESS_LOG_KIND, AccessLog, SealedBatch
-from ledger.auth import GatewayDomain, SqliteNonceStore
-from ledger.batch_anchorer import BatchAnchorer
-from ledger.bulk_sealing import BulkSealer
-from ledger.chain import Chain, connect
+from ledger.audit.access_log import ACCESS_LOG_KIND, AccessLog, SealedBatch
+from ledger.chain import deploy
+from ledger.chain.connection import Chain, connect
 from ledger.claiming import load_coverage
-from ledger.claims import ClaimBook
+from ledger.claiming.claims import ClaimBook
+from ledger.claiming.payments import PaymentBook
+from ledger.consent.patients import PatientDirectory
+from ledger.consent.segmentation import shipped
+from ledger.crypto.keys import load_key, x25519_from_eth_key
 from ledger.errors import ConfigError
-from ledger.keys import load_key, x25519_from_eth_key
-from ledger.outbox import Outbox
-from ledger.patients import PatientDirectory
-from ledger.payments import PaymentBook
+from ledger.gateway.auth import GatewayDomain, SqliteNonceStore
 from ledger.prescribing import load_rules
-from ledger.prescriptions import PrescriptionBook
-from ledger.records import RecordBook
-from ledger.segmentation import shipped
+from ledger.prescribing.book import PrescriptionBook
+from ledger.records.batch_anchorer import BatchAnchorer
+from ledger.records.book import RecordBook
+from ledger.records.bulk_sealing import BulkSealer
+from ledger.records.outbox import Outbox
 from ledger.settings import Settings
 from ledger.store import ContentStore, open_store
 

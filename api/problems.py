@@ -13,13 +13,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas import ProblemPublic
 from ledger import errors
-from ledger.auth import AuthError
+from ledger.claiming.claims import ClaimForeign
 from ledger.claiming.fhir import ClaimMalformed
-from ledger.claims import ClaimForeign
-from ledger.patients import PatientNotEnrolled
-from ledger.payments import PaymentNotRecordable, PaymentUnknown
-from ledger.prescriptions import FollowUpNotDiagnosis
-from ledger.records import BatchProofInvalid, NotAuthoringHospital, NotBatchAnchored
+from ledger.claiming.payments import PaymentNotRecordable, PaymentUnknown
+from ledger.consent.patients import PatientNotEnrolled
+from ledger.gateway.auth import AuthError
+from ledger.prescribing.follow_up import FollowUpNotDiagnosis
+from ledger.records.book import BatchProofInvalid, NotAuthoringHospital, NotBatchAnchored
 
 
 class Forbidden(errors.LedgerError):

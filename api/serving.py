@@ -1,5 +1,5 @@
 """Serve an ASGI app over real HTTP on 127.0.0.1, in a thread, for the length of a with-block:
-the tests' gateways, and the demo's scratch chain (ledger.demo_expiry)."""
+the tests' gateways, and the demo's scratch chain (ledger.demo.expiry)."""
 
 from __future__ import annotations
 

@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 
 from api.gateway import build_gateway
-from ledger.accesslog import AccessEntry
-from ledger.client import GatewayClient, fetch_domain
-from ledger.keys import PatientKeys
-from ledger.patients import sign_enrolment
+from ledger.audit.access_log import AccessEntry
+from ledger.consent.patients import sign_enrolment
+from ledger.crypto.keys import PatientKeys
+from ledger.gateway.client import GatewayClient, fetch_domain
+from ledger.network.stack import running_stack
 from ledger.settings import Settings
-from ledger.stack import running_stack
 
 
 def main(entries: int, batch: int) -> None:

@@ -14,11 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from ledger.client import GatewayClient, fetch_domain
-from ledger.keys import PatientKeys
-from ledger.patients import sign_enrolment
+from ledger.consent.patients import sign_enrolment
+from ledger.crypto.keys import PatientKeys
+from ledger.gateway.client import GatewayClient, fetch_domain
+from ledger.network.stack import running_stack
 from ledger.settings import Settings
-from ledger.stack import running_stack
 
 OBSERVATION = {
     "resourceType": "Observation",

@@ -34,14 +34,15 @@ import httpx
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger import _artifacts, deploy
-from ledger.client import GatewayClient, fetch_domain
-from ledger.consortium import seed_demo
-from ledger.keys import PatientKeys
-from ledger.node import Anvil
-from ledger.outbox import Anchoring, BatchedVersion, Outbox, item_problem
-from ledger.patients import sign_enrolment
-from ledger.stack import gateway_env
+from ledger.chain import _artifacts, deploy
+from ledger.chain.node import Anvil
+from ledger.consent.patients import sign_enrolment
+from ledger.crypto.keys import PatientKeys
+from ledger.gateway.client import GatewayClient, fetch_domain
+from ledger.network.consortium import seed_demo
+from ledger.network.stack import gateway_env
+from ledger.records.batch_proof import Anchoring, BatchedVersion, item_problem
+from ledger.records.outbox import Outbox
 
 ROOT = Path(__file__).resolve().parent.parent
 UVICORN = (sys.executable, "-m", "uvicorn", "--factory", "api.main:app_from_env")

@@ -21,14 +21,14 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
-from ledger.client import GatewayClient, fetch_domain
-from ledger.consent import Purpose, Scope, ScopeKind
-from ledger.demo_claims import FOLLOW_UP, claim_body, payment_reconciliation
-from ledger.keys import PatientKeys
-from ledger.patients import sign_enrolment
+from ledger.consent.grants import Purpose, Scope, ScopeKind
+from ledger.consent.patients import sign_enrolment
+from ledger.consent.wallet import PatientWallet, days_from_now
+from ledger.crypto.keys import PatientKeys
+from ledger.demo.claims import FOLLOW_UP, claim_body, payment_reconciliation
+from ledger.gateway.client import GatewayClient, fetch_domain
+from ledger.network.stack import running_stack
 from ledger.settings import Settings
-from ledger.stack import running_stack
-from ledger.wallet import PatientWallet, days_from_now
 
 PER_PAYMENT = 32  # the contract's most services per payment
 FEE = 3000  # 30.00 CNY, within the example rules' follow-up cap

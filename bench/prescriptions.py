@@ -17,12 +17,12 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
-from ledger.client import GatewayClient, fetch_domain
-from ledger.demo_prescriptions import RAMIPRIL, medication_dispense, medication_request
-from ledger.keys import PatientKeys
-from ledger.patients import sign_enrolment
+from ledger.consent.patients import sign_enrolment
+from ledger.crypto.keys import PatientKeys
+from ledger.demo.prescriptions import RAMIPRIL, medication_dispense, medication_request
+from ledger.gateway.client import GatewayClient, fetch_domain
+from ledger.network.stack import running_stack
 from ledger.settings import Settings
-from ledger.stack import running_stack
 
 PATIENTS = 10
 

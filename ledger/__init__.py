@@ -6,8 +6,9 @@ fhir.resources take seconds to import and `medledger cid` should not pay for the
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ledger._exports import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -23,11 +24,11 @@ _EXPORTS: dict[str, str] = {
     # settings and wiring
     "Settings": "ledger.settings",
     "load_settings": "ledger.settings",
-    "Chain": "ledger.chain",
-    "connect": "ledger.chain",
-    "Deployment": "ledger.deploy",
-    "ensure_deployed": "ledger.deploy",
-    "load_deployment": "ledger.deploy",
+    "Chain": "ledger.chain.connection",
+    "connect": "ledger.chain.connection",
+    "Deployment": "ledger.chain.deploy",
+    "ensure_deployed": "ledger.chain.deploy",
+    "load_deployment": "ledger.chain.deploy",
     # content
     "ContentStore": "ledger.store",
     "Cid": "ledger.store",
@@ -37,40 +38,27 @@ _EXPORTS: dict[str, str] = {
     "parse_payload": "ledger.payload",
     "canonicalize": "ledger.payload",
     # records
-    "RecordBook": "ledger.records",
-    "AnchorReceipt": "ledger.records",
-    "RecordDocument": "ledger.document",
-    "Verdict": "ledger.document",
-    "verify_against_ledger": "ledger.verify",
+    "RecordBook": "ledger.records.book",
+    "AnchorReceipt": "ledger.records.book",
+    "RecordDocument": "ledger.records.document",
+    "Verdict": "ledger.records.document",
+    "verify_against_ledger": "ledger.records.verify",
     # keys and signing
-    "PatientKeys": "ledger.keys",
-    "new_key_file": "ledger.keys",
-    "load_key": "ledger.keys",
-    "GatewayDomain": "ledger.auth",
-    "sign_request": "ledger.auth",
-    "GatewayClient": "ledger.client",
+    "PatientKeys": "ledger.crypto.keys",
+    "new_key_file": "ledger.crypto.keys",
+    "load_key": "ledger.crypto.keys",
+    "GatewayDomain": "ledger.gateway.auth",
+    "sign_request": "ledger.gateway.auth",
+    "GatewayClient": "ledger.gateway.client",
 }
 
 __all__ = ["__version__", *_EXPORTS]
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ledger' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from ledger.auth import GatewayDomain, sign_request
-    from ledger.chain import Chain, connect
-    from ledger.client import GatewayClient
-    from ledger.deploy import Deployment, ensure_deployed, load_deployment
-    from ledger.document import RecordDocument, Verdict
+    from ledger.chain.connection import Chain, connect
+    from ledger.chain.deploy import Deployment, ensure_deployed, load_deployment
+    from ledger.crypto.keys import PatientKeys, load_key, new_key_file
     from ledger.errors import (
         ChainError,
         ConfigError,
@@ -80,9 +68,11 @@ if TYPE_CHECKING:
         PayloadError,
         StoreError,
     )
-    from ledger.keys import PatientKeys, load_key, new_key_file
+    from ledger.gateway.auth import GatewayDomain, sign_request
+    from ledger.gateway.client import GatewayClient
     from ledger.payload import Payload, canonicalize, parse_payload
-    from ledger.records import AnchorReceipt, RecordBook
+    from ledger.records.book import AnchorReceipt, RecordBook
+    from ledger.records.document import RecordDocument, Verdict
+    from ledger.records.verify import verify_against_ledger
     from ledger.settings import Settings, load_settings
     from ledger.store import Cid, ContentStore, cid_of, open_store
-    from ledger.verify import verify_against_ledger

@@ -12,7 +12,7 @@ import requests
 from hypothesis import settings
 from web3 import Web3
 
-from ledger.node import Anvil
+from ledger.chain.node import Anvil
 
 # The seeded consortium and its gateways, for the API and CLI tests.
 pytest_plugins = ["tests.world"]

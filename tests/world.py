@@ -23,11 +23,11 @@ from web3 import Web3
 from api.gateway import Gateway, build_gateway
 from api.main import create_app
 from api.serving import serve
-from ledger.client import GatewayClient
-from ledger.consortium import Consortium, seed_demo
-from ledger.keys import PatientKeys
-from ledger.node import Anvil
-from ledger.patients import sign_enrolment
+from ledger.chain.node import Anvil
+from ledger.consent.patients import sign_enrolment
+from ledger.crypto.keys import PatientKeys
+from ledger.gateway.client import GatewayClient
+from ledger.network.consortium import Consortium, seed_demo
 from ledger.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fhir"

@@ -24,10 +24,10 @@ from api.schemas import (
     Bytes32,
     TrailVerificationPublic,
 )
-from ledger.accesslog import LoggedEntry, TrailItem, verify_trail
-from ledger.auditevent import audit_event
+from ledger.audit.access_log import LoggedEntry, TrailItem, verify_trail
+from ledger.audit.auditevent import audit_event
+from ledger.records.verify import access_batch_lookup
 from ledger.types import OrgKind
-from ledger.verify import access_batch_lookup
 
 router = APIRouter(
     prefix="/v1/access-log",

@@ -11,8 +11,8 @@ from api.audit import CurrentTrace
 from api.deps import CLERK_ROLE, DOCTOR_ROLE, GatewayDep, OwnStaff, require_role
 from api.problems import Unprocessable, responses
 from api.schemas import BulkReceiptPublic, RecordBulkAcceptedPublic, RecordBulkCreate
-from ledger.accesslog import AccessEntry, now
-from ledger.records import BulkVersion
+from ledger.audit.access_log import AccessEntry, now
+from ledger.records.book import BulkVersion
 
 router = APIRouter(prefix="/v1/records:bulk", tags=["records"])
 

@@ -39,7 +39,7 @@ from api.deps import (
 )
 from api.gateway import Gateway
 from api.problems import SIGNED_PROBLEMS, Forbidden, responses
-from ledger.claims import ClaimStatus, OnchainClaim
+from ledger.claiming.onchain import ClaimStatus, OnchainClaim
 from ledger.types import OrgKind
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"], responses=responses(*SIGNED_PROBLEMS))

@@ -19,7 +19,7 @@ from api.schemas import (
     PurposeName,
     ScopeKindName,
 )
-from ledger.consent import (
+from ledger.consent.grants import (
     ConsentDomain,
     Grant,
     Purpose,

@@ -7,8 +7,8 @@ from fastapi import APIRouter, status
 from api.deps import CLERK_ROLE, DOCTOR_ROLE, GatewayDep, OwnStaff, require_role
 from api.problems import Forbidden, responses
 from api.schemas import PatientEnrol, PatientPublic
-from ledger.auth import recover_typed_data
-from ledger.patients import ENROLMENT_TYPES
+from ledger.consent.patients import ENROLMENT_TYPES
+from ledger.gateway.auth import recover_typed_data
 
 router = APIRouter(prefix="/v1/patients", tags=["patients"])
 

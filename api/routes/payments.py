@@ -21,7 +21,7 @@ from api.deps import (
 )
 from api.problems import SIGNED_PROBLEMS, responses
 from api.schemas import Address
-from ledger.payments import PaymentMethod
+from ledger.claiming.payments import PaymentMethod
 
 router = APIRouter(prefix="/v1/payments", tags=["claims"], responses=responses(*SIGNED_PROBLEMS))
 

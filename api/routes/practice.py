@@ -31,7 +31,13 @@ from api.schemas import (
     RegistrationPublic,
     RegistrationReceiptPublic,
 )
-from ledger.practice import Filing, PracticeDesk, Registration, scope_names, scope_of
+from ledger.prescribing.practice_desk import (
+    Filing,
+    PracticeDesk,
+    Registration,
+    scope_names,
+    scope_of,
+)
 from ledger.types import OrgKind
 
 router = APIRouter(

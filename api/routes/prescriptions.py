@@ -45,9 +45,9 @@ from api.schemas import (
     ReviewPublic,
     TransactionPublic,
 )
+from ledger.consent.segmentation import apply_view
 from ledger.prescribing import PrescriptionStatus
-from ledger.prescriptions import DispenseInfo, OnchainPrescription
-from ledger.segmentation import apply_view
+from ledger.prescribing.book import DispenseInfo, OnchainPrescription
 from ledger.types import OrgKind
 
 router = APIRouter(

@@ -13,7 +13,7 @@ from api.audit import CurrentTrace
 from api.deps import CLERK_ROLE, DOCTOR_ROLE, GatewayDep, OwnStaff, require_role
 from api.problems import NotFound, responses
 from api.schemas import AnchoringPublic, ReceiptPublic
-from ledger.outbox import Receipt
+from ledger.records.outbox import Receipt
 
 router = APIRouter(prefix="/v1/receipts", tags=["records"])
 

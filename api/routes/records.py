@@ -36,11 +36,11 @@ from api.schemas import (
     VersionPublic,
     WrappedKey,
 )
-from ledger.consent import Purpose, ScopeKind
-from ledger.document import OnchainVersion
-from ledger.envelope import rewrap_data_key
+from ledger.consent.grants import Purpose, ScopeKind
+from ledger.consent.segmentation import apply_view, view_for
+from ledger.crypto.envelope import rewrap_data_key
 from ledger.errors import ContractRevert
-from ledger.segmentation import apply_view, view_for
+from ledger.records.document import OnchainVersion
 from ledger.types import OrgKind
 
 router = APIRouter(prefix="/v1/records", tags=["records"])

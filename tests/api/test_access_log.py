@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from api.gateway import Gateway
-from ledger.accesslog import AccessEntry
-from ledger.cli import EXIT_NOT_INTACT, EXIT_OK, main
-from ledger.client import GatewayError
+from ledger.audit.access_log import AccessEntry
+from ledger.cli.app import EXIT_NOT_INTACT, EXIT_OK, main
+from ledger.gateway.client import GatewayError
 from tests.world import Patient, World, anchor, enrol_patient, fhir
 
 

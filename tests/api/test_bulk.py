@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from ledger.cli import EXIT_NOT_INTACT, EXIT_OK, main
-from ledger.client import GatewayError
-from ledger.consent import ConsentDomain, Purpose, Scope, ScopeKind, sign_grant
-from ledger.merkle import verify
-from ledger.outbox import RECORD_BATCH_KIND, BatchedVersion
+from ledger.cli.app import EXIT_NOT_INTACT, EXIT_OK, main
+from ledger.consent.grants import ConsentDomain, Purpose, Scope, ScopeKind, sign_grant
+from ledger.crypto.merkle import verify
+from ledger.gateway.client import GatewayError
+from ledger.records.batch_proof import RECORD_BATCH_KIND, BatchedVersion
 from tests.world import Patient, World, anchor, fhir
 
 BULK = "/v1/records:bulk"

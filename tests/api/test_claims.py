@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from ledger.consent import Purpose, Scope, ScopeKind
-from ledger.demo_claims import FOLLOW_UP, MEDICATION, claim_body, payment_reconciliation
-from ledger.wallet import PatientWallet, days_from_now
+from ledger.consent.grants import Purpose, Scope, ScopeKind
+from ledger.consent.wallet import PatientWallet, days_from_now
+from ledger.demo.claims import FOLLOW_UP, MEDICATION, claim_body, payment_reconciliation
 from tests.api.test_prescriptions import diagnosis_record, dispense, issue, refused, review
 from tests.world import Patient, World, enrol_patient
 

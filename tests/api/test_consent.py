@@ -12,8 +12,7 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from ledger.client import GatewayError
-from ledger.consent import (
+from ledger.consent.grants import (
     ConsentDomain,
     Purpose,
     Scope,
@@ -21,8 +20,9 @@ from ledger.consent import (
     sign_grant,
     sign_revocation,
 )
-from ledger.envelope import open_with_wrapped_key
-from ledger.keys import x25519_from_eth_key, x25519_public_hex
+from ledger.crypto.envelope import open_with_wrapped_key
+from ledger.crypto.keys import x25519_from_eth_key, x25519_public_hex
+from ledger.gateway.client import GatewayError
 from tests.world import Patient, World, anchor, fhir
 
 DAY = 86_400

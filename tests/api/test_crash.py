@@ -28,13 +28,13 @@ import httpx
 import pytest
 from web3 import Web3
 
-from ledger import deploy
-from ledger.client import GatewayClient, GatewayError, fetch_domain
-from ledger.consortium import Consortium, seed_demo
-from ledger.keys import PatientKeys
-from ledger.node import Anvil
-from ledger.outbox import RECORD_BATCH_KIND
-from ledger.patients import sign_enrolment
+from ledger.chain import deploy
+from ledger.chain.node import Anvil
+from ledger.consent.patients import sign_enrolment
+from ledger.crypto.keys import PatientKeys
+from ledger.gateway.client import GatewayClient, GatewayError, fetch_domain
+from ledger.network.consortium import Consortium, seed_demo
+from ledger.records.batch_proof import RECORD_BATCH_KIND
 from tests.conftest import _free_port
 
 CYCLES = int(os.environ.get("MEDLEDGER_CRASH_CYCLES", "8"))
@@ -65,7 +65,7 @@ class Launcher:
             MEDLEDGER_RECORD_BATCH_INTERVAL_S="0.05",
             MEDLEDGER_ACCESS_LOG_SEAL_INTERVAL_S="3600",
             # Sealed in the request thread: a worker pool spawns in seconds, longer than most
-            # lives here; tests/ledger/test_bulk_sealing.py covers the pool.
+            # lives here; tests/records/test_bulk_sealing.py covers the pool.
             MEDLEDGER_BULK_WORKERS="0",
         )
         self._log = (data_dir / "gateway.log").open("ab")
@@ -268,6 +268,6 @@ def _anchor_transactions(w3: Web3, sender: str, to: str) -> int:
 
 
 def _abi(name: str) -> Any:
-    from ledger import _artifacts
+    from ledger.chain import _artifacts
 
     return _artifacts.load(name).abi

@@ -25,7 +25,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from schemathesis import BaseSchema, GenerationMode, HookContext
 
-from ledger.auth import GatewayDomain, request_target, sign_request
+from ledger.gateway.auth import GatewayDomain, request_target, sign_request
 from tests.conftest import BATTERY_TIMEOUT_S, PROFILE
 from tests.world import World, anchor, enrol_patient, fhir
 
@@ -54,9 +54,10 @@ class CountingSession(requests.Session):
 
 class SigningSession(CountingSession):
     """Signs each request as it goes on the wire (path, query and body exactly as sent) with
-    ledger.auth.sign_request, as one of several identities: mostly a doctor of the gateway's own
-    hospital, so generation reaches the handlers, sometimes someone the handler must refuse. The
-    identity follows from the request's content, so a replayed example is signed by the same key.
+    ledger.gateway.auth.sign_request, as one of several identities: mostly a doctor of the
+    gateway's own hospital, so generation reaches the handlers, sometimes someone the handler must
+    refuse. The identity follows from the request's content, so a replayed example is signed by
+    the same key.
     """
 
     def __init__(self, domain: GatewayDomain, identities: list[LocalAccount]) -> None:

@@ -33,10 +33,10 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from api.main import create_app
-from ledger.client import GatewayClient, GatewayError
-from ledger.consent import ConsentDomain, Purpose, Scope, sign_grant, sign_revocation
-from ledger.keys import PatientKeys, x25519_public_hex
-from ledger.patients import sign_enrolment
+from ledger.consent.grants import ConsentDomain, Purpose, Scope, sign_grant, sign_revocation
+from ledger.consent.patients import sign_enrolment
+from ledger.crypto.keys import PatientKeys, x25519_public_hex
+from ledger.gateway.client import GatewayClient, GatewayError
 from tests.world import Patient, World, anchor, enrol_patient, fhir
 
 DAY = 86_400
@@ -54,7 +54,7 @@ ROLES = (
     "pharmacy",
     "regulator",
 )
-#: Staff callers: (organisation, staff label) in ledger.consortium.DEMO_ORGS.
+#: Staff callers: (organisation, staff label) in ledger.network.consortium.DEMO_ORGS.
 STAFF = {
     "a_doctor": ("hospital-a", "doctor"),
     "a_clerk": ("hospital-a", "clerk"),

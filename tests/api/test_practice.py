@@ -16,7 +16,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger.chain import Chain
+from ledger.chain.connection import Chain
 from tests.api.test_prescriptions import MEDICATION_REQUEST, diagnosis_record, refused
 from tests.world import Patient, World
 

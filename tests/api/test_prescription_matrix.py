@@ -22,7 +22,7 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from ledger.client import GatewayClient
+from ledger.gateway.client import GatewayClient
 from tests.api.test_matrix import ROLES, STAFF, No, Ok, Outcome, every
 from tests.api.test_prescriptions import MEDICATION_REQUEST, diagnosis_record, dispense_body, issue
 from tests.world import Patient, World, enrol_patient
@@ -90,7 +90,8 @@ PRESCRIPTION_TABLE: dict[str, dict[str, Any]] = {
         "other_patient": NOT_MEMBER,
         "a_doctor": OK,
         # Hospital-b's doctor holds the demo consortium's approved filing at hospital-a
-        # (ledger.consortium.DEMO_FILING): the contract's canPrescribe lets them prescribe here.
+        # (ledger.network.consortium.DEMO_FILING): the contract's canPrescribe lets them prescribe
+        # here.
         "b_doctor": OK,
     },
     "POST /v1/prescriptions/{prescription_id}/review": staff_writes(

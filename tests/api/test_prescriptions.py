@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ledger.client import GatewayError
+from ledger.gateway.client import GatewayError
 from tests.world import Patient, World, anchor, enrol_patient, fhir, private_world
 
 RAMIPRIL = {"system": "http://www.whocc.no/atc", "code": "C09AA05", "display": "ramipril"}

@@ -21,7 +21,7 @@ import pytest
 from Crypto.Hash import keccak
 from web3 import Web3
 
-from ledger.keys import PatientKeys
+from ledger.crypto.keys import PatientKeys
 from ledger.payload import canonicalize
 from tests.api.fhir_dictionary import (
     DRUGS,

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from ledger.client import GatewayError
-from ledger.document import RecordDocument, Verdict
-from ledger.envelope import open_envelope
-from ledger.verify import verify_against_ledger
+from ledger.crypto.envelope import open_envelope
+from ledger.gateway.client import GatewayError
+from ledger.records.document import RecordDocument, Verdict
+from ledger.records.verify import verify_against_ledger
 from tests.world import Patient, World, anchor, fhir
 
 

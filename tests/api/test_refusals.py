@@ -15,11 +15,11 @@ import httpx
 import pytest
 from eth_account import Account
 
-from ledger.auth import sign_request
-from ledger.chain import Chain
-from ledger.client import GatewayError
-from ledger.deploy import load_deployment
-from ledger.patients import sign_enrolment
+from ledger.chain.connection import Chain
+from ledger.chain.deploy import load_deployment
+from ledger.consent.patients import sign_enrolment
+from ledger.gateway.auth import sign_request
+from ledger.gateway.client import GatewayError
 from tests.world import MAX_PAYLOAD, Patient, World, anchor, enrol_patient, fhir
 
 OBSERVATION = json.dumps(fhir("observation-example.json")).encode()

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from ledger.cli import EXIT_ERROR, EXIT_OK, main
-from ledger.demo_claims import MEDICATION
+from ledger.cli.app import EXIT_ERROR, EXIT_OK, main
+from ledger.demo.claims import MEDICATION
 from tests.api.test_claims import body, care, pay
 from tests.world import World
 

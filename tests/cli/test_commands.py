@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.cli import EXIT_ERROR, EXIT_NOT_INTACT, EXIT_OK, main
+from ledger.cli.app import EXIT_ERROR, EXIT_NOT_INTACT, EXIT_OK, main
 from tests.world import Patient, World, anchor, fhir
 
 EMPTY_FILE_CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"  # Kubo t0040

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.client import GatewayClient, fetch_domain
-from ledger.consortium import DEMO_ORGS, Consortium
+from ledger.gateway.client import GatewayClient, fetch_domain
+from ledger.network.consortium import DEMO_ORGS, Consortium
 from tests.conftest import free_run
 
 MEDLEDGER = [sys.executable, "-m", "ledger.cli"]

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from ledger.cli import EXIT_ERROR, EXIT_OK, main
-from ledger.keys import new_key_file
+from ledger.cli.app import EXIT_ERROR, EXIT_OK, main
+from ledger.crypto.keys import new_key_file
 from tests.api.test_practice import register, register_staff
 from tests.api.test_prescriptions import MEDICATION_REQUEST, diagnosis_record, dispense_body
 from tests.world import Patient, World

@@ -28,8 +28,8 @@ from contract_helpers import (
 from eth_account.signers.local import LocalAccount
 from web3.contract import Contract
 
-from ledger.consent import ConsentDomain, Purpose, Scope, ScopeKind, sign_grant
-from ledger.deploy import Deployment
+from ledger.chain.deploy import Deployment
+from ledger.consent.grants import ConsentDomain, Purpose, Scope, ScopeKind, sign_grant
 
 OTHER_INSURER, OTHER_INSURER_ADMIN = account("other-insurer"), account("other-insurer-admin")
 ADJUSTER, OTHER_ADJUSTER = account("adjuster"), account("other-adjuster")

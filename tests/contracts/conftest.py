@@ -9,8 +9,8 @@ from contract_helpers import DEPLOYER, REGULATOR, Act, chain_client
 from web3 import Web3
 from web3.contract import Contract
 
-from ledger import _artifacts
-from ledger.deploy import Deployment, deploy_contracts
+from ledger.chain import _artifacts
+from ledger.chain.deploy import Deployment, deploy_contracts
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
-from ledger.chain import Chain
-from ledger.deploy import Deployment
+from ledger.chain.connection import Chain
+from ledger.chain.deploy import Deployment
 from ledger.errors import ContractRevert
 from ledger.types import OrgKind
 

@@ -48,7 +48,7 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
-from ledger.deploy import Deployment
+from ledger.chain.deploy import Deployment
 from ledger.errors import ContractRevert
 
 ZERO_ADDRESS = "0x" + "00" * 20

@@ -1,4 +1,5 @@
-"""BatchAnchor: roots anchored by active organisations only; proofs from ledger.merkle verify."""
+"""BatchAnchor: roots anchored by active organisations only; proofs from ledger.crypto.merkle
+verify."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError
 
-from ledger import _artifacts
-from ledger.deploy import Deployment
-from ledger.merkle import MerkleTree, leaf_hash, verify
+from ledger.chain import _artifacts
+from ledger.chain.deploy import Deployment
+from ledger.crypto.merkle import MerkleTree, leaf_hash, verify
 from ledger.types import OrgKind
 
 KIND = Web3.keccak(text="access-log")

@@ -32,9 +32,9 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
 
-from ledger.claims import ClaimStatus
-from ledger.deploy import Deployment
-from ledger.payments import PaymentMethod
+from ledger.chain.deploy import Deployment
+from ledger.claiming.onchain import ClaimStatus
+from ledger.claiming.payments import PaymentMethod
 
 PAYMENT = Web3.keccak(text="payment")
 CLAIM = Web3.keccak(text="claim")

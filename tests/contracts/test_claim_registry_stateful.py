@@ -20,8 +20,8 @@ from stateful_helpers import ContractMachine, Emits, Expected, Probe, Refused, r
 from web3 import Web3
 from web3.contract import Contract
 
-from ledger.claims import ClaimStatus
-from ledger.deploy import Deployment
+from ledger.chain.deploy import Deployment
+from ledger.claiming.onchain import ClaimStatus
 from tests.conftest import BATTERY_TIMEOUT_S
 
 pytestmark = pytest.mark.security

@@ -46,7 +46,9 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt
 
-from ledger.consent import (
+from ledger.chain.deploy import Deployment, deploy_contracts
+from ledger.chain.node import Anvil
+from ledger.consent.grants import (
     GRANT_TYPES,
     ConsentDomain,
     Purpose,
@@ -56,9 +58,7 @@ from ledger.consent import (
     sign_grant,
     sign_revocation,
 )
-from ledger.deploy import Deployment, deploy_contracts
-from ledger.keys import PatientKeys
-from ledger.node import Anvil
+from ledger.crypto.keys import PatientKeys
 
 #: One patient, known to hospital A and hospital B by two unrelated pseudonyms.
 KEYS = PatientKeys(Web3.keccak(text="medledger/tests/consent/patient"))

@@ -50,7 +50,8 @@ from stateful_helpers import (
 from web3 import Web3
 from web3.contract import Contract
 
-from ledger.consent import (
+from ledger.chain.deploy import Deployment
+from ledger.consent.grants import (
     ConsentDomain,
     Grant,
     Purpose,
@@ -59,7 +60,6 @@ from ledger.consent import (
     SignedGrant,
     sign_revocation,
 )
-from ledger.deploy import Deployment
 from tests.conftest import BATTERY_TIMEOUT_S
 
 pytestmark = pytest.mark.security

@@ -21,9 +21,9 @@ from contract_helpers import (
 )
 from web3 import Web3
 
-from ledger.consent import ConsentDomain, Purpose, Scope, sign_grant
-from ledger.deploy import deploy_contracts
-from ledger.node import Anvil
+from ledger.chain.deploy import deploy_contracts
+from ledger.chain.node import Anvil
+from ledger.consent.grants import ConsentDomain, Purpose, Scope, sign_grant
 from ledger.types import OrgKind
 
 

@@ -34,9 +34,9 @@ from contract_helpers import (
 from web3 import Web3
 from web3.contract import Contract
 
-from ledger import _artifacts
-from ledger.chain import RevertDecoder
-from ledger.deploy import deploy_contracts
+from ledger.chain import _artifacts
+from ledger.chain.connection import RevertDecoder
+from ledger.chain.deploy import deploy_contracts
 from ledger.errors import DeploymentError
 from ledger.types import OrgKind, OrgStatus
 

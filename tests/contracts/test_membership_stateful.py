@@ -27,7 +27,7 @@ from stateful_helpers import (
 from web3 import Web3
 from web3.contract import Contract
 
-from ledger.deploy import Deployment
+from ledger.chain.deploy import Deployment
 from tests.conftest import BATTERY_TIMEOUT_S
 
 pytestmark = pytest.mark.security

@@ -61,10 +61,10 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
-from ledger.chain import Chain
-from ledger.deploy import Deployment
+from ledger.chain.connection import Chain
+from ledger.chain.deploy import Deployment
+from ledger.chain.node import Anvil
 from ledger.errors import ContractRevert
-from ledger.node import Anvil
 from ledger.prescribing import PracticeScope, PreReviewOutcome, PrescriptionStatus, encode_reason
 
 HOUR, DAY, YEAR = 3_600, 86_400, 365 * 86_400

@@ -58,8 +58,8 @@ from stateful_helpers import (
 from web3 import Web3
 from web3.contract import Contract
 
-from ledger.deploy import Deployment
-from ledger.node import Anvil
+from ledger.chain.deploy import Deployment
+from ledger.chain.node import Anvil
 from ledger.prescribing import PracticeScope, PreReviewOutcome, encode_reason
 from ledger.prescribing import PrescriptionStatus as Rx
 from tests.conftest import BATTERY_TIMEOUT_S, _free_port

@@ -36,7 +36,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt
 
-from ledger.deploy import Deployment
+from ledger.chain.deploy import Deployment
 from ledger.errors import ContractRevert
 from ledger.types import OrgKind
 

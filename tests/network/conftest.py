@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.network import RunningNetwork, running_network
+from ledger.network.supervisor import RunningNetwork, running_network
 from ledger.settings import Settings
 from tests.conftest import free_run
 

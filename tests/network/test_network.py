@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from ledger.chain import Chain, connect
-from ledger.client import GatewayClient, fetch_domain
-from ledger.deploy import load_deployment
-from ledger.keys import PatientKeys
-from ledger.network import RunningNetwork
-from ledger.patients import sign_enrolment
+from ledger.chain.connection import Chain, connect
+from ledger.chain.deploy import load_deployment
+from ledger.consent.patients import sign_enrolment
+from ledger.crypto.keys import PatientKeys
+from ledger.gateway.client import GatewayClient, fetch_domain
+from ledger.network.supervisor import RunningNetwork
 
 pytestmark = pytest.mark.network
 

@@ -1,0 +1,18 @@
+"""`medledger demo`: the whole flow, records and consent, prescriptions, claims, walked step by step
+against a running stack; kept out of the core, which it only drives through the API."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ledger._exports import lazy_exports
+
+_EXPORTS: dict[str, str] = {
+    "run_demo": "ledger.demo.flow",
+}
+
+__all__ = [*_EXPORTS]
+__getattr__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from ledger.demo.flow import run_demo

@@ -1,0 +1,109 @@
+"""Checking a record document against the chain and the content store, as any member can."""
+
+from __future__ import annotations
+
+from eth_utils.address import to_canonical_address
+
+from ledger.audit.access_log import BatchLookup
+from ledger.chain.connection import Chain
+from ledger.crypto import merkle
+from ledger.crypto.commitment import commit
+from ledger.crypto.envelope import parse_envelope
+from ledger.errors import ContentNotFound, ContractRevert, PayloadNotJson
+from ledger.payload import canonicalize
+from ledger.records.batch_proof import RECORD_BATCH_KIND, BatchedVersion
+from ledger.records.document import OnchainVersion, RecordDocument, Verdict, verify_document
+from ledger.store import ContentStore, cid_from_bytes
+from ledger.types import Address, Cid
+
+
+def onchain_version(chain: Chain, record_id: str, version: int) -> OnchainVersion | None:
+    """The chain's facts for one version, or None when it is not anchored."""
+    registry = chain.contract("RecordRegistry")
+    try:
+        v = chain.call(registry.functions.recordVersion(bytes.fromhex(record_id[2:]), version))
+    except ContractRevert as exc:
+        if exc.name in ("RecordUnknown", "RecordUnknownVersion"):
+            return None
+        raise
+    commitment, hospital, patient, _author, _at, _block, cid = v
+    return OnchainVersion(
+        commitment=bytes(commitment),
+        cid=cid_from_bytes(bytes(cid)),
+        hospital=hospital,
+        patient=patient,
+    )
+
+
+def batched_version(chain: Chain, doc: RecordDocument) -> OnchainVersion | Verdict:
+    """The facts a batch-anchored ``doc`` claims, once its proof checks against the root its
+    batch has on chain; else the verdict. The leaf commits to the payload through the salted
+    commitment, recomputed here from the document itself."""
+    inclusion = doc.batch_inclusion
+    assert inclusion is not None
+    anchor = chain.contract("BatchAnchor")
+    try:
+        root, org, kind, _count, _at = chain.call(anchor.functions.batch(inclusion.batch))
+    except ContractRevert as exc:
+        if exc.name == "BatchUnknown":
+            return Verdict.NOT_ANCHORED
+        raise
+    if bytes(kind) != RECORD_BATCH_KIND:
+        return Verdict.NOT_ANCHORED
+    if to_canonical_address(org) != to_canonical_address(doc.hospital):
+        return Verdict.HOSPITAL_MISMATCH
+    try:
+        commitment = commit(bytes.fromhex(doc.salt[2:]), canonicalize(doc.resource))
+    except PayloadNotJson:
+        return Verdict.PAYLOAD_ALTERED
+    item = BatchedVersion(
+        record_id=bytes.fromhex(doc.record_id[2:]),
+        version=doc.version,
+        commitment=commitment,
+        cid=doc.cid,
+        hospital=doc.hospital,
+        patient=doc.patient,
+        author=inclusion.author,
+    )
+    proof = [bytes.fromhex(p[2:]) for p in inclusion.proof]
+    try:
+        leaf = item.leaf()
+    except ValueError:  # the document's CID is no CID: it cannot be what the batch holds
+        return Verdict.NOT_IN_BATCH
+    if not merkle.verify(proof, bytes(root), leaf):
+        return Verdict.NOT_IN_BATCH
+    return OnchainVersion(
+        commitment=commitment,
+        cid=Cid(doc.cid),
+        hospital=Address(doc.hospital),
+        patient=Address(doc.patient),
+    )
+
+
+def verify_against_ledger(doc: RecordDocument, chain: Chain, store: ContentStore | None) -> Verdict:
+    """The verdict for ``doc``: the envelope's salt check is read from the store when it has it."""
+    if doc.batch_inclusion is not None:
+        found = batched_version(chain, doc)
+        if isinstance(found, Verdict):
+            return found
+        onchain: OnchainVersion | None = found
+    else:
+        onchain = onchain_version(chain, doc.record_id, doc.version)
+    salt_check: bytes | None = None
+    if onchain is not None and store is not None:
+        try:
+            salt_check = parse_envelope(store.get(onchain.cid)).salt_check
+        except ContentNotFound:
+            salt_check = None
+    return verify_document(doc, onchain=onchain, envelope_salt_check=salt_check)
+
+
+def access_batch_lookup(chain: Chain) -> BatchLookup:
+    """Reads anchored batches from BatchAnchor, for checking access-log trails."""
+    anchor = chain.contract("BatchAnchor")
+
+    def lookup(chain_batch_id: int) -> tuple[bytes, str, bytes]:
+        root, org, kind, _count, _at = chain.call(anchor.functions.batch(chain_batch_id))
+        return bytes(root), str(org), bytes(kind)
+
+    return lookup
