@@ -12,67 +12,44 @@ from ledger._exports import lazy_exports
 
 __version__ = "0.1.0"
 
-_EXPORTS: dict[str, str] = {
-    # errors
-    "LedgerError": "ledger.errors",
-    "ConfigError": "ledger.errors",
-    "PayloadError": "ledger.errors",
-    "CryptoError": "ledger.errors",
-    "StoreError": "ledger.errors",
-    "ChainError": "ledger.errors",
-    "ContractRevert": "ledger.errors",
-    # settings and wiring
-    "Settings": "ledger.settings",
-    "load_settings": "ledger.settings",
-    "Chain": "ledger.chain.connection",
-    "connect": "ledger.chain.connection",
-    "Deployment": "ledger.chain.deploy",
-    "ensure_deployed": "ledger.chain.deploy",
-    "load_deployment": "ledger.chain.deploy",
-    # content
-    "ContentStore": "ledger.store",
-    "Cid": "ledger.store",
-    "cid_of": "ledger.store",
-    "open_store": "ledger.store",
-    "Payload": "ledger.payload",
-    "parse_payload": "ledger.payload",
-    "canonicalize": "ledger.payload",
-    # records
-    "RecordBook": "ledger.records.book",
-    "AnchorReceipt": "ledger.records.book",
-    "RecordDocument": "ledger.records.document",
-    "Verdict": "ledger.records.document",
-    "verify_against_ledger": "ledger.records.verify",
-    # keys and signing
-    "PatientKeys": "ledger.crypto.keys",
-    "new_key_file": "ledger.crypto.keys",
-    "load_key": "ledger.crypto.keys",
-    "GatewayDomain": "ledger.gateway.auth",
-    "sign_request": "ledger.gateway.auth",
-    "GatewayClient": "ledger.gateway.client",
-}
-
-__all__ = ["__version__", *_EXPORTS]
-__getattr__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, _exported = lazy_exports(__name__, __file__)
+__all__ = ["__version__", *_exported]
 
 if TYPE_CHECKING:
-    from ledger.chain.connection import Chain, connect
-    from ledger.chain.deploy import Deployment, ensure_deployed, load_deployment
-    from ledger.crypto.keys import PatientKeys, load_key, new_key_file
-    from ledger.errors import (
-        ChainError,
-        ConfigError,
-        ContractRevert,
-        CryptoError,
-        LedgerError,
-        PayloadError,
-        StoreError,
+    from ledger.chain.connection import Chain as Chain, connect as connect
+    from ledger.chain.deploy import (
+        Deployment as Deployment,
+        ensure_deployed as ensure_deployed,
+        load_deployment as load_deployment,
     )
-    from ledger.gateway.auth import GatewayDomain, sign_request
-    from ledger.gateway.client import GatewayClient
-    from ledger.payload import Payload, canonicalize, parse_payload
-    from ledger.records.book import AnchorReceipt, RecordBook
-    from ledger.records.document import RecordDocument, Verdict
-    from ledger.records.verify import verify_against_ledger
-    from ledger.settings import Settings, load_settings
-    from ledger.store import Cid, ContentStore, cid_of, open_store
+    from ledger.crypto.keys import (
+        PatientKeys as PatientKeys,
+        load_key as load_key,
+        new_key_file as new_key_file,
+    )
+    from ledger.errors import (
+        ChainError as ChainError,
+        ConfigError as ConfigError,
+        ContractRevert as ContractRevert,
+        CryptoError as CryptoError,
+        LedgerError as LedgerError,
+        PayloadError as PayloadError,
+        StoreError as StoreError,
+    )
+    from ledger.gateway.auth import GatewayDomain as GatewayDomain, sign_request as sign_request
+    from ledger.gateway.client import GatewayClient as GatewayClient
+    from ledger.payload import (
+        Payload as Payload,
+        canonicalize as canonicalize,
+        parse_payload as parse_payload,
+    )
+    from ledger.records.book import AnchorReceipt as AnchorReceipt, RecordBook as RecordBook
+    from ledger.records.document import RecordDocument as RecordDocument, Verdict as Verdict
+    from ledger.records.verify import verify_against_ledger as verify_against_ledger
+    from ledger.settings import Settings as Settings, load_settings as load_settings
+    from ledger.store import (
+        Cid as Cid,
+        ContentStore as ContentStore,
+        cid_of as cid_of,
+        open_store as open_store,
+    )

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from ledger.errors import PayloadNotFhir, PayloadNotJson, PayloadTooLarge
 from ledger.payload import MAX_DEPTH, canonicalize, load_json, parse_payload

@@ -7,16 +7,12 @@ from typing import TYPE_CHECKING
 
 from ledger._exports import lazy_exports
 
-_EXPORTS: dict[str, str] = {
-    "AccessEntry": "ledger.audit.access_log",
-    "AccessLog": "ledger.audit.access_log",
-    "audit_event": "ledger.audit.auditevent",
-    "verify_trail": "ledger.audit.access_log",
-}
-
-__all__ = [*_EXPORTS]
-__getattr__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __all__ = lazy_exports(__name__, __file__)
 
 if TYPE_CHECKING:
-    from ledger.audit.access_log import AccessEntry, AccessLog, verify_trail
-    from ledger.audit.auditevent import audit_event
+    from ledger.audit.access_log import (
+        AccessEntry as AccessEntry,
+        AccessLog as AccessLog,
+        verify_trail as verify_trail,
+    )
+    from ledger.audit.auditevent import audit_event as audit_event

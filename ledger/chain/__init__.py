@@ -7,20 +7,13 @@ from typing import TYPE_CHECKING
 
 from ledger._exports import lazy_exports
 
-_EXPORTS: dict[str, str] = {
-    "Anvil": "ledger.chain.node",
-    "Chain": "ledger.chain.connection",
-    "Deployment": "ledger.chain.deploy",
-    "NodeProcess": "ledger.chain.node",
-    "connect": "ledger.chain.connection",
-    "ensure_deployed": "ledger.chain.deploy",
-    "load_deployment": "ledger.chain.deploy",
-}
-
-__all__ = [*_EXPORTS]
-__getattr__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __all__ = lazy_exports(__name__, __file__)
 
 if TYPE_CHECKING:
-    from ledger.chain.connection import Chain, connect
-    from ledger.chain.deploy import Deployment, ensure_deployed, load_deployment
-    from ledger.chain.node import Anvil, NodeProcess
+    from ledger.chain.connection import Chain as Chain, connect as connect
+    from ledger.chain.deploy import (
+        Deployment as Deployment,
+        ensure_deployed as ensure_deployed,
+        load_deployment as load_deployment,
+    )
+    from ledger.chain.node import Anvil as Anvil, NodeProcess as NodeProcess

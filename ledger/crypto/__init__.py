@@ -7,24 +7,22 @@ from typing import TYPE_CHECKING
 
 from ledger._exports import lazy_exports
 
-_EXPORTS: dict[str, str] = {
-    "Envelope": "ledger.crypto.envelope",
-    "MerkleTree": "ledger.crypto.merkle",
-    "PatientKeys": "ledger.crypto.keys",
-    "commit": "ledger.crypto.commitment",
-    "load_key": "ledger.crypto.keys",
-    "new_key_file": "ledger.crypto.keys",
-    "new_salt": "ledger.crypto.commitment",
-    "open_envelope": "ledger.crypto.envelope",
-    "seal": "ledger.crypto.envelope",
-    "verify_commitment": "ledger.crypto.commitment",
-}
-
-__all__ = [*_EXPORTS]
-__getattr__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __all__ = lazy_exports(__name__, __file__)
 
 if TYPE_CHECKING:
-    from ledger.crypto.commitment import commit, new_salt, verify_commitment
-    from ledger.crypto.envelope import Envelope, open_envelope, seal
-    from ledger.crypto.keys import PatientKeys, load_key, new_key_file
-    from ledger.crypto.merkle import MerkleTree
+    from ledger.crypto.commitment import (
+        commit as commit,
+        new_salt as new_salt,
+        verify_commitment as verify_commitment,
+    )
+    from ledger.crypto.envelope import (
+        Envelope as Envelope,
+        open_envelope as open_envelope,
+        seal as seal,
+    )
+    from ledger.crypto.keys import (
+        PatientKeys as PatientKeys,
+        load_key as load_key,
+        new_key_file as new_key_file,
+    )
+    from ledger.crypto.merkle import MerkleTree as MerkleTree

@@ -7,12 +7,7 @@ from typing import TYPE_CHECKING
 
 from ledger._exports import lazy_exports
 
-_EXPORTS: dict[str, str] = {
-    "run_demo": "ledger.demo.flow",
-}
-
-__all__ = [*_EXPORTS]
-__getattr__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __all__ = lazy_exports(__name__, __file__)
 
 if TYPE_CHECKING:
-    from ledger.demo.flow import run_demo
+    from ledger.demo.flow import run_demo as run_demo

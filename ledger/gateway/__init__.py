@@ -7,18 +7,16 @@ from typing import TYPE_CHECKING
 
 from ledger._exports import lazy_exports
 
-_EXPORTS: dict[str, str] = {
-    "GatewayClient": "ledger.gateway.client",
-    "GatewayDomain": "ledger.gateway.auth",
-    "GatewayError": "ledger.gateway.client",
-    "fetch_domain": "ledger.gateway.client",
-    "sign_request": "ledger.gateway.auth",
-    "verify_request": "ledger.gateway.auth",
-}
-
-__all__ = [*_EXPORTS]
-__getattr__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __all__ = lazy_exports(__name__, __file__)
 
 if TYPE_CHECKING:
-    from ledger.gateway.auth import GatewayDomain, sign_request, verify_request
-    from ledger.gateway.client import GatewayClient, GatewayError, fetch_domain
+    from ledger.gateway.auth import (
+        GatewayDomain as GatewayDomain,
+        sign_request as sign_request,
+        verify_request as verify_request,
+    )
+    from ledger.gateway.client import (
+        GatewayClient as GatewayClient,
+        GatewayError as GatewayError,
+        fetch_domain as fetch_domain,
+    )

@@ -7,24 +7,14 @@ from typing import TYPE_CHECKING
 
 from ledger._exports import lazy_exports
 
-_EXPORTS: dict[str, str] = {
-    "CliqueNode": "ledger.network.clique",
-    "Consortium": "ledger.network.consortium",
-    "LocalNetwork": "ledger.network.local",
-    "NetworkPorts": "ledger.network.local",
-    "RunningNetwork": "ledger.network.supervisor",
-    "Stack": "ledger.network.stack",
-    "running_network": "ledger.network.supervisor",
-    "running_stack": "ledger.network.stack",
-    "seed_demo": "ledger.network.consortium",
-}
-
-__all__ = [*_EXPORTS]
-__getattr__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __all__ = lazy_exports(__name__, __file__)
 
 if TYPE_CHECKING:
-    from ledger.network.clique import CliqueNode
-    from ledger.network.consortium import Consortium, seed_demo
-    from ledger.network.local import LocalNetwork, NetworkPorts
-    from ledger.network.stack import Stack, running_stack
-    from ledger.network.supervisor import RunningNetwork, running_network
+    from ledger.network.clique import CliqueNode as CliqueNode
+    from ledger.network.consortium import Consortium as Consortium, seed_demo as seed_demo
+    from ledger.network.local import LocalNetwork as LocalNetwork, NetworkPorts as NetworkPorts
+    from ledger.network.stack import Stack as Stack, running_stack as running_stack
+    from ledger.network.supervisor import (
+        RunningNetwork as RunningNetwork,
+        running_network as running_network,
+    )

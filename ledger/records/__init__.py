@@ -7,22 +7,11 @@ from typing import TYPE_CHECKING
 
 from ledger._exports import lazy_exports
 
-_EXPORTS: dict[str, str] = {
-    "AnchorReceipt": "ledger.records.book",
-    "BatchAnchorer": "ledger.records.batch_anchorer",
-    "Outbox": "ledger.records.outbox",
-    "RecordBook": "ledger.records.book",
-    "RecordDocument": "ledger.records.document",
-    "Verdict": "ledger.records.document",
-    "verify_against_ledger": "ledger.records.verify",
-}
-
-__all__ = [*_EXPORTS]
-__getattr__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __all__ = lazy_exports(__name__, __file__)
 
 if TYPE_CHECKING:
-    from ledger.records.batch_anchorer import BatchAnchorer
-    from ledger.records.book import AnchorReceipt, RecordBook
-    from ledger.records.document import RecordDocument, Verdict
-    from ledger.records.outbox import Outbox
-    from ledger.records.verify import verify_against_ledger
+    from ledger.records.batch_anchorer import BatchAnchorer as BatchAnchorer
+    from ledger.records.book import AnchorReceipt as AnchorReceipt, RecordBook as RecordBook
+    from ledger.records.document import RecordDocument as RecordDocument, Verdict as Verdict
+    from ledger.records.outbox import Outbox as Outbox
+    from ledger.records.verify import verify_against_ledger as verify_against_ledger

@@ -21,8 +21,7 @@ import requests
 import schemathesis
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from hypothesis import settings
-from hypothesis import strategies as st
+from hypothesis import settings, strategies as st
 from schemathesis import BaseSchema, GenerationMode, HookContext
 
 from ledger.gateway.auth import GatewayDomain, request_target, sign_request

@@ -11,8 +11,7 @@ from eth_abi.abi import encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from web3 import Web3
 
 from ledger.chain import _artifacts

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from ledger.consent.grants import Purpose
 from ledger.consent.segmentation import VIEWS_PATH, apply_view, load_segmentation, view_for

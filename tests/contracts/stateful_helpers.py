@@ -32,8 +32,7 @@ from contract_helpers import (
     emitted,
     refusal,
 )
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
+from eth_abi.abi import decode as abi_decode, encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils.abi import (
     function_abi_to_4byte_selector,

@@ -7,8 +7,7 @@ import hashlib
 
 import pytest
 from contract_helpers import HOSPITAL, HOSPITAL_ADMIN, REGULATOR, Act, admit, refused, suspend
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError

@@ -40,8 +40,7 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_keys.constants import SECPK1_N
 from eth_keys.datatypes import Signature
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt

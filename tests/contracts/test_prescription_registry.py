@@ -54,8 +54,7 @@ from contract_helpers import (
     suspend,
 )
 from eth_account.signers.local import LocalAccount
-from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, event, given, settings, strategies as st
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction

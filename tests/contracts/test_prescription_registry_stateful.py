@@ -60,8 +60,12 @@ from web3.contract import Contract
 
 from ledger.chain.deploy import Deployment
 from ledger.chain.node import Anvil
-from ledger.prescribing import PracticeScope, PreReviewOutcome, encode_reason
-from ledger.prescribing import PrescriptionStatus as Rx
+from ledger.prescribing import (
+    PracticeScope,
+    PreReviewOutcome,
+    PrescriptionStatus as Rx,
+    encode_reason,
+)
 from tests.conftest import BATTERY_TIMEOUT_S, _free_port
 
 pytestmark = pytest.mark.security

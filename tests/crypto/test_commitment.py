@@ -6,8 +6,7 @@ import hashlib
 import hmac
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from ledger.crypto.commitment import SALT_BYTES, commit, new_salt, salt_check, verify_commitment
 

@@ -7,8 +7,7 @@ import hashlib
 
 import pytest
 from eth_utils.crypto import keccak
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from ledger.crypto.merkle import MerkleTree, leaf_hash, verify
 

@@ -15,8 +15,7 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_keys import KeyAPI
 from eth_utils import keccak
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from ledger.gateway.auth import (
     NONCE_HEADER,

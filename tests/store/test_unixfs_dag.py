@@ -7,8 +7,7 @@ import io
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from store_data import kubo_deterministic
 
 from ledger.errors import ContentCorrupt
