@@ -189,7 +189,8 @@ _MEANINGS: dict[int, str] = {
     502: "The content store returned bytes that fail their check, or an envelope that does not "
     "open (`store.*`, `crypto.*`).",
     503: "The chain or the content store cannot be reached (`chain.unavailable`, "
-    "`store.unavailable`).",
+    "`store.unavailable`), or the organisation's key kept sending from elsewhere while this "
+    "gateway signed (`chain.nonce_conflict`): retry.",
 }
 
 
