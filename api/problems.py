@@ -19,6 +19,7 @@ from ledger.claiming.payments import PaymentNotRecordable, PaymentUnknown
 from ledger.consent.patients import PatientNotEnrolled
 from ledger.gateway.auth import AuthError
 from ledger.prescribing.follow_up import FollowUpNotDiagnosis
+from ledger.prescribing.prereview import PreReviewBlocked
 from ledger.records.book import BatchProofInvalid, NotAuthoringHospital, NotBatchAnchored
 
 
@@ -67,6 +68,7 @@ _STATUS: list[tuple[type[errors.LedgerError], int]] = [
     (Unprocessable, 422),
     (PatientNotEnrolled, 422),
     (FollowUpNotDiagnosis, 422),
+    (PreReviewBlocked, 422),
     (ClaimMalformed, 422),
     (PaymentNotRecordable, 422),
     (AuthError, 401),
@@ -143,7 +145,6 @@ _REVERT_STATUS: dict[int, frozenset[str]] = {
             "PrescriptionFollowUpRecordMismatch",
             "PrescriptionFollowUpRecordTooOld",
             "PrescriptionExpiryOutOfRange",
-            "PrescriptionReasonRequired",
             # What a claim or payment asks for: items that do not fit, a key no payment registered.
             "ClaimBadItems",
             "ClaimEmptyItem",

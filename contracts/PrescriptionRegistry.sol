@@ -64,17 +64,17 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
     }
 
     /// @inheritdoc IPrescriptionRegistry
-    function approvePrescription(bytes32 prescriptionId, address pharmacist, bytes32 reason) public {
+    function approvePrescription(bytes32 prescriptionId, address pharmacist) public {
         Prescription storage p = _issued(prescriptionId);
         _checkPharmacy(p, pharmacist);
-        _approve(prescriptionId, p, pharmacist, reason);
+        _approve(prescriptionId, p, pharmacist);
     }
 
     /// @inheritdoc IPrescriptionRegistry
-    function rejectPrescription(bytes32 prescriptionId, address pharmacist, bytes32 reason) public {
+    function rejectPrescription(bytes32 prescriptionId, address pharmacist) public {
         Prescription storage p = _issued(prescriptionId);
         _checkPharmacy(p, pharmacist);
-        _reject(prescriptionId, p, pharmacist, reason);
+        _reject(prescriptionId, p, pharmacist);
     }
 
     /// @inheritdoc IPrescriptionRegistry
@@ -150,7 +150,7 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
      *
      * Requirements: those of {issuePrescription} after the caller's.
      *
-     * Emits a {PrescriptionIssued} event, then a {PrescriptionPreReviewed} event.
+     * Emits a {PrescriptionIssued} event.
      */
     function _issue(bytes32 prescriptionId, Issuance calldata s) internal {
         // slither-disable-next-line timestamp - an existence check on the stored status, not a time comparison; flagged because the function also reads block.timestamp
@@ -162,7 +162,6 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
             revert PrescriptionPrescriberNotPermitted(s.prescriber, msg.sender);
         }
         _checkExpiry(s.expiresAt, s.online);
-        _checkPreReview(s.preReview, s.preReviewReason);
         _checkFollowUp(msg.sender, s.patient, s.followUpRecordId);
 
         Prescription storage p = _prescriptions[prescriptionId];
@@ -174,8 +173,6 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
         p.expiresAt = s.expiresAt;
         p.online = s.online;
         p.status = Status.Pending;
-        p.preReview = s.preReview;
-        p.preReviewReason = s.preReviewReason;
         p.followUpRecordId = s.followUpRecordId;
         p.cid = s.cid;
         emit PrescriptionIssued(
@@ -189,41 +186,37 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
             s.online,
             s.followUpRecordId
         );
-        emit PrescriptionPreReviewed(prescriptionId, s.preReview, s.preReviewReason);
     }
 
     /**
      * @dev Records `pharmacist`'s approval. Internal function without access restriction.
      *
      * Requirements:
-     * - the prescription is pending, its pre-review passed, and it has not expired.
+     * - the prescription is pending and has not expired.
      *
      * Emits a {PrescriptionApproved} event.
      */
-    function _approve(bytes32 prescriptionId, Prescription storage p, address pharmacist, bytes32 reason) internal {
+    function _approve(bytes32 prescriptionId, Prescription storage p, address pharmacist) internal {
         _checkStatus(prescriptionId, p, Status.Pending);
-        if (p.preReview != PreReview.Passed) revert PrescriptionPreReviewBlocked(prescriptionId, p.preReviewReason);
         _checkNotExpired(prescriptionId, p);
         p.status = Status.Approved;
-        _reviews[prescriptionId] = Review(msg.sender, pharmacist, true, reason, uint64(block.timestamp));
-        emit PrescriptionApproved(prescriptionId, msg.sender, pharmacist, reason);
+        _reviews[prescriptionId] = Review(msg.sender, pharmacist, true, uint64(block.timestamp));
+        emit PrescriptionApproved(prescriptionId, msg.sender, pharmacist);
     }
 
     /**
      * @dev Records `pharmacist`'s rejection. Internal function without access restriction.
      *
      * Requirements:
-     * - the prescription is pending;
-     * - `reason` is nonzero.
+     * - the prescription is pending.
      *
      * Emits a {PrescriptionRejected} event.
      */
-    function _reject(bytes32 prescriptionId, Prescription storage p, address pharmacist, bytes32 reason) internal {
+    function _reject(bytes32 prescriptionId, Prescription storage p, address pharmacist) internal {
         _checkStatus(prescriptionId, p, Status.Pending);
-        if (reason == bytes32(0)) revert PrescriptionReasonRequired();
         p.status = Status.Rejected;
-        _reviews[prescriptionId] = Review(msg.sender, pharmacist, false, reason, uint64(block.timestamp));
-        emit PrescriptionRejected(prescriptionId, msg.sender, pharmacist, reason);
+        _reviews[prescriptionId] = Review(msg.sender, pharmacist, false, uint64(block.timestamp));
+        emit PrescriptionRejected(prescriptionId, msg.sender, pharmacist);
     }
 
     /**
@@ -317,17 +310,6 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
         uint64 latest = issuedAt + maxValidity(online);
         // slither-disable-next-line timestamp - bounds the expiry a gateway may set relative to the block's time; validator leeway of seconds is within the rule's tolerance
         if (expiresAt <= issuedAt || expiresAt > latest) revert PrescriptionExpiryOutOfRange(expiresAt, issuedAt, latest);
-    }
-
-    /**
-     * @dev Reverts unless the pre-review is Passed with a zero reason or Blocked with a nonzero one.
-     *
-     * Requirements: see above. Emits nothing.
-     */
-    function _checkPreReview(PreReview outcome, bytes32 reason) internal pure {
-        bool valid = (outcome == PreReview.Passed && reason == bytes32(0))
-            || (outcome == PreReview.Blocked && reason != bytes32(0));
-        if (!valid) revert PrescriptionInvalidPreReview(outcome, reason);
     }
 
     /**

@@ -7,8 +7,11 @@ import {IRecordRegistry} from "./IRecordRegistry.sol";
 
 /**
  * @dev Prescriptions from issue to dispense: a hiding commitment to the FHIR MedicationRequest and the
- * content id of its envelope, the automated pre-review's result, one pharmacist's review, and at most one
- * dispense across all pharmacies. Reason codes are short ASCII codes, left-aligned and zero-padded.
+ * content id of its envelope, one pharmacist's review, and at most one dispense across all pharmacies.
+ *
+ * No clinical fact is kept here, coded or not: every member reads this contract beside the patient's
+ * pseudonym. The automated pre-review runs at the issuing gateway, which issues only what passed it, and
+ * a pharmacist's reasons stay with the reviewing organisation; the chain records who decided and when.
  *
  * Status and FHIR MedicationRequest.status (`expiresAt` passed counts as expired):
  * Pending -> draft (stopped once expired); Approved -> active (stopped once expired); Rejected -> stopped;
@@ -24,12 +27,6 @@ interface IPrescriptionRegistry is IMembershipGated {
         Dispensed
     }
 
-    enum PreReview {
-        None,
-        Passed,
-        Blocked
-    }
-
     /// @dev What a hospital issues; the hospital itself is the caller and the issue time is the block's.
     struct Issuance {
         bytes32 commitment;
@@ -38,8 +35,6 @@ interface IPrescriptionRegistry is IMembershipGated {
         address prescriber;
         uint64 expiresAt;
         bool online;
-        PreReview preReview;
-        bytes32 preReviewReason;
         bytes32 followUpRecordId;
     }
 
@@ -52,8 +47,6 @@ interface IPrescriptionRegistry is IMembershipGated {
         uint64 expiresAt;
         bool online;
         Status status;
-        PreReview preReview;
-        bytes32 preReviewReason;
         bytes32 followUpRecordId;
         bytes cid;
     }
@@ -62,7 +55,6 @@ interface IPrescriptionRegistry is IMembershipGated {
         address org;
         address pharmacist;
         bool approved;
-        bytes32 reason;
         uint64 reviewedAt;
     }
 
@@ -107,9 +99,6 @@ interface IPrescriptionRegistry is IMembershipGated {
     /// @dev `expiresAt` is not after the issue time `issuedAt`, or is later than `latest` allows.
     error PrescriptionExpiryOutOfRange(uint64 expiresAt, uint64 issuedAt, uint64 latest);
 
-    /// @dev A pre-review must be Passed with a zero reason or Blocked with a nonzero one.
-    error PrescriptionInvalidPreReview(PreReview outcome, bytes32 reason);
-
     /// @dev `hospital` has not set its follow-up window, so no patient's eligibility can be judged.
     error PrescriptionFollowUpWindowUnset(address hospital);
 
@@ -140,14 +129,8 @@ interface IPrescriptionRegistry is IMembershipGated {
     /// @dev `prescriptionId` is in status `current`, from which the action asked for does not lead.
     error PrescriptionUnexpectedStatus(bytes32 prescriptionId, Status current);
 
-    /// @dev The automated pre-review blocked `prescriptionId` for `reason`; it can never be approved.
-    error PrescriptionPreReviewBlocked(bytes32 prescriptionId, bytes32 reason);
-
     /// @dev `prescriptionId` expired at `expiresAt`.
     error PrescriptionExpired(bytes32 prescriptionId, uint64 expiresAt);
-
-    /// @dev A rejection needs a nonzero reason code.
-    error PrescriptionReasonRequired();
 
     /// @dev `caller` is not the institution that issued `prescriptionId`.
     error PrescriptionNotIssuingInstitution(bytes32 prescriptionId, address caller);
@@ -171,18 +154,11 @@ interface IPrescriptionRegistry is IMembershipGated {
         bytes32 followUpRecordId
     );
 
-    /// @dev The automated pre-review of `prescriptionId` came out as `outcome`, for `reason` if blocked.
-    event PrescriptionPreReviewed(bytes32 indexed prescriptionId, PreReview outcome, bytes32 reason);
+    /// @dev `pharmacist` of `org` approved `prescriptionId`.
+    event PrescriptionApproved(bytes32 indexed prescriptionId, address indexed org, address indexed pharmacist);
 
-    /// @dev `pharmacist` of `org` approved `prescriptionId`, with an optional `reason` code.
-    event PrescriptionApproved(
-        bytes32 indexed prescriptionId, address indexed org, address indexed pharmacist, bytes32 reason
-    );
-
-    /// @dev `pharmacist` of `org` rejected `prescriptionId` for `reason`.
-    event PrescriptionRejected(
-        bytes32 indexed prescriptionId, address indexed org, address indexed pharmacist, bytes32 reason
-    );
+    /// @dev `pharmacist` of `org` rejected `prescriptionId`; why is the reviewing organisation's record.
+    event PrescriptionRejected(bytes32 indexed prescriptionId, address indexed org, address indexed pharmacist);
 
     /// @dev `pharmacy`, through `pharmacist`, dispensed `prescriptionId`, recorded as a MedicationDispense.
     event PrescriptionDispensed(
@@ -213,12 +189,11 @@ interface IPrescriptionRegistry is IMembershipGated {
      * - the commitment is nonzero, the cid nonempty, the patient nonzero;
      * - the prescriber may prescribe at the caller now ({IPracticeRegistry-canPrescribe});
      * - `expiresAt` is after now and at most the online or offline maximum validity after it;
-     * - the pre-review is Passed with a zero reason or Blocked with a nonzero one;
      * - the caller has set its follow-up window; if it is nonzero the follow-up record is required;
      * - a follow-up record, if named, was anchored by the caller for the same patient, its first version
      *   at most the window ago (any age if the window is 0).
      *
-     * Emits a {PrescriptionIssued} event, then a {PrescriptionPreReviewed} event.
+     * Emits a {PrescriptionIssued} event.
      */
     function issuePrescription(bytes32 prescriptionId, Issuance calldata issuance) external;
 
@@ -229,25 +204,24 @@ interface IPrescriptionRegistry is IMembershipGated {
      * - `prescriptionId` has been issued;
      * - the caller is an active pharmacy, or the issuing hospital (its own pharmacy), while active;
      * - `pharmacist` is active pharmacist staff of the caller;
-     * - the prescription is pending, its pre-review passed, and it has not expired.
+     * - the prescription is pending and has not expired.
      *
      * Emits a {PrescriptionApproved} event.
      */
-    function approvePrescription(bytes32 prescriptionId, address pharmacist, bytes32 reason) external;
+    function approvePrescription(bytes32 prescriptionId, address pharmacist) external;
 
     /**
-     * @dev Rejects the pending `prescriptionId` through the caller's `pharmacist`, for `reason`.
+     * @dev Rejects the pending `prescriptionId` through the caller's `pharmacist`.
      *
      * Requirements:
      * - `prescriptionId` has been issued;
      * - the caller is an active pharmacy, or the issuing hospital (its own pharmacy), while active;
      * - `pharmacist` is active pharmacist staff of the caller;
-     * - the prescription is pending;
-     * - `reason` is nonzero.
+     * - the prescription is pending.
      *
      * Emits a {PrescriptionRejected} event.
      */
-    function rejectPrescription(bytes32 prescriptionId, address pharmacist, bytes32 reason) external;
+    function rejectPrescription(bytes32 prescriptionId, address pharmacist) external;
 
     /**
      * @dev Dispenses the approved `prescriptionId`, once across all pharmacies, recording the commitment to

@@ -7,6 +7,7 @@ from ledger.prescribing.prereview import (
     ControlledDrug,
     Drug,
     Finding,
+    PreReviewBlocked,
     PreReviewReason,
     PreReviewResult,
     PreReviewRules,
@@ -20,7 +21,6 @@ from ledger.prescribing.reasons import decode_reason, encode_reason
 from ledger.prescribing.status import (
     FHIR_STATUS,
     FhirStatus,
-    PreReviewOutcome,
     PrescriptionStatus,
     fhir_status,
 )
@@ -46,7 +46,7 @@ __all__ = [
     "FilingStatus",
     "Finding",
     "PracticeScope",
-    "PreReviewOutcome",
+    "PreReviewBlocked",
     "PreReviewReason",
     "PreReviewResult",
     "PreReviewRules",

@@ -193,24 +193,33 @@ def test_a_clerk_may_not_prescribe(world: World, patient: Patient, record: str) 
     assert refused(call) == (403, "auth.role_forbidden")
 
 
-def test_controlled_drug_online_is_blocked_anchored_and_never_approved(
+def _blocked(call: Any) -> tuple[int | None, str | None, str]:
+    with pytest.raises(GatewayError) as err:
+        call()
+    return err.value.status, err.value.problem_code, err.value.detail or ""
+
+
+def test_controlled_drug_online_is_blocked_and_not_issued(
     world: World, patient: Patient, record: str
 ) -> None:
     controlled = copy.deepcopy(MEDICATION_REQUEST)
     controlled["medicationCodeableConcept"] = {"coding": [MORPHINE]}
-    receipt = issue(world, patient, record=record, resource=controlled)
-    assert receipt["pre_review"]["outcome"] == "blocked"
-    assert receipt["pre_review"]["reason"] == "controlled-online"
-    pid = receipt["prescription_id"]
-    assert refused(lambda: review(world, pid)) == (409, "prescription.pre_review_blocked")
+    issued_before = world.w3.eth.get_transaction_count(world.org_address("hospital-a"))
+    status, code, detail = _blocked(
+        lambda: issue(world, patient, record=record, resource=controlled)
+    )
+    assert (status, code) == (422, "prescription.pre_review_blocked")
+    assert "controlled-online" in detail
+    assert world.w3.eth.get_transaction_count(world.org_address("hospital-a")) == issued_before
 
 
 def test_the_same_drug_twice_is_blocked_as_duplicate_therapy(
     world: World, patient: Patient, record: str
 ) -> None:
     issue(world, patient, record=record)
-    again = issue(world, patient, record=record)
-    assert again["pre_review"]["reason"] == "duplicate-therapy"
+    status, code, detail = _blocked(lambda: issue(world, patient, record=record))
+    assert (status, code) == (422, "prescription.pre_review_blocked")
+    assert "duplicate-therapy" in detail
 
 
 # -- review and reads ---------------------------------------------------------------------------

@@ -65,12 +65,11 @@ from ledger.chain.connection import Chain
 from ledger.chain.deploy import Deployment
 from ledger.chain.node import Anvil
 from ledger.errors import ContractRevert
-from ledger.prescribing import PracticeScope, PreReviewOutcome, PrescriptionStatus, encode_reason
+from ledger.prescribing import PracticeScope, PrescriptionStatus, encode_reason
 
 HOUR, DAY, YEAR = 3_600, 86_400, 365 * 86_400
 WINDOW = 90 * DAY
 ZERO = "0x" + "00" * 20
-NO_REASON = bytes(32)
 
 RX = Web3.keccak(text="prescription 1")
 COMMITMENT, CID = Web3.keccak(text="medication request commitment"), b"bafkreimedicationrequest"
@@ -81,9 +80,6 @@ OTHER_PATIENTS_RECORD = Web3.keccak(text="offline diagnosis of another patient")
 OTHER_HOSPITALS_RECORD = Web3.keccak(text="offline diagnosis at the other hospital")
 UNKNOWN_RECORD = Web3.keccak(text="never anchored")
 FILING = Web3.keccak(text="multi-point filing")
-BLOCKED_BY = encode_reason("controlled-online")
-REJECTED_FOR = encode_reason("dose-too-high")
-APPROVED_WITH = encode_reason("counselled")
 
 #: The insurer's staff pharmacist: the right role, at an organisation that may not dispense.
 INSURER_PHARMACIST = AUDITOR
@@ -94,7 +90,6 @@ PENDING, APPROVED, REJECTED = (
     PrescriptionStatus.REJECTED,
 )
 CANCELLED, DISPENSED = PrescriptionStatus.CANCELLED, PrescriptionStatus.DISPENSED
-PASSED, BLOCKED = PreReviewOutcome.PASSED, PreReviewOutcome.BLOCKED
 
 #: Who reviews and dispenses, and through which pharmacist.
 DISPENSARIES = {
@@ -174,8 +169,6 @@ def _issuance(
     *,
     expires_at: int,
     online: bool = True,
-    pre_review: PreReviewOutcome = PASSED,
-    reason: bytes = NO_REASON,
     record: bytes = RECORD,
     prescriber: LocalAccount = DOCTOR,
     patient: str = PATIENT.address,
@@ -190,8 +183,6 @@ def _issuance(
         prescriber.address,
         expires_at,
         online,
-        int(pre_review),
-        reason,
         record,
     )
 
@@ -226,21 +217,20 @@ def _issue(
 
 
 def _review_fn(
-    prescriptions: Contract, verdict: str, pharmacist: LocalAccount, reason: bytes, rx: bytes = RX
+    prescriptions: Contract, verdict: str, pharmacist: LocalAccount, rx: bytes = RX
 ) -> ContractFunction:
     review = (
         prescriptions.functions.approvePrescription
         if verdict == "approve"
         else prescriptions.functions.rejectPrescription
     )
-    return review(rx, pharmacist.address, reason)
+    return review(rx, pharmacist.address)
 
 
 def _approve(act: Act, prescriptions: Contract, by: str = "pharmacy", rx: bytes = RX) -> TxReceipt:
     org, pharmacist = DISPENSARIES[by]
     return act(org).transact(
-        prescriptions.functions.approvePrescription(rx, pharmacist.address, NO_REASON),
-        gas=FORCED_GAS,
+        prescriptions.functions.approvePrescription(rx, pharmacist.address), gas=FORCED_GAS
     )
 
 
@@ -269,14 +259,8 @@ def _status(prescriptions: Contract, rx: bytes = RX) -> PrescriptionStatus:
 
 @pytest.fixture
 def issued(act: Act, w3: Web3, prescriptions: Contract) -> Issued:
-    """RX issued by the hospital for its doctor, online, pre-review passed, valid for 6 hours."""
+    """RX issued by the hospital for its doctor, online, valid for 6 hours."""
     return _issue(act, w3, prescriptions)[1]
-
-
-@pytest.fixture
-def blocked(act: Act, w3: Web3, prescriptions: Contract) -> Issued:
-    """RX issued with its pre-review blocked for a controlled drug online."""
-    return _issue(act, w3, prescriptions, pre_review=BLOCKED, reason=BLOCKED_BY)[1]
 
 
 @pytest.fixture
@@ -388,7 +372,6 @@ def test_hospital_issues_a_prescription_for_a_follow_up_patient(
                 "followUpRecordId": RECORD,
             },
         ),
-        ("PrescriptionPreReviewed", {"prescriptionId": RX, "outcome": PASSED, "reason": NO_REASON}),
     ]
     assert prescriptions.functions.prescription(RX).call() == (
         COMMITMENT,
@@ -399,23 +382,9 @@ def test_hospital_issues_a_prescription_for_a_follow_up_patient(
         rx.expires_at,
         True,
         PENDING,
-        PASSED,
-        NO_REASON,
         RECORD,
         CID,
     )
-
-
-def test_a_blocked_pre_review_is_recorded_on_the_prescription(
-    act: Act, w3: Web3, prescriptions: Contract
-) -> None:
-    receipt, _ = _issue(act, w3, prescriptions, pre_review=BLOCKED, reason=BLOCKED_BY)
-    assert emitted(prescriptions, receipt)[1] == (
-        "PrescriptionPreReviewed",
-        {"prescriptionId": RX, "outcome": BLOCKED, "reason": BLOCKED_BY},
-    )
-    entry = prescriptions.functions.prescription(RX).call()
-    assert (entry[7], entry[8], entry[9]) == (PENDING, BLOCKED, BLOCKED_BY)
 
 
 @pytest.mark.parametrize(
@@ -581,21 +550,6 @@ def test_the_offline_validity_is_shorter_than_the_online_one(prescriptions: Cont
     assert (online, offline) == (2 * DAY - 1, DAY - 1)
 
 
-@pytest.mark.parametrize(
-    ("outcome", "reason"),
-    [(PreReviewOutcome.NONE, NO_REASON), (PASSED, BLOCKED_BY), (BLOCKED, NO_REASON)],
-    ids=["none", "passed-with-reason", "blocked-without-reason"],
-)
-def test_an_inconsistent_pre_review_is_refused(
-    act: Act, w3: Web3, prescriptions: Contract, outcome: PreReviewOutcome, reason: bytes
-) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR, pre_review=outcome, reason=reason)
-    assert refused(act(HOSPITAL), fn) == (
-        "PrescriptionInvalidPreReview",
-        {"outcome": outcome, "reason": reason},
-    )
-
-
 # Follow-up eligibility
 
 
@@ -739,8 +693,7 @@ def test_a_pharmacist_approves_a_prescription(
     org, pharmacist = DISPENSARIES[by]
     at = _at(w3)
     receipt = act(org).transact(
-        prescriptions.functions.approvePrescription(RX, pharmacist.address, APPROVED_WITH),
-        gas=FORCED_GAS,
+        prescriptions.functions.approvePrescription(RX, pharmacist.address), gas=FORCED_GAS
     )
     assert emitted(prescriptions, receipt) == [
         (
@@ -749,7 +702,6 @@ def test_a_pharmacist_approves_a_prescription(
                 "prescriptionId": RX,
                 "org": org.address,
                 "pharmacist": pharmacist.address,
-                "reason": APPROVED_WITH,
             },
         )
     ]
@@ -758,7 +710,6 @@ def test_a_pharmacist_approves_a_prescription(
         org.address,
         pharmacist.address,
         True,
-        APPROVED_WITH,
         at,
     )
 
@@ -770,9 +721,7 @@ def test_a_pharmacist_rejects_a_prescription(
     act: Act, prescriptions: Contract, issued: Issued, by: str
 ) -> None:
     org, pharmacist = DISPENSARIES[by]
-    receipt = act(org).transact(
-        prescriptions.functions.rejectPrescription(RX, pharmacist.address, REJECTED_FOR)
-    )
+    receipt = act(org).transact(prescriptions.functions.rejectPrescription(RX, pharmacist.address))
     assert emitted(prescriptions, receipt) == [
         (
             "PrescriptionRejected",
@@ -780,17 +729,11 @@ def test_a_pharmacist_rejects_a_prescription(
                 "prescriptionId": RX,
                 "org": org.address,
                 "pharmacist": pharmacist.address,
-                "reason": REJECTED_FOR,
             },
         )
     ]
     assert _status(prescriptions) == REJECTED
-    assert prescriptions.functions.review(RX).call()[:4] == (
-        org.address,
-        pharmacist.address,
-        False,
-        REJECTED_FOR,
-    )
+    assert prescriptions.functions.review(RX).call()[:3] == (org.address, pharmacist.address, False)
 
 
 @pytest.mark.parametrize("verdict", ["approve", "reject"])
@@ -812,7 +755,7 @@ def test_a_review_by_a_non_pharmacist_of_the_caller_is_refused(
     org: LocalAccount,
     pharmacist: LocalAccount,
 ) -> None:
-    fn = _review_fn(prescriptions, verdict, pharmacist, REJECTED_FOR)
+    fn = _review_fn(prescriptions, verdict, pharmacist)
     assert refused(act(org), fn) == (
         "PrescriptionPharmacistNotPermitted",
         {"pharmacist": pharmacist.address, "org": org.address},
@@ -838,7 +781,7 @@ def test_a_review_by_an_organisation_that_is_no_pharmacy_is_refused(
     org: LocalAccount,
     pharmacist: LocalAccount,
 ) -> None:
-    fn = _review_fn(prescriptions, verdict, pharmacist, REJECTED_FOR)
+    fn = _review_fn(prescriptions, verdict, pharmacist)
     assert refused(act(org), fn) == ("PrescriptionCallerNotPharmacy", {"caller": org.address})
 
 
@@ -846,7 +789,7 @@ def test_a_review_by_a_suspended_pharmacy_is_refused(
     act: Act, membership: Contract, prescriptions: Contract, issued: Issued
 ) -> None:
     suspend(act, membership, PHARMACY)
-    fn = _review_fn(prescriptions, "approve", PHARMACY_PHARMACIST, NO_REASON)
+    fn = _review_fn(prescriptions, "approve", PHARMACY_PHARMACIST)
     assert refused(act(PHARMACY), fn) == (
         "PrescriptionCallerNotPharmacy",
         {"caller": PHARMACY.address},
@@ -857,32 +800,8 @@ def test_a_review_by_a_suspended_pharmacy_is_refused(
 def test_reviewing_an_unknown_prescription_is_refused(
     act: Act, prescriptions: Contract, verdict: str
 ) -> None:
-    fn = _review_fn(prescriptions, verdict, PHARMACY_PHARMACIST, REJECTED_FOR)
+    fn = _review_fn(prescriptions, verdict, PHARMACY_PHARMACIST)
     assert refused(act(PHARMACY), fn) == ("PrescriptionUnknown", {"prescriptionId": RX})
-
-
-def test_a_blocked_prescription_can_never_be_approved(
-    act: Act, prescriptions: Contract, blocked: Issued
-) -> None:
-    fn = _review_fn(prescriptions, "approve", PHARMACY_PHARMACIST, NO_REASON)
-    assert refused(act(PHARMACY), fn) == (
-        "PrescriptionPreReviewBlocked",
-        {"prescriptionId": RX, "reason": BLOCKED_BY},
-    )
-
-
-def test_a_blocked_prescription_is_rejected(
-    act: Act, prescriptions: Contract, blocked: Issued
-) -> None:
-    act(PHARMACY).transact(_review_fn(prescriptions, "reject", PHARMACY_PHARMACIST, BLOCKED_BY))
-    assert _status(prescriptions) == REJECTED
-
-
-def test_a_rejection_without_a_reason_is_refused(
-    act: Act, prescriptions: Contract, issued: Issued
-) -> None:
-    fn = _review_fn(prescriptions, "reject", PHARMACY_PHARMACIST, NO_REASON)
-    assert refused(act(PHARMACY), fn) == ("PrescriptionReasonRequired", {})
 
 
 @pytest.mark.parametrize("verdict", ["approve", "reject"])
@@ -901,12 +820,10 @@ def test_reviewing_a_prescription_no_longer_pending_is_refused(
     if state == "approved":
         _approve(act, prescriptions)
     elif state == "rejected":
-        act(PHARMACY).transact(
-            _review_fn(prescriptions, "reject", PHARMACY_PHARMACIST, REJECTED_FOR)
-        )
+        act(PHARMACY).transact(_review_fn(prescriptions, "reject", PHARMACY_PHARMACIST))
     else:
         act(HOSPITAL).transact(_cancel_fn(prescriptions))
-    fn = _review_fn(prescriptions, verdict, OTHER_PHARMACY_PHARMACIST, REJECTED_FOR)
+    fn = _review_fn(prescriptions, verdict, OTHER_PHARMACY_PHARMACIST)
     assert refused(act(OTHER_PHARMACY), fn) == (
         "PrescriptionUnexpectedStatus",
         {"prescriptionId": RX, "current": status},
@@ -917,7 +834,7 @@ def test_reviewing_a_prescription_no_longer_pending_is_refused(
 def test_reviewing_a_dispensed_prescription_is_refused(
     act: Act, prescriptions: Contract, dispensed: Issued, verdict: str
 ) -> None:
-    fn = _review_fn(prescriptions, verdict, PHARMACY_PHARMACIST, REJECTED_FOR)
+    fn = _review_fn(prescriptions, verdict, PHARMACY_PHARMACIST)
     assert refused(act(PHARMACY), fn) == ("PrescriptionAlreadyDispensed", {"prescriptionId": RX})
 
 
@@ -925,7 +842,7 @@ def test_approving_after_expiry_is_refused(
     act: Act, w3: Web3, prescriptions: Contract, issued: Issued
 ) -> None:
     _at(w3, issued.expires_at + 1)
-    fn = _review_fn(prescriptions, "approve", PHARMACY_PHARMACIST, NO_REASON)
+    fn = _review_fn(prescriptions, "approve", PHARMACY_PHARMACIST)
     assert refused(act(PHARMACY), fn) == (
         "PrescriptionExpired",
         {"prescriptionId": RX, "expiresAt": issued.expires_at},
@@ -997,7 +914,7 @@ def test_dispensing_a_pending_prescription_is_refused(
 def test_dispensing_a_rejected_prescription_is_refused(
     act: Act, prescriptions: Contract, issued: Issued
 ) -> None:
-    act(PHARMACY).transact(_review_fn(prescriptions, "reject", PHARMACY_PHARMACIST, REJECTED_FOR))
+    act(PHARMACY).transact(_review_fn(prescriptions, "reject", PHARMACY_PHARMACIST))
     assert refused(act(PHARMACY), _dispense_fn(prescriptions, PHARMACY_PHARMACIST)) == (
         "PrescriptionUnexpectedStatus",
         {"prescriptionId": RX, "current": REJECTED},
@@ -1141,9 +1058,7 @@ def test_cancelling_a_closed_prescription_is_refused(
     act: Act, prescriptions: Contract, issued: Issued, state: str, status: PrescriptionStatus
 ) -> None:
     if state == "rejected":
-        act(PHARMACY).transact(
-            _review_fn(prescriptions, "reject", PHARMACY_PHARMACIST, REJECTED_FOR)
-        )
+        act(PHARMACY).transact(_review_fn(prescriptions, "reject", PHARMACY_PHARMACIST))
     else:
         act(HOSPITAL).transact(_cancel_fn(prescriptions))
     assert refused(act(HOSPITAL), _cancel_fn(prescriptions)) == (
@@ -1205,12 +1120,10 @@ def test_an_unknown_prescription_reads_as_zero(prescriptions: Contract) -> None:
         0,
         False,
         PrescriptionStatus.NONE,
-        PreReviewOutcome.NONE,
-        bytes(32),
         bytes(32),
         b"",
     )
-    assert prescriptions.functions.review(RX).call() == (ZERO, ZERO, False, bytes(32), 0)
+    assert prescriptions.functions.review(RX).call() == (ZERO, ZERO, False, 0)
     assert prescriptions.functions.dispensing(RX).call() == (ZERO, ZERO, bytes(32), 0, b"")
 
 
@@ -1323,13 +1236,12 @@ class _Model:
     """What the contract should do, by the rules as the issue states them."""
 
     status: PrescriptionStatus
-    blocked: bool
     expires_at: int
 
     def allows(self, action: str, at: int) -> bool:
         live = at <= self.expires_at
         return {
-            "approve": self.status is PENDING and not self.blocked and live,
+            "approve": self.status is PENDING and live,
             "reject": self.status is PENDING,
             "dispense": self.status is APPROVED and live,
             "cancel": self.status in (PENDING, APPROVED),
@@ -1349,14 +1261,14 @@ def _action_fn(prescriptions: Contract, action: str, pharmacist: LocalAccount) -
         return _dispense_fn(prescriptions, pharmacist)
     if action == "cancel":
         return _cancel_fn(prescriptions)
-    return _review_fn(prescriptions, action, pharmacist, REJECTED_FOR)
+    return _review_fn(prescriptions, action, pharmacist)
 
 
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    start=st.sampled_from(["approved", "pending", "blocked"]),
+    start=st.sampled_from(["approved", "pending"]),
     steps=st.lists(st.tuples(st.integers(1, 5 * HOUR), _ACTIONS), max_size=8),
 )
 def test_a_prescription_is_dispensed_at_most_once_under_any_sequence_of_actions(
@@ -1369,11 +1281,8 @@ def test_a_prescription_is_dispensed_at_most_once_under_any_sequence_of_actions(
     snapshot = _rpc(w3, "evm_snapshot")
     try:
         act = chain_client(w3, deployment)  # fresh nonces after every revert
-        pre_review = (BLOCKED, BLOCKED_BY) if start == "blocked" else (PASSED, NO_REASON)
-        receipt, rx = _issue(
-            act, w3, prescriptions, pre_review=pre_review[0], reason=pre_review[1], valid_for=DAY
-        )
-        model = _Model(PENDING, start == "blocked", rx.expires_at)
+        receipt, rx = _issue(act, w3, prescriptions, valid_for=DAY)
+        model = _Model(PENDING, rx.expires_at)
         if start == "approved":
             _approve(act, prescriptions)
             model.apply("approve")

@@ -60,7 +60,7 @@ from web3.contract import Contract
 
 from ledger.chain.deploy import Deployment
 from ledger.chain.node import Anvil
-from ledger.prescribing import PracticeScope, PreReviewOutcome, encode_reason
+from ledger.prescribing import PracticeScope, encode_reason
 from ledger.prescribing import PrescriptionStatus as Rx
 from tests.conftest import BATTERY_TIMEOUT_S, _free_port
 
@@ -138,7 +138,6 @@ class Prescription:
     prescriber: str
     expires_at: int
     online: bool
-    blocked: bool
     status: Rx
 
 
@@ -293,7 +292,6 @@ class PrescriptionModel:
         prescriber: str,
         expires_at: int,
         online: bool,
-        blocked: bool,
         now: int,
     ) -> Expected:
         if not self._of_kind(sender, OrgKind.HOSPITAL):
@@ -311,11 +309,7 @@ class PrescriptionModel:
                 "PrescriptionExpiryOutOfRange",
                 {"expiresAt": expires_at, "issuedAt": Around(now), "latest": Around(latest)},
             )
-        self.prescriptions[rx] = Prescription(
-            sender, prescriber, expires_at, online, blocked, Rx.PENDING
-        )
-        outcome = PreReviewOutcome.BLOCKED if blocked else PreReviewOutcome.PASSED
-        reason = REASON if blocked else ZERO32
+        self.prescriptions[rx] = Prescription(sender, prescriber, expires_at, online, Rx.PENDING)
         issued = {
             "prescriptionId": rx,
             "institution": sender,
@@ -327,8 +321,7 @@ class PrescriptionModel:
             "online": online,
             "followUpRecordId": ZERO32,
         }
-        reviewed = {"prescriptionId": rx, "outcome": int(outcome), "reason": reason}
-        return Emits([("PrescriptionIssued", issued), ("PrescriptionPreReviewed", reviewed)])
+        return Emits([("PrescriptionIssued", issued)])
 
     def _pharmacy(self, sender: str, rx: bytes, pharmacist: str) -> Prescription | Refused:
         p = self.prescriptions.get(rx)
@@ -359,22 +352,16 @@ class PrescriptionModel:
             return Refused("PrescriptionExpired", {"prescriptionId": rx, "expiresAt": p.expires_at})
         return None
 
-    def review(
-        self, sender: str, rx: bytes, pharmacist: str, approve: bool, reason: bytes, now: int
-    ) -> Expected:
+    def review(self, sender: str, rx: bytes, pharmacist: str, approve: bool, now: int) -> Expected:
         p = self._pharmacy(sender, rx, pharmacist)
         if isinstance(p, Refused):
             return p
         if refusal := self._status(rx, p, Rx.PENDING):
             return refusal
-        if approve and p.blocked:
-            return Refused("PrescriptionPreReviewBlocked", {"prescriptionId": rx, "reason": REASON})
         if approve and (refusal := self._live(rx, p, now)):
             return refusal
-        if not approve and reason == ZERO32:
-            return Refused("PrescriptionReasonRequired")
         self.prescriptions[rx] = replace(p, status=Rx.APPROVED if approve else Rx.REJECTED)
-        event = {"prescriptionId": rx, "org": sender, "pharmacist": pharmacist, "reason": reason}
+        event = {"prescriptionId": rx, "org": sender, "pharmacist": pharmacist}
         return Emits([("PrescriptionApproved" if approve else "PrescriptionRejected", event)])
 
     def dispense(self, sender: str, rx: bytes, pharmacist: str, now: int) -> Expected:
@@ -580,7 +567,6 @@ class PrescribingMachine(ContractMachine):
         rx=st.sampled_from(PRESCRIPTIONS),
         prescriber=st.sampled_from(DOCTORS),
         online=st.booleans(),
-        blocked=st.integers(0, 4).map(lambda n: n == 0),
         # Expiry after the chain's time: none, an hour, a day, the longest allowed, past it.
         expiry=st.sampled_from((-HOUR, HOUR, DAY, "longest", "too long")),
     )
@@ -590,13 +576,12 @@ class PrescribingMachine(ContractMachine):
         rx: bytes,
         prescriber: LocalAccount,
         online: bool,
-        blocked: bool,
         expiry: Any,
     ) -> None:
         sender = data.draw(
             st.sampled_from((*HOSPITALS, *HOSPITALS, PHARMACY, OUTSIDER)), label="sender"
         )
-        self._issue(sender, rx, prescriber, online, blocked, expiry)
+        self._issue(sender, rx, prescriber, online, expiry)
 
     def _issue(
         self,
@@ -604,7 +589,6 @@ class PrescribingMachine(ContractMachine):
         rx: bytes,
         prescriber: LocalAccount,
         online: bool,
-        blocked: bool,
         expiry: int | str,
     ) -> None:
         """Issue with an expiry ``expiry`` seconds after the chain's time, or "longest" (the
@@ -620,14 +604,10 @@ class PrescribingMachine(ContractMachine):
             prescriber.address,
             expires_at,
             online,
-            int(PreReviewOutcome.BLOCKED if blocked else PreReviewOutcome.PASSED),
-            REASON if blocked else ZERO32,
             ZERO32,
         )
         fn = self.prescriptions.functions.issuePrescription(rx, issuance)
-        expected = self.model.issue(
-            sender.address, rx, prescriber.address, expires_at, online, blocked, now
-        )
+        expected = self.model.issue(sender.address, rx, prescriber.address, expires_at, online, now)
         self.expect("PrescriptionRegistry", sender, fn, expected)
 
     def _issued(self, data: st.DataObject) -> bytes:
@@ -645,20 +625,17 @@ class PrescribingMachine(ContractMachine):
         self, data: st.DataObject, dispensary: tuple[LocalAccount, LocalAccount], approve: int
     ) -> None:
         rx, (org, pharmacist) = self._issued(data), dispensary
-        reason = data.draw(st.sampled_from(REASONS), label="reason")
-        self._review(org, pharmacist, rx, bool(approve), reason)
+        self._review(org, pharmacist, rx, bool(approve))
 
     def _review(
-        self, org: LocalAccount, pharmacist: LocalAccount, rx: bytes, approve: bool, reason: bytes
+        self, org: LocalAccount, pharmacist: LocalAccount, rx: bytes, approve: bool
     ) -> None:
         functions = self.prescriptions.functions
         if approve:
-            fn = functions.approvePrescription(rx, pharmacist.address, reason)
+            fn = functions.approvePrescription(rx, pharmacist.address)
         else:
-            fn = functions.rejectPrescription(rx, pharmacist.address, reason)
-        expected = self.model.review(
-            org.address, rx, pharmacist.address, approve, reason, self._now()
-        )
+            fn = functions.rejectPrescription(rx, pharmacist.address)
+        expected = self.model.review(org.address, rx, pharmacist.address, approve, self._now())
         self.expect("PrescriptionRegistry", org, fn, expected)
 
     @rule(data=st.data(), dispensary=st.sampled_from(DISPENSARIES))
@@ -744,12 +721,12 @@ class PrescribingMachine(ContractMachine):
         rx = data.draw(
             st.sampled_from([r for r in PRESCRIPTIONS if r not in self.model.prescriptions])
         )
-        self._issue(hospital, rx, prescriber, online, False, expiry)
+        self._issue(hospital, rx, prescriber, online, expiry)
         # The pharmacy, or the issuing hospital's own: the first and then the other dispense.
         dispensaries = [d for d in DISPENSARIES[:2] if d[0] in (PHARMACY, hospital)]
         first = data.draw(st.sampled_from(dispensaries), label="dispensary")
         if then != "stop":
-            self._review(*first, rx, True, ZERO32)
+            self._review(*first, rx, True)
         if then == "dispense too late" and rx in self.model.prescriptions:
             self._advance(self.model.prescriptions[rx].expires_at + LANDING - self._now())
         if then.startswith("dispense"):
@@ -780,7 +757,7 @@ class PrescribingMachine(ContractMachine):
         rx = data.draw(st.sampled_from(sorted(self.model.prescriptions)), label="rx")
         org, pharmacist = dispensary
         if self.model.prescriptions[rx].status is Rx.PENDING:
-            self._review(org, pharmacist, rx, True, ZERO32)
+            self._review(org, pharmacist, rx, True)
         else:
             self._dispense(org, pharmacist, rx)
 
@@ -872,12 +849,9 @@ def _stored(p: Prescription | None) -> Any:
             0,
             False,
             0,
-            0,
-            ZERO32,
             ZERO32,
             b"",
         )
-    outcome = PreReviewOutcome.BLOCKED if p.blocked else PreReviewOutcome.PASSED
     return (
         COMMITMENT,
         p.institution,
@@ -887,8 +861,6 @@ def _stored(p: Prescription | None) -> Any:
         p.expires_at,
         p.online,
         int(p.status),
-        int(outcome),
-        REASON if p.blocked else ZERO32,
         ZERO32,
         CID,
     )
