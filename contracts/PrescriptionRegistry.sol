@@ -12,18 +12,26 @@ import {MembershipRoles} from "./MembershipRoles.sol";
  * @dev The prescription registry. A hospital issues for a doctor with prescribing rights there, for a
  * follow-up patient; a pharmacist reviews; one pharmacy dispenses, once, before expiry.
  *
- * Trust split on time: the local-day rule ("until 24:00 of the next day") needs the time zone, so the
- * issuing gateway computes `expiresAt`; the contract bounds it by {maxValidity} and enforces it to the
- * second at approval and dispense. Trust split on follow-up: the contract checks that the named record was
+ * Time: the local-day rule ("until 24:00 of the next day") is computed here from the block's time and
+ * the hospital's UTC offset, which a regulator records, and enforced to the second at approval and
+ * dispense; no issuer can lengthen it. A fixed offset has no daylight saving: a zone with it needs its
+ * offset recorded again at each change (SECURITY.md). Trust split on follow-up: the contract checks that the named record was
  * anchored by this hospital for this patient within the window; that it is an offline diagnosis is the
  * issuing gateway's check of the record's content, which the chain cannot read.
  */
 contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
+    uint64 private constant _DAY = 86_400;
+    int32 private constant _MIN_UTC_OFFSET = -12 hours;
+    int32 private constant _MAX_UTC_OFFSET = 14 hours;
+    int32 private constant _UTC_OFFSET_QUANTUM = 15 minutes;
+
     IRecordRegistry private immutable _records;
     IPracticeRegistry private immutable _practice;
-    uint64 private immutable _maxOnlineValidity;
-    uint64 private immutable _maxOfflineValidity;
+    uint64 private immutable _onlineDays;
+    uint64 private immutable _offlineDays;
+    int32 private immutable _defaultUtcOffset;
 
+    mapping(address hospital => UtcOffset) private _utcOffsets;
     mapping(address hospital => FollowUpPolicy) private _followUp;
     mapping(bytes32 prescriptionId => Prescription) private _prescriptions;
     mapping(bytes32 prescriptionId => Review) private _reviews;
@@ -31,22 +39,30 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
 
     /**
      * @dev Consults `membership_` for members, `records_` for follow-up records and `practice_` for
-     * prescribing rights; accepts expiries at most `maxOnlineValidity_` or `maxOfflineValidity_` seconds
-     * after issue.
+     * prescribing rights; prescriptions are valid for `onlineDays_` or `offlineDays_` local days, counted
+     * at `defaultUtcOffset_` seconds east of UTC for a hospital whose own offset no regulator recorded.
      *
-     * Requirements: none. Emits nothing.
+     * Requirements:
+     * - both day counts are nonzero;
+     * - `defaultUtcOffset_` is a UTC offset (see {setUtcOffset}).
+     *
+     * Emits nothing.
      */
     constructor(
         IMembership membership_,
         IRecordRegistry records_,
         IPracticeRegistry practice_,
-        uint64 maxOnlineValidity_,
-        uint64 maxOfflineValidity_
+        uint64 onlineDays_,
+        uint64 offlineDays_,
+        int32 defaultUtcOffset_
     ) MembershipGated(membership_) {
+        if (onlineDays_ == 0 || offlineDays_ == 0) revert PrescriptionValidityDaysZero();
+        _checkUtcOffset(defaultUtcOffset_);
         _records = records_;
         _practice = practice_;
-        _maxOnlineValidity = maxOnlineValidity_;
-        _maxOfflineValidity = maxOfflineValidity_;
+        _onlineDays = onlineDays_;
+        _offlineDays = offlineDays_;
+        _defaultUtcOffset = defaultUtcOffset_;
     }
 
     /// @inheritdoc IPrescriptionRegistry
@@ -55,6 +71,12 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
             revert PrescriptionNotHospitalAdminOrRegulator(msg.sender, hospital);
         }
         _setFollowUpWindow(hospital, window);
+    }
+
+    /// @inheritdoc IPrescriptionRegistry
+    function setUtcOffset(address hospital, int32 offset) public {
+        if (!_isRegulator(msg.sender)) revert PrescriptionCallerNotRegulator(msg.sender);
+        _setUtcOffset(hospital, offset);
     }
 
     /// @inheritdoc IPrescriptionRegistry
@@ -116,8 +138,23 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
     }
 
     /// @inheritdoc IPrescriptionRegistry
-    function maxValidity(bool online) public view returns (uint64) {
-        return online ? _maxOnlineValidity : _maxOfflineValidity;
+    function utcOffset(address hospital) public view returns (int32) {
+        UtcOffset memory own = _utcOffsets[hospital];
+        return own.set ? own.offset : _defaultUtcOffset;
+    }
+
+    /// @inheritdoc IPrescriptionRegistry
+    function validityDays(bool online) public view returns (uint64) {
+        return online ? _onlineDays : _offlineDays;
+    }
+
+    /// @inheritdoc IPrescriptionRegistry
+    function expiryOf(address hospital, bool online, uint64 issuedAt) public view returns (uint64) {
+        int256 offset = utcOffset(hospital);
+        // Local time a day on: never negative (offsets are above -1 day), so division floors it.
+        uint256 shifted = uint256(int256(uint256(issuedAt) + _DAY) + offset);
+        uint256 lastDayEnds = (shifted / _DAY + validityDays(online)) * _DAY;
+        return uint64(uint256(int256(lastDayEnds - _DAY) - offset - 1));
     }
 
     /// @inheritdoc IPrescriptionRegistry
@@ -145,6 +182,22 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
     }
 
     /**
+     * @dev Records `hospital`'s UTC offset. Internal function without access restriction.
+     *
+     * Requirements:
+     * - `hospital` is an active hospital;
+     * - `offset` is a UTC offset.
+     *
+     * Emits a {PrescriptionUtcOffsetSet} event.
+     */
+    function _setUtcOffset(address hospital, int32 offset) internal {
+        if (!_isActiveHospital(hospital)) revert PrescriptionNotHospital(hospital);
+        _checkUtcOffset(offset);
+        _utcOffsets[hospital] = UtcOffset({set: true, offset: offset});
+        emit PrescriptionUtcOffsetSet(hospital, offset, msg.sender);
+    }
+
+    /**
      * @dev Stores `prescriptionId` as issued by the caller, pending review. Internal function without
      * access restriction on the caller.
      *
@@ -161,7 +214,6 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
         if (!_practice.canPrescribe(s.prescriber, msg.sender, uint64(block.timestamp))) {
             revert PrescriptionPrescriberNotPermitted(s.prescriber, msg.sender);
         }
-        _checkExpiry(s.expiresAt, s.online);
         _checkFollowUp(msg.sender, s.patient, s.followUpRecordId);
 
         Prescription storage p = _prescriptions[prescriptionId];
@@ -170,7 +222,7 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
         p.prescriber = s.prescriber;
         p.patient = s.patient;
         p.issuedAt = uint64(block.timestamp);
-        p.expiresAt = s.expiresAt;
+        p.expiresAt = expiryOf(msg.sender, s.online, uint64(block.timestamp));
         p.online = s.online;
         p.status = Status.Pending;
         p.followUpRecordId = s.followUpRecordId;
@@ -182,7 +234,7 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
             s.commitment,
             s.cid,
             s.patient,
-            s.expiresAt,
+            p.expiresAt,
             s.online,
             s.followUpRecordId
         );
@@ -301,15 +353,15 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
     }
 
     /**
-     * @dev Reverts unless `expiresAt` is after now and at most the maximum validity after it.
+     * @dev Reverts unless `offset` is within -12:00 and +14:00 and a whole number of quarter hours (every
+     * offset in use: +5:45 Nepal, +8:45 Eucla, -9:30 Marquesas).
      *
      * Requirements: see above. Emits nothing.
      */
-    function _checkExpiry(uint64 expiresAt, bool online) internal view {
-        uint64 issuedAt = uint64(block.timestamp);
-        uint64 latest = issuedAt + maxValidity(online);
-        // slither-disable-next-line timestamp - bounds the expiry a gateway may set relative to the block's time; validator leeway of seconds is within the rule's tolerance
-        if (expiresAt <= issuedAt || expiresAt > latest) revert PrescriptionExpiryOutOfRange(expiresAt, issuedAt, latest);
+    function _checkUtcOffset(int32 offset) internal pure {
+        if (offset < _MIN_UTC_OFFSET || offset > _MAX_UTC_OFFSET || offset % _UTC_OFFSET_QUANTUM != 0) {
+            revert PrescriptionUtcOffsetInvalid(offset);
+        }
     }
 
     /**

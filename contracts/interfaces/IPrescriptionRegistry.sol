@@ -13,6 +13,10 @@ import {IRecordRegistry} from "./IRecordRegistry.sol";
  * pseudonym. The automated pre-review runs at the issuing gateway, which issues only what passed it, and
  * a pharmacist's reasons stay with the reviewing organisation; the chain records who decided and when.
  *
+ * Validity is computed here, not taken from the issuer: until 24:00 local time of the issue day
+ * (offline) or of the day after (online), to the second, local time being UTC plus the hospital's offset,
+ * which only a regulator records.
+ *
  * Status and FHIR MedicationRequest.status (`expiresAt` passed counts as expired):
  * Pending -> draft (stopped once expired); Approved -> active (stopped once expired); Rejected -> stopped;
  * Cancelled -> cancelled; Dispensed -> completed. No action here yields on-hold or entered-in-error.
@@ -33,7 +37,6 @@ interface IPrescriptionRegistry is IMembershipGated {
         bytes cid;
         address patient;
         address prescriber;
-        uint64 expiresAt;
         bool online;
         bytes32 followUpRecordId;
     }
@@ -66,6 +69,12 @@ interface IPrescriptionRegistry is IMembershipGated {
         bytes cid;
     }
 
+    /// @dev A hospital's UTC offset in seconds, once a regulator recorded one.
+    struct UtcOffset {
+        bool set;
+        int32 offset;
+    }
+
     /// @dev A hospital's follow-up rule: `window` seconds, 0 meaning no offline record is required.
     struct FollowUpPolicy {
         bool set;
@@ -96,8 +105,14 @@ interface IPrescriptionRegistry is IMembershipGated {
     /// @dev `prescriber` has no prescribing rights at `institution` now (no registration or filing in force).
     error PrescriptionPrescriberNotPermitted(address prescriber, address institution);
 
-    /// @dev `expiresAt` is not after the issue time `issuedAt`, or is later than `latest` allows.
-    error PrescriptionExpiryOutOfRange(uint64 expiresAt, uint64 issuedAt, uint64 latest);
+    /// @dev `caller` is not a regulator.
+    error PrescriptionCallerNotRegulator(address caller);
+
+    /// @dev `offset` seconds is no UTC offset: not within -12:00 to +14:00, or not a whole quarter hour.
+    error PrescriptionUtcOffsetInvalid(int32 offset);
+
+    /// @dev A prescription is valid for at least its issue day; 0 days was given.
+    error PrescriptionValidityDaysZero();
 
     /// @dev `hospital` has not set its follow-up window, so no patient's eligibility can be judged.
     error PrescriptionFollowUpWindowUnset(address hospital);
@@ -141,6 +156,9 @@ interface IPrescriptionRegistry is IMembershipGated {
     /// @dev `by` (a regulator or the hospital's admin) set `hospital`'s follow-up window to `window` seconds.
     event PrescriptionFollowUpWindowSet(address indexed hospital, uint64 window, address indexed by);
 
+    /// @dev `by`, a regulator, recorded `hospital`'s UTC offset as `offset` seconds.
+    event PrescriptionUtcOffsetSet(address indexed hospital, int32 offset, address indexed by);
+
     /// @dev `institution` issued `prescriptionId`, written by `prescriber`, for `patient`.
     event PrescriptionIssued(
         bytes32 indexed prescriptionId,
@@ -181,14 +199,28 @@ interface IPrescriptionRegistry is IMembershipGated {
     function setFollowUpWindow(address hospital, uint64 window) external;
 
     /**
-     * @dev Issues `prescriptionId` for the calling hospital, stamped with the block's time.
+     * @dev Records `hospital`'s UTC offset, `offset` seconds east of UTC: its local day, in which the
+     * validity of the prescriptions it issues from now on is counted. Prescriptions already issued keep
+     * their expiry.
+     *
+     * Requirements:
+     * - the caller is a regulator (a hospital that could move its own midnight could lengthen validity);
+     * - `hospital` is an active hospital;
+     * - `offset` is within -12:00 and +14:00 and a whole number of quarter hours.
+     *
+     * Emits a {PrescriptionUtcOffsetSet} event.
+     */
+    function setUtcOffset(address hospital, int32 offset) external;
+
+    /**
+     * @dev Issues `prescriptionId` for the calling hospital, stamped with the block's time, valid until
+     * {expiryOf} that time.
      *
      * Requirements:
      * - the caller is an active hospital;
      * - `prescriptionId` has not been issued;
      * - the commitment is nonzero, the cid nonempty, the patient nonzero;
      * - the prescriber may prescribe at the caller now ({IPracticeRegistry-canPrescribe});
-     * - `expiresAt` is after now and at most the online or offline maximum validity after it;
      * - the caller has set its follow-up window; if it is nonzero the follow-up record is required;
      * - a follow-up record, if named, was anchored by the caller for the same patient, its first version
      *   at most the window ago (any age if the window is 0).
@@ -281,12 +313,28 @@ interface IPrescriptionRegistry is IMembershipGated {
     function dispensing(bytes32 prescriptionId) external view returns (Dispense memory);
 
     /**
-     * @dev Returns the longest time from issue to `expiresAt` accepted for an online or offline prescription.
-     * Fixed at deployment; set it to the longest validity the local rule can give in the local time zone.
+     * @dev Returns `hospital`'s UTC offset in seconds: the one a regulator recorded, else the default
+     * fixed at deployment.
      *
      * Requirements: none. Emits nothing.
      */
-    function maxValidity(bool online) external view returns (uint64);
+    function utcOffset(address hospital) external view returns (int32);
+
+    /**
+     * @dev Returns for how many local days, the issue day included, an online or offline prescription is
+     * valid; fixed at deployment.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function validityDays(bool online) external view returns (uint64);
+
+    /**
+     * @dev Returns the last valid second of a prescription `hospital` issues at `issuedAt`: 23:59:59 local
+     * time of the last of its {validityDays}, local time being UTC plus {utcOffset}.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function expiryOf(address hospital, bool online, uint64 issuedAt) external view returns (uint64);
 
     /**
      * @dev Returns the record registry that follow-up records are looked up in; fixed at deployment.

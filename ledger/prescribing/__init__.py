@@ -29,9 +29,10 @@ from ledger.prescribing.validity import (
     OFFLINE_DAYS,
     ONLINE_DAYS,
     expires_at,
+    expires_at_offset,
     is_valid,
-    max_validity_s,
     unix_seconds,
+    utc_offset_s,
 )
 
 __all__ = [
@@ -57,11 +58,12 @@ __all__ = [
     "decode_reason",
     "encode_reason",
     "expires_at",
+    "expires_at_offset",
     "fhir_status",
     "is_valid",
     "load_rules",
-    "max_validity_s",
     "parse_rules",
     "pre_review",
     "unix_seconds",
+    "utc_offset_s",
 ]

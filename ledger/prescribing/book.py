@@ -25,16 +25,16 @@ from eth_account.signers.local import LocalAccount
 from ledger.chain.connection import Chain
 from ledger.consent.patients import PatientDirectory
 from ledger.crypto import envelope
-from ledger.errors import ContractRevert, DecryptionFailed
+from ledger.errors import ContractRevert, DecryptionFailed, LedgerError
 from ledger.payload import parse_payload
 from ledger.prescribing import (
     PreReviewBlocked,
     PreReviewResult,
     PreReviewRules,
     PrescriptionStatus,
-    expires_at,
     fhir_status,
     pre_review,
+    utc_offset_s,
 )
 from ledger.prescribing.follow_up import check_follow_up
 from ledger.prescribing.status import FhirStatus
@@ -49,6 +49,7 @@ __all__ = [
     "OnchainPrescription",
     "PrescriptionBook",
     "ReviewInfo",
+    "UtcOffsetMismatch",
 ]
 
 #: Envelope contexts under a prescription id: its MedicationRequest, then its MedicationDispense.
@@ -57,6 +58,12 @@ DISPENSE_VERSION = 2
 _ZERO32 = bytes(32)
 #: Nonzero stand-ins for the commitment and CID, to ask the chain about an issuance before sealing.
 _PLACEHOLDER = b"\x01" * 32
+
+
+class UtcOffsetMismatch(LedgerError):
+    """This gateway's time zone is not at the UTC offset the chain counts its hospital's days in."""
+
+    code = "prescription.utc_offset_mismatch"
 
 
 @dataclass(frozen=True)
@@ -122,8 +129,6 @@ class PrescriptionBook:
         org_key: X25519PrivateKey,
         rules: PreReviewRules,
         zone: ZoneInfo,
-        online_days: int,
-        offline_days: int,
         max_payload_bytes: int,
     ) -> None:
         self._chain = chain
@@ -134,7 +139,6 @@ class PrescriptionBook:
         self._org_key = org_key
         self._rules = rules
         self._zone = zone
-        self._days = {True: online_days, False: offline_days}
         self._max_payload_bytes = max_payload_bytes
         self._registry = chain.contract("PrescriptionRegistry")
         self._unexpired = UnexpiredIndex(chain, self._registry, org.address)
@@ -160,25 +164,11 @@ class PrescriptionBook:
             allowed_types=frozenset({"MedicationRequest"}),
         )
         enrolment = self._patients.get(patient)
-        expiry = expires_at(
-            datetime.now(UTC),
-            online=online,
-            zone=self._zone,
-            online_days=self._days[True],
-            offline_days=self._days[False],
-        )
+        self._check_utc_offset()
         prescription_id = secrets.token_bytes(32)
 
         def build(digest: bytes, cid: bytes) -> Any:
-            issuance = (
-                digest,
-                cid,
-                patient,
-                prescriber,
-                expiry,
-                online,
-                follow_up_record or _ZERO32,
-            )
+            issuance = (digest, cid, patient, prescriber, online, follow_up_record or _ZERO32)
             return self._registry.functions.issuePrescription(prescription_id, issuance)
 
         # Who may prescribe for whom is asked of the chain first: a doctor without the right, or
@@ -206,6 +196,8 @@ class PrescriptionBook:
             },
             build=build,
         )
+        # The chain computed the expiry from its block's time: the one that counts.
+        expiry = self.onchain(prescription_id).expires_at
         return IssueReceipt("0x" + prescription_id.hex(), expiry, result, anchored)
 
     def review(self, prescription_id: bytes, *, pharmacist: str, approve: bool) -> str:
@@ -338,6 +330,18 @@ class PrescriptionBook:
         active = (PrescriptionStatus.PENDING, PrescriptionStatus.APPROVED)
         theirs = (self.onchain(pid) for pid in self._unexpired.of(patient))
         return [self.read(p)[0] for p in theirs if p.status in active and not p.expired()]
+
+    def _check_utc_offset(self) -> None:
+        """Refuse to issue while this gateway's zone and the chain disagree on the hospital's UTC
+        offset: the expiry the doctor is told must be the one the chain enforces."""
+        chain = int(self._chain.call(self._registry.functions.utcOffset(self._org.address)))
+        here = utc_offset_s(self._zone, datetime.now(UTC))
+        if chain != here:
+            raise UtcOffsetMismatch(
+                f"time zone {self._zone.key} is at UTC{here / 3600:+g}h now, but the chain "
+                f"counts {self._org.address}'s days at UTC{chain / 3600:+g}h: a regulator "
+                "records the offset (setUtcOffset), or MEDLEDGER_TIME_ZONE is wrong"
+            )
 
     def _check_diagnosis(self, record_id: bytes, patient: str) -> None:
         """What the chain cannot see: the follow-up record is a diagnosis. Checked only when the

@@ -46,7 +46,8 @@ def send_raw(
 
 def revert_of(w3: Web3, contract: Contract, receipt: TxReceipt) -> tuple[str, dict[str, Any]]:
     """The custom error a mined, failed transaction hit, as (name, arguments): the transaction
-    replayed by eth_call on the state it met (anvil mines one transaction a block)."""
+    replayed by eth_call in its own block, whose state it left as it found it (anvil mines one
+    transaction a block) and whose time it saw."""
     tx = w3.eth.get_transaction(receipt["transactionHash"])
     call = {
         "from": tx["from"],
@@ -56,7 +57,7 @@ def revert_of(w3: Web3, contract: Contract, receipt: TxReceipt) -> tuple[str, di
     }
     reply = w3.provider.make_request(
         "eth_call",  # type: ignore[arg-type]
-        [call, hex(receipt["blockNumber"] - 1)],
+        [call, hex(receipt["blockNumber"])],
     )
     assert "error" in reply, f"the replayed transaction did not revert: {reply}"
     data = bytes.fromhex(str(reply["error"]["data"])[2:])

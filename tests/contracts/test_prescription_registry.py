@@ -167,7 +167,6 @@ class Issued:
 
 def _issuance(
     *,
-    expires_at: int,
     online: bool = True,
     record: bytes = RECORD,
     prescriber: LocalAccount = DOCTOR,
@@ -181,7 +180,6 @@ def _issuance(
         cid,
         patient,
         prescriber.address,
-        expires_at,
         online,
         record,
     )
@@ -206,14 +204,13 @@ def _issue(
     rx: bytes = RX,
     sender: LocalAccount = HOSPITAL,
     at: int | None = None,
-    valid_for: int = 6 * HOUR,
     **fields: Any,
 ) -> tuple[TxReceipt, Issued]:
+    """Issue at ``at`` (default: a second after the latest block); the contract sets the expiry,
+    by the local-day rule (test_hostile_prescriptions.py walks its edges)."""
     issued_at = _at(w3, at)
-    expires_at = fields.pop("expires_at", issued_at + valid_for)
-    fn = _issue_fn(prescriptions, rx, expires_at=expires_at, **fields)
-    receipt = act(sender).transact(fn, gas=FORCED_GAS)
-    return receipt, Issued(issued_at, expires_at)
+    receipt = act(sender).transact(_issue_fn(prescriptions, rx, **fields), gas=FORCED_GAS)
+    return receipt, Issued(issued_at, int(prescriptions.functions.prescription(rx).call()[5]))
 
 
 def _review_fn(
@@ -395,7 +392,8 @@ def test_hospital_issues_a_prescription_for_a_follow_up_patient(
 def test_issuing_by_anyone_but_a_hospital_is_refused(
     act: Act, w3: Web3, prescriptions: Contract, caller: LocalAccount
 ) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR)
+    _at(w3)
+    fn = _issue_fn(prescriptions)
     assert refused(act(caller), fn) == (
         "PrescriptionCallerNotHospital",
         {"caller": caller.address},
@@ -406,7 +404,8 @@ def test_issuing_by_a_suspended_hospital_is_refused(
     act: Act, w3: Web3, membership: Contract, prescriptions: Contract
 ) -> None:
     suspend(act, membership, HOSPITAL)
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR)
+    _at(w3)
+    fn = _issue_fn(prescriptions)
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionCallerNotHospital",
         {"caller": HOSPITAL.address},
@@ -416,7 +415,8 @@ def test_issuing_by_a_suspended_hospital_is_refused(
 def test_issuing_twice_under_one_id_is_refused(
     act: Act, w3: Web3, prescriptions: Contract, issued: Issued
 ) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR)
+    _at(w3)
+    fn = _issue_fn(prescriptions)
     assert refused(act(HOSPITAL), fn) == ("PrescriptionAlreadyIssued", {"prescriptionId": RX})
 
 
@@ -432,7 +432,8 @@ def test_issuing_twice_under_one_id_is_refused(
 def test_issuing_without_content_is_refused(
     act: Act, w3: Web3, prescriptions: Contract, fields: dict[str, Any], error: str
 ) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR, **fields)
+    _at(w3)
+    fn = _issue_fn(prescriptions, **fields)
     assert refused(act(HOSPITAL), fn) == (error, {})
 
 
@@ -444,7 +445,8 @@ def test_issuing_without_content_is_refused(
 def test_issuing_for_someone_without_prescribing_rights_here_is_refused(
     act: Act, w3: Web3, prescriptions: Contract, prescriber: LocalAccount
 ) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR, prescriber=prescriber)
+    _at(w3)
+    fn = _issue_fn(prescriptions, prescriber=prescriber)
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionPrescriberNotPermitted",
         {"prescriber": prescriber.address, "institution": HOSPITAL.address},
@@ -457,7 +459,8 @@ def test_issuing_for_a_doctor_whose_registration_is_revoked_is_refused(
     act(REGULATOR).transact(
         practice.functions.revokeRegistration(DOCTOR.address, encode_reason("struck-off"))
     )
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR)
+    _at(w3)
+    fn = _issue_fn(prescriptions)
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionPrescriberNotPermitted",
         {"prescriber": DOCTOR.address, "institution": HOSPITAL.address},
@@ -468,7 +471,8 @@ def test_issuing_for_a_doctor_removed_from_the_staff_is_refused(
     act: Act, w3: Web3, membership: Contract, prescriptions: Contract
 ) -> None:
     remove(act, membership, HOSPITAL_ADMIN, HOSPITAL, DOCTOR)
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR)
+    _at(w3)
+    fn = _issue_fn(prescriptions)
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionPrescriberNotPermitted",
         {"prescriber": DOCTOR.address, "institution": HOSPITAL.address},
@@ -502,7 +506,8 @@ def test_a_doctor_whose_filing_lapsed_may_not_prescribe(
     act: Act, w3: Web3, practice: Contract, prescriptions: Contract, t0: int
 ) -> None:
     _file_for_other_doctor(act, practice, t0, t0 + DAY)
-    fn = _issue_fn(prescriptions, expires_at=_at(w3, t0 + DAY + 1) + HOUR, prescriber=OTHER_DOCTOR)
+    _at(w3, t0 + DAY + 1)
+    fn = _issue_fn(prescriptions, prescriber=OTHER_DOCTOR)
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionPrescriberNotPermitted",
         {"prescriber": OTHER_DOCTOR.address, "institution": HOSPITAL.address},
@@ -514,47 +519,32 @@ def test_a_doctor_whose_filing_was_revoked_may_not_prescribe(
 ) -> None:
     _file_for_other_doctor(act, practice, t0, t0 + 30 * DAY)
     act(REGULATOR).transact(practice.functions.revokeFiling(FILING, encode_reason("audit")))
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR, prescriber=OTHER_DOCTOR)
+    _at(w3)
+    fn = _issue_fn(prescriptions, prescriber=OTHER_DOCTOR)
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionPrescriberNotPermitted",
         {"prescriber": OTHER_DOCTOR.address, "institution": HOSPITAL.address},
     )
 
 
-@pytest.mark.parametrize("online", [True, False], ids=["online", "offline"])
-def test_an_expiry_at_the_longest_validity_is_accepted(
-    act: Act, w3: Web3, prescriptions: Contract, online: bool
+@pytest.mark.parametrize(
+    ("online", "valid_for"), [(True, 2 * DAY - 1), (False, DAY - 1)], ids=["online", "offline"]
+)
+def test_the_expiry_is_the_end_of_the_local_day_the_rule_gives(
+    act: Act, w3: Web3, prescriptions: Contract, online: bool, valid_for: int
 ) -> None:
-    longest = prescriptions.functions.maxValidity(online).call()
-    _, rx = _issue(act, w3, prescriptions, online=online, valid_for=longest)
-    assert prescriptions.functions.prescription(RX).call()[5] == rx.issued_at + longest
-
-
-@pytest.mark.parametrize("online", [True, False], ids=["online", "offline"])
-@pytest.mark.parametrize("offset", [-1, 0, 1], ids=["before-issue", "at-issue", "past-longest"])
-def test_an_expiry_outside_the_validity_window_is_refused(
-    act: Act, w3: Web3, prescriptions: Contract, online: bool, offset: int
-) -> None:
-    longest = prescriptions.functions.maxValidity(online).call()
-    issued_at = _at(w3)
-    expires_at = issued_at + offset + (longest if offset > 0 else 0)
-    fn = _issue_fn(prescriptions, expires_at=expires_at, online=online)
-    assert refused(act(HOSPITAL), fn) == (
-        "PrescriptionExpiryOutOfRange",
-        {"expiresAt": expires_at, "issuedAt": issued_at, "latest": issued_at + longest},
-    )
-
-
-def test_the_offline_validity_is_shorter_than_the_online_one(prescriptions: Contract) -> None:
-    online, offline = (prescriptions.functions.maxValidity(o).call() for o in (True, False))
-    assert (online, offline) == (2 * DAY - 1, DAY - 1)
+    """Issued at 00:00:00 China Standard Time, the deployment's default offset."""
+    midnight = ((latest_timestamp(w3) + 8 * HOUR) // DAY + 1) * DAY - 8 * HOUR
+    _, rx = _issue(act, w3, prescriptions, online=online, at=midnight)
+    assert rx.expires_at == midnight + valid_for
 
 
 # Follow-up eligibility
 
 
 def test_a_first_diagnosis_patient_is_refused(act: Act, w3: Web3, prescriptions: Contract) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR, record=bytes(32))
+    _at(w3)
+    fn = _issue_fn(prescriptions, record=bytes(32))
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionFirstDiagnosis",
         {"hospital": HOSPITAL.address, "patient": PATIENT.address},
@@ -564,9 +554,9 @@ def test_a_first_diagnosis_patient_is_refused(act: Act, w3: Web3, prescriptions:
 def test_a_hospital_that_never_set_its_window_cannot_issue(
     act: Act, w3: Web3, prescriptions: Contract
 ) -> None:
+    _at(w3)
     fn = _issue_fn(
         prescriptions,
-        expires_at=_at(w3) + HOUR,
         prescriber=OTHER_DOCTOR,
         record=OTHER_HOSPITALS_RECORD,
     )
@@ -579,7 +569,8 @@ def test_a_hospital_that_never_set_its_window_cannot_issue(
 def test_an_unknown_follow_up_record_is_refused(
     act: Act, w3: Web3, prescriptions: Contract
 ) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR, record=UNKNOWN_RECORD)
+    _at(w3)
+    fn = _issue_fn(prescriptions, record=UNKNOWN_RECORD)
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionFollowUpRecordUnknown",
         {"recordId": UNKNOWN_RECORD},
@@ -587,7 +578,8 @@ def test_an_unknown_follow_up_record_is_refused(
 
 
 def test_another_patients_record_is_refused(act: Act, w3: Web3, prescriptions: Contract) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR, record=OTHER_PATIENTS_RECORD)
+    _at(w3)
+    fn = _issue_fn(prescriptions, record=OTHER_PATIENTS_RECORD)
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionFollowUpRecordMismatch",
         {
@@ -599,7 +591,8 @@ def test_another_patients_record_is_refused(act: Act, w3: Web3, prescriptions: C
 
 
 def test_another_hospitals_record_is_refused(act: Act, w3: Web3, prescriptions: Contract) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR, record=OTHER_HOSPITALS_RECORD)
+    _at(w3)
+    fn = _issue_fn(prescriptions, record=OTHER_HOSPITALS_RECORD)
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionFollowUpRecordMismatch",
         {
@@ -620,7 +613,8 @@ def test_a_record_anchored_exactly_the_window_ago_qualifies(
 def test_a_record_anchored_a_second_longer_ago_is_too_old(
     act: Act, w3: Web3, prescriptions: Contract, anchored_at: int
 ) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3, anchored_at + WINDOW + 1) + HOUR)
+    _at(w3, anchored_at + WINDOW + 1)
+    fn = _issue_fn(prescriptions)
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionFollowUpRecordTooOld",
         {"recordId": RECORD, "anchoredAt": anchored_at, "window": WINDOW},
@@ -637,7 +631,8 @@ def test_amending_a_record_does_not_renew_its_window(
         ),
         gas=FORCED_GAS,
     )
-    fn = _issue_fn(prescriptions, expires_at=_at(w3, anchored_at + WINDOW + 1) + HOUR)
+    _at(w3, anchored_at + WINDOW + 1)
+    fn = _issue_fn(prescriptions)
     assert refused(act(HOSPITAL), fn)[0] == "PrescriptionFollowUpRecordTooOld"
 
 
@@ -674,7 +669,8 @@ def test_a_hospital_with_window_zero_accepts_a_record_of_any_age(
 def test_a_hospital_with_window_zero_still_refuses_a_record_not_its_own(
     act: Act, w3: Web3, prescriptions: Contract, no_record_required: None
 ) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR, prescriber=OTHER_DOCTOR, record=RECORD)
+    _at(w3)
+    fn = _issue_fn(prescriptions, prescriber=OTHER_DOCTOR, record=RECORD)
     assert refused(act(OTHER_HOSPITAL), fn) == (
         "PrescriptionFollowUpRecordMismatch",
         {"recordId": RECORD, "hospital": HOSPITAL.address, "patient": PATIENT.address},
@@ -1281,7 +1277,7 @@ def test_a_prescription_is_dispensed_at_most_once_under_any_sequence_of_actions(
     snapshot = _rpc(w3, "evm_snapshot")
     try:
         act = chain_client(w3, deployment)  # fresh nonces after every revert
-        receipt, rx = _issue(act, w3, prescriptions, valid_for=DAY)
+        receipt, rx = _issue(act, w3, prescriptions)
         model = _Model(PENDING, rx.expires_at)
         if start == "approved":
             _approve(act, prescriptions)

@@ -60,7 +60,7 @@ from web3.contract import Contract
 
 from ledger.chain.deploy import Deployment
 from ledger.chain.node import Anvil
-from ledger.prescribing import PracticeScope, encode_reason
+from ledger.prescribing import PracticeScope, encode_reason, expires_at_offset
 from ledger.prescribing import PrescriptionStatus as Rx
 from tests.conftest import BATTERY_TIMEOUT_S, _free_port
 
@@ -276,10 +276,11 @@ class PracticeModel:
 class PrescriptionModel:
     """PrescriptionRegistry as it must behave, its checks in the contract's order."""
 
-    def __init__(self, practice: PracticeModel, max_validity: dict[bool, int]) -> None:
+    def __init__(self, practice: PracticeModel, days: dict[bool, int], utc_offset: int) -> None:
         self.practice = practice
         self.membership = practice.membership
-        self.max_validity = max_validity
+        self.days = days
+        self.utc_offset = utc_offset
         self.prescriptions: dict[bytes, Prescription] = {}
 
     def _of_kind(self, org: str, kind: int) -> bool:
@@ -290,10 +291,10 @@ class PrescriptionModel:
         sender: str,
         rx: bytes,
         prescriber: str,
-        expires_at: int,
         online: bool,
         now: int,
     ) -> Expected:
+        """``now`` is the issuing block's time, to the second."""
         if not self._of_kind(sender, OrgKind.HOSPITAL):
             return Refused("PrescriptionCallerNotHospital", {"caller": sender})
         if rx in self.prescriptions:
@@ -303,12 +304,13 @@ class PrescriptionModel:
                 "PrescriptionPrescriberNotPermitted",
                 {"prescriber": prescriber, "institution": sender},
             )
-        latest = now + self.max_validity[online]
-        if not now < expires_at <= latest:
-            return Refused(
-                "PrescriptionExpiryOutOfRange",
-                {"expiresAt": expires_at, "issuedAt": Around(now), "latest": Around(latest)},
-            )
+        expires_at = expires_at_offset(
+            now,
+            online=online,
+            utc_offset=self.utc_offset,
+            online_days=self.days[True],
+            offline_days=self.days[False],
+        )
         self.prescriptions[rx] = Prescription(sender, prescriber, expires_at, online, Rx.PENDING)
         issued = {
             "prescriptionId": rx,
@@ -434,11 +436,10 @@ class PrescribingMachine(ContractMachine):
         self.prescriptions = contracts["PrescriptionRegistry"]
         self.members = CONSORTIUM.model()
         self.practice_model = PracticeModel(self.members)
-        validity = {
-            online: self.prescriptions.functions.maxValidity(online).call()
-            for online in (True, False)
-        }
-        self.model = PrescriptionModel(self.practice_model, validity)
+        days = {o: self.prescriptions.functions.validityDays(o).call() for o in (True, False)}
+        # No regulator records an offset here: every hospital counts in the deployment's default.
+        offset = self.prescriptions.functions.utcOffset(HOSPITALS[0].address).call()
+        self.model = PrescriptionModel(self.practice_model, days, offset)
 
     # -- the clock ------------------------------------------------------------------------------
 
@@ -567,47 +568,23 @@ class PrescribingMachine(ContractMachine):
         rx=st.sampled_from(PRESCRIPTIONS),
         prescriber=st.sampled_from(DOCTORS),
         online=st.booleans(),
-        # Expiry after the chain's time: none, an hour, a day, the longest allowed, past it.
-        expiry=st.sampled_from((-HOUR, HOUR, DAY, "longest", "too long")),
     )
-    def issue(
-        self,
-        data: st.DataObject,
-        rx: bytes,
-        prescriber: LocalAccount,
-        online: bool,
-        expiry: Any,
-    ) -> None:
+    def issue(self, data: st.DataObject, rx: bytes, prescriber: LocalAccount, online: bool) -> None:
         sender = data.draw(
             st.sampled_from((*HOSPITALS, *HOSPITALS, PHARMACY, OUTSIDER)), label="sender"
         )
-        self._issue(sender, rx, prescriber, online, expiry)
+        self._issue(sender, rx, prescriber, online)
 
     def _issue(
-        self,
-        sender: LocalAccount,
-        rx: bytes,
-        prescriber: LocalAccount,
-        online: bool,
-        expiry: int | str,
+        self, sender: LocalAccount, rx: bytes, prescriber: LocalAccount, online: bool
     ) -> None:
-        """Issue with an expiry ``expiry`` seconds after the chain's time, or "longest" (the
-        longest allowed), or "too long"."""
-        now = self._now()
-        longest = self.model.max_validity[online]
-        offsets = {"longest": longest - SLACK - 1, "too long": longest + SLACK + 1}
-        expires_at = now + (offsets[expiry] if isinstance(expiry, str) else expiry)
-        issuance = (
-            COMMITMENT,
-            CID,
-            PATIENT.address,
-            prescriber.address,
-            expires_at,
-            online,
-            ZERO32,
-        )
+        """Issue in the block after the chain's time, pinned to the second: the contract computes
+        the expiry from it, and near a local midnight a second decides the day."""
+        at = self._now() + 1
+        self.w3.provider.make_request("evm_setNextBlockTimestamp", [at])  # type: ignore[arg-type]
+        issuance = (COMMITMENT, CID, PATIENT.address, prescriber.address, online, ZERO32)
         fn = self.prescriptions.functions.issuePrescription(rx, issuance)
-        expected = self.model.issue(sender.address, rx, prescriber.address, expires_at, online, now)
+        expected = self.model.issue(sender.address, rx, prescriber.address, online, at)
         self.expect("PrescriptionRegistry", sender, fn, expected)
 
     def _issued(self, data: st.DataObject) -> bytes:
@@ -716,12 +693,11 @@ class PrescribingMachine(ContractMachine):
         hospital = data.draw(st.sampled_from(HOSPITALS), label="hospital")
         prescriber = data.draw(st.sampled_from(DOCTORS), label="prescriber")
         online = data.draw(st.booleans(), label="online")
-        expiry = data.draw(st.sampled_from((HOUR, DAY, "longest")), label="expiry")
         self._restore(hospital, prescriber)
         rx = data.draw(
             st.sampled_from([r for r in PRESCRIPTIONS if r not in self.model.prescriptions])
         )
-        self._issue(hospital, rx, prescriber, online, expiry)
+        self._issue(hospital, rx, prescriber, online)
         # The pharmacy, or the issuing hospital's own: the first and then the other dispense.
         dispensaries = [d for d in DISPENSARIES[:2] if d[0] in (PHARMACY, hospital)]
         first = data.draw(st.sampled_from(dispensaries), label="dispensary")
