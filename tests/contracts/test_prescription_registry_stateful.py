@@ -62,6 +62,7 @@ from ledger.chain.deploy import Deployment
 from ledger.chain.node import Anvil
 from ledger.prescribing import PracticeScope, encode_reason, expires_at_offset
 from ledger.prescribing import PrescriptionStatus as Rx
+from ledger.prescribing.validity import MAX_UTC_OFFSET_S, MIN_UTC_OFFSET_S
 from tests.conftest import BATTERY_TIMEOUT_S, _free_port
 
 pytestmark = pytest.mark.security
@@ -280,11 +281,26 @@ class PrescriptionModel:
         self.practice = practice
         self.membership = practice.membership
         self.days = days
-        self.utc_offset = utc_offset
+        self.default_offset = utc_offset
+        self.offsets: dict[str, int] = {}
         self.prescriptions: dict[bytes, Prescription] = {}
 
     def _of_kind(self, org: str, kind: int) -> bool:
         return self.membership.is_active_org(org) and self.membership.organisation(org)[0] == kind
+
+    def utc_offset(self, hospital: str) -> int:
+        return self.offsets.get(hospital, self.default_offset)
+
+    def set_utc_offset(self, sender: str, hospital: str, offset: int) -> Expected:
+        if not self.membership.has_role(bytes(REGULATOR_ROLE), sender):
+            return Refused("PrescriptionCallerNotRegulator", {"caller": sender})
+        if not self._of_kind(hospital, OrgKind.HOSPITAL):
+            return Refused("PrescriptionNotHospital", {"hospital": hospital})
+        if not (MIN_UTC_OFFSET_S <= offset <= MAX_UTC_OFFSET_S and offset % 900 == 0):
+            return Refused("PrescriptionUtcOffsetInvalid", {"offset": offset})
+        self.offsets[hospital] = offset
+        event = {"hospital": hospital, "offset": offset, "by": sender}
+        return Emits([("PrescriptionUtcOffsetSet", event)])
 
     def issue(
         self,
@@ -307,7 +323,7 @@ class PrescriptionModel:
         expires_at = expires_at_offset(
             now,
             online=online,
-            utc_offset=self.utc_offset,
+            utc_offset=self.utc_offset(sender),
             online_days=self.days[True],
             offline_days=self.days[False],
         )
@@ -437,7 +453,7 @@ class PrescribingMachine(ContractMachine):
         self.members = CONSORTIUM.model()
         self.practice_model = PracticeModel(self.members)
         days = {o: self.prescriptions.functions.validityDays(o).call() for o in (True, False)}
-        # No regulator records an offset here: every hospital counts in the deployment's default.
+        # Until a regulator records one, every hospital counts in the deployment's default.
         offset = self.prescriptions.functions.utcOffset(HOSPITALS[0].address).call()
         self.model = PrescriptionModel(self.practice_model, days, offset)
 
@@ -560,6 +576,21 @@ class PrescribingMachine(ContractMachine):
     @rule(org=st.sampled_from(ORGS))
     def suspend_or_reinstate(self, org: LocalAccount) -> None:
         self.toggle_suspension(self.members, (o.address for o in ORGS), org.address)
+
+    @rule(
+        data=st.data(),
+        hospital=st.sampled_from((*HOSPITALS, *HOSPITALS, PHARMACY)),
+        # In use (+8, 0, -5, +5:45, the extremes), a second off, past the extremes.
+        offset=st.sampled_from(
+            (8 * HOUR, 0, -5 * HOUR, 5 * HOUR + 2_700, -12 * HOUR, 14 * HOUR, HOUR + 1, 15 * HOUR)
+        ),
+    )
+    def set_utc_offset(self, data: st.DataObject, hospital: LocalAccount, offset: int) -> None:
+        """Only a regulator moves a hospital's midnight; the hospital itself (its admin) may not."""
+        sender = self._sender(data, REGULATOR, (hospital, OUTSIDER))
+        fn = self.prescriptions.functions.setUtcOffset(hospital.address, offset)
+        expected = self.model.set_utc_offset(sender.address, hospital.address, offset)
+        self.expect("PrescriptionRegistry", sender, fn, expected)
 
     # -- prescriptions --------------------------------------------------------------------------
 
@@ -797,6 +828,9 @@ class PrescribingMachine(ContractMachine):
         for rx in PRESCRIPTIONS:
             p = self.model.prescriptions.get(rx)
             expected["PrescriptionRegistry", "prescription", rx] = _stored(p)
+        for hospital in (h.address for h in HOSPITALS):
+            offset = self.model.utc_offset(hospital)
+            expected["PrescriptionRegistry", "utcOffset", hospital] = offset
         return expected
 
     def _dispensed_once_and_in_time(self, seen: dict[Any, Any]) -> None:
