@@ -16,6 +16,7 @@ from web3 import Web3
 
 from ledger.gateway.client import GatewayError
 from ledger.prescribing import PreReviewReason
+from tests.api.test_access_log import entries_for
 from tests.api.test_prescriptions import (
     MEDICATION_REQUEST,
     MORPHINE,
@@ -109,3 +110,13 @@ def test_a_pharmacists_rejection_reason_is_not_on_chain(world: World, patient: P
     pid = issue(world, patient, record=record)["prescription_id"]
     start = _after(world, lambda: review(world, pid, "reject", REJECTED_FOR))
     assert _leaks(world.w3, start, [REJECTED_FOR]) == []
+
+
+def test_the_rejection_reason_stays_in_the_reviewing_gateways_access_log(
+    world: World, patient: Patient
+) -> None:
+    record = diagnosis_record(world, patient)
+    pid = issue(world, patient, record=record)["prescription_id"]
+    review(world, pid, "reject", REJECTED_FOR)
+    views = [e["view"] for e in entries_for(world, pid) if e["outcome"] == "allowed"]
+    assert f"review:reject:{REJECTED_FOR}" in views
