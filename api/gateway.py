@@ -130,8 +130,6 @@ def build_gateway(settings: Settings) -> Gateway:
         org_key=org_key,
         rules=load_rules(settings.prereview_rules_file),
         zone=settings.zone,
-        online_days=settings.prescription_online_days,
-        offline_days=settings.prescription_offline_days,
         max_payload_bytes=settings.max_payload_bytes,
     )
     payments = PaymentBook(

@@ -18,7 +18,9 @@ from ledger.claiming.fhir import ClaimMalformed
 from ledger.claiming.payments import PaymentNotRecordable, PaymentUnknown
 from ledger.consent.patients import PatientNotEnrolled
 from ledger.gateway.auth import AuthError
+from ledger.prescribing.book import UtcOffsetMismatch
 from ledger.prescribing.follow_up import FollowUpNotDiagnosis
+from ledger.prescribing.prereview import PreReviewBlocked
 from ledger.records.book import BatchProofInvalid, NotAuthoringHospital, NotBatchAnchored
 
 
@@ -67,6 +69,7 @@ _STATUS: list[tuple[type[errors.LedgerError], int]] = [
     (Unprocessable, 422),
     (PatientNotEnrolled, 422),
     (FollowUpNotDiagnosis, 422),
+    (PreReviewBlocked, 422),
     (ClaimMalformed, 422),
     (PaymentNotRecordable, 422),
     (AuthError, 401),
@@ -79,6 +82,7 @@ _STATUS: list[tuple[type[errors.LedgerError], int]] = [
     (BatchProofInvalid, 502),
     (errors.StoreUnavailable, 503),
     (errors.ChainUnavailable, 503),
+    (UtcOffsetMismatch, 503),
     (errors.StoreError, 502),
     (errors.CryptoError, 502),
 ]
@@ -101,6 +105,7 @@ _REVERT_STATUS: dict[int, frozenset[str]] = {
             "PrescriptionNotIssuingInstitution",
             "PrescriptionNotPrescriber",
             "PrescriptionNotHospitalAdminOrRegulator",
+            "PrescriptionCallerNotRegulator",
             "PracticeCallerNotRegulator",
             "PracticeNotInstitution",
             "ClaimCallerNotPayee",
@@ -137,13 +142,11 @@ _REVERT_STATUS: dict[int, frozenset[str]] = {
             "ConsentGranteeNotMember",
             "ConsentScopeNotHospital",
             # What the prescription asks for, not the state it meets: the patient is a first
-            # diagnosis, the named follow-up record does not qualify, the expiry is out of bounds.
+            # diagnosis or the named follow-up record does not qualify.
             "PrescriptionFirstDiagnosis",
             "PrescriptionFollowUpRecordUnknown",
             "PrescriptionFollowUpRecordMismatch",
             "PrescriptionFollowUpRecordTooOld",
-            "PrescriptionExpiryOutOfRange",
-            "PrescriptionReasonRequired",
             # What a claim or payment asks for: items that do not fit, a key no payment registered.
             "ClaimBadItems",
             "ClaimEmptyItem",
@@ -189,7 +192,9 @@ _MEANINGS: dict[int, str] = {
     502: "The content store returned bytes that fail their check, or an envelope that does not "
     "open (`store.*`, `crypto.*`).",
     503: "The chain or the content store cannot be reached (`chain.unavailable`, "
-    "`store.unavailable`).",
+    "`store.unavailable`), or the organisation's key kept sending from elsewhere while this "
+    "gateway signed (`chain.nonce_conflict`): retry; or the gateway's time zone disagrees with "
+    "the UTC offset the chain holds for its hospital (`prescription.utc_offset_mismatch`).",
 }
 
 

@@ -249,15 +249,16 @@ class FindingPublic(_Model):
 
 
 class PreReviewPublic(_Model):
-    """The automated pre-review: its outcome and reason code go on chain, the details do not."""
+    """The automated pre-review of an issued prescription: passed, or it would not have been issued
+    (a blocked one is refused with 422 ``prescription.pre_review_blocked``). Never on chain."""
 
-    outcome: Literal["passed", "blocked"]
+    outcome: Literal["passed"]
     reason: str | None
     findings: list[FindingPublic]
 
 
 class PrescriptionReceiptPublic(_Model):
-    """What issuing returns once the prescription is anchored (blocked ones are anchored too)."""
+    """What issuing returns once the prescription is anchored."""
 
     prescription_id: str
     expires_at: int
@@ -269,7 +270,8 @@ class PrescriptionReceiptPublic(_Model):
 
 
 class PrescriptionReviewCreate(_Model):
-    """A pharmacist's decision; a rejection needs a reason code."""
+    """A pharmacist's decision; a rejection needs a reason code, which stays in this gateway's
+    access log: on chain it would tell every member something clinical about the patient."""
 
     decision: Literal["approve", "reject"]
     reason: ReasonCode | None = None
@@ -285,7 +287,6 @@ class ReviewPublic(_Model):
     org: str
     pharmacist: str
     approved: bool
-    reason: str | None
     reviewed_at: int
 
 
@@ -322,8 +323,6 @@ class PrescriptionSummaryPublic(_Model):
     online: bool
     status: PrescriptionStatusName
     fhir_status: str
-    pre_review: Literal["passed", "blocked"]
-    pre_review_reason: str | None
     follow_up_record: str | None
     cid: str
 

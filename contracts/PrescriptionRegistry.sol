@@ -12,18 +12,26 @@ import {MembershipRoles} from "./MembershipRoles.sol";
  * @dev The prescription registry. A hospital issues for a doctor with prescribing rights there, for a
  * follow-up patient; a pharmacist reviews; one pharmacy dispenses, once, before expiry.
  *
- * Trust split on time: the local-day rule ("until 24:00 of the next day") needs the time zone, so the
- * issuing gateway computes `expiresAt`; the contract bounds it by {maxValidity} and enforces it to the
- * second at approval and dispense. Trust split on follow-up: the contract checks that the named record was
+ * Time: the local-day rule ("until 24:00 of the next day") is computed here from the block's time and
+ * the hospital's UTC offset, which a regulator records, and enforced to the second at approval and
+ * dispense; no issuer can lengthen it. A fixed offset has no daylight saving: a zone with it needs its
+ * offset recorded again at each change (SECURITY.md). Trust split on follow-up: the contract checks that the named record was
  * anchored by this hospital for this patient within the window; that it is an offline diagnosis is the
  * issuing gateway's check of the record's content, which the chain cannot read.
  */
 contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
+    uint64 private constant _DAY = 86_400;
+    int32 private constant _MIN_UTC_OFFSET = -12 hours;
+    int32 private constant _MAX_UTC_OFFSET = 14 hours;
+    int32 private constant _UTC_OFFSET_QUANTUM = 15 minutes;
+
     IRecordRegistry private immutable _records;
     IPracticeRegistry private immutable _practice;
-    uint64 private immutable _maxOnlineValidity;
-    uint64 private immutable _maxOfflineValidity;
+    uint64 private immutable _onlineDays;
+    uint64 private immutable _offlineDays;
+    int32 private immutable _defaultUtcOffset;
 
+    mapping(address hospital => UtcOffset) private _utcOffsets;
     mapping(address hospital => FollowUpPolicy) private _followUp;
     mapping(bytes32 prescriptionId => Prescription) private _prescriptions;
     mapping(bytes32 prescriptionId => Review) private _reviews;
@@ -31,22 +39,30 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
 
     /**
      * @dev Consults `membership_` for members, `records_` for follow-up records and `practice_` for
-     * prescribing rights; accepts expiries at most `maxOnlineValidity_` or `maxOfflineValidity_` seconds
-     * after issue.
+     * prescribing rights; prescriptions are valid for `onlineDays_` or `offlineDays_` local days, counted
+     * at `defaultUtcOffset_` seconds east of UTC for a hospital whose own offset no regulator recorded.
      *
-     * Requirements: none. Emits nothing.
+     * Requirements:
+     * - both day counts are nonzero;
+     * - `defaultUtcOffset_` is a UTC offset (see {setUtcOffset}).
+     *
+     * Emits nothing.
      */
     constructor(
         IMembership membership_,
         IRecordRegistry records_,
         IPracticeRegistry practice_,
-        uint64 maxOnlineValidity_,
-        uint64 maxOfflineValidity_
+        uint64 onlineDays_,
+        uint64 offlineDays_,
+        int32 defaultUtcOffset_
     ) MembershipGated(membership_) {
+        if (onlineDays_ == 0 || offlineDays_ == 0) revert PrescriptionValidityDaysZero();
+        _checkUtcOffset(defaultUtcOffset_);
         _records = records_;
         _practice = practice_;
-        _maxOnlineValidity = maxOnlineValidity_;
-        _maxOfflineValidity = maxOfflineValidity_;
+        _onlineDays = onlineDays_;
+        _offlineDays = offlineDays_;
+        _defaultUtcOffset = defaultUtcOffset_;
     }
 
     /// @inheritdoc IPrescriptionRegistry
@@ -58,23 +74,29 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
     }
 
     /// @inheritdoc IPrescriptionRegistry
+    function setUtcOffset(address hospital, int32 offset) public {
+        if (!_isRegulator(msg.sender)) revert PrescriptionCallerNotRegulator(msg.sender);
+        _setUtcOffset(hospital, offset);
+    }
+
+    /// @inheritdoc IPrescriptionRegistry
     function issuePrescription(bytes32 prescriptionId, Issuance calldata issuance) public {
         _checkHospitalCaller();
         _issue(prescriptionId, issuance);
     }
 
     /// @inheritdoc IPrescriptionRegistry
-    function approvePrescription(bytes32 prescriptionId, address pharmacist, bytes32 reason) public {
+    function approvePrescription(bytes32 prescriptionId, address pharmacist) public {
         Prescription storage p = _issued(prescriptionId);
         _checkPharmacy(p, pharmacist);
-        _approve(prescriptionId, p, pharmacist, reason);
+        _approve(prescriptionId, p, pharmacist);
     }
 
     /// @inheritdoc IPrescriptionRegistry
-    function rejectPrescription(bytes32 prescriptionId, address pharmacist, bytes32 reason) public {
+    function rejectPrescription(bytes32 prescriptionId, address pharmacist) public {
         Prescription storage p = _issued(prescriptionId);
         _checkPharmacy(p, pharmacist);
-        _reject(prescriptionId, p, pharmacist, reason);
+        _reject(prescriptionId, p, pharmacist);
     }
 
     /// @inheritdoc IPrescriptionRegistry
@@ -116,8 +138,23 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
     }
 
     /// @inheritdoc IPrescriptionRegistry
-    function maxValidity(bool online) public view returns (uint64) {
-        return online ? _maxOnlineValidity : _maxOfflineValidity;
+    function utcOffset(address hospital) public view returns (int32) {
+        UtcOffset memory own = _utcOffsets[hospital];
+        return own.set ? own.offset : _defaultUtcOffset;
+    }
+
+    /// @inheritdoc IPrescriptionRegistry
+    function validityDays(bool online) public view returns (uint64) {
+        return online ? _onlineDays : _offlineDays;
+    }
+
+    /// @inheritdoc IPrescriptionRegistry
+    function expiryOf(address hospital, bool online, uint64 issuedAt) public view returns (uint64) {
+        int256 offset = utcOffset(hospital);
+        // Local time a day on: never negative (offsets are above -1 day), so division floors it.
+        uint256 shifted = uint256(int256(uint256(issuedAt) + _DAY) + offset);
+        uint256 lastDayEnds = (shifted / _DAY + validityDays(online)) * _DAY;
+        return uint64(uint256(int256(lastDayEnds - _DAY) - offset - 1));
     }
 
     /// @inheritdoc IPrescriptionRegistry
@@ -145,12 +182,28 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
     }
 
     /**
+     * @dev Records `hospital`'s UTC offset. Internal function without access restriction.
+     *
+     * Requirements:
+     * - `hospital` is an active hospital;
+     * - `offset` is a UTC offset.
+     *
+     * Emits a {PrescriptionUtcOffsetSet} event.
+     */
+    function _setUtcOffset(address hospital, int32 offset) internal {
+        if (!_isActiveHospital(hospital)) revert PrescriptionNotHospital(hospital);
+        _checkUtcOffset(offset);
+        _utcOffsets[hospital] = UtcOffset({set: true, offset: offset});
+        emit PrescriptionUtcOffsetSet(hospital, offset, msg.sender);
+    }
+
+    /**
      * @dev Stores `prescriptionId` as issued by the caller, pending review. Internal function without
      * access restriction on the caller.
      *
      * Requirements: those of {issuePrescription} after the caller's.
      *
-     * Emits a {PrescriptionIssued} event, then a {PrescriptionPreReviewed} event.
+     * Emits a {PrescriptionIssued} event.
      */
     function _issue(bytes32 prescriptionId, Issuance calldata s) internal {
         // slither-disable-next-line timestamp - an existence check on the stored status, not a time comparison; flagged because the function also reads block.timestamp
@@ -161,8 +214,6 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
         if (!_practice.canPrescribe(s.prescriber, msg.sender, uint64(block.timestamp))) {
             revert PrescriptionPrescriberNotPermitted(s.prescriber, msg.sender);
         }
-        _checkExpiry(s.expiresAt, s.online);
-        _checkPreReview(s.preReview, s.preReviewReason);
         _checkFollowUp(msg.sender, s.patient, s.followUpRecordId);
 
         Prescription storage p = _prescriptions[prescriptionId];
@@ -171,11 +222,9 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
         p.prescriber = s.prescriber;
         p.patient = s.patient;
         p.issuedAt = uint64(block.timestamp);
-        p.expiresAt = s.expiresAt;
+        p.expiresAt = expiryOf(msg.sender, s.online, uint64(block.timestamp));
         p.online = s.online;
         p.status = Status.Pending;
-        p.preReview = s.preReview;
-        p.preReviewReason = s.preReviewReason;
         p.followUpRecordId = s.followUpRecordId;
         p.cid = s.cid;
         emit PrescriptionIssued(
@@ -185,45 +234,41 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
             s.commitment,
             s.cid,
             s.patient,
-            s.expiresAt,
+            p.expiresAt,
             s.online,
             s.followUpRecordId
         );
-        emit PrescriptionPreReviewed(prescriptionId, s.preReview, s.preReviewReason);
     }
 
     /**
      * @dev Records `pharmacist`'s approval. Internal function without access restriction.
      *
      * Requirements:
-     * - the prescription is pending, its pre-review passed, and it has not expired.
+     * - the prescription is pending and has not expired.
      *
      * Emits a {PrescriptionApproved} event.
      */
-    function _approve(bytes32 prescriptionId, Prescription storage p, address pharmacist, bytes32 reason) internal {
+    function _approve(bytes32 prescriptionId, Prescription storage p, address pharmacist) internal {
         _checkStatus(prescriptionId, p, Status.Pending);
-        if (p.preReview != PreReview.Passed) revert PrescriptionPreReviewBlocked(prescriptionId, p.preReviewReason);
         _checkNotExpired(prescriptionId, p);
         p.status = Status.Approved;
-        _reviews[prescriptionId] = Review(msg.sender, pharmacist, true, reason, uint64(block.timestamp));
-        emit PrescriptionApproved(prescriptionId, msg.sender, pharmacist, reason);
+        _reviews[prescriptionId] = Review(msg.sender, pharmacist, true, uint64(block.timestamp));
+        emit PrescriptionApproved(prescriptionId, msg.sender, pharmacist);
     }
 
     /**
      * @dev Records `pharmacist`'s rejection. Internal function without access restriction.
      *
      * Requirements:
-     * - the prescription is pending;
-     * - `reason` is nonzero.
+     * - the prescription is pending.
      *
      * Emits a {PrescriptionRejected} event.
      */
-    function _reject(bytes32 prescriptionId, Prescription storage p, address pharmacist, bytes32 reason) internal {
+    function _reject(bytes32 prescriptionId, Prescription storage p, address pharmacist) internal {
         _checkStatus(prescriptionId, p, Status.Pending);
-        if (reason == bytes32(0)) revert PrescriptionReasonRequired();
         p.status = Status.Rejected;
-        _reviews[prescriptionId] = Review(msg.sender, pharmacist, false, reason, uint64(block.timestamp));
-        emit PrescriptionRejected(prescriptionId, msg.sender, pharmacist, reason);
+        _reviews[prescriptionId] = Review(msg.sender, pharmacist, false, uint64(block.timestamp));
+        emit PrescriptionRejected(prescriptionId, msg.sender, pharmacist);
     }
 
     /**
@@ -308,26 +353,15 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
     }
 
     /**
-     * @dev Reverts unless `expiresAt` is after now and at most the maximum validity after it.
+     * @dev Reverts unless `offset` is within -12:00 and +14:00 and a whole number of quarter hours (every
+     * offset in use: +5:45 Nepal, +8:45 Eucla, -9:30 Marquesas).
      *
      * Requirements: see above. Emits nothing.
      */
-    function _checkExpiry(uint64 expiresAt, bool online) internal view {
-        uint64 issuedAt = uint64(block.timestamp);
-        uint64 latest = issuedAt + maxValidity(online);
-        // slither-disable-next-line timestamp - bounds the expiry a gateway may set relative to the block's time; validator leeway of seconds is within the rule's tolerance
-        if (expiresAt <= issuedAt || expiresAt > latest) revert PrescriptionExpiryOutOfRange(expiresAt, issuedAt, latest);
-    }
-
-    /**
-     * @dev Reverts unless the pre-review is Passed with a zero reason or Blocked with a nonzero one.
-     *
-     * Requirements: see above. Emits nothing.
-     */
-    function _checkPreReview(PreReview outcome, bytes32 reason) internal pure {
-        bool valid = (outcome == PreReview.Passed && reason == bytes32(0))
-            || (outcome == PreReview.Blocked && reason != bytes32(0));
-        if (!valid) revert PrescriptionInvalidPreReview(outcome, reason);
+    function _checkUtcOffset(int32 offset) internal pure {
+        if (offset < _MIN_UTC_OFFSET || offset > _MAX_UTC_OFFSET || offset % _UTC_OFFSET_QUANTUM != 0) {
+            revert PrescriptionUtcOffsetInvalid(offset);
+        }
     }
 
     /**

@@ -15,6 +15,7 @@
     │   └── StoreUnavailable
     └── ChainError
         ├── ChainUnavailable
+        │   └── NonceConflict
         ├── ChainIdMismatch
         ├── DeploymentError
         │   ├── DeploymentMissing
@@ -117,6 +118,12 @@ class ChainUnavailable(ChainError):
     """The JSON-RPC endpoint cannot be reached."""
 
     code = "chain.unavailable"
+
+
+class NonceConflict(ChainUnavailable):
+    """The sending account's nonce keeps being taken by another sender: retry later."""
+
+    code = "chain.nonce_conflict"
 
 
 class ChainIdMismatch(ChainError):

@@ -30,7 +30,7 @@ from api.deps import (
     require_role,
 )
 from api.gateway import Gateway
-from api.problems import SIGNED_PROBLEMS, Forbidden, responses
+from api.problems import SIGNED_PROBLEMS, Forbidden, Unprocessable, responses
 from api.schemas import (
     Address,
     Bytes32,
@@ -89,7 +89,8 @@ def issue_prescription(
     ] = None,
 ) -> PrescriptionReceiptPublic:
     """Issue for an enrolled patient: a doctor of this hospital, or one with an approved filing
-    here (the contract's canPrescribe decides). Pre-reviewed; a blocked one is anchored too."""
+    here (the contract's canPrescribe decides). Pre-reviewed: a blocked one is refused (422
+    ``prescription.pre_review_blocked``, its findings in the detail) and never reaches the chain."""
     require_role(member, DOCTOR_ROLE)
     pseudonym = Web3.to_checksum_address(patient)
     trace.patient, trace.view = pseudonym, "write"
@@ -106,8 +107,8 @@ def issue_prescription(
         prescription_id=receipt.prescription_id,
         expires_at=receipt.expires_at,
         pre_review=PreReviewPublic(
-            outcome="passed" if result.passed else "blocked",
-            reason=result.reason.value if result.reason else None,
+            outcome="passed",
+            reason=None,
             findings=[
                 FindingPublic(reason=f.reason.value, detail=f.detail) for f in result.findings
             ],
@@ -127,14 +128,15 @@ def review_prescription(
     gateway: GatewayDep,
     trace: CurrentTrace,
 ) -> TransactionPublic:
-    """A pharmacist of this organisation approves or rejects a pending prescription."""
+    """A pharmacist of this organisation approves or rejects a pending prescription; a rejection
+    needs a reason code, which this gateway's access log keeps and the chain never sees."""
     require_role(staff, PHARMACIST_ROLE)
-    trace.record_id, trace.view = prescription_id, f"review:{body.decision}"
+    if body.decision == "reject" and not body.reason:
+        raise Unprocessable("prescription.reason_required", "a rejection needs a reason code")
+    view = f"review:{body.decision}" + (f":{body.reason}" if body.reason else "")
+    trace.record_id, trace.view = prescription_id, view
     tx = gateway.prescriptions.review(
-        _id(prescription_id),
-        pharmacist=staff.address,
-        approve=body.decision == "approve",
-        reason=body.reason,
+        _id(prescription_id), pharmacist=staff.address, approve=body.decision == "approve"
     )
     return _transaction(gateway, prescription_id, tx)
 
@@ -235,8 +237,6 @@ def summary(prescription: OnchainPrescription) -> PrescriptionSummaryPublic:
         online=prescription.online,
         status=prescription.status.name.lower(),
         fhir_status=prescription.fhir_status(),
-        pre_review=prescription.pre_review.name.lower(),
-        pre_review_reason=prescription.pre_review_reason,
         follow_up_record=prescription.follow_up_record,
         cid=prescription.cid,
     )

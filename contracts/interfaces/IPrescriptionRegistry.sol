@@ -7,8 +7,15 @@ import {IRecordRegistry} from "./IRecordRegistry.sol";
 
 /**
  * @dev Prescriptions from issue to dispense: a hiding commitment to the FHIR MedicationRequest and the
- * content id of its envelope, the automated pre-review's result, one pharmacist's review, and at most one
- * dispense across all pharmacies. Reason codes are short ASCII codes, left-aligned and zero-padded.
+ * content id of its envelope, one pharmacist's review, and at most one dispense across all pharmacies.
+ *
+ * No clinical fact is kept here, coded or not: every member reads this contract beside the patient's
+ * pseudonym. The automated pre-review runs at the issuing gateway, which issues only what passed it, and
+ * a pharmacist's reasons stay with the reviewing organisation; the chain records who decided and when.
+ *
+ * Validity is computed here, not taken from the issuer: until 24:00 local time of the issue day
+ * (offline) or of the day after (online), to the second, local time being UTC plus the hospital's offset,
+ * which only a regulator records.
  *
  * Status and FHIR MedicationRequest.status (`expiresAt` passed counts as expired):
  * Pending -> draft (stopped once expired); Approved -> active (stopped once expired); Rejected -> stopped;
@@ -24,22 +31,13 @@ interface IPrescriptionRegistry is IMembershipGated {
         Dispensed
     }
 
-    enum PreReview {
-        None,
-        Passed,
-        Blocked
-    }
-
     /// @dev What a hospital issues; the hospital itself is the caller and the issue time is the block's.
     struct Issuance {
         bytes32 commitment;
         bytes cid;
         address patient;
         address prescriber;
-        uint64 expiresAt;
         bool online;
-        PreReview preReview;
-        bytes32 preReviewReason;
         bytes32 followUpRecordId;
     }
 
@@ -52,8 +50,6 @@ interface IPrescriptionRegistry is IMembershipGated {
         uint64 expiresAt;
         bool online;
         Status status;
-        PreReview preReview;
-        bytes32 preReviewReason;
         bytes32 followUpRecordId;
         bytes cid;
     }
@@ -62,7 +58,6 @@ interface IPrescriptionRegistry is IMembershipGated {
         address org;
         address pharmacist;
         bool approved;
-        bytes32 reason;
         uint64 reviewedAt;
     }
 
@@ -72,6 +67,12 @@ interface IPrescriptionRegistry is IMembershipGated {
         bytes32 commitment;
         uint64 dispensedAt;
         bytes cid;
+    }
+
+    /// @dev A hospital's UTC offset in seconds, once a regulator recorded one.
+    struct UtcOffset {
+        bool set;
+        int32 offset;
     }
 
     /// @dev A hospital's follow-up rule: `window` seconds, 0 meaning no offline record is required.
@@ -104,11 +105,14 @@ interface IPrescriptionRegistry is IMembershipGated {
     /// @dev `prescriber` has no prescribing rights at `institution` now (no registration or filing in force).
     error PrescriptionPrescriberNotPermitted(address prescriber, address institution);
 
-    /// @dev `expiresAt` is not after the issue time `issuedAt`, or is later than `latest` allows.
-    error PrescriptionExpiryOutOfRange(uint64 expiresAt, uint64 issuedAt, uint64 latest);
+    /// @dev `caller` is not a regulator.
+    error PrescriptionCallerNotRegulator(address caller);
 
-    /// @dev A pre-review must be Passed with a zero reason or Blocked with a nonzero one.
-    error PrescriptionInvalidPreReview(PreReview outcome, bytes32 reason);
+    /// @dev `offset` seconds is no UTC offset: not within -12:00 to +14:00, or not a whole quarter hour.
+    error PrescriptionUtcOffsetInvalid(int32 offset);
+
+    /// @dev A prescription is valid for at least its issue day; 0 days was given.
+    error PrescriptionValidityDaysZero();
 
     /// @dev `hospital` has not set its follow-up window, so no patient's eligibility can be judged.
     error PrescriptionFollowUpWindowUnset(address hospital);
@@ -140,14 +144,8 @@ interface IPrescriptionRegistry is IMembershipGated {
     /// @dev `prescriptionId` is in status `current`, from which the action asked for does not lead.
     error PrescriptionUnexpectedStatus(bytes32 prescriptionId, Status current);
 
-    /// @dev The automated pre-review blocked `prescriptionId` for `reason`; it can never be approved.
-    error PrescriptionPreReviewBlocked(bytes32 prescriptionId, bytes32 reason);
-
     /// @dev `prescriptionId` expired at `expiresAt`.
     error PrescriptionExpired(bytes32 prescriptionId, uint64 expiresAt);
-
-    /// @dev A rejection needs a nonzero reason code.
-    error PrescriptionReasonRequired();
 
     /// @dev `caller` is not the institution that issued `prescriptionId`.
     error PrescriptionNotIssuingInstitution(bytes32 prescriptionId, address caller);
@@ -157,6 +155,9 @@ interface IPrescriptionRegistry is IMembershipGated {
 
     /// @dev `by` (a regulator or the hospital's admin) set `hospital`'s follow-up window to `window` seconds.
     event PrescriptionFollowUpWindowSet(address indexed hospital, uint64 window, address indexed by);
+
+    /// @dev `by`, a regulator, recorded `hospital`'s UTC offset as `offset` seconds.
+    event PrescriptionUtcOffsetSet(address indexed hospital, int32 offset, address indexed by);
 
     /// @dev `institution` issued `prescriptionId`, written by `prescriber`, for `patient`.
     event PrescriptionIssued(
@@ -171,18 +172,11 @@ interface IPrescriptionRegistry is IMembershipGated {
         bytes32 followUpRecordId
     );
 
-    /// @dev The automated pre-review of `prescriptionId` came out as `outcome`, for `reason` if blocked.
-    event PrescriptionPreReviewed(bytes32 indexed prescriptionId, PreReview outcome, bytes32 reason);
+    /// @dev `pharmacist` of `org` approved `prescriptionId`.
+    event PrescriptionApproved(bytes32 indexed prescriptionId, address indexed org, address indexed pharmacist);
 
-    /// @dev `pharmacist` of `org` approved `prescriptionId`, with an optional `reason` code.
-    event PrescriptionApproved(
-        bytes32 indexed prescriptionId, address indexed org, address indexed pharmacist, bytes32 reason
-    );
-
-    /// @dev `pharmacist` of `org` rejected `prescriptionId` for `reason`.
-    event PrescriptionRejected(
-        bytes32 indexed prescriptionId, address indexed org, address indexed pharmacist, bytes32 reason
-    );
+    /// @dev `pharmacist` of `org` rejected `prescriptionId`; why is the reviewing organisation's record.
+    event PrescriptionRejected(bytes32 indexed prescriptionId, address indexed org, address indexed pharmacist);
 
     /// @dev `pharmacy`, through `pharmacist`, dispensed `prescriptionId`, recorded as a MedicationDispense.
     event PrescriptionDispensed(
@@ -205,20 +199,33 @@ interface IPrescriptionRegistry is IMembershipGated {
     function setFollowUpWindow(address hospital, uint64 window) external;
 
     /**
-     * @dev Issues `prescriptionId` for the calling hospital, stamped with the block's time.
+     * @dev Records `hospital`'s UTC offset, `offset` seconds east of UTC: its local day, in which the
+     * validity of the prescriptions it issues from now on is counted. Prescriptions already issued keep
+     * their expiry.
+     *
+     * Requirements:
+     * - the caller is a regulator (a hospital that could move its own midnight could lengthen validity);
+     * - `hospital` is an active hospital;
+     * - `offset` is within -12:00 and +14:00 and a whole number of quarter hours.
+     *
+     * Emits a {PrescriptionUtcOffsetSet} event.
+     */
+    function setUtcOffset(address hospital, int32 offset) external;
+
+    /**
+     * @dev Issues `prescriptionId` for the calling hospital, stamped with the block's time, valid until
+     * {expiryOf} that time.
      *
      * Requirements:
      * - the caller is an active hospital;
      * - `prescriptionId` has not been issued;
      * - the commitment is nonzero, the cid nonempty, the patient nonzero;
      * - the prescriber may prescribe at the caller now ({IPracticeRegistry-canPrescribe});
-     * - `expiresAt` is after now and at most the online or offline maximum validity after it;
-     * - the pre-review is Passed with a zero reason or Blocked with a nonzero one;
      * - the caller has set its follow-up window; if it is nonzero the follow-up record is required;
      * - a follow-up record, if named, was anchored by the caller for the same patient, its first version
      *   at most the window ago (any age if the window is 0).
      *
-     * Emits a {PrescriptionIssued} event, then a {PrescriptionPreReviewed} event.
+     * Emits a {PrescriptionIssued} event.
      */
     function issuePrescription(bytes32 prescriptionId, Issuance calldata issuance) external;
 
@@ -229,25 +236,24 @@ interface IPrescriptionRegistry is IMembershipGated {
      * - `prescriptionId` has been issued;
      * - the caller is an active pharmacy, or the issuing hospital (its own pharmacy), while active;
      * - `pharmacist` is active pharmacist staff of the caller;
-     * - the prescription is pending, its pre-review passed, and it has not expired.
+     * - the prescription is pending and has not expired.
      *
      * Emits a {PrescriptionApproved} event.
      */
-    function approvePrescription(bytes32 prescriptionId, address pharmacist, bytes32 reason) external;
+    function approvePrescription(bytes32 prescriptionId, address pharmacist) external;
 
     /**
-     * @dev Rejects the pending `prescriptionId` through the caller's `pharmacist`, for `reason`.
+     * @dev Rejects the pending `prescriptionId` through the caller's `pharmacist`.
      *
      * Requirements:
      * - `prescriptionId` has been issued;
      * - the caller is an active pharmacy, or the issuing hospital (its own pharmacy), while active;
      * - `pharmacist` is active pharmacist staff of the caller;
-     * - the prescription is pending;
-     * - `reason` is nonzero.
+     * - the prescription is pending.
      *
      * Emits a {PrescriptionRejected} event.
      */
-    function rejectPrescription(bytes32 prescriptionId, address pharmacist, bytes32 reason) external;
+    function rejectPrescription(bytes32 prescriptionId, address pharmacist) external;
 
     /**
      * @dev Dispenses the approved `prescriptionId`, once across all pharmacies, recording the commitment to
@@ -307,12 +313,28 @@ interface IPrescriptionRegistry is IMembershipGated {
     function dispensing(bytes32 prescriptionId) external view returns (Dispense memory);
 
     /**
-     * @dev Returns the longest time from issue to `expiresAt` accepted for an online or offline prescription.
-     * Fixed at deployment; set it to the longest validity the local rule can give in the local time zone.
+     * @dev Returns `hospital`'s UTC offset in seconds: the one a regulator recorded, else the default
+     * fixed at deployment.
      *
      * Requirements: none. Emits nothing.
      */
-    function maxValidity(bool online) external view returns (uint64);
+    function utcOffset(address hospital) external view returns (int32);
+
+    /**
+     * @dev Returns for how many local days, the issue day included, an online or offline prescription is
+     * valid; fixed at deployment.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function validityDays(bool online) external view returns (uint64);
+
+    /**
+     * @dev Returns the last valid second of a prescription `hospital` issues at `issuedAt`: 23:59:59 local
+     * time of the last of its {validityDays}, local time being UTC plus {utcOffset}.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function expiryOf(address hospital, bool online, uint64 issuedAt) external view returns (uint64);
 
     /**
      * @dev Returns the record registry that follow-up records are looked up in; fixed at deployment.

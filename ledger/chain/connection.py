@@ -36,10 +36,18 @@ from web3.types import TxParams, TxReceipt
 from ledger.chain import _artifacts
 from ledger.chain._receipts import wait_for_receipt
 from ledger.chain.deploy import Deployment
-from ledger.errors import ChainError, ChainUnavailable, ContractRevert
+from ledger.errors import ChainError, ChainUnavailable, ContractRevert, NonceConflict
 
 _ERROR_STRING = function_signature_to_4byte_selector("Error(string)")
 _PANIC = function_signature_to_4byte_selector("Panic(uint256)")
+
+#: How a node says the nonce a transaction was signed under is taken: mined already, or held by a
+#: pending transaction at the same price (geth, Besu, anvil and EthereumJS use these words).
+_NONCE_TAKEN = ("nonce too low", "nonce is too low", "replacement transaction underpriced")
+
+#: Times a write is signed again under a nonce read afresh from the node before giving up: each
+#: retry means another sender took the nonce in between, which a single stray send does once.
+NONCE_ATTEMPTS = 3
 
 
 def connect(rpc_url: str, *, timeout_s: float = 30.0) -> Web3:
@@ -162,8 +170,7 @@ class Chain:
         an unused allowance costs nothing, and no estimate is needed.
         """
         with self._nonce_lock:
-            tx, signed = self._sign(fn, gas)
-            tx_hash = self._send(signed.raw_transaction)
+            tx, signed, tx_hash = self._sign_and_send(fn, gas, None)
         try:
             receipt = wait_for_receipt(
                 self.w3,
@@ -190,9 +197,8 @@ class Chain:
         durable), then send them; returns both. What ``record`` kept is all a restart needs: the
         same bytes are sent again (``rebroadcast``), never re-signed under a new nonce."""
         with self._nonce_lock:
-            _tx, signed = self._sign(fn, gas)
-            record(bytes(signed.raw_transaction), bytes(signed.hash))
-            return bytes(signed.raw_transaction), self._send(signed.raw_transaction)
+            _tx, signed, tx_hash = self._sign_and_send(fn, gas, record)
+            return bytes(signed.raw_transaction), tx_hash
 
     def rebroadcast(self, raw_transaction: bytes) -> bool:
         """Send signed bytes again; False when the node says their nonce is already used (the
@@ -235,6 +241,30 @@ class Chain:
         except (requests.RequestException, OSError) as exc:
             raise ChainUnavailable(str(exc)) from exc
 
+    def _sign_and_send(
+        self,
+        fn: ContractFunction,
+        gas: int | None,
+        record: Callable[[bytes, bytes], None] | None,
+    ) -> tuple[TxParams, SignedTransaction, HexBytes]:
+        """Sign and send ``fn``, signing again under the node's count when the organisation's key
+        spent the local nonce elsewhere (another process, an operator's wallet, an insider); call
+        with the nonce lock held. ``record`` sees each signed attempt before it is sent: a refused
+        one never reached the node, so the next replaces it. NonceConflict if the nonce keeps
+        moving."""
+        for _ in range(NONCE_ATTEMPTS):
+            tx, signed = self._sign(fn, gas)
+            if record is not None:
+                record(bytes(signed.raw_transaction), bytes(signed.hash))
+            try:
+                return tx, signed, self._send(signed.raw_transaction)
+            except _NonceTaken:
+                continue  # _send forgot the local count: the next _sign reads the node's
+        raise NonceConflict(
+            f"the nonce of {self._require_sender().address} was taken by another sender "
+            f"{NONCE_ATTEMPTS} times running; is its key in use elsewhere?"
+        )
+
     def _sign(self, fn: ContractFunction, gas: int | None) -> tuple[TxParams, SignedTransaction]:
         """Build and sign ``fn`` under the next local nonce; call with the nonce lock held."""
         sender = self._require_sender()
@@ -257,6 +287,9 @@ class Chain:
             return self.w3.eth.send_raw_transaction(raw_transaction)
         except Web3RPCError as exc:
             self._next_nonce = None  # resynchronise from the node next time
+            message = (exc.message or str(exc)).lower()
+            if any(words in message for words in _NONCE_TAKEN):
+                raise _NonceTaken(message) from exc
             raise ChainError(f"transaction refused by the node: {exc.message}") from exc
         except (requests.RequestException, OSError) as exc:
             self._next_nonce = None
@@ -287,6 +320,10 @@ class Chain:
         if self.sender is None:
             raise ChainError("this chain connection has no sending account")
         return self.sender
+
+
+class _NonceTaken(Exception):
+    """The node refused a transaction because its nonce is spent; internal to the retry."""
 
 
 def _revert_data(exc: ContractLogicError) -> str | None:

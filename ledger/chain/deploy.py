@@ -10,7 +10,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,8 +45,9 @@ _CONSTRUCTOR_ARGS: Mapping[str, tuple[str, ...]] = {
         "Membership",
         "RecordRegistry",
         "PracticeRegistry",
-        "max_online_validity_s",
-        "max_offline_validity_s",
+        "prescription_online_days",
+        "prescription_offline_days",
+        "utc_offset_s",
     ),
     "ClaimRegistry": ("Membership", "ConsentRegistry"),
 }
@@ -55,22 +56,17 @@ CONTRACTS = tuple(_CONSTRUCTOR_ARGS)
 
 @dataclass(frozen=True)
 class PrescriptionValidity:
-    """The local rule for how long prescriptions are valid, which bounds the expiries the
-    PrescriptionRegistry accepts (see ``validity.max_validity_s``)."""
+    """The local rule for how long prescriptions are valid, which the PrescriptionRegistry is
+    deployed with: the days, and the zone whose offset now is every hospital's default."""
 
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo(validity.DEFAULT_TIME_ZONE))
     online_days: int = validity.ONLINE_DAYS
     offline_days: int = validity.OFFLINE_DAYS
 
-    def max_validity_s(self, *, online: bool) -> int:
-        """The contract's bound: the longest validity the rule gives from today on."""
-        return validity.max_validity_s(
-            online=online,
-            zone=self.zone,
-            start=datetime.now(self.zone).date(),
-            online_days=self.online_days,
-            offline_days=self.offline_days,
-        )
+    def utc_offset_s(self) -> int:
+        """The zone's offset from UTC now: the contract's default for every hospital (a zone with
+        daylight saving needs a regulator to record each hospital's offset at every change)."""
+        return validity.utc_offset_s(self.zone, datetime.now(UTC))
 
 
 @dataclass(frozen=True)
@@ -144,8 +140,8 @@ def deploy_contracts(
 
     With ``onto``, deploy only the contracts it lacks, wired to the ones it has: the same ledger,
     extended by contracts added since it was made. ``prescription_validity`` (default: China
-    Standard Time, online 2 days, offline 1) fixes the longest expiry the prescription registry
-    accepts; take it from the settings.
+    Standard Time, online 2 days, offline 1) fixes the prescription registry's validity rule and
+    default UTC offset; take it from the settings.
     """
     _artifacts.check_sources()
     chain_id = _chain_id(w3)
@@ -158,8 +154,9 @@ def deploy_contracts(
         known: dict[str, Any] = {"regulator": Web3.to_checksum_address(regulator), **addresses}
         if name == "PrescriptionRegistry":
             rule = prescription_validity or PrescriptionValidity()
-            known["max_online_validity_s"] = rule.max_validity_s(online=True)
-            known["max_offline_validity_s"] = rule.max_validity_s(online=False)
+            known["prescription_online_days"] = rule.online_days
+            known["prescription_offline_days"] = rule.offline_days
+            known["utc_offset_s"] = rule.utc_offset_s()
         artifact = _artifacts.load(name)
         addresses[name], block = _deploy_one(
             w3,

@@ -117,20 +117,21 @@ def prescription_steps(
         first_visit=first_visit,
     )
 
-    blocked = issue("hospital-a", "doctor", pseudonym.address, MORPHINE, record_id)
-    with as_staff("hospital-a", "pharmacist") as pharmacist:
-        approve = {"decision": "approve"}
-        path = f"/v1/prescriptions/{blocked['prescription_id']}/review"
-        never = refusal(lambda: pharmacist.post_json(path, approve))
-        approved = pharmacist.post_json(f"/v1/prescriptions/{pid}/review", approve)
-    check(blocked["pre_review"]["reason"] == "controlled-online", "morphine was not stopped")
+    try:
+        issue("hospital-a", "doctor", pseudonym.address, MORPHINE, record_id)
+        blocked = GatewayError("morphine was issued")
+    except GatewayError as exc:
+        blocked = exc
+    check(blocked.problem_code == "prescription.pre_review_blocked", "morphine was not stopped")
+    check("controlled-online" in (blocked.detail or ""), f"pre-review: {blocked.detail}")
     step(
         16,
-        "pre-review stops a controlled drug online; anchored, and it can never be approved",
-        finding=blocked["pre_review"]["findings"][0]["detail"],
-        on_chain=blocked["pre_review"]["reason"],
-        approval=never,
+        "pre-review stops a controlled drug online: not issued, nothing clinical goes on chain",
+        refused=f"{blocked.status} {blocked.problem_code}",
+        finding=blocked.detail,
     )
+    with as_staff("hospital-a", "pharmacist") as pharmacist:
+        approved = pharmacist.post_json(f"/v1/prescriptions/{pid}/review", {"decision": "approve"})
     step(17, "hospital A's pharmacist approves the follow-up prescription", **approved)
 
     pharmacies = orgs["pharmacy"], orgs["pharmacy-b"]

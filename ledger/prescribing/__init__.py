@@ -7,6 +7,7 @@ from ledger.prescribing.prereview import (
     ControlledDrug,
     Drug,
     Finding,
+    PreReviewBlocked,
     PreReviewReason,
     PreReviewResult,
     PreReviewRules,
@@ -20,7 +21,6 @@ from ledger.prescribing.reasons import decode_reason, encode_reason
 from ledger.prescribing.status import (
     FHIR_STATUS,
     FhirStatus,
-    PreReviewOutcome,
     PrescriptionStatus,
     fhir_status,
 )
@@ -29,9 +29,10 @@ from ledger.prescribing.validity import (
     OFFLINE_DAYS,
     ONLINE_DAYS,
     expires_at,
+    expires_at_offset,
     is_valid,
-    max_validity_s,
     unix_seconds,
+    utc_offset_s,
 )
 
 __all__ = [
@@ -46,7 +47,7 @@ __all__ = [
     "FilingStatus",
     "Finding",
     "PracticeScope",
-    "PreReviewOutcome",
+    "PreReviewBlocked",
     "PreReviewReason",
     "PreReviewResult",
     "PreReviewRules",
@@ -57,11 +58,12 @@ __all__ = [
     "decode_reason",
     "encode_reason",
     "expires_at",
+    "expires_at_offset",
     "fhir_status",
     "is_valid",
     "load_rules",
-    "max_validity_s",
     "parse_rules",
     "pre_review",
     "unix_seconds",
+    "utc_offset_s",
 ]

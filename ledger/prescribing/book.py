@@ -1,6 +1,7 @@
 """One organisation's side of prescriptions: a hospital issues (pre-reviewed, with validity in local
 time), a pharmacist reviews, a pharmacy dispenses once, the prescriber cancels; and the chain's
-record of each, read back.
+record of each, read back. No clinical fact goes on chain: a prescription the pre-review blocks is
+not issued, and a pharmacist's reason stays with the reviewing organisation.
 
 A prescription's MedicationRequest is sealed under (prescription id, version 1) for the issuing
 hospital and the patient's pseudonym; a dispense's MedicationDispense under (prescription id,
@@ -24,18 +25,16 @@ from eth_account.signers.local import LocalAccount
 from ledger.chain.connection import Chain
 from ledger.consent.patients import PatientDirectory
 from ledger.crypto import envelope
-from ledger.errors import ContractRevert, DecryptionFailed
+from ledger.errors import ContractRevert, DecryptionFailed, LedgerError
 from ledger.payload import parse_payload
 from ledger.prescribing import (
-    PreReviewOutcome,
+    PreReviewBlocked,
     PreReviewResult,
     PreReviewRules,
     PrescriptionStatus,
-    decode_reason,
-    encode_reason,
-    expires_at,
     fhir_status,
     pre_review,
+    utc_offset_s,
 )
 from ledger.prescribing.follow_up import check_follow_up
 from ledger.prescribing.status import FhirStatus
@@ -50,12 +49,21 @@ __all__ = [
     "OnchainPrescription",
     "PrescriptionBook",
     "ReviewInfo",
+    "UtcOffsetMismatch",
 ]
 
 #: Envelope contexts under a prescription id: its MedicationRequest, then its MedicationDispense.
 REQUEST_VERSION = 1
 DISPENSE_VERSION = 2
 _ZERO32 = bytes(32)
+#: Nonzero stand-ins for the commitment and CID, to ask the chain about an issuance before sealing.
+_PLACEHOLDER = b"\x01" * 32
+
+
+class UtcOffsetMismatch(LedgerError):
+    """This gateway's time zone is not at the UTC offset the chain counts its hospital's days in."""
+
+    code = "prescription.utc_offset_mismatch"
 
 
 @dataclass(frozen=True)
@@ -71,8 +79,6 @@ class OnchainPrescription:
     expires_at: int
     online: bool
     status: PrescriptionStatus
-    pre_review: PreReviewOutcome
-    pre_review_reason: str | None
     follow_up_record: str | None
     cid: str
 
@@ -88,7 +94,6 @@ class ReviewInfo:
     org: str
     pharmacist: str
     approved: bool
-    reason: str | None
     reviewed_at: int
 
 
@@ -124,8 +129,6 @@ class PrescriptionBook:
         org_key: X25519PrivateKey,
         rules: PreReviewRules,
         zone: ZoneInfo,
-        online_days: int,
-        offline_days: int,
         max_payload_bytes: int,
     ) -> None:
         self._chain = chain
@@ -136,7 +139,6 @@ class PrescriptionBook:
         self._org_key = org_key
         self._rules = rules
         self._zone = zone
-        self._days = {True: online_days, False: offline_days}
         self._max_payload_bytes = max_payload_bytes
         self._registry = chain.contract("PrescriptionRegistry")
         self._unexpired = UnexpiredIndex(chain, self._registry, org.address)
@@ -152,31 +154,36 @@ class PrescriptionBook:
         online: bool,
         follow_up_record: bytes | None,
     ) -> IssueReceipt:
-        """Pre-review and anchor a MedicationRequest for an enrolled patient; a blocked one is
-        anchored too (the attempt is part of the trail) and can never be approved."""
+        """Pre-review and anchor a MedicationRequest for an enrolled patient. PreReviewBlocked,
+        before anything is stored or sent, if the pre-review blocks it: on chain, even a bare
+        "blocked" beside the pseudonym would tell every member something clinical about the
+        patient. The refusal is in this gateway's access log."""
         payload = parse_payload(
             raw_payload,
             max_bytes=self._max_payload_bytes,
             allowed_types=frozenset({"MedicationRequest"}),
         )
         enrolment = self._patients.get(patient)
+        self._check_utc_offset()
+        prescription_id = secrets.token_bytes(32)
+
+        def build(digest: bytes, cid: bytes) -> Any:
+            issuance = (digest, cid, patient, prescriber, online, follow_up_record or _ZERO32)
+            return self._registry.functions.issuePrescription(prescription_id, issuance)
+
+        # Who may prescribe for whom is asked of the chain first: a doctor without the right, or
+        # a patient who is no follow-up, learns nothing from a clinical check of the request.
+        self._chain.preflight(build(_PLACEHOLDER, _PLACEHOLDER))
+        if follow_up_record is not None:
+            self._check_diagnosis(follow_up_record, patient)
         result = pre_review(
             payload.resource,
             online=online,
             active_prescriptions=self._active_requests(patient),
             rules=self._rules,
         )
-        outcome, reason = result.onchain()
-        expiry = expires_at(
-            datetime.now(UTC),
-            online=online,
-            zone=self._zone,
-            online_days=self._days[True],
-            offline_days=self._days[False],
-        )
-        if follow_up_record is not None:
-            self._check_diagnosis(follow_up_record, patient)
-        prescription_id = secrets.token_bytes(32)
+        if not result.passed:
+            raise PreReviewBlocked(result)
         anchored = seal_store_anchor(
             self._chain,
             self._store,
@@ -187,33 +194,20 @@ class PrescriptionBook:
                 self._org.address: self._org_key.public_key(),
                 patient: enrolment.encryption_key,
             },
-            build=lambda digest, cid: self._registry.functions.issuePrescription(
-                prescription_id,
-                (
-                    digest,
-                    cid,
-                    patient,
-                    prescriber,
-                    expiry,
-                    online,
-                    int(outcome),
-                    reason,
-                    follow_up_record or _ZERO32,
-                ),
-            ),
+            build=build,
         )
+        # The chain computed the expiry from its block's time: the one that counts.
+        expiry = self.onchain(prescription_id).expires_at
         return IssueReceipt("0x" + prescription_id.hex(), expiry, result, anchored)
 
-    def review(
-        self, prescription_id: bytes, *, pharmacist: str, approve: bool, reason: str | None
-    ) -> str:
-        """Approve or reject through this organisation's ``pharmacist``; the transaction hash."""
-        code = encode_reason(reason) if reason else _ZERO32
+    def review(self, prescription_id: bytes, *, pharmacist: str, approve: bool) -> str:
+        """Approve or reject through this organisation's ``pharmacist``; the transaction hash. The
+        reason for a decision is not sent: it says something clinical about the patient."""
         functions = self._registry.functions
         fn = (
-            functions.approvePrescription(prescription_id, pharmacist, code)
+            functions.approvePrescription(prescription_id, pharmacist)
             if approve
-            else functions.rejectPrescription(prescription_id, pharmacist, code)
+            else functions.rejectPrescription(prescription_id, pharmacist)
         )
         self._chain.preflight(fn)
         return self._chain.transact(fn)["transactionHash"].to_0x_hex()
@@ -252,7 +246,7 @@ class PrescriptionBook:
         """The chain's record; PrescriptionUnknown (as ContractRevert) if never issued."""
         raw = self._chain.call(self._registry.functions.prescription(prescription_id))
         (commitment, institution, prescriber, patient, issued_at, expiry, online, status) = raw[:8]
-        pre, pre_reason, follow_up, cid = raw[8:]
+        follow_up, cid = raw[8:]
         if PrescriptionStatus(status) is PrescriptionStatus.NONE:
             raise ContractRevert(
                 "PrescriptionUnknown", {"prescriptionId": "0x" + prescription_id.hex()}
@@ -267,8 +261,6 @@ class PrescriptionBook:
             expires_at=int(expiry),
             online=bool(online),
             status=PrescriptionStatus(status),
-            pre_review=PreReviewOutcome(pre),
-            pre_review_reason=decode_reason(bytes(pre_reason)),
             follow_up_record=None if bytes(follow_up) == _ZERO32 else "0x" + bytes(follow_up).hex(),
             cid=cid_from_bytes(bytes(cid)),
         )
@@ -287,14 +279,12 @@ class PrescriptionBook:
         return body["resource"], body["salt"]
 
     def review_of(self, prescription_id: bytes) -> ReviewInfo | None:
-        org, pharmacist, approved, reason, reviewed_at = self._chain.call(
+        org, pharmacist, approved, reviewed_at = self._chain.call(
             self._registry.functions.review(prescription_id)
         )
         if reviewed_at == 0:
             return None
-        return ReviewInfo(
-            org, pharmacist, bool(approved), decode_reason(bytes(reason)), reviewed_at
-        )
+        return ReviewInfo(org, pharmacist, bool(approved), reviewed_at)
 
     def dispense_of(self, prescription_id: bytes) -> DispenseInfo | None:
         pharmacy, pharmacist, commitment, dispensed_at, cid = self._chain.call(
@@ -340,6 +330,18 @@ class PrescriptionBook:
         active = (PrescriptionStatus.PENDING, PrescriptionStatus.APPROVED)
         theirs = (self.onchain(pid) for pid in self._unexpired.of(patient))
         return [self.read(p)[0] for p in theirs if p.status in active and not p.expired()]
+
+    def _check_utc_offset(self) -> None:
+        """Refuse to issue while this gateway's zone and the chain disagree on the hospital's UTC
+        offset: the expiry the doctor is told must be the one the chain enforces."""
+        chain = int(self._chain.call(self._registry.functions.utcOffset(self._org.address)))
+        here = utc_offset_s(self._zone, datetime.now(UTC))
+        if chain != here:
+            raise UtcOffsetMismatch(
+                f"time zone {self._zone.key} is at UTC{here / 3600:+g}h now, but the chain "
+                f"counts {self._org.address}'s days at UTC{chain / 3600:+g}h: a regulator "
+                "records the offset (setUtcOffset), or MEDLEDGER_TIME_ZONE is wrong"
+            )
 
     def _check_diagnosis(self, record_id: bytes, patient: str) -> None:
         """What the chain cannot see: the follow-up record is a diagnosis. Checked only when the

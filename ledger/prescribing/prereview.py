@@ -1,7 +1,9 @@
 """The automated pre-review of a FHIR R4 MedicationRequest, before a pharmacist sees it; the rules
 are data (a JSON file whose path is a setting), the checks are code.
 
-Checks, in this order; any finding blocks, and the first one's code is what the chain records:
+Checks, in this order; any finding blocks, and the issuing gateway refuses the prescription with
+every finding (``PreReviewBlocked``): nothing of a blocked one, and no outcome of any, reaches the
+chain, where every member would read it beside the patient's pseudonym.
 1. ``unidentified-drug``: the medication has no coding (a medicationCodeableConcept, or a reference
    to a contained Medication with a code), so no rule could be checked.
 2. ``controlled-online``: a drug under policy control that may not be prescribed online.
@@ -22,15 +24,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ledger.errors import ConfigError, PayloadError, PayloadNotFhir
-from ledger.prescribing.reasons import encode_reason
-from ledger.prescribing.status import PreReviewOutcome
+from ledger.errors import ConfigError, LedgerError, PayloadError, PayloadNotFhir
 
 __all__ = [
     "DEFAULT_RULES_FILE",
     "ControlledDrug",
     "Drug",
     "Finding",
+    "PreReviewBlocked",
     "PreReviewReason",
     "PreReviewResult",
     "PreReviewRules",
@@ -102,7 +103,7 @@ class PreReviewRules(_Rule):
 
 
 class PreReviewReason(StrEnum):
-    """Why a pre-review blocked; each value is the reason code recorded on chain."""
+    """Why a pre-review blocked: the code the gateway answers with, never put on chain."""
 
     UNIDENTIFIED_DRUG = "unidentified-drug"
     CONTROLLED_ONLINE = "controlled-online"
@@ -132,16 +133,19 @@ class PreReviewResult:
 
     @property
     def reason(self) -> PreReviewReason | None:
-        """The first finding's reason: the one recorded on chain."""
+        """The first finding's reason."""
         return self.findings[0].reason if self.findings else None
 
-    @property
-    def outcome(self) -> PreReviewOutcome:
-        return PreReviewOutcome.PASSED if self.passed else PreReviewOutcome.BLOCKED
 
-    def onchain(self) -> tuple[PreReviewOutcome, bytes]:
-        """``(preReview, preReviewReason)`` as ``issuePrescription`` takes them."""
-        return self.outcome, bytes(32) if self.reason is None else encode_reason(self.reason)
+class PreReviewBlocked(LedgerError):
+    """The automated pre-review blocked the prescription, so the gateway does not issue it."""
+
+    code = "prescription.pre_review_blocked"
+
+    def __init__(self, result: PreReviewResult) -> None:
+        self.result = result
+        found = "; ".join(f"{f.reason.value}: {f.detail}" for f in result.findings)
+        super().__init__(f"blocked by the automated pre-review, not issued: {found}")
 
 
 def parse_rules(raw: bytes) -> PreReviewRules:

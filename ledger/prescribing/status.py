@@ -20,7 +20,7 @@ from enum import IntEnum
 from types import MappingProxyType
 from typing import Final, Literal
 
-__all__ = ["FHIR_STATUS", "FhirStatus", "PreReviewOutcome", "PrescriptionStatus", "fhir_status"]
+__all__ = ["FHIR_STATUS", "FhirStatus", "PrescriptionStatus", "fhir_status"]
 
 FhirStatus = Literal[
     "active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft", "unknown"
@@ -37,14 +37,6 @@ class PrescriptionStatus(IntEnum):
     REJECTED = 3
     CANCELLED = 4
     DISPENSED = 5
-
-
-class PreReviewOutcome(IntEnum):
-    """``IPrescriptionRegistry.PreReview``, in the contract's order."""
-
-    NONE = 0
-    PASSED = 1
-    BLOCKED = 2
 
 
 FHIR_STATUS: Final[Mapping[PrescriptionStatus, FhirStatus]] = MappingProxyType(

@@ -5,6 +5,10 @@ next day (online), to the second, in the configured time zone.
 is that second as Unix time, and a prescription is valid at an instant iff the instant's whole Unix
 second is at most ``expires_at``: the comparison the contract makes with the block's time. Days are
 local calendar days, so a day with a daylight-saving change is 23 or 25 hours long.
+
+The contract counts the same days at a fixed UTC offset per hospital, the one a regulator recorded
+(``expires_at_offset``, its arithmetic to the second); the issuing gateway refuses to issue while
+its own zone's offset now differs from the chain's (``utc_offset_s``).
 """
 
 from __future__ import annotations
@@ -14,12 +18,16 @@ from zoneinfo import ZoneInfo
 
 __all__ = [
     "DEFAULT_TIME_ZONE",
+    "MAX_UTC_OFFSET_S",
+    "MIN_UTC_OFFSET_S",
     "OFFLINE_DAYS",
     "ONLINE_DAYS",
+    "UTC_OFFSET_QUANTUM_S",
     "expires_at",
+    "expires_at_offset",
     "is_valid",
-    "max_validity_s",
     "unix_seconds",
+    "utc_offset_s",
 ]
 
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
@@ -31,6 +39,12 @@ ONLINE_DAYS = 2
 OFFLINE_DAYS = 1
 """Local days an offline prescription is valid for: "24:00 the same day"."""
 
+MIN_UTC_OFFSET_S = -12 * 3_600
+MAX_UTC_OFFSET_S = 14 * 3_600
+UTC_OFFSET_QUANTUM_S = 900
+"""The UTC offsets the contract accepts: -12:00 to +14:00 in whole quarter hours."""
+
+_DAY_S = 86_400
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 
@@ -61,25 +75,28 @@ def is_valid(at: datetime, expires_at: int) -> bool:
     return unix_seconds(at) <= expires_at
 
 
-def max_validity_s(
+def expires_at_offset(
+    issued_at: int,
     *,
     online: bool,
-    zone: ZoneInfo,
-    start: date,
+    utc_offset: int,
     online_days: int = ONLINE_DAYS,
     offline_days: int = OFFLINE_DAYS,
-    horizon_days: int = 731,
 ) -> int:
-    """The longest ``expires_at - issue time`` the rule gives in ``zone`` for an issue day between
-    ``start`` and ``horizon_days`` later: the bound the contract is deployed with.
-
-    The longest is a prescription issued in the first second of a day; in a zone with daylight
-    saving, that of days that include a 25-hour one. Two years cover every yearly rule in force.
-    """
+    """The last valid second (Unix time) of a prescription issued at Unix second ``issued_at``,
+    local time being UTC plus ``utc_offset`` seconds: ``PrescriptionRegistry.expiryOf``."""
     days = _days(online=online, online_days=online_days, offline_days=offline_days)
-    first_days = [start + timedelta(days=n) for n in range(horizon_days)]
-    spans = (_day_start(d + timedelta(days=days), zone) - _day_start(d, zone) for d in first_days)
-    return max(spans) - 1
+    local_day = (issued_at + utc_offset) // _DAY_S
+    return (local_day + days) * _DAY_S - utc_offset - 1
+
+
+def utc_offset_s(zone: ZoneInfo, at: datetime) -> int:
+    """``zone``'s offset from UTC at the aware instant ``at``, in seconds east of UTC."""
+    if not _aware(at):
+        raise ValueError("at must be timezone-aware")
+    offset = at.astimezone(zone).utcoffset()
+    assert offset is not None  # a ZoneInfo always knows its offset
+    return int(offset.total_seconds())
 
 
 def unix_seconds(at: datetime) -> int:

@@ -203,6 +203,11 @@ def build(m: Rx, route: str, role: str, state: str) -> Call:
     match route:
         case "POST /v1/prescriptions":
             _, patient, record = m.prescriptions[state]
+            if isinstance(expected(route, role, state), Ok):
+                # Nothing in force for this patient: the same drug again is a duplicate therapy,
+                # which the pre-review blocks before the chain hears of it.
+                patient = enrol_patient(m.world)
+                record = diagnosis_record(m.world, patient)
             params: dict[str, str | int] = {
                 "patient": patient.pseudonym.address,
                 "follow_up_record": record,

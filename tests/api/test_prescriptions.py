@@ -8,12 +8,17 @@ import copy
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ledger.gateway.client import GatewayError
-from tests.world import Patient, World, anchor, enrol_patient, fhir, private_world
+from api.gateway import build_gateway
+from api.main import create_app
+from api.serving import serve
+from ledger.gateway.client import GatewayClient, GatewayError
+from ledger.settings import Settings
+from tests.world import MAX_PAYLOAD, Patient, World, anchor, enrol_patient, fhir, private_world
 
 RAMIPRIL = {"system": "http://www.whocc.no/atc", "code": "C09AA05", "display": "ramipril"}
 MORPHINE = {"system": "http://www.whocc.no/atc", "code": "N02AA01", "display": "morphine"}
@@ -193,24 +198,33 @@ def test_a_clerk_may_not_prescribe(world: World, patient: Patient, record: str) 
     assert refused(call) == (403, "auth.role_forbidden")
 
 
-def test_controlled_drug_online_is_blocked_anchored_and_never_approved(
+def _blocked(call: Any) -> tuple[int | None, str | None, str]:
+    with pytest.raises(GatewayError) as err:
+        call()
+    return err.value.status, err.value.problem_code, err.value.detail or ""
+
+
+def test_controlled_drug_online_is_blocked_and_not_issued(
     world: World, patient: Patient, record: str
 ) -> None:
     controlled = copy.deepcopy(MEDICATION_REQUEST)
     controlled["medicationCodeableConcept"] = {"coding": [MORPHINE]}
-    receipt = issue(world, patient, record=record, resource=controlled)
-    assert receipt["pre_review"]["outcome"] == "blocked"
-    assert receipt["pre_review"]["reason"] == "controlled-online"
-    pid = receipt["prescription_id"]
-    assert refused(lambda: review(world, pid)) == (409, "prescription.pre_review_blocked")
+    issued_before = world.w3.eth.get_transaction_count(world.org_address("hospital-a"))
+    status, code, detail = _blocked(
+        lambda: issue(world, patient, record=record, resource=controlled)
+    )
+    assert (status, code) == (422, "prescription.pre_review_blocked")
+    assert "controlled-online" in detail
+    assert world.w3.eth.get_transaction_count(world.org_address("hospital-a")) == issued_before
 
 
 def test_the_same_drug_twice_is_blocked_as_duplicate_therapy(
     world: World, patient: Patient, record: str
 ) -> None:
     issue(world, patient, record=record)
-    again = issue(world, patient, record=record)
-    assert again["pre_review"]["reason"] == "duplicate-therapy"
+    status, code, detail = _blocked(lambda: issue(world, patient, record=record))
+    assert (status, code) == (422, "prescription.pre_review_blocked")
+    assert "duplicate-therapy" in detail
 
 
 # -- review and reads ---------------------------------------------------------------------------
@@ -465,3 +479,30 @@ def test_dispense_in_the_last_valid_second_and_refusal_one_second_later(
     with timed_world.as_staff("hospital-a", "doctor") as doctor:
         read = doctor.get_json(f"/v1/prescriptions/{second['prescription_id']}")
     assert read["status"] == "approved"
+
+
+def test_a_gateway_whose_zone_disagrees_with_the_chain_refuses_to_issue(
+    world: World, patient: Patient, record: str
+) -> None:
+    """Hospital A's days are counted at UTC+8 on chain; a gateway of it set to UTC would tell its
+    doctors expiries the chain does not enforce, so it issues nothing: 503, never a 500."""
+    settings = Settings(
+        data_dir=world.data_dir,
+        rpc_url=world.gateways["hospital-a"].gateway.settings.rpc_url,
+        org_key_file=Path(world.consortium.orgs["hospital-a"].key_file),
+        max_payload_bytes=MAX_PAYLOAD,
+        time_zone="UTC",
+    )
+    gateway = build_gateway(settings)
+    try:
+        with serve(create_app(gateway)) as url:
+            doctor = world.staff("hospital-a", "doctor")
+            with GatewayClient(url, doctor, gateway.domain, timeout=30) as client:
+                call = lambda: client.post_json(  # noqa: E731
+                    "/v1/prescriptions",
+                    content=json.dumps(MEDICATION_REQUEST).encode(),
+                    params={"patient": patient.pseudonym.address, "follow_up_record": record},
+                )
+                assert refused(call) == (503, "prescription.utc_offset_mismatch")
+    finally:
+        gateway.close()

@@ -75,24 +75,21 @@ def test_prescriptions_consult_the_deployed_record_and_practice_registries(w3: W
     )
 
 
-def test_prescription_validity_bounds_are_those_of_china_standard_time_by_default(
-    w3: Web3,
-) -> None:
+def test_prescription_validity_is_that_of_china_standard_time_by_default(w3: Web3) -> None:
     prescriptions = _bound(
         w3, deploy_contracts(w3, DEPLOYER, REGULATOR.address), "PrescriptionRegistry"
     )
-    # The longest: issued at 00:00:00, valid through 23:59:59 of the next day, or of the same day.
-    assert prescriptions.functions.maxValidity(True).call() == 2 * 86_400 - 1
-    assert prescriptions.functions.maxValidity(False).call() == 86_400 - 1
+    functions = prescriptions.functions
+    assert (functions.validityDays(True).call(), functions.validityDays(False).call()) == (2, 1)
+    assert functions.utcOffset(REGULATOR.address).call() == 8 * 3_600
 
 
-def test_prescription_validity_bounds_follow_the_zone_and_the_rule(w3: Web3) -> None:
-    rule = PrescriptionValidity(zone=ZoneInfo("Europe/Berlin"), online_days=3, offline_days=1)
+def test_prescription_validity_follows_the_zone_and_the_rule(w3: Web3) -> None:
+    rule = PrescriptionValidity(zone=ZoneInfo("Asia/Kathmandu"), online_days=3, offline_days=1)
     deployment = deploy_contracts(w3, DEPLOYER, REGULATOR.address, prescription_validity=rule)
-    prescriptions = _bound(w3, deployment, "PrescriptionRegistry")
-    # Berlin has a 25-hour day once a year: the bound makes room for it.
-    assert prescriptions.functions.maxValidity(True).call() == 3 * 86_400 + 3_600 - 1
-    assert prescriptions.functions.maxValidity(False).call() == 86_400 + 3_600 - 1
+    functions = _bound(w3, deployment, "PrescriptionRegistry").functions
+    assert (functions.validityDays(True).call(), functions.validityDays(False).call()) == (3, 1)
+    assert functions.utcOffset(REGULATOR.address).call() == 5 * 3_600 + 45 * 60
 
 
 def test_a_recorded_deployment_loads_as_it_was_saved(

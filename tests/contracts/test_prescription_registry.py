@@ -64,12 +64,11 @@ from ledger.chain.connection import Chain
 from ledger.chain.deploy import Deployment
 from ledger.chain.node import Anvil
 from ledger.errors import ContractRevert
-from ledger.prescribing import PracticeScope, PreReviewOutcome, PrescriptionStatus, encode_reason
+from ledger.prescribing import PracticeScope, PrescriptionStatus, encode_reason
 
 HOUR, DAY, YEAR = 3_600, 86_400, 365 * 86_400
 WINDOW = 90 * DAY
 ZERO = "0x" + "00" * 20
-NO_REASON = bytes(32)
 
 RX = Web3.keccak(text="prescription 1")
 COMMITMENT, CID = Web3.keccak(text="medication request commitment"), b"bafkreimedicationrequest"
@@ -80,9 +79,6 @@ OTHER_PATIENTS_RECORD = Web3.keccak(text="offline diagnosis of another patient")
 OTHER_HOSPITALS_RECORD = Web3.keccak(text="offline diagnosis at the other hospital")
 UNKNOWN_RECORD = Web3.keccak(text="never anchored")
 FILING = Web3.keccak(text="multi-point filing")
-BLOCKED_BY = encode_reason("controlled-online")
-REJECTED_FOR = encode_reason("dose-too-high")
-APPROVED_WITH = encode_reason("counselled")
 
 #: The insurer's staff pharmacist: the right role, at an organisation that may not dispense.
 INSURER_PHARMACIST = AUDITOR
@@ -93,7 +89,6 @@ PENDING, APPROVED, REJECTED = (
     PrescriptionStatus.REJECTED,
 )
 CANCELLED, DISPENSED = PrescriptionStatus.CANCELLED, PrescriptionStatus.DISPENSED
-PASSED, BLOCKED = PreReviewOutcome.PASSED, PreReviewOutcome.BLOCKED
 
 #: Who reviews and dispenses, and through which pharmacist.
 DISPENSARIES = {
@@ -171,10 +166,7 @@ class Issued:
 
 def _issuance(
     *,
-    expires_at: int,
     online: bool = True,
-    pre_review: PreReviewOutcome = PASSED,
-    reason: bytes = NO_REASON,
     record: bytes = RECORD,
     prescriber: LocalAccount = DOCTOR,
     patient: str = PATIENT.address,
@@ -187,10 +179,7 @@ def _issuance(
         cid,
         patient,
         prescriber.address,
-        expires_at,
         online,
-        int(pre_review),
-        reason,
         record,
     )
 
@@ -214,32 +203,30 @@ def _issue(
     rx: bytes = RX,
     sender: LocalAccount = HOSPITAL,
     at: int | None = None,
-    valid_for: int = 6 * HOUR,
     **fields: Any,
 ) -> tuple[TxReceipt, Issued]:
+    """Issue at ``at`` (default: a second after the latest block); the contract sets the expiry,
+    by the local-day rule (test_hostile_prescriptions.py walks its edges)."""
     issued_at = _at(w3, at)
-    expires_at = fields.pop("expires_at", issued_at + valid_for)
-    fn = _issue_fn(prescriptions, rx, expires_at=expires_at, **fields)
-    receipt = act(sender).transact(fn, gas=FORCED_GAS)
-    return receipt, Issued(issued_at, expires_at)
+    receipt = act(sender).transact(_issue_fn(prescriptions, rx, **fields), gas=FORCED_GAS)
+    return receipt, Issued(issued_at, int(prescriptions.functions.prescription(rx).call()[5]))
 
 
 def _review_fn(
-    prescriptions: Contract, verdict: str, pharmacist: LocalAccount, reason: bytes, rx: bytes = RX
+    prescriptions: Contract, verdict: str, pharmacist: LocalAccount, rx: bytes = RX
 ) -> ContractFunction:
     review = (
         prescriptions.functions.approvePrescription
         if verdict == "approve"
         else prescriptions.functions.rejectPrescription
     )
-    return review(rx, pharmacist.address, reason)
+    return review(rx, pharmacist.address)
 
 
 def _approve(act: Act, prescriptions: Contract, by: str = "pharmacy", rx: bytes = RX) -> TxReceipt:
     org, pharmacist = DISPENSARIES[by]
     return act(org).transact(
-        prescriptions.functions.approvePrescription(rx, pharmacist.address, NO_REASON),
-        gas=FORCED_GAS,
+        prescriptions.functions.approvePrescription(rx, pharmacist.address), gas=FORCED_GAS
     )
 
 
@@ -268,14 +255,8 @@ def _status(prescriptions: Contract, rx: bytes = RX) -> PrescriptionStatus:
 
 @pytest.fixture
 def issued(act: Act, w3: Web3, prescriptions: Contract) -> Issued:
-    """RX issued by the hospital for its doctor, online, pre-review passed, valid for 6 hours."""
+    """RX issued by the hospital for its doctor, online, valid for 6 hours."""
     return _issue(act, w3, prescriptions)[1]
-
-
-@pytest.fixture
-def blocked(act: Act, w3: Web3, prescriptions: Contract) -> Issued:
-    """RX issued with its pre-review blocked for a controlled drug online."""
-    return _issue(act, w3, prescriptions, pre_review=BLOCKED, reason=BLOCKED_BY)[1]
 
 
 @pytest.fixture
@@ -387,7 +368,6 @@ def test_hospital_issues_a_prescription_for_a_follow_up_patient(
                 "followUpRecordId": RECORD,
             },
         ),
-        ("PrescriptionPreReviewed", {"prescriptionId": RX, "outcome": PASSED, "reason": NO_REASON}),
     ]
     assert prescriptions.functions.prescription(RX).call() == (
         COMMITMENT,
@@ -398,23 +378,9 @@ def test_hospital_issues_a_prescription_for_a_follow_up_patient(
         rx.expires_at,
         True,
         PENDING,
-        PASSED,
-        NO_REASON,
         RECORD,
         CID,
     )
-
-
-def test_a_blocked_pre_review_is_recorded_on_the_prescription(
-    act: Act, w3: Web3, prescriptions: Contract
-) -> None:
-    receipt, _ = _issue(act, w3, prescriptions, pre_review=BLOCKED, reason=BLOCKED_BY)
-    assert emitted(prescriptions, receipt)[1] == (
-        "PrescriptionPreReviewed",
-        {"prescriptionId": RX, "outcome": BLOCKED, "reason": BLOCKED_BY},
-    )
-    entry = prescriptions.functions.prescription(RX).call()
-    assert (entry[7], entry[8], entry[9]) == (PENDING, BLOCKED, BLOCKED_BY)
 
 
 @pytest.mark.parametrize(
@@ -425,7 +391,8 @@ def test_a_blocked_pre_review_is_recorded_on_the_prescription(
 def test_issuing_by_anyone_but_a_hospital_is_refused(
     act: Act, w3: Web3, prescriptions: Contract, caller: LocalAccount
 ) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR)
+    _at(w3)
+    fn = _issue_fn(prescriptions)
     assert refused(act(caller), fn) == (
         "PrescriptionCallerNotHospital",
         {"caller": caller.address},
@@ -436,7 +403,8 @@ def test_issuing_by_a_suspended_hospital_is_refused(
     act: Act, w3: Web3, membership: Contract, prescriptions: Contract
 ) -> None:
     suspend(act, membership, HOSPITAL)
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR)
+    _at(w3)
+    fn = _issue_fn(prescriptions)
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionCallerNotHospital",
         {"caller": HOSPITAL.address},
@@ -446,7 +414,8 @@ def test_issuing_by_a_suspended_hospital_is_refused(
 def test_issuing_twice_under_one_id_is_refused(
     act: Act, w3: Web3, prescriptions: Contract, issued: Issued
 ) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR)
+    _at(w3)
+    fn = _issue_fn(prescriptions)
     assert refused(act(HOSPITAL), fn) == ("PrescriptionAlreadyIssued", {"prescriptionId": RX})
 
 
@@ -462,7 +431,8 @@ def test_issuing_twice_under_one_id_is_refused(
 def test_issuing_without_content_is_refused(
     act: Act, w3: Web3, prescriptions: Contract, fields: dict[str, Any], error: str
 ) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR, **fields)
+    _at(w3)
+    fn = _issue_fn(prescriptions, **fields)
     assert refused(act(HOSPITAL), fn) == (error, {})
 
 
@@ -474,7 +444,8 @@ def test_issuing_without_content_is_refused(
 def test_issuing_for_someone_without_prescribing_rights_here_is_refused(
     act: Act, w3: Web3, prescriptions: Contract, prescriber: LocalAccount
 ) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR, prescriber=prescriber)
+    _at(w3)
+    fn = _issue_fn(prescriptions, prescriber=prescriber)
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionPrescriberNotPermitted",
         {"prescriber": prescriber.address, "institution": HOSPITAL.address},
@@ -487,7 +458,8 @@ def test_issuing_for_a_doctor_whose_registration_is_revoked_is_refused(
     act(REGULATOR).transact(
         practice.functions.revokeRegistration(DOCTOR.address, encode_reason("struck-off"))
     )
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR)
+    _at(w3)
+    fn = _issue_fn(prescriptions)
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionPrescriberNotPermitted",
         {"prescriber": DOCTOR.address, "institution": HOSPITAL.address},
@@ -498,7 +470,8 @@ def test_issuing_for_a_doctor_removed_from_the_staff_is_refused(
     act: Act, w3: Web3, membership: Contract, prescriptions: Contract
 ) -> None:
     remove(act, membership, HOSPITAL_ADMIN, HOSPITAL, DOCTOR)
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR)
+    _at(w3)
+    fn = _issue_fn(prescriptions)
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionPrescriberNotPermitted",
         {"prescriber": DOCTOR.address, "institution": HOSPITAL.address},
@@ -532,7 +505,8 @@ def test_a_doctor_whose_filing_lapsed_may_not_prescribe(
     act: Act, w3: Web3, practice: Contract, prescriptions: Contract, t0: int
 ) -> None:
     _file_for_other_doctor(act, practice, t0, t0 + DAY)
-    fn = _issue_fn(prescriptions, expires_at=_at(w3, t0 + DAY + 1) + HOUR, prescriber=OTHER_DOCTOR)
+    _at(w3, t0 + DAY + 1)
+    fn = _issue_fn(prescriptions, prescriber=OTHER_DOCTOR)
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionPrescriberNotPermitted",
         {"prescriber": OTHER_DOCTOR.address, "institution": HOSPITAL.address},
@@ -544,62 +518,32 @@ def test_a_doctor_whose_filing_was_revoked_may_not_prescribe(
 ) -> None:
     _file_for_other_doctor(act, practice, t0, t0 + 30 * DAY)
     act(REGULATOR).transact(practice.functions.revokeFiling(FILING, encode_reason("audit")))
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR, prescriber=OTHER_DOCTOR)
+    _at(w3)
+    fn = _issue_fn(prescriptions, prescriber=OTHER_DOCTOR)
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionPrescriberNotPermitted",
         {"prescriber": OTHER_DOCTOR.address, "institution": HOSPITAL.address},
     )
 
 
-@pytest.mark.parametrize("online", [True, False], ids=["online", "offline"])
-def test_an_expiry_at_the_longest_validity_is_accepted(
-    act: Act, w3: Web3, prescriptions: Contract, online: bool
-) -> None:
-    longest = prescriptions.functions.maxValidity(online).call()
-    _, rx = _issue(act, w3, prescriptions, online=online, valid_for=longest)
-    assert prescriptions.functions.prescription(RX).call()[5] == rx.issued_at + longest
-
-
-@pytest.mark.parametrize("online", [True, False], ids=["online", "offline"])
-@pytest.mark.parametrize("offset", [-1, 0, 1], ids=["before-issue", "at-issue", "past-longest"])
-def test_an_expiry_outside_the_validity_window_is_refused(
-    act: Act, w3: Web3, prescriptions: Contract, online: bool, offset: int
-) -> None:
-    longest = prescriptions.functions.maxValidity(online).call()
-    issued_at = _at(w3)
-    expires_at = issued_at + offset + (longest if offset > 0 else 0)
-    fn = _issue_fn(prescriptions, expires_at=expires_at, online=online)
-    assert refused(act(HOSPITAL), fn) == (
-        "PrescriptionExpiryOutOfRange",
-        {"expiresAt": expires_at, "issuedAt": issued_at, "latest": issued_at + longest},
-    )
-
-
-def test_the_offline_validity_is_shorter_than_the_online_one(prescriptions: Contract) -> None:
-    online, offline = (prescriptions.functions.maxValidity(o).call() for o in (True, False))
-    assert (online, offline) == (2 * DAY - 1, DAY - 1)
-
-
 @pytest.mark.parametrize(
-    ("outcome", "reason"),
-    [(PreReviewOutcome.NONE, NO_REASON), (PASSED, BLOCKED_BY), (BLOCKED, NO_REASON)],
-    ids=["none", "passed-with-reason", "blocked-without-reason"],
+    ("online", "valid_for"), [(True, 2 * DAY - 1), (False, DAY - 1)], ids=["online", "offline"]
 )
-def test_an_inconsistent_pre_review_is_refused(
-    act: Act, w3: Web3, prescriptions: Contract, outcome: PreReviewOutcome, reason: bytes
+def test_the_expiry_is_the_end_of_the_local_day_the_rule_gives(
+    act: Act, w3: Web3, prescriptions: Contract, online: bool, valid_for: int
 ) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR, pre_review=outcome, reason=reason)
-    assert refused(act(HOSPITAL), fn) == (
-        "PrescriptionInvalidPreReview",
-        {"outcome": outcome, "reason": reason},
-    )
+    """Issued at 00:00:00 China Standard Time, the deployment's default offset."""
+    midnight = ((latest_timestamp(w3) + 8 * HOUR) // DAY + 1) * DAY - 8 * HOUR
+    _, rx = _issue(act, w3, prescriptions, online=online, at=midnight)
+    assert rx.expires_at == midnight + valid_for
 
 
 # Follow-up eligibility
 
 
 def test_a_first_diagnosis_patient_is_refused(act: Act, w3: Web3, prescriptions: Contract) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR, record=bytes(32))
+    _at(w3)
+    fn = _issue_fn(prescriptions, record=bytes(32))
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionFirstDiagnosis",
         {"hospital": HOSPITAL.address, "patient": PATIENT.address},
@@ -609,9 +553,9 @@ def test_a_first_diagnosis_patient_is_refused(act: Act, w3: Web3, prescriptions:
 def test_a_hospital_that_never_set_its_window_cannot_issue(
     act: Act, w3: Web3, prescriptions: Contract
 ) -> None:
+    _at(w3)
     fn = _issue_fn(
         prescriptions,
-        expires_at=_at(w3) + HOUR,
         prescriber=OTHER_DOCTOR,
         record=OTHER_HOSPITALS_RECORD,
     )
@@ -624,7 +568,8 @@ def test_a_hospital_that_never_set_its_window_cannot_issue(
 def test_an_unknown_follow_up_record_is_refused(
     act: Act, w3: Web3, prescriptions: Contract
 ) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR, record=UNKNOWN_RECORD)
+    _at(w3)
+    fn = _issue_fn(prescriptions, record=UNKNOWN_RECORD)
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionFollowUpRecordUnknown",
         {"recordId": UNKNOWN_RECORD},
@@ -632,7 +577,8 @@ def test_an_unknown_follow_up_record_is_refused(
 
 
 def test_another_patients_record_is_refused(act: Act, w3: Web3, prescriptions: Contract) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR, record=OTHER_PATIENTS_RECORD)
+    _at(w3)
+    fn = _issue_fn(prescriptions, record=OTHER_PATIENTS_RECORD)
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionFollowUpRecordMismatch",
         {
@@ -644,7 +590,8 @@ def test_another_patients_record_is_refused(act: Act, w3: Web3, prescriptions: C
 
 
 def test_another_hospitals_record_is_refused(act: Act, w3: Web3, prescriptions: Contract) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR, record=OTHER_HOSPITALS_RECORD)
+    _at(w3)
+    fn = _issue_fn(prescriptions, record=OTHER_HOSPITALS_RECORD)
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionFollowUpRecordMismatch",
         {
@@ -665,7 +612,8 @@ def test_a_record_anchored_exactly_the_window_ago_qualifies(
 def test_a_record_anchored_a_second_longer_ago_is_too_old(
     act: Act, w3: Web3, prescriptions: Contract, anchored_at: int
 ) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3, anchored_at + WINDOW + 1) + HOUR)
+    _at(w3, anchored_at + WINDOW + 1)
+    fn = _issue_fn(prescriptions)
     assert refused(act(HOSPITAL), fn) == (
         "PrescriptionFollowUpRecordTooOld",
         {"recordId": RECORD, "anchoredAt": anchored_at, "window": WINDOW},
@@ -682,7 +630,8 @@ def test_amending_a_record_does_not_renew_its_window(
         ),
         gas=FORCED_GAS,
     )
-    fn = _issue_fn(prescriptions, expires_at=_at(w3, anchored_at + WINDOW + 1) + HOUR)
+    _at(w3, anchored_at + WINDOW + 1)
+    fn = _issue_fn(prescriptions)
     assert refused(act(HOSPITAL), fn)[0] == "PrescriptionFollowUpRecordTooOld"
 
 
@@ -719,7 +668,8 @@ def test_a_hospital_with_window_zero_accepts_a_record_of_any_age(
 def test_a_hospital_with_window_zero_still_refuses_a_record_not_its_own(
     act: Act, w3: Web3, prescriptions: Contract, no_record_required: None
 ) -> None:
-    fn = _issue_fn(prescriptions, expires_at=_at(w3) + HOUR, prescriber=OTHER_DOCTOR, record=RECORD)
+    _at(w3)
+    fn = _issue_fn(prescriptions, prescriber=OTHER_DOCTOR, record=RECORD)
     assert refused(act(OTHER_HOSPITAL), fn) == (
         "PrescriptionFollowUpRecordMismatch",
         {"recordId": RECORD, "hospital": HOSPITAL.address, "patient": PATIENT.address},
@@ -738,8 +688,7 @@ def test_a_pharmacist_approves_a_prescription(
     org, pharmacist = DISPENSARIES[by]
     at = _at(w3)
     receipt = act(org).transact(
-        prescriptions.functions.approvePrescription(RX, pharmacist.address, APPROVED_WITH),
-        gas=FORCED_GAS,
+        prescriptions.functions.approvePrescription(RX, pharmacist.address), gas=FORCED_GAS
     )
     assert emitted(prescriptions, receipt) == [
         (
@@ -748,7 +697,6 @@ def test_a_pharmacist_approves_a_prescription(
                 "prescriptionId": RX,
                 "org": org.address,
                 "pharmacist": pharmacist.address,
-                "reason": APPROVED_WITH,
             },
         )
     ]
@@ -757,7 +705,6 @@ def test_a_pharmacist_approves_a_prescription(
         org.address,
         pharmacist.address,
         True,
-        APPROVED_WITH,
         at,
     )
 
@@ -769,9 +716,7 @@ def test_a_pharmacist_rejects_a_prescription(
     act: Act, prescriptions: Contract, issued: Issued, by: str
 ) -> None:
     org, pharmacist = DISPENSARIES[by]
-    receipt = act(org).transact(
-        prescriptions.functions.rejectPrescription(RX, pharmacist.address, REJECTED_FOR)
-    )
+    receipt = act(org).transact(prescriptions.functions.rejectPrescription(RX, pharmacist.address))
     assert emitted(prescriptions, receipt) == [
         (
             "PrescriptionRejected",
@@ -779,17 +724,11 @@ def test_a_pharmacist_rejects_a_prescription(
                 "prescriptionId": RX,
                 "org": org.address,
                 "pharmacist": pharmacist.address,
-                "reason": REJECTED_FOR,
             },
         )
     ]
     assert _status(prescriptions) == REJECTED
-    assert prescriptions.functions.review(RX).call()[:4] == (
-        org.address,
-        pharmacist.address,
-        False,
-        REJECTED_FOR,
-    )
+    assert prescriptions.functions.review(RX).call()[:3] == (org.address, pharmacist.address, False)
 
 
 @pytest.mark.parametrize("verdict", ["approve", "reject"])
@@ -811,7 +750,7 @@ def test_a_review_by_a_non_pharmacist_of_the_caller_is_refused(
     org: LocalAccount,
     pharmacist: LocalAccount,
 ) -> None:
-    fn = _review_fn(prescriptions, verdict, pharmacist, REJECTED_FOR)
+    fn = _review_fn(prescriptions, verdict, pharmacist)
     assert refused(act(org), fn) == (
         "PrescriptionPharmacistNotPermitted",
         {"pharmacist": pharmacist.address, "org": org.address},
@@ -837,7 +776,7 @@ def test_a_review_by_an_organisation_that_is_no_pharmacy_is_refused(
     org: LocalAccount,
     pharmacist: LocalAccount,
 ) -> None:
-    fn = _review_fn(prescriptions, verdict, pharmacist, REJECTED_FOR)
+    fn = _review_fn(prescriptions, verdict, pharmacist)
     assert refused(act(org), fn) == ("PrescriptionCallerNotPharmacy", {"caller": org.address})
 
 
@@ -845,7 +784,7 @@ def test_a_review_by_a_suspended_pharmacy_is_refused(
     act: Act, membership: Contract, prescriptions: Contract, issued: Issued
 ) -> None:
     suspend(act, membership, PHARMACY)
-    fn = _review_fn(prescriptions, "approve", PHARMACY_PHARMACIST, NO_REASON)
+    fn = _review_fn(prescriptions, "approve", PHARMACY_PHARMACIST)
     assert refused(act(PHARMACY), fn) == (
         "PrescriptionCallerNotPharmacy",
         {"caller": PHARMACY.address},
@@ -856,32 +795,8 @@ def test_a_review_by_a_suspended_pharmacy_is_refused(
 def test_reviewing_an_unknown_prescription_is_refused(
     act: Act, prescriptions: Contract, verdict: str
 ) -> None:
-    fn = _review_fn(prescriptions, verdict, PHARMACY_PHARMACIST, REJECTED_FOR)
+    fn = _review_fn(prescriptions, verdict, PHARMACY_PHARMACIST)
     assert refused(act(PHARMACY), fn) == ("PrescriptionUnknown", {"prescriptionId": RX})
-
-
-def test_a_blocked_prescription_can_never_be_approved(
-    act: Act, prescriptions: Contract, blocked: Issued
-) -> None:
-    fn = _review_fn(prescriptions, "approve", PHARMACY_PHARMACIST, NO_REASON)
-    assert refused(act(PHARMACY), fn) == (
-        "PrescriptionPreReviewBlocked",
-        {"prescriptionId": RX, "reason": BLOCKED_BY},
-    )
-
-
-def test_a_blocked_prescription_is_rejected(
-    act: Act, prescriptions: Contract, blocked: Issued
-) -> None:
-    act(PHARMACY).transact(_review_fn(prescriptions, "reject", PHARMACY_PHARMACIST, BLOCKED_BY))
-    assert _status(prescriptions) == REJECTED
-
-
-def test_a_rejection_without_a_reason_is_refused(
-    act: Act, prescriptions: Contract, issued: Issued
-) -> None:
-    fn = _review_fn(prescriptions, "reject", PHARMACY_PHARMACIST, NO_REASON)
-    assert refused(act(PHARMACY), fn) == ("PrescriptionReasonRequired", {})
 
 
 @pytest.mark.parametrize("verdict", ["approve", "reject"])
@@ -900,12 +815,10 @@ def test_reviewing_a_prescription_no_longer_pending_is_refused(
     if state == "approved":
         _approve(act, prescriptions)
     elif state == "rejected":
-        act(PHARMACY).transact(
-            _review_fn(prescriptions, "reject", PHARMACY_PHARMACIST, REJECTED_FOR)
-        )
+        act(PHARMACY).transact(_review_fn(prescriptions, "reject", PHARMACY_PHARMACIST))
     else:
         act(HOSPITAL).transact(_cancel_fn(prescriptions))
-    fn = _review_fn(prescriptions, verdict, OTHER_PHARMACY_PHARMACIST, REJECTED_FOR)
+    fn = _review_fn(prescriptions, verdict, OTHER_PHARMACY_PHARMACIST)
     assert refused(act(OTHER_PHARMACY), fn) == (
         "PrescriptionUnexpectedStatus",
         {"prescriptionId": RX, "current": status},
@@ -916,7 +829,7 @@ def test_reviewing_a_prescription_no_longer_pending_is_refused(
 def test_reviewing_a_dispensed_prescription_is_refused(
     act: Act, prescriptions: Contract, dispensed: Issued, verdict: str
 ) -> None:
-    fn = _review_fn(prescriptions, verdict, PHARMACY_PHARMACIST, REJECTED_FOR)
+    fn = _review_fn(prescriptions, verdict, PHARMACY_PHARMACIST)
     assert refused(act(PHARMACY), fn) == ("PrescriptionAlreadyDispensed", {"prescriptionId": RX})
 
 
@@ -924,7 +837,7 @@ def test_approving_after_expiry_is_refused(
     act: Act, w3: Web3, prescriptions: Contract, issued: Issued
 ) -> None:
     _at(w3, issued.expires_at + 1)
-    fn = _review_fn(prescriptions, "approve", PHARMACY_PHARMACIST, NO_REASON)
+    fn = _review_fn(prescriptions, "approve", PHARMACY_PHARMACIST)
     assert refused(act(PHARMACY), fn) == (
         "PrescriptionExpired",
         {"prescriptionId": RX, "expiresAt": issued.expires_at},
@@ -996,7 +909,7 @@ def test_dispensing_a_pending_prescription_is_refused(
 def test_dispensing_a_rejected_prescription_is_refused(
     act: Act, prescriptions: Contract, issued: Issued
 ) -> None:
-    act(PHARMACY).transact(_review_fn(prescriptions, "reject", PHARMACY_PHARMACIST, REJECTED_FOR))
+    act(PHARMACY).transact(_review_fn(prescriptions, "reject", PHARMACY_PHARMACIST))
     assert refused(act(PHARMACY), _dispense_fn(prescriptions, PHARMACY_PHARMACIST)) == (
         "PrescriptionUnexpectedStatus",
         {"prescriptionId": RX, "current": REJECTED},
@@ -1140,9 +1053,7 @@ def test_cancelling_a_closed_prescription_is_refused(
     act: Act, prescriptions: Contract, issued: Issued, state: str, status: PrescriptionStatus
 ) -> None:
     if state == "rejected":
-        act(PHARMACY).transact(
-            _review_fn(prescriptions, "reject", PHARMACY_PHARMACIST, REJECTED_FOR)
-        )
+        act(PHARMACY).transact(_review_fn(prescriptions, "reject", PHARMACY_PHARMACIST))
     else:
         act(HOSPITAL).transact(_cancel_fn(prescriptions))
     assert refused(act(HOSPITAL), _cancel_fn(prescriptions)) == (
@@ -1204,12 +1115,10 @@ def test_an_unknown_prescription_reads_as_zero(prescriptions: Contract) -> None:
         0,
         False,
         PrescriptionStatus.NONE,
-        PreReviewOutcome.NONE,
-        bytes(32),
         bytes(32),
         b"",
     )
-    assert prescriptions.functions.review(RX).call() == (ZERO, ZERO, False, bytes(32), 0)
+    assert prescriptions.functions.review(RX).call() == (ZERO, ZERO, False, 0)
     assert prescriptions.functions.dispensing(RX).call() == (ZERO, ZERO, bytes(32), 0, b"")
 
 
@@ -1322,13 +1231,12 @@ class _Model:
     """What the contract should do, by the rules as the issue states them."""
 
     status: PrescriptionStatus
-    blocked: bool
     expires_at: int
 
     def allows(self, action: str, at: int) -> bool:
         live = at <= self.expires_at
         return {
-            "approve": self.status is PENDING and not self.blocked and live,
+            "approve": self.status is PENDING and live,
             "reject": self.status is PENDING,
             "dispense": self.status is APPROVED and live,
             "cancel": self.status in (PENDING, APPROVED),
@@ -1348,14 +1256,14 @@ def _action_fn(prescriptions: Contract, action: str, pharmacist: LocalAccount) -
         return _dispense_fn(prescriptions, pharmacist)
     if action == "cancel":
         return _cancel_fn(prescriptions)
-    return _review_fn(prescriptions, action, pharmacist, REJECTED_FOR)
+    return _review_fn(prescriptions, action, pharmacist)
 
 
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    start=st.sampled_from(["approved", "pending", "blocked"]),
+    start=st.sampled_from(["approved", "pending"]),
     steps=st.lists(st.tuples(st.integers(1, 5 * HOUR), _ACTIONS), max_size=8),
 )
 def test_a_prescription_is_dispensed_at_most_once_under_any_sequence_of_actions(
@@ -1368,11 +1276,8 @@ def test_a_prescription_is_dispensed_at_most_once_under_any_sequence_of_actions(
     snapshot = _rpc(w3, "evm_snapshot")
     try:
         act = chain_client(w3, deployment)  # fresh nonces after every revert
-        pre_review = (BLOCKED, BLOCKED_BY) if start == "blocked" else (PASSED, NO_REASON)
-        receipt, rx = _issue(
-            act, w3, prescriptions, pre_review=pre_review[0], reason=pre_review[1], valid_for=DAY
-        )
-        model = _Model(PENDING, start == "blocked", rx.expires_at)
+        receipt, rx = _issue(act, w3, prescriptions)
+        model = _Model(PENDING, rx.expires_at)
         if start == "approved":
             _approve(act, prescriptions)
             model.apply("approve")

@@ -62,10 +62,11 @@ from ledger.chain.deploy import Deployment
 from ledger.chain.node import Anvil
 from ledger.prescribing import (
     PracticeScope,
-    PreReviewOutcome,
     PrescriptionStatus as Rx,
     encode_reason,
+    expires_at_offset,
 )
+from ledger.prescribing.validity import MAX_UTC_OFFSET_S, MIN_UTC_OFFSET_S
 from tests.conftest import BATTERY_TIMEOUT_S, _free_port
 
 pytestmark = pytest.mark.security
@@ -142,7 +143,6 @@ class Prescription:
     prescriber: str
     expires_at: int
     online: bool
-    blocked: bool
     status: Rx
 
 
@@ -281,25 +281,40 @@ class PracticeModel:
 class PrescriptionModel:
     """PrescriptionRegistry as it must behave, its checks in the contract's order."""
 
-    def __init__(self, practice: PracticeModel, max_validity: dict[bool, int]) -> None:
+    def __init__(self, practice: PracticeModel, days: dict[bool, int], utc_offset: int) -> None:
         self.practice = practice
         self.membership = practice.membership
-        self.max_validity = max_validity
+        self.days = days
+        self.default_offset = utc_offset
+        self.offsets: dict[str, int] = {}
         self.prescriptions: dict[bytes, Prescription] = {}
 
     def _of_kind(self, org: str, kind: int) -> bool:
         return self.membership.is_active_org(org) and self.membership.organisation(org)[0] == kind
+
+    def utc_offset(self, hospital: str) -> int:
+        return self.offsets.get(hospital, self.default_offset)
+
+    def set_utc_offset(self, sender: str, hospital: str, offset: int) -> Expected:
+        if not self.membership.has_role(bytes(REGULATOR_ROLE), sender):
+            return Refused("PrescriptionCallerNotRegulator", {"caller": sender})
+        if not self._of_kind(hospital, OrgKind.HOSPITAL):
+            return Refused("PrescriptionNotHospital", {"hospital": hospital})
+        if not (MIN_UTC_OFFSET_S <= offset <= MAX_UTC_OFFSET_S and offset % 900 == 0):
+            return Refused("PrescriptionUtcOffsetInvalid", {"offset": offset})
+        self.offsets[hospital] = offset
+        event = {"hospital": hospital, "offset": offset, "by": sender}
+        return Emits([("PrescriptionUtcOffsetSet", event)])
 
     def issue(
         self,
         sender: str,
         rx: bytes,
         prescriber: str,
-        expires_at: int,
         online: bool,
-        blocked: bool,
         now: int,
     ) -> Expected:
+        """``now`` is the issuing block's time, to the second."""
         if not self._of_kind(sender, OrgKind.HOSPITAL):
             return Refused("PrescriptionCallerNotHospital", {"caller": sender})
         if rx in self.prescriptions:
@@ -309,17 +324,14 @@ class PrescriptionModel:
                 "PrescriptionPrescriberNotPermitted",
                 {"prescriber": prescriber, "institution": sender},
             )
-        latest = now + self.max_validity[online]
-        if not now < expires_at <= latest:
-            return Refused(
-                "PrescriptionExpiryOutOfRange",
-                {"expiresAt": expires_at, "issuedAt": Around(now), "latest": Around(latest)},
-            )
-        self.prescriptions[rx] = Prescription(
-            sender, prescriber, expires_at, online, blocked, Rx.PENDING
+        expires_at = expires_at_offset(
+            now,
+            online=online,
+            utc_offset=self.utc_offset(sender),
+            online_days=self.days[True],
+            offline_days=self.days[False],
         )
-        outcome = PreReviewOutcome.BLOCKED if blocked else PreReviewOutcome.PASSED
-        reason = REASON if blocked else ZERO32
+        self.prescriptions[rx] = Prescription(sender, prescriber, expires_at, online, Rx.PENDING)
         issued = {
             "prescriptionId": rx,
             "institution": sender,
@@ -331,8 +343,7 @@ class PrescriptionModel:
             "online": online,
             "followUpRecordId": ZERO32,
         }
-        reviewed = {"prescriptionId": rx, "outcome": int(outcome), "reason": reason}
-        return Emits([("PrescriptionIssued", issued), ("PrescriptionPreReviewed", reviewed)])
+        return Emits([("PrescriptionIssued", issued)])
 
     def _pharmacy(self, sender: str, rx: bytes, pharmacist: str) -> Prescription | Refused:
         p = self.prescriptions.get(rx)
@@ -363,22 +374,16 @@ class PrescriptionModel:
             return Refused("PrescriptionExpired", {"prescriptionId": rx, "expiresAt": p.expires_at})
         return None
 
-    def review(
-        self, sender: str, rx: bytes, pharmacist: str, approve: bool, reason: bytes, now: int
-    ) -> Expected:
+    def review(self, sender: str, rx: bytes, pharmacist: str, approve: bool, now: int) -> Expected:
         p = self._pharmacy(sender, rx, pharmacist)
         if isinstance(p, Refused):
             return p
         if refusal := self._status(rx, p, Rx.PENDING):
             return refusal
-        if approve and p.blocked:
-            return Refused("PrescriptionPreReviewBlocked", {"prescriptionId": rx, "reason": REASON})
         if approve and (refusal := self._live(rx, p, now)):
             return refusal
-        if not approve and reason == ZERO32:
-            return Refused("PrescriptionReasonRequired")
         self.prescriptions[rx] = replace(p, status=Rx.APPROVED if approve else Rx.REJECTED)
-        event = {"prescriptionId": rx, "org": sender, "pharmacist": pharmacist, "reason": reason}
+        event = {"prescriptionId": rx, "org": sender, "pharmacist": pharmacist}
         return Emits([("PrescriptionApproved" if approve else "PrescriptionRejected", event)])
 
     def dispense(self, sender: str, rx: bytes, pharmacist: str, now: int) -> Expected:
@@ -451,11 +456,10 @@ class PrescribingMachine(ContractMachine):
         self.prescriptions = contracts["PrescriptionRegistry"]
         self.members = CONSORTIUM.model()
         self.practice_model = PracticeModel(self.members)
-        validity = {
-            online: self.prescriptions.functions.maxValidity(online).call()
-            for online in (True, False)
-        }
-        self.model = PrescriptionModel(self.practice_model, validity)
+        days = {o: self.prescriptions.functions.validityDays(o).call() for o in (True, False)}
+        # Until a regulator records one, every hospital counts in the deployment's default.
+        offset = self.prescriptions.functions.utcOffset(HOSPITALS[0].address).call()
+        self.model = PrescriptionModel(self.practice_model, days, offset)
 
     # -- the clock ------------------------------------------------------------------------------
 
@@ -577,6 +581,21 @@ class PrescribingMachine(ContractMachine):
     def suspend_or_reinstate(self, org: LocalAccount) -> None:
         self.toggle_suspension(self.members, (o.address for o in ORGS), org.address)
 
+    @rule(
+        data=st.data(),
+        hospital=st.sampled_from((*HOSPITALS, *HOSPITALS, PHARMACY)),
+        # In use (+8, 0, -5, +5:45, the extremes), a second off, past the extremes.
+        offset=st.sampled_from(
+            (8 * HOUR, 0, -5 * HOUR, 5 * HOUR + 2_700, -12 * HOUR, 14 * HOUR, HOUR + 1, 15 * HOUR)
+        ),
+    )
+    def set_utc_offset(self, data: st.DataObject, hospital: LocalAccount, offset: int) -> None:
+        """Only a regulator moves a hospital's midnight; the hospital itself (its admin) may not."""
+        sender = self._sender(data, REGULATOR, (hospital, OUTSIDER))
+        fn = self.prescriptions.functions.setUtcOffset(hospital.address, offset)
+        expected = self.model.set_utc_offset(sender.address, hospital.address, offset)
+        self.expect("PrescriptionRegistry", sender, fn, expected)
+
     # -- prescriptions --------------------------------------------------------------------------
 
     @rule(
@@ -584,54 +603,23 @@ class PrescribingMachine(ContractMachine):
         rx=st.sampled_from(PRESCRIPTIONS),
         prescriber=st.sampled_from(DOCTORS),
         online=st.booleans(),
-        blocked=st.integers(0, 4).map(lambda n: n == 0),
-        # Expiry after the chain's time: none, an hour, a day, the longest allowed, past it.
-        expiry=st.sampled_from((-HOUR, HOUR, DAY, "longest", "too long")),
     )
-    def issue(
-        self,
-        data: st.DataObject,
-        rx: bytes,
-        prescriber: LocalAccount,
-        online: bool,
-        blocked: bool,
-        expiry: Any,
-    ) -> None:
+    def issue(self, data: st.DataObject, rx: bytes, prescriber: LocalAccount, online: bool) -> None:
         sender = data.draw(
             st.sampled_from((*HOSPITALS, *HOSPITALS, PHARMACY, OUTSIDER)), label="sender"
         )
-        self._issue(sender, rx, prescriber, online, blocked, expiry)
+        self._issue(sender, rx, prescriber, online)
 
     def _issue(
-        self,
-        sender: LocalAccount,
-        rx: bytes,
-        prescriber: LocalAccount,
-        online: bool,
-        blocked: bool,
-        expiry: int | str,
+        self, sender: LocalAccount, rx: bytes, prescriber: LocalAccount, online: bool
     ) -> None:
-        """Issue with an expiry ``expiry`` seconds after the chain's time, or "longest" (the
-        longest allowed), or "too long"."""
-        now = self._now()
-        longest = self.model.max_validity[online]
-        offsets = {"longest": longest - SLACK - 1, "too long": longest + SLACK + 1}
-        expires_at = now + (offsets[expiry] if isinstance(expiry, str) else expiry)
-        issuance = (
-            COMMITMENT,
-            CID,
-            PATIENT.address,
-            prescriber.address,
-            expires_at,
-            online,
-            int(PreReviewOutcome.BLOCKED if blocked else PreReviewOutcome.PASSED),
-            REASON if blocked else ZERO32,
-            ZERO32,
-        )
+        """Issue in the block after the chain's time, pinned to the second: the contract computes
+        the expiry from it, and near a local midnight a second decides the day."""
+        at = self._now() + 1
+        self.w3.provider.make_request("evm_setNextBlockTimestamp", [at])  # type: ignore[arg-type]
+        issuance = (COMMITMENT, CID, PATIENT.address, prescriber.address, online, ZERO32)
         fn = self.prescriptions.functions.issuePrescription(rx, issuance)
-        expected = self.model.issue(
-            sender.address, rx, prescriber.address, expires_at, online, blocked, now
-        )
+        expected = self.model.issue(sender.address, rx, prescriber.address, online, at)
         self.expect("PrescriptionRegistry", sender, fn, expected)
 
     def _issued(self, data: st.DataObject) -> bytes:
@@ -649,20 +637,17 @@ class PrescribingMachine(ContractMachine):
         self, data: st.DataObject, dispensary: tuple[LocalAccount, LocalAccount], approve: int
     ) -> None:
         rx, (org, pharmacist) = self._issued(data), dispensary
-        reason = data.draw(st.sampled_from(REASONS), label="reason")
-        self._review(org, pharmacist, rx, bool(approve), reason)
+        self._review(org, pharmacist, rx, bool(approve))
 
     def _review(
-        self, org: LocalAccount, pharmacist: LocalAccount, rx: bytes, approve: bool, reason: bytes
+        self, org: LocalAccount, pharmacist: LocalAccount, rx: bytes, approve: bool
     ) -> None:
         functions = self.prescriptions.functions
         if approve:
-            fn = functions.approvePrescription(rx, pharmacist.address, reason)
+            fn = functions.approvePrescription(rx, pharmacist.address)
         else:
-            fn = functions.rejectPrescription(rx, pharmacist.address, reason)
-        expected = self.model.review(
-            org.address, rx, pharmacist.address, approve, reason, self._now()
-        )
+            fn = functions.rejectPrescription(rx, pharmacist.address)
+        expected = self.model.review(org.address, rx, pharmacist.address, approve, self._now())
         self.expect("PrescriptionRegistry", org, fn, expected)
 
     @rule(data=st.data(), dispensary=st.sampled_from(DISPENSARIES))
@@ -743,17 +728,16 @@ class PrescribingMachine(ContractMachine):
         hospital = data.draw(st.sampled_from(HOSPITALS), label="hospital")
         prescriber = data.draw(st.sampled_from(DOCTORS), label="prescriber")
         online = data.draw(st.booleans(), label="online")
-        expiry = data.draw(st.sampled_from((HOUR, DAY, "longest")), label="expiry")
         self._restore(hospital, prescriber)
         rx = data.draw(
             st.sampled_from([r for r in PRESCRIPTIONS if r not in self.model.prescriptions])
         )
-        self._issue(hospital, rx, prescriber, online, False, expiry)
+        self._issue(hospital, rx, prescriber, online)
         # The pharmacy, or the issuing hospital's own: the first and then the other dispense.
         dispensaries = [d for d in DISPENSARIES[:2] if d[0] in (PHARMACY, hospital)]
         first = data.draw(st.sampled_from(dispensaries), label="dispensary")
         if then != "stop":
-            self._review(*first, rx, True, ZERO32)
+            self._review(*first, rx, True)
         if then == "dispense too late" and rx in self.model.prescriptions:
             self._advance(self.model.prescriptions[rx].expires_at + LANDING - self._now())
         if then.startswith("dispense"):
@@ -784,7 +768,7 @@ class PrescribingMachine(ContractMachine):
         rx = data.draw(st.sampled_from(sorted(self.model.prescriptions)), label="rx")
         org, pharmacist = dispensary
         if self.model.prescriptions[rx].status is Rx.PENDING:
-            self._review(org, pharmacist, rx, True, ZERO32)
+            self._review(org, pharmacist, rx, True)
         else:
             self._dispense(org, pharmacist, rx)
 
@@ -848,6 +832,9 @@ class PrescribingMachine(ContractMachine):
         for rx in PRESCRIPTIONS:
             p = self.model.prescriptions.get(rx)
             expected["PrescriptionRegistry", "prescription", rx] = _stored(p)
+        for hospital in (h.address for h in HOSPITALS):
+            offset = self.model.utc_offset(hospital)
+            expected["PrescriptionRegistry", "utcOffset", hospital] = offset
         return expected
 
     def _dispensed_once_and_in_time(self, seen: dict[Any, Any]) -> None:
@@ -876,12 +863,9 @@ def _stored(p: Prescription | None) -> Any:
             0,
             False,
             0,
-            0,
-            ZERO32,
             ZERO32,
             b"",
         )
-    outcome = PreReviewOutcome.BLOCKED if p.blocked else PreReviewOutcome.PASSED
     return (
         COMMITMENT,
         p.institution,
@@ -891,8 +875,6 @@ def _stored(p: Prescription | None) -> Any:
         p.expires_at,
         p.online,
         int(p.status),
-        int(outcome),
-        REASON if p.blocked else ZERO32,
         ZERO32,
         CID,
     )

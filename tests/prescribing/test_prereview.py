@@ -15,7 +15,6 @@ from ledger.payload import parse_payload
 from ledger.prescribing import (
     DEFAULT_RULES_FILE,
     Finding,
-    PreReviewOutcome,
     PreReviewReason,
     PreReviewResult,
     PreReviewRules,
@@ -100,7 +99,7 @@ def test_official_oxycodone_example_is_blocked_online(
             "Oral form oxycodone (example entry) is narcotic: not prescribable online",
         ),
     )
-    assert result.onchain() == (PreReviewOutcome.BLOCKED, encode_reason("controlled-online"))
+    assert result.reason is PreReviewReason.CONTROLLED_ONLINE
 
 
 def test_official_oxycodone_example_passes_offline(
@@ -108,7 +107,7 @@ def test_official_oxycodone_example_passes_offline(
 ) -> None:
     result = pre_review(oxycodone, online=False, active_prescriptions=[], rules=default_rules)
     assert result.passed
-    assert result.onchain() == (PreReviewOutcome.PASSED, bytes(32))
+    assert result.reason is None
 
 
 def test_official_azithromycin_example_passes_online(
@@ -306,7 +305,7 @@ def test_every_finding_is_kept_and_the_first_goes_on_chain() -> None:
         PreReviewReason.OVER_MAX_QUANTITY,
         PreReviewReason.DUPLICATE_THERAPY,
     ]
-    assert result.onchain() == (PreReviewOutcome.BLOCKED, encode_reason("controlled-online"))
+    assert result.reason is PreReviewReason.CONTROLLED_ONLINE
     assert "N05BA12" in result.findings[0].detail  # no display: the coding names the drug
 
 

@@ -14,7 +14,6 @@ from ledger.prescribing import (
     FHIR_STATUS,
     FhirStatus,
     FilingStatus,
-    PreReviewOutcome,
     PrescriptionStatus,
     RegistrationStatus,
     decode_reason,
@@ -51,7 +50,6 @@ def _upper_snake(name: str) -> str:
     ("interface", "name", "mirror"),
     [
         ("IPrescriptionRegistry.sol", "Status", PrescriptionStatus),
-        ("IPrescriptionRegistry.sol", "PreReview", PreReviewOutcome),
         ("IPracticeRegistry.sol", "RegistrationStatus", RegistrationStatus),
         ("IPracticeRegistry.sol", "FilingStatus", FilingStatus),
     ],

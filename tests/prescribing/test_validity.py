@@ -9,7 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, strategies as st
 
-from ledger.prescribing import expires_at, is_valid, max_validity_s, unix_seconds
+from ledger.prescribing import (
+    expires_at,
+    expires_at_offset,
+    is_valid,
+    unix_seconds,
+    utc_offset_s,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -161,39 +167,60 @@ def test_online_over_a_day_that_starts_at_0100_is_47_hours_long() -> None:
     assert expiry - unix_seconds(issued) == 47 * 3_600 - 1
 
 
-# The contract's bound
+# The contract's rule: a fixed UTC offset per hospital
+
+
+#: Zones without daylight saving, where a fixed offset is the whole rule: +8, 0, -5, +5:45.
+_FIXED = st.sampled_from(
+    [SHANGHAI, ZoneInfo("UTC"), ZoneInfo("Etc/GMT+5"), ZoneInfo("Asia/Kathmandu")]
+)
+
+
+@given(
+    instant=st.datetimes(
+        min_value=datetime(2001, 1, 1), max_value=datetime(2037, 12, 31), timezones=st.just(UTC)
+    ),
+    online=st.booleans(),
+    zone=_FIXED,
+)
+def test_the_contracts_fixed_offset_rule_agrees_with_the_zone_without_daylight_saving(
+    instant: datetime, online: bool, zone: ZoneInfo
+) -> None:
+    offset = utc_offset_s(zone, instant)
+    assert expires_at_offset(unix_seconds(instant), online=online, utc_offset=offset) == (
+        expires_at(instant, online=online, zone=zone)
+    )
 
 
 @pytest.mark.parametrize(
-    ("zone", "online", "longest"),
+    ("zone", "offset"),
     [
-        (SHANGHAI, True, 2 * 86_400 - 1),
-        (SHANGHAI, False, 86_400 - 1),
-        (BERLIN, True, 2 * 86_400 + 3_600 - 1),
-        (BERLIN, False, 86_400 + 3_600 - 1),
-        (LORD_HOWE, True, 2 * 86_400 + 1_800 - 1),
-        (ZoneInfo("UTC"), True, 2 * 86_400 - 1),
-    ],
-    ids=[
-        "shanghai-online",
-        "shanghai-offline",
-        "berlin-online",
-        "berlin-offline",
-        "lord-howe",
-        "utc",
+        (SHANGHAI, 8 * 3_600),
+        (ZoneInfo("UTC"), 0),
+        (ZoneInfo("Etc/GMT+5"), -5 * 3_600),
+        (ZoneInfo("Asia/Kathmandu"), 5 * 3_600 + 45 * 60),
     ],
 )
-def test_the_longest_validity_is_that_of_the_longest_local_days(
-    zone: ZoneInfo, online: bool, longest: int
+def test_a_zones_utc_offset_is_in_seconds_east_of_utc(zone: ZoneInfo, offset: int) -> None:
+    assert utc_offset_s(zone, datetime(2026, 3, 10, tzinfo=UTC)) == offset
+
+
+def test_berlins_offset_changes_with_daylight_saving() -> None:
+    winter, summer = datetime(2026, 1, 10, tzinfo=UTC), datetime(2026, 7, 10, tzinfo=UTC)
+    assert (utc_offset_s(BERLIN, winter), utc_offset_s(BERLIN, summer)) == (3_600, 7_200)
+
+
+@pytest.mark.parametrize(
+    ("second_of_day", "online", "valid_for"),
+    [(86_399, True, 86_400), (0, True, 2 * 86_400 - 1), (86_399, False, 0), (0, False, 86_399)],
+)
+def test_the_fixed_offset_rule_before_the_epoch_floors_the_local_day(
+    second_of_day: int, online: bool, valid_for: int
 ) -> None:
-    assert max_validity_s(online=online, zone=zone, start=date(2026, 1, 1)) == longest
-
-
-def test_the_longest_validity_counts_only_the_days_it_is_asked_about() -> None:
-    # Early summer in Berlin holds no 25-hour day.
-    assert max_validity_s(online=False, zone=BERLIN, start=date(2026, 5, 1), horizon_days=30) == (
-        86_400 - 1
-    )
+    """As the contract's ``expiryOf`` must for any instant it is asked about: local day -1."""
+    offset = -5 * 3_600
+    issued = -86_400 + second_of_day - offset
+    assert expires_at_offset(issued, online=online, utc_offset=offset) == issued + valid_for
 
 
 _ZONES = st.sampled_from(
@@ -219,8 +246,3 @@ def test_expiry_is_the_last_second_of_the_last_local_day(
     assert last.date() == issue_day + timedelta(days=days - 1)
     assert after.date() == issue_day + timedelta(days=days)
     assert is_valid(instant, expiry)
-    assert (
-        0
-        <= expiry - unix_seconds(instant)
-        <= max_validity_s(online=online, zone=zone, start=issue_day, horizon_days=1)
-    )
