@@ -309,6 +309,14 @@ def _granted(
     ok, grant_id = gateway.chain.call(
         consent.functions.isAuthorised(member.address, record_id, int(code), at)
     )
+    # A record's grant counts only if signed by the patient this gateway knows the record by:
+    # RecordRegistry names another pseudonym only for an id the hospital anchored both ways.
+    if (
+        ok
+        and gateway.chain.call(consent.functions.grant(grant_id))[0].lower()
+        != first.patient.lower()
+    ):
+        ok = False
     if not ok:
         ok, grant_id = gateway.chain.call(
             consent.functions.isAuthorisedForCategory(

@@ -16,6 +16,7 @@ from web3 import Web3
 
 from ledger.chain.connection import Chain
 from ledger.cli.app import EXIT_NOT_INTACT, main
+from ledger.consent.grants import ConsentDomain, Purpose, Scope, sign_grant
 from ledger.crypto.commitment import commit, new_salt
 from ledger.crypto.merkle import MerkleTree
 from ledger.gateway.client import GatewayError
@@ -260,3 +261,38 @@ def test_the_gateway_reports_a_later_one_by_one_anchoring_of_a_bulk_record_as_a_
 
 def _doctor(world: World, org: str) -> str:
     return world.staff(org, "doctor").address
+
+
+def test_a_grant_from_a_rival_anchorings_pseudonym_does_not_open_a_bulk_record(
+    world: World, patient: Patient
+) -> None:
+    """Should the hospital's own key anchor a bulk record's id one by one for another pseudonym
+    (a leaked key, a conflict), that pseudonym's grant still opens nothing: the gateway takes the
+    patient from the first anchoring, its own proven leaf."""
+    record = bulk_record(world, patient)
+    rid, made_up = bytes.fromhex(record[2:]), Web3().eth.account.create()
+    author, cid = _doctor(world, "hospital-a"), bytes.fromhex("01551220") + secrets.token_bytes(32)
+    rival = send_raw(
+        world.w3,
+        org_key(world, "hospital-a"),
+        contract(world, "RecordRegistry"),
+        "anchorRecord",
+        *(rid, Web3.keccak(b"rival"), cid, made_up.address, author),
+    )
+    assert int(rival["status"], 16) == 1
+    signed = sign_grant(
+        made_up,
+        ConsentDomain.of(chain(world).deployment),
+        grantee=world.org_address("hospital-b"),
+        scope=Scope.record(rid),
+        purpose=Purpose.TREATMENT,
+        expires_at=2**40,
+    )
+    hostile = org_key(world, "hospital-b")
+    relayed = send_raw(
+        world.w3, hostile, contract(world, "ConsentRegistry"), "grantConsent", *signed.as_args()
+    )
+    assert int(relayed["status"], 16) == 1
+    with world.as_staff("hospital-b", "doctor") as doctor:
+        refusal = refused(lambda: doctor.get_json(f"/v1/records/{record}?purpose=treatment"))
+    assert refusal == (403, "record.forbidden")

@@ -45,7 +45,7 @@ MADE_UP = account("hostile-records/made-up-pseudonym")
 #: A record hospital A wrote in bulk: it exists only as a leaf under A's BatchAnchor root.
 BATCHED = record_id(HOSPITAL.address, "a record hospital A wrote in bulk")
 CID = b"\x01\x55\x12\x20" + b"\x07" * 32
-CLAIM_VERIFICATION, RECORD_SCOPE = 1, 1
+TREATMENT, RECORD_SCOPE = 1, 1
 FAR = 2**40
 
 
@@ -114,7 +114,7 @@ def made_up_grant(w3: Web3, consent: Contract, grantee: str, scope: bytes) -> tu
         "grantee": grantee,
         "scopeKind": RECORD_SCOPE,
         "scope": scope,
-        "purpose": CLAIM_VERIFICATION,
+        "purpose": TREATMENT,
         "expiresAt": FAR,
         "nonce": 1,
     }
