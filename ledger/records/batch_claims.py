@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import requests
 from web3 import Web3
 
 from ledger.chain.connection import Chain
+from ledger.errors import ChainUnavailable
 from ledger.records.batch_proof import BatchedVersion
 from ledger.records.book import VersionInfo
 from ledger.records.document import Verdict
@@ -26,11 +28,7 @@ _WRITER_ROLES = (Web3.keccak(text="DOCTOR_ROLE"), Web3.keccak(text="CLERK_ROLE")
 
 def anchored_at(chain: Chain, batch_id: int) -> tuple[int, int] | None:
     """(block, log index) of batch ``batch_id``'s BatchAnchored event; None if there is none."""
-    events = (
-        chain.contract("BatchAnchor")
-        .events.BatchAnchored()
-        .get_logs(from_block=chain.deployment.block_number, argument_filters={"batchId": batch_id})
-    )
+    events = _logs(chain, chain.contract("BatchAnchor").events.BatchAnchored(), batchId=batch_id)
     return next(((int(e["blockNumber"]), int(e["logIndex"])) for e in events), None)
 
 
@@ -81,11 +79,7 @@ def _was_writer(chain: Chain, hospital: str, author: str, at: tuple[int, int]) -
     events = chain.contract("Membership").events
     changes: list[Any] = []
     for event in (events.StaffRegistered(), events.StaffRemoved()):
-        changes += event.get_logs(
-            from_block=chain.deployment.block_number,
-            to_block=at[0],
-            argument_filters={"account": author},
-        )
+        changes += _logs(chain, event, to_block=at[0], account=Web3.to_checksum_address(author))
     before = sorted(
         (c for c in changes if (int(c["blockNumber"]), int(c["logIndex"])) < at),
         key=lambda c: (int(c["blockNumber"]), int(c["logIndex"])),
@@ -102,13 +96,21 @@ def _was_writer(chain: Chain, hospital: str, author: str, at: tuple[int, int]) -
 def _registry_first(chain: Chain, record_id: bytes, at: tuple[int, int]) -> bool:
     """Whether RecordRegistry anchored ``record_id`` before the log at ``at``: a record has one
     write path, and whichever anchoring came first stands."""
-    events = (
-        chain.contract("RecordRegistry")
-        .events.RecordAnchored()
-        .get_logs(
-            from_block=chain.deployment.block_number,
-            to_block=at[0],
-            argument_filters={"recordId": record_id},
-        )
-    )
+    anchored = chain.contract("RecordRegistry").events.RecordAnchored()
+    events = _logs(chain, anchored, to_block=at[0], recordId=record_id)
     return any((int(e["blockNumber"]), int(e["logIndex"])) < at for e in events)
+
+
+def _logs(chain: Chain, event: Any, *, to_block: int | None = None, **indexed: Any) -> list[Any]:
+    """``event``'s logs since the deployment, filtered on indexed arguments; a node that does not
+    answer is ChainUnavailable, as for any other read."""
+    try:
+        return list(
+            event.get_logs(
+                from_block=chain.deployment.block_number,
+                to_block=to_block if to_block is not None else "latest",
+                argument_filters=indexed,
+            )
+        )
+    except (requests.RequestException, OSError) as exc:
+        raise ChainUnavailable(str(exc)) from exc
