@@ -125,10 +125,13 @@ class VersionPublic(_Model):
     anchored_at: int
     block: int
     content: str | None
+    #: For a batch-anchored version: the verdict, when the chain contradicts what its leaf says.
+    contradicted: str | None = None
 
 
 class VerificationPublic(_Model):
-    """What any member may learn about a record: that it is anchored, by whom, when, and intact."""
+    """What any member may learn about a record: that it is anchored, by whom, when, and intact.
+    ``conflict``: the id was anchored both in a batch and one by one; the first anchoring stands."""
 
     record_id: str
     anchored: bool
@@ -137,6 +140,7 @@ class VerificationPublic(_Model):
     latest_version: int
     intact: bool
     versions: list[VersionPublic]
+    conflict: bool = False
 
 
 class AccessEntryPublic(_Model):

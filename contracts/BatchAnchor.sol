@@ -9,9 +9,13 @@ import {MembershipGated} from "./MembershipGated.sol";
 
 /**
  * @dev Anchors Merkle roots of batches for consortium members: one ~24k-gas write for any number of
- * items, each provable later by its inclusion proof.
+ * items, each provable later by its inclusion proof. Batches of record versions come from hospitals
+ * only, as single record versions do; what their leaves say is checked by whoever verifies an item.
  */
 contract BatchAnchor is IBatchAnchor, MembershipGated {
+    /// @dev The `kind` of a batch of record versions (keccak256 of "medledger.record-versions.v1").
+    bytes32 public constant RECORD_VERSIONS_KIND = keccak256("medledger.record-versions.v1");
+
     /// @dev A batch as stored: `Batch`'s fields reordered so that org, count and time share one
     /// slot (three slots a batch, not four: ~22,000 gas less for every batch anchored).
     struct StoredBatch {
@@ -35,6 +39,7 @@ contract BatchAnchor is IBatchAnchor, MembershipGated {
     /// @inheritdoc IBatchAnchor
     function anchorBatch(bytes32 kind, bytes32 root, uint32 count) public returns (uint256) {
         if (!membership().isActiveOrganisation(msg.sender)) revert BatchCallerNotMember(msg.sender);
+        if (kind == RECORD_VERSIONS_KIND && !_isHospital(msg.sender)) revert BatchCallerNotHospital(msg.sender);
         if (root == bytes32(0)) revert BatchEmptyRoot();
         if (count == 0) revert BatchEmpty();
         return _anchorBatch(msg.sender, kind, root, count);
@@ -66,6 +71,15 @@ contract BatchAnchor is IBatchAnchor, MembershipGated {
         _batches[batchId] = StoredBatch(root, kind, org, count, uint64(block.timestamp));
         emit BatchAnchored(batchId, org, kind, root, count);
         return batchId;
+    }
+
+    /**
+     * @dev Returns whether `org` is an active hospital.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function _isHospital(address org) private view returns (bool) {
+        return membership().isActiveOrganisationOfKind(org, IMembership.OrgKind.Hospital);
     }
 
     /**

@@ -9,6 +9,11 @@ import {MembershipRoles} from "./MembershipRoles.sol";
 /**
  * @dev The record registry: each record is a list of versions, appended only by the hospital that
  * anchored it. The chain holds commitments and content ids; payloads live encrypted off-chain.
+ *
+ * A record id begins with the address of the hospital that created it (20 bytes, then 12 of its
+ * choosing), whichever way it is anchored: one by one here, or as a leaf under a {BatchAnchor} root that
+ * this registry never sees. So "which hospital's record is this" has one answer that costs no storage,
+ * and no hospital can anchor here, and so have consent resolved against, an id another one created.
  */
 contract RecordRegistry is IRecordRegistry, MembershipGated {
     mapping(bytes32 recordId => RecordVersion[]) private _versions;
@@ -60,7 +65,7 @@ contract RecordRegistry is IRecordRegistry, MembershipGated {
      * @dev Stores version 1 of `recordId`. Internal function without access restriction.
      *
      * Requirements:
-     * - `recordId` has not been anchored;
+     * - `recordId` begins with `hospital`'s address and has not been anchored;
      * - `commitment` is nonzero, `cid` is nonempty, `patient` is nonzero.
      *
      * Emits a {RecordAnchored} event.
@@ -73,6 +78,7 @@ contract RecordRegistry is IRecordRegistry, MembershipGated {
         address patient,
         address author
     ) internal returns (uint32) {
+        if (address(bytes20(recordId)) != hospital) revert RecordIdOfAnotherHospital(recordId, hospital);
         if (_versions[recordId].length != 0) revert RecordAlreadyAnchored(recordId);
         _checkContent(commitment, cid);
         if (patient == address(0)) revert RecordZeroPatient();

@@ -40,6 +40,7 @@ from ledger.consent.grants import Purpose, ScopeKind
 from ledger.consent.segmentation import apply_view, view_for
 from ledger.crypto.envelope import rewrap_data_key
 from ledger.errors import ContractRevert
+from ledger.records.batch_claims import contradictions
 from ledger.records.document import OnchainVersion
 from ledger.types import OrgKind
 
@@ -210,7 +211,8 @@ def rewrap_key(
 def verify_record(
     record_id: RecordIdPath, member: CurrentMember, gateway: GatewayDep, trace: CurrentTrace
 ) -> VerificationPublic:
-    """For any member: anchored or not, by whom, when, every version, content intact or not."""
+    """For any member: anchored or not, by whom, when, every version, content intact or not, and
+    what the chain contradicts of a batch-anchored version (its author, a rival anchoring)."""
     del member  # any active member may verify; the dependency is the check
     trace.record_id, trace.view = record_id, "metadata"
     try:
@@ -220,8 +222,13 @@ def verify_record(
             raise
         raise NotFound(f"record {record_id} is not anchored") from exc
     trace.patient = history[0].patient
+    conflict, contradicted = contradictions(gateway.chain, _id(record_id), history)
     versions = [
-        VersionPublic(**{k: getattr(v, k) for k in VersionPublic.model_fields}) for v in history
+        VersionPublic(
+            **{k: getattr(v, k) for k in VersionPublic.model_fields if k != "contradicted"},
+            contradicted=contradicted[v.version].value if v.version in contradicted else None,
+        )
+        for v in history
     ]
     return VerificationPublic(
         record_id=record_id,
@@ -229,8 +236,9 @@ def verify_record(
         hospital=history[0].hospital,
         patient=history[0].patient,
         latest_version=history[-1].version,
-        intact=all(v.content == "intact" for v in history),
+        intact=all(v.content == "intact" for v in history) and not (conflict or contradicted),
         versions=versions,
+        conflict=conflict,
     )
 
 
@@ -301,6 +309,14 @@ def _granted(
     ok, grant_id = gateway.chain.call(
         consent.functions.isAuthorised(member.address, record_id, int(code), at)
     )
+    # A record's grant counts only if signed by the patient this gateway knows the record by:
+    # RecordRegistry names another pseudonym only for an id the hospital anchored both ways.
+    if (
+        ok
+        and gateway.chain.call(consent.functions.grant(grant_id))[0].lower()
+        != first.patient.lower()
+    ):
+        ok = False
     if not ok:
         ok, grant_id = gateway.chain.call(
             consent.functions.isAuthorisedForCategory(

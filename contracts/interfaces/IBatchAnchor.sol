@@ -19,6 +19,9 @@ interface IBatchAnchor {
     /// @dev `caller` is not the account of an active organisation.
     error BatchCallerNotMember(address caller);
 
+    /// @dev `caller` anchored a batch of record versions but is not an active hospital.
+    error BatchCallerNotHospital(address caller);
+
     /// @dev A batch must have a nonzero root.
     error BatchEmptyRoot();
 
@@ -35,7 +38,10 @@ interface IBatchAnchor {
      * @dev Anchors `root` over `count` items of `kind` for the calling organisation; returns the batch id
      * (ids count from 1).
      *
-     * Requirements: the caller is an active organisation's account; `root` nonzero; `count` > 0.
+     * Requirements:
+     * - the caller is an active organisation's account;
+     * - for `kind` = `RECORD_VERSIONS_KIND`, of kind hospital;
+     * - `root` is nonzero and `count` > 0.
      *
      * Emits a {BatchAnchored} event.
      */

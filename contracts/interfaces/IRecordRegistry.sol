@@ -24,6 +24,10 @@ interface IRecordRegistry is IMembershipGated {
     /// @dev `author` is not active doctor or clerk staff of `hospital`.
     error RecordAuthorNotPermitted(address author, address hospital);
 
+    /// @dev `recordId` does not begin with the address of `hospital`, the hospital anchoring it: the id was
+    /// made by (or for) another hospital, or in no hospital's namespace.
+    error RecordIdOfAnotherHospital(bytes32 recordId, address hospital);
+
     /// @dev `recordId` already has a first version.
     error RecordAlreadyAnchored(bytes32 recordId);
 
@@ -76,7 +80,7 @@ interface IRecordRegistry is IMembershipGated {
      * Requirements:
      * - the caller is an active organisation of kind hospital;
      * - `author` is active doctor or clerk staff of the caller;
-     * - `recordId` has not been anchored;
+     * - `recordId` begins with the caller's address (its first 20 bytes) and has not been anchored;
      * - `commitment` is nonzero, `cid` is nonempty, `patient` is nonzero.
      *
      * Emits a {RecordAnchored} event.

@@ -67,6 +67,8 @@ def item_problem(
         return f"batch {anchoring.chain_batch_id} is not a batch of record versions"
     if org.lower() != item.hospital.lower():
         return f"batch {anchoring.chain_batch_id} was anchored by {org}, not by {item.hospital}"
+    if item.record_id[:20] != bytes.fromhex(org[2:]):
+        return f"the record id is not in the namespace of {org}, which anchored the batch"
     if root != anchoring.root:
         return "the root given differs from the root anchored on chain"
     if not verify(anchoring.proof, root, item.leaf()):

@@ -7,7 +7,6 @@ the write path records share with prescriptions and dispenses.
 from __future__ import annotations
 
 import json
-import secrets
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any
@@ -32,6 +31,7 @@ from ledger.records.anchoring import BuildCall, seal_store_anchor
 from ledger.records.batch_proof import Anchoring, BatchedVersion, item_problem
 from ledger.records.bulk_sealing import BulkSealer, SealJob
 from ledger.records.document import BatchInclusion, OnchainVersion, RecordDocument
+from ledger.records.ids import new_record_id
 from ledger.records.outbox import Outbox
 from ledger.store import ContentStore, cid_from_bytes
 from ledger.types import Address, Cid
@@ -143,7 +143,7 @@ class RecordBook:
         """Anchor version 1 of a new record for an enrolled patient pseudonym."""
         payload = self._parse(raw_payload)
         enrolment = self._patients.get(patient)
-        record_id = secrets.token_bytes(32)
+        record_id = new_record_id(self._org.address)
         return self._write(
             payload,
             record_id=record_id,
@@ -223,7 +223,7 @@ class RecordBook:
         if item.record_id is None:
             if item.patient is None:
                 raise PayloadNotJson("a bulk item names a patient or a record_id")
-            return secrets.token_bytes(32), 1, item.patient
+            return new_record_id(self._org.address), 1, item.patient
         rid = item.record_id
         current = latest.get(rid) or self._outbox.latest_version(rid, anchored_only=False)
         if current == 0:

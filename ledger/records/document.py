@@ -62,6 +62,8 @@ class Verdict(Enum):
     NOT_ANCHORED = "not_anchored"
     NOT_IN_BATCH = "not_in_batch"
     HOSPITAL_MISMATCH = "hospital_mismatch"
+    AUTHOR_NOT_PERMITTED = "author_not_permitted"
+    VERSION_CONFLICT = "version_conflict"
     PSEUDONYM_MISMATCH = "pseudonym_mismatch"
     CID_MISMATCH = "cid_mismatch"
     SALT_MISMATCH = "salt_mismatch"
@@ -78,7 +80,12 @@ _EXPLANATIONS = {
     Verdict.NOT_ANCHORED: "the chain holds no such version of this record",
     Verdict.NOT_IN_BATCH: "the document is not an item of the anchored batch it names: "
     "some field differs from what was anchored, or the proof is wrong",
-    Verdict.HOSPITAL_MISMATCH: "the chain names a different hospital for this version",
+    Verdict.HOSPITAL_MISMATCH: "the chain names a different hospital for this version "
+    "(or the record id is in another hospital's namespace)",
+    Verdict.AUTHOR_NOT_PERMITTED: "the author named was not the hospital's doctor or clerk "
+    "when the version was anchored",
+    Verdict.VERSION_CONFLICT: "the record was anchored first another way (one by one in "
+    "RecordRegistry); the first anchoring stands",
     Verdict.PSEUDONYM_MISMATCH: "the chain names a different patient pseudonym for this version",
     Verdict.CID_MISMATCH: "the chain anchored different content (CID) for this version",
     Verdict.SALT_MISMATCH: "the salt is not the one sealed in the anchored envelope",

@@ -11,6 +11,7 @@ from ledger.crypto.commitment import commit
 from ledger.crypto.envelope import parse_envelope
 from ledger.errors import ContentNotFound, ContractRevert, PayloadNotJson
 from ledger.payload import canonicalize
+from ledger.records.batch_claims import claim_verdict
 from ledger.records.batch_proof import RECORD_BATCH_KIND, BatchedVersion
 from ledger.records.document import OnchainVersion, RecordDocument, Verdict, verify_document
 from ledger.store import ContentStore, cid_from_bytes
@@ -37,8 +38,9 @@ def onchain_version(chain: Chain, record_id: str, version: int) -> OnchainVersio
 
 def batched_version(chain: Chain, doc: RecordDocument) -> OnchainVersion | Verdict:
     """The facts a batch-anchored ``doc`` claims, once its proof checks against the root its
-    batch has on chain; else the verdict. The leaf commits to the payload through the salted
-    commitment, recomputed here from the document itself."""
+    batch has on chain and the chain contradicts none of them (``claim_verdict``); else the
+    verdict. The leaf commits to the payload through the salted commitment, recomputed here from
+    the document itself; the record id must be in the namespace of the batch's hospital."""
     inclusion = doc.batch_inclusion
     assert inclusion is not None
     anchor = chain.contract("BatchAnchor")
@@ -50,14 +52,15 @@ def batched_version(chain: Chain, doc: RecordDocument) -> OnchainVersion | Verdi
         raise
     if bytes(kind) != RECORD_BATCH_KIND:
         return Verdict.NOT_ANCHORED
-    if to_canonical_address(org) != to_canonical_address(doc.hospital):
+    record_id = bytes.fromhex(doc.record_id[2:])
+    if not to_canonical_address(org) == to_canonical_address(doc.hospital) == record_id[:20]:
         return Verdict.HOSPITAL_MISMATCH
     try:
         commitment = commit(bytes.fromhex(doc.salt[2:]), canonicalize(doc.resource))
     except PayloadNotJson:
         return Verdict.PAYLOAD_ALTERED
     item = BatchedVersion(
-        record_id=bytes.fromhex(doc.record_id[2:]),
+        record_id=record_id,
         version=doc.version,
         commitment=commitment,
         cid=doc.cid,
@@ -72,6 +75,9 @@ def batched_version(chain: Chain, doc: RecordDocument) -> OnchainVersion | Verdi
         return Verdict.NOT_IN_BATCH
     if not merkle.verify(proof, bytes(root), leaf):
         return Verdict.NOT_IN_BATCH
+    contradicted = claim_verdict(chain, inclusion.batch, item)
+    if contradicted is not None:
+        return contradicted
     return OnchainVersion(
         commitment=commitment,
         cid=Cid(doc.cid),

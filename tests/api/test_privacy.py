@@ -229,7 +229,11 @@ def test_the_scan_would_find_an_unsalted_hash_on_chain(world: World) -> None:
     registry = hospital.chain.contract("RecordRegistry")
     author = world.staff("hospital-b", "doctor").address
     leak = registry.functions.anchorRecord(
-        secrets.token_bytes(32), hashlib.sha256(payload).digest(), b"cid", author, author
+        bytes.fromhex(hospital.org.address[2:]) + secrets.token_bytes(12),
+        hashlib.sha256(payload).digest(),
+        b"cid",
+        author,
+        author,
     )
     hospital.chain.transact(leak)
     words = _windows(_chain_blobs(world.w3, first, world.w3.eth.block_number), 32)

@@ -42,6 +42,11 @@ def account(label: str) -> LocalAccount:
     return key
 
 
+def record_id(hospital: str, label: str) -> bytes:
+    """A fixed record id in ``hospital``'s namespace: its address, then 12 bytes from ``label``."""
+    return bytes.fromhex(hospital[2:]) + Web3.keccak(text=label)[:12]
+
+
 DEPLOYER = account("deployer")
 REGULATOR = account("regulator")
 HOSPITAL, HOSPITAL_ADMIN = account("hospital"), account("hospital-admin")

@@ -31,6 +31,7 @@ from contract_helpers import (
     admit,
     chain_client,
     emitted,
+    record_id,
     refused,
     register,
     remove,
@@ -66,10 +67,11 @@ PATIENT_B = KEYS.pseudonym(OTHER_HOSPITAL.address)
 NEIGHBOUR = account("neighbour-pseudonym")  # another patient of hospital A
 FORGER = account("forger")
 
-RECORD, RECORD_2 = Web3.keccak(text="consent record 1"), Web3.keccak(text="consent record 2")
-NEIGHBOURS_RECORD = Web3.keccak(text="the neighbour's record")
-RECORD_AT_B = Web3.keccak(text="the patient's record at hospital B")
-UNANCHORED = Web3.keccak(text="never anchored")
+RECORD = record_id(HOSPITAL.address, "consent record 1")
+RECORD_2 = record_id(HOSPITAL.address, "consent record 2")
+NEIGHBOURS_RECORD = record_id(HOSPITAL.address, "the neighbour's record")
+RECORD_AT_B = record_id(OTHER_HOSPITAL.address, "the patient's record at hospital B")
+UNANCHORED = record_id(HOSPITAL.address, "never anchored")
 
 FAR = 2**40  # an expiry no test reaches
 CV, RESEARCH = Purpose.CLAIM_VERIFICATION, Purpose.RESEARCH

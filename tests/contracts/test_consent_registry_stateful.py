@@ -29,6 +29,7 @@ from contract_helpers import (
     account,
     chain_client,
     latest_timestamp,
+    record_id,
 )
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
@@ -81,12 +82,12 @@ CONSORTIUM = Consortium(
 )
 #: record id -> (hospital, patient): each patient has a record at each hospital.
 RECORDS = {
-    bytes(Web3.keccak(text=f"consent machine record {n}")): (hospital, patient)
+    record_id(hospital.address, f"consent machine record {n}"): (hospital, patient)
     for n, (hospital, patient) in enumerate(
         (h, p) for h in (HOSPITAL, OTHER_HOSPITAL) for p in PATIENTS
     )
 }
-UNANCHORED = bytes(Web3.keccak(text="consent machine: never anchored"))
+UNANCHORED = record_id(HOSPITAL.address, "consent machine: never anchored")
 ORGS = (HOSPITAL, OTHER_HOSPITAL, INSURER)
 #: Who asks, relays and is granted: organisations, their staff, and an outsider.
 PARTIES = (*ORGS, DOCTOR, OTHER_DOCTOR, AUDITOR, OUTSIDER)

@@ -17,6 +17,7 @@ from contract_helpers import (
     REGULATOR,
     admit,
     chain_client,
+    record_id,
     register,
 )
 from web3 import Web3
@@ -39,7 +40,7 @@ def test_contracts_deploy_anchor_and_grant_on_a_paris_node(tmp_path: Path, free_
         admit(act, membership, HOSPITAL, OrgKind.HOSPITAL, HOSPITAL_ADMIN)
         register(act, membership, HOSPITAL_ADMIN, HOSPITAL, DOCTOR, DOCTOR_ROLE)
         registry = act(HOSPITAL).contract("RecordRegistry")
-        record = Web3.keccak(text="paris record")
+        record = record_id(HOSPITAL.address, "paris record")
         commitment = Web3.keccak(text="paris commitment")
         act(HOSPITAL).transact(
             registry.functions.anchorRecord(

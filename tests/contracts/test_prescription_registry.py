@@ -46,6 +46,7 @@ from contract_helpers import (
     emitted,
     latest_timestamp,
     next_block_at,
+    record_id,
     record_registration,
     refusal,
     refused,
@@ -74,9 +75,11 @@ RX = Web3.keccak(text="prescription 1")
 COMMITMENT, CID = Web3.keccak(text="medication request commitment"), b"bafkreimedicationrequest"
 DISPENSE_COMMITMENT = Web3.keccak(text="medication dispense commitment")
 DISPENSE_CID = b"bafkreimedicationdispense"
-RECORD = Web3.keccak(text="offline diagnosis of the patient at the hospital")
-OTHER_PATIENTS_RECORD = Web3.keccak(text="offline diagnosis of another patient")
-OTHER_HOSPITALS_RECORD = Web3.keccak(text="offline diagnosis at the other hospital")
+RECORD = record_id(HOSPITAL.address, "offline diagnosis of the patient at the hospital")
+OTHER_PATIENTS_RECORD = record_id(HOSPITAL.address, "offline diagnosis of another patient")
+OTHER_HOSPITALS_RECORD = record_id(
+    OTHER_HOSPITAL.address, "offline diagnosis at the other hospital"
+)
 UNKNOWN_RECORD = Web3.keccak(text="never anchored")
 FILING = Web3.keccak(text="multi-point filing")
 

@@ -25,6 +25,7 @@ from contract_helpers import (
     admit,
     chain_client,
     emitted,
+    record_id,
     refusal,
     refused,
     register,
@@ -40,7 +41,7 @@ from ledger.chain.deploy import Deployment
 from ledger.errors import ContractRevert
 from ledger.types import OrgKind
 
-RECORD = Web3.keccak(text="record 1")
+RECORD = record_id(HOSPITAL.address, "record 1")
 V1, V2, V3 = (Web3.keccak(text=f"commitment {n}") for n in (1, 2, 3))
 CID1, CID2, CID3 = (f"bafkreicid{n}".encode() for n in (1, 2, 3))
 ZERO = "0x" + "00" * 20
@@ -179,7 +180,10 @@ def test_anchoring_a_record_twice_is_refused(act: Act, registry: Contract) -> No
 def test_another_hospital_cannot_anchor_a_taken_record_id(act: Act, registry: Contract) -> None:
     _anchor(act, registry)
     fn = registry.functions.anchorRecord(RECORD, V2, CID2, PATIENT.address, OTHER_DOCTOR.address)
-    assert refused(act(OTHER_HOSPITAL), fn) == ("RecordAlreadyAnchored", {"recordId": RECORD})
+    assert refused(act(OTHER_HOSPITAL), fn) == (
+        "RecordIdOfAnotherHospital",
+        {"recordId": RECORD, "hospital": OTHER_HOSPITAL.address},
+    )
 
 
 def test_anchoring_a_zero_commitment_is_refused(act: Act, registry: Contract) -> None:

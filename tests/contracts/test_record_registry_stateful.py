@@ -29,6 +29,7 @@ from contract_helpers import (
     OrgKind,
     account,
     chain_client,
+    record_id,
 )
 from eth_account.signers.local import LocalAccount
 from eth_utils.abi import function_signature_to_4byte_selector
@@ -69,7 +70,10 @@ STAFF = {
     OTHER_DOCTOR.address: (OTHER_HOSPITAL, DOCTOR_ROLE),
     OTHER_CLERK.address: (OTHER_HOSPITAL, CLERK_ROLE),
 }
-RECORDS = tuple(bytes(Web3.keccak(text=f"record {n}")) for n in range(4))
+# Two ids in each hospital's namespace: each may anchor only its own, and try the other's.
+RECORDS = tuple(
+    record_id(h.address, f"record {n}") for h in (HOSPITAL, OTHER_HOSPITAL) for n in (0, 1)
+)
 PATIENTS = (PATIENT.address, account("second-patient").address, ZERO_ADDRESS)
 MAX_AMEND_GUESS = 6
 WRITER_ROLES = (bytes(DOCTOR_ROLE), bytes(CLERK_ROLE))
@@ -159,6 +163,8 @@ class RegistryModel:
     ) -> Expected:
         if refusal := self._may_write(sender, author):
             return refusal
+        if record[:20] != bytes.fromhex(sender[2:]):
+            return Refused("RecordIdOfAnotherHospital", {"recordId": record, "hospital": sender})
         if record in self.versions:
             return Refused("RecordAlreadyAnchored", {"recordId": record})
         if refusal := self._content(commitment, cid):
@@ -299,17 +305,23 @@ class RegistryMachine(ContractMachine):
             and any(self.members.has_staff_role(h.address, a.address, r) for r in WRITER_ROLES)
         ]
 
-    @precondition(lambda self: self._entitled() and len(self.model.versions) < len(RECORDS))
+    @precondition(lambda self: self._unanchored_of_entitled())
     @rule(data=st.data(), commitment=good_commitments, cid=good_cids)
     def anchor_a_new_record(self, data: st.DataObject, commitment: bytes, cid: bytes) -> None:
-        sender, author = data.draw(st.sampled_from(self._entitled()), label="writer")
-        record = data.draw(st.sampled_from([r for r in RECORDS if r not in self.model.versions]))
+        record = data.draw(st.sampled_from(self._unanchored_of_entitled()), label="record")
+        writers = self._entitled(Web3.to_checksum_address(record[:20]))
+        sender, author = data.draw(st.sampled_from(writers), label="writer")
         patient = data.draw(st.sampled_from(PATIENTS[:2]), label="patient")
         fn = self.registry.functions.anchorRecord(record, commitment, cid, patient, author.address)
         expected = self.model.anchor(
             sender.address, record, commitment, cid, patient, author.address
         )
         self._stored(expected, self.expect("RecordRegistry", sender, fn, expected), record)
+
+    def _unanchored_of_entitled(self) -> list[bytes]:
+        """Ids not yet anchored in the namespace of a hospital that has a writer now."""
+        owners = {bytes.fromhex(h.address[2:]) for h, _ in self._entitled()}
+        return [r for r in RECORDS if r not in self.model.versions and r[:20] in owners]
 
     @precondition(lambda self: self.model.versions)
     @rule(data=st.data(), commitment=good_commitments, cid=good_cids)

@@ -164,6 +164,8 @@ def test_verdict_names_are_the_documented_ones() -> None:
         "not_anchored",
         "not_in_batch",
         "hospital_mismatch",
+        "author_not_permitted",
+        "version_conflict",
         "pseudonym_mismatch",
         "cid_mismatch",
         "salt_mismatch",

@@ -19,7 +19,7 @@ HOSPITAL = "0x" + "aa" * 20
 
 def version(n: int = 1, record_id: bytes | None = None) -> BatchedVersion:
     return BatchedVersion(
-        record_id=record_id or secrets.token_bytes(32),
+        record_id=record_id or bytes.fromhex(HOSPITAL[2:]) + secrets.token_bytes(12),
         version=n,
         commitment=secrets.token_bytes(32),
         cid=cid_of(secrets.token_bytes(100)),
@@ -146,3 +146,11 @@ def test_an_altered_item_fails_its_proof() -> None:
     problem = item_problem(altered, anchoring, (anchoring.root, HOSPITAL, RECORD_BATCH_KIND))
     assert problem is not None
     assert "not in its anchored batch" in problem
+
+
+def test_an_item_whose_id_is_another_hospitals_is_not_proven() -> None:
+    item = version(record_id=b"\xbb" * 20 + secrets.token_bytes(12))
+    anchoring = _anchoring(item)
+    problem = item_problem(item, anchoring, (anchoring.root, HOSPITAL, RECORD_BATCH_KIND))
+    assert problem is not None
+    assert "not in the namespace of" in problem
