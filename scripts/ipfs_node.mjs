@@ -94,14 +94,15 @@ const redialer = setInterval(redial, Number(opt['redial-s']) * 1000)
 redial()
 
 // A fetch may take long for a large file, so the timeout is on silence, not on the whole request:
-// the signal aborts after fetchTimeoutMs without a block, or when the client goes away.
-function idleSignal (req) {
+// the signal aborts after fetchTimeoutMs without a block, or when the client goes away (the
+// response closes before it is finished).
+function idleSignal (res) {
   const controller = new AbortController()
   let timer
   const touch = () => { clearTimeout(timer); timer = setTimeout(() => controller.abort(), fetchTimeoutMs) }
-  req.on('close', () => { clearTimeout(timer); controller.abort() })
+  res.once('close', () => { clearTimeout(timer); if (!res.writableFinished) controller.abort() })
   touch()
-  return { signal: controller.signal, touch, done: () => clearTimeout(timer) }
+  return { signal: controller.signal, touch }
 }
 class NotFound extends Error {}
 const notFound = (cid) => new NotFound(`${cid} not found: no block from this node or its peers within ${fetchTimeoutMs / 1000} s`)
@@ -137,12 +138,12 @@ const commands = {
     if (!(file instanceof Blob)) throw new Error('add needs one file part')
     const bytes = new Uint8Array(await file.arrayBuffer())
     const cid = await fs.addBytes(bytes, importOptions(q))
-    if (q.get('pin') !== 'false') await pin(cid, idleSignal(req))
+    if (q.get('pin') !== 'false') await pin(cid, idleSignal(res))
     return { Name: file.name || cid.toString(), Hash: cid.toString(), Size: String(bytes.length) }
   },
   async cat (q, req, res) {
     const cid = parseCid(q.get('arg'))
-    const idle = idleSignal(req)
+    const idle = idleSignal(res)
     const chunks = fs.cat(cid, { signal: idle.signal })[Symbol.asyncIterator]()
     // The first block decides the status; an error after it cuts the stream, which the client's
     // CID check then catches (Kubo sends a trailer instead).
@@ -152,12 +153,11 @@ const commands = {
       idle.touch()
       if (!res.write(chunk.value)) await new Promise((resolve) => res.once('drain', resolve))
     }
-    idle.done()
     res.end()
   },
-  async 'pin/add' (q, req) {
+  async 'pin/add' (q, req, res) {
     const cid = parseCid(q.get('arg'))
-    const idle = idleSignal(req)
+    const idle = idleSignal(res)
     await pin(cid, idle).catch((err) => timedOut(idle, cid, err))
     return { Pins: [cid.toString()] }
   },
@@ -205,7 +205,7 @@ const commands = {
     res.end(removed.map((cid) => JSON.stringify({ Key: { '/': cid.toString() } }) + '\n').join(''))
   },
   // A CAR file's blocks, each checked against its CID (sha2-256), its roots pinned: Kubo's dag import.
-  async 'dag/import' (q, req) {
+  async 'dag/import' (q, req, res) {
     const file = await formFile(req)
     if (!(file instanceof Blob)) throw new Error('dag/import needs one file part')
     const car = await CarBlockIterator.fromIterable(Readable.fromWeb(file.stream()))
@@ -216,7 +216,7 @@ const commands = {
       await helia.blockstore.put(cid, bytes)
     }
     const roots = await car.getRoots()
-    for (const root of roots) await pin(root, idleSignal(req))
+    for (const root of roots) await pin(root, idleSignal(res))
     return { Root: roots.map((r) => ({ Cid: { '/': r.toString() }, PinErrorMsg: '' }))[0] }
   }
 }

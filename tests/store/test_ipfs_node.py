@@ -4,8 +4,9 @@ reaches."""
 
 from __future__ import annotations
 
+import io
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import httpx
@@ -15,7 +16,7 @@ from store_data import kubo_deterministic, pattern
 
 from ledger.errors import ConfigError, ContentNotFound, StoreUnavailable
 from ledger.store import IpfsNode, KuboStore, cid_of, swarm_key_new
-from ledger.store._unixfs import CHUNK_SIZE, MAX_LINKS
+from ledger.store._unixfs import CHUNK_SIZE, MAX_LINKS, Block, iter_blocks
 from ledger.store.kubo import ADD_PARAMS
 
 KIB, MIB = 1 << 10, 1 << 20
@@ -35,6 +36,27 @@ def add(node: IpfsNode, data: bytes, **params: str) -> str:
     )
     reply.raise_for_status()
     return str(reply.json()["Hash"])
+
+
+def car(root: bytes, blocks: Iterable[Block]) -> bytes:
+    """A CARv1 file: its dag-cbor header ``{"roots": [root], "version": 1}``, then the blocks."""
+    tagged_cid = b"\xd8\x2a" + bytes((0x58, len(root) + 1)) + b"\x00" + root  # tag 42, 0x00 prefix
+    header = b"\xa2\x65roots\x81" + tagged_cid + b"\x67version\x01"
+    sections = [header, *(cid + data for cid, data in blocks)]
+    return b"".join(_uvarint(len(section)) + section for section in sections)
+
+
+def _uvarint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    return bytes(out) + bytes((n,))
+
+
+def dag_import(node: IpfsNode, data: bytes) -> httpx.Response:
+    files = {"file": ("batch.car", data, "application/vnd.ipld.car")}
+    return httpx.post(f"{node.url}/api/v0/dag/import", files=files, timeout=30.0)
 
 
 def peers_of(node: IpfsNode) -> set[str]:
@@ -144,6 +166,35 @@ def test_the_node_answers_kubos_published_cids(
 ) -> None:
     # Sources of these CIDs: tests/store/test_unixfs_dag.py's VECTORS.
     assert add(node_a, data, chunker=chunker) == expected
+
+
+# CAR import (dag/import), for batches.
+
+
+def test_dag_import_stores_the_blocks_and_pins_the_root(
+    node_a: IpfsNode, store_a: KuboStore
+) -> None:
+    data = pattern(3 * CHUNK_SIZE + 11)
+    blocks = list(iter_blocks(io.BytesIO(data)))
+    root = blocks[-1][0]
+    reply = dag_import(node_a, car(root, blocks))
+    assert reply.status_code == 200
+    assert reply.json()["Root"]["Cid"]["/"] == cid_of(data)
+    assert store_a.has(cid_of(data))
+    assert store_a.get(cid_of(data)) == data
+
+
+def test_dag_import_refuses_a_block_that_does_not_match_its_cid(
+    node_a: IpfsNode, store_a: KuboStore
+) -> None:
+    data = pattern(2 * CHUNK_SIZE + 3)
+    blocks = list(iter_blocks(io.BytesIO(data)))
+    (leaf, chunk), *rest = blocks
+    forged = [(leaf, chunk[:-1] + bytes([chunk[-1] ^ 1])), *rest]
+    reply = dag_import(node_a, car(blocks[-1][0], forged))
+    assert reply.status_code == 500
+    assert "does not match its CID" in reply.json()["Message"]
+    assert not store_a.has(cid_of(data))
 
 
 # Bitswap between members.
