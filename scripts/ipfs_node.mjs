@@ -49,8 +49,12 @@ const connected = new Set()
 function configuredPeers () {
   let lines = []
   try { lines = opt['peers-file'] ? readFileSync(opt['peers-file'], 'utf8').split('\n') : [] } catch {}
-  return [...opt.peer, ...lines.map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))]
-    .map((a) => multiaddr(a)).concat([...connected])
+  const peers = [...connected]
+  for (const line of [...opt.peer, ...lines].map((l) => l.trim())) {
+    if (!line || line.startsWith('#')) continue
+    try { peers.push(multiaddr(line)) } catch { console.error(`ignoring peer ${line}: not a multiaddr`) }
+  }
+  return peers
 }
 const part = (ma, ...names) => ma.getComponents().find((c) => names.includes(c.name))?.value
 const peerIdOf = (ma) => part(ma, 'p2p')

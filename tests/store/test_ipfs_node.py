@@ -245,6 +245,16 @@ def test_content_no_peer_has_is_not_found_within_the_fetch_timeout(store_b: Kubo
     assert time.monotonic() - started < FETCH_TIMEOUT_S + 3.0
 
 
+def test_a_malformed_line_in_the_peers_file_leaves_the_other_peers_admitted(
+    start_node: StartNode, node_a: IpfsNode, node_b: IpfsNode
+) -> None:
+    newcomer = start_node("hospital-d", peers=[node_a.address])
+    node_a.set_peers(["not a multiaddr", node_b.address, newcomer.address])
+    wait_connected(node_a, node_b, newcomer)
+    newcomer.stop()
+    node_a.set_peers([node_b.address])
+
+
 def test_the_peer_id_persists_across_restarts(start_node: StartNode) -> None:
     node = start_node("restarted")
     before = node.peer_id
