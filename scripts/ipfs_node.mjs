@@ -108,8 +108,7 @@ function idleSignal (res) {
   touch()
   return { signal: controller.signal, touch }
 }
-class NotFound extends Error {}
-const notFound = (cid) => new NotFound(`${cid} not found: no block from this node or its peers within ${fetchTimeoutMs / 1000} s`)
+const notFound = (cid) => new Error(`${cid} not found: no block from this node or its peers within ${fetchTimeoutMs / 1000} s`)
 const parseCid = (arg) => { try { return CID.parse(arg ?? '') } catch { throw new Error(`invalid path "${arg}": not a CID`) } }
 async function isPinned (cid) { try { await helia.pins.get(cid); return true } catch { return false } }
 async function pin (cid, idle) {
@@ -200,7 +199,8 @@ const commands = {
     return { Strings: [`connect ${id} success`] }
   },
   async 'swarm/peers' () {
-    return { Peers: libp2p.getConnections().map((c) => ({ Addr: c.remoteAddr.decapsulateCode(421).toString(), Peer: c.remotePeer.toString(), Direction: c.direction === 'inbound' ? 1 : 2 })) }
+    const P2P = 421 // the /p2p/ protocol code: Kubo prints the address without the peer id
+    return { Peers: libp2p.getConnections().map((c) => ({ Addr: c.remoteAddr.decapsulateCode(P2P).toString(), Peer: c.remotePeer.toString(), Direction: c.direction === 'inbound' ? 1 : 2 })) }
   },
   async 'repo/gc' (q, req, res) {
     const removed = []
@@ -236,8 +236,7 @@ const server = createServer(async (req, res) => {
     if (reply !== undefined) res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(reply) + '\n')
   } catch (err) {
     if (res.headersSent) return res.destroy()
-    const message = err instanceof NotFound || err?.name === 'NotFoundError' ? err.message : String(err?.message ?? err)
-    res.writeHead(500, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Message: message, Code: 0, Type: 'error' }))
+    res.writeHead(500, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Message: String(err?.message ?? err), Code: 0, Type: 'error' }))
   }
 })
 server.listen(Number(opt['api-port']), opt.host, () => {
