@@ -255,6 +255,19 @@ def test_a_malformed_line_in_the_peers_file_leaves_the_other_peers_admitted(
     node_a.set_peers([node_b.address])
 
 
+def test_a_peer_that_restarts_is_connected_again_without_being_told(
+    start_node: StartNode, node_a: IpfsNode, node_b: IpfsNode
+) -> None:
+    returning = start_node("hospital-e", peers=[node_b.address])
+    node_b.set_peers([node_a.address, returning.address])
+    wait_connected(node_b, returning)
+    returning.stop()
+    returning.start()
+    wait_connected(node_b, returning)
+    returning.stop()
+    node_b.set_peers([node_a.address])
+
+
 def test_the_peer_id_persists_across_restarts(start_node: StartNode) -> None:
     node = start_node("restarted")
     before = node.peer_id
