@@ -32,7 +32,8 @@ def consortium_swarm_key(settings: Settings) -> Path:
 @contextmanager
 def org_ipfs_nodes(settings: Settings, orgs: Iterable[str]) -> Iterator[dict[str, IpfsNode]]:
     """Start a node for each of ``orgs`` (API on ``IPFS_API_PORT + i``, libp2p on
-    ``IPFS_SWARM_PORT + i``), peer each with all the others; stop them all on exit."""
+    ``IPFS_SWARM_PORT + i``), peer each with all the others and with ``IPFS_PEERS`` (other
+    members' nodes, for a stack that runs one organisation); stop them all on exit."""
     key = consortium_swarm_key(settings)
     with ExitStack() as stack:
         nodes: dict[str, IpfsNode] = {}
@@ -49,5 +50,6 @@ def org_ipfs_nodes(settings: Settings, orgs: Iterable[str]) -> Iterator[dict[str
             )
             nodes[org] = stack.enter_context(node)
         for org, node in nodes.items():
-            node.set_peers(other.address for name, other in nodes.items() if name != org)
+            others = [other.address for name, other in nodes.items() if name != org]
+            node.set_peers([*settings.ipfs_peers, *others])
         yield nodes

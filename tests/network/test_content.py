@@ -41,6 +41,13 @@ def test_each_organisation_gets_a_node_in_its_own_directory_peered_with_the_othe
     assert not any(node.running for node in nodes.values())
 
 
+def test_configured_peers_are_kept_beside_the_stacks_own(settings: Settings) -> None:
+    elsewhere = "/ip4/127.0.0.1/tcp/49999/p2p/12D3KooWGd4n7w353hNroBT5f4FmBLZwgFAXXNeJgzkKTKUE1TEd"
+    with org_ipfs_nodes(settings.model_copy(update={"ipfs_peers": [elsewhere]}), ORGS[:2]) as nodes:
+        peers = (nodes["insurer"].repo_dir / "peers").read_text().split()
+        assert peers == [elsewhere, nodes["hospital-a"].address]
+
+
 def test_development_makes_the_swarm_key_once_under_the_data_directory(
     settings: Settings,
 ) -> None:
