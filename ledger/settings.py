@@ -59,6 +59,24 @@ class Settings(BaseSettings):
     # Content store.
     store_backend: Literal["embedded", "kubo"] = "embedded"
     kubo_url: str = "http://127.0.0.1:5001"
+    # How long a fetch from the IPFS network may go without a block before it counts as not found.
+    content_fetch_timeout_s: float = Field(default=10.0, gt=0)
+
+    # The organisation's IPFS node (scripts/ipfs_node.mjs, or Kubo with the same key): the
+    # consortium's swarm key (Kubo's swarm.key format), its RPC API on ipfs_api_port (what kubo_url
+    # names), libp2p on ipfs_swarm_port, the peers it keeps connected to (multiaddrs ending in
+    # /p2p/<peer id>), and how often it re-dials a lost one.
+    ipfs_swarm_key_file: Path | None = None
+    ipfs_host: str = "127.0.0.1"
+    ipfs_api_port: int = Field(default=5001, ge=1, le=65535)
+    ipfs_swarm_port: int = Field(default=4001, ge=1, le=65535)
+    ipfs_peers: list[str] = Field(default_factory=list)
+    ipfs_redial_interval_s: float = Field(default=5.0, gt=0)
+    node_bin: Path | None = None
+    # `medledger up` starts one IPFS node per organisation (ports from ipfs_api_port and
+    # ipfs_swarm_port on) and points each gateway's store at its own. Off by default until the
+    # demo reads content through the gateways rather than from <data_dir>/store (issue #14).
+    ipfs_nodes: bool = False
 
     # API.
     api_host: str = "127.0.0.1"

@@ -15,7 +15,7 @@ from typing import Self
 
 import httpx
 
-from ledger.errors import ChainUnavailable, ConfigError
+from ledger.errors import ChainUnavailable, ConfigError, LedgerError
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 STATE_FILE = "anvil-state.json"
@@ -51,11 +51,13 @@ def find_anvil(binary: Path | None = None) -> Path:
 class NodeProcess:
     """A chain client run as a child process in its own session (a terminal's Ctrl-C reaches us,
     and we stop nodes in order), logging to a file. Subclasses say how to reach it, where it logs,
-    which signal stops it gracefully and what "ready" means beyond answering JSON-RPC."""
+    which signal stops it gracefully, what "ready" means beyond answering JSON-RPC, and which
+    error says it did not come up."""
 
     name = "node"
     stop_signal = signal.SIGINT
     stop_timeout_s = 10.0
+    unavailable: type[LedgerError] = ChainUnavailable
 
     def __init__(
         self, *, host: str, rpc_port: int, log_file: Path, startup_timeout_s: float
@@ -79,8 +81,8 @@ class NodeProcess:
         return self._proc is not None and self._proc.poll() is None
 
     def _launch(self, command: list[str], cwd: Path | None = None) -> None:
-        """Start ``command`` and return once it is ready; ChainUnavailable if it exits or hangs."""
-        if is_listening(self.url):
+        """Start ``command`` and return once it is ready; ``unavailable`` if it exits or hangs."""
+        if self._answering():
             raise ConfigError(f"a node already answers at {self.url}; choose other ports")
         with self.log_file.open("ab") as log:
             self._proc = subprocess.Popen(  # noqa: S603 - a fixed argument list, no shell
@@ -95,18 +97,22 @@ class NodeProcess:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 code, self._proc = self._proc.returncode, None
-                raise ChainUnavailable(f"{self.name} exited with {code}: {self._log_tail()}")
+                raise self.unavailable(f"{self.name} exited with {code}: {self._log_tail()}")
             if self._ready():
                 return
             time.sleep(0.05)
         self.stop()
-        raise ChainUnavailable(
+        raise self.unavailable(
             f"{self.name} did not answer at {self.url} within {self._startup_timeout_s:.0f}s; "
             f"see {self.log_file}"
         )
 
-    def _ready(self) -> bool:
+    def _answering(self) -> bool:
+        """Whether something already answers at ``url`` (then another node holds the port)."""
         return is_listening(self.url)
+
+    def _ready(self) -> bool:
+        return self._answering()
 
     def stop(self, timeout_s: float | None = None) -> None:
         """Stop gracefully (the node saves its state), killing it if it hangs; nothing if not

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -25,6 +25,7 @@ from ledger.chain.deploy import PrescriptionValidity
 from ledger.chain.node import Anvil
 from ledger.errors import ConfigError
 from ledger.network.consortium import Consortium, seed_demo
+from ledger.network.content import org_ipfs_nodes
 from ledger.settings import Settings
 
 
@@ -116,6 +117,7 @@ class Stack:
     rpc_url: str
     consortium: Consortium | None
     gateways: dict[str, str]
+    ipfs_nodes: dict[str, str] = field(default_factory=dict)  # organisation: its node's API URL
 
 
 @contextmanager
@@ -149,18 +151,18 @@ def running_stack(settings: Settings) -> Iterator[Stack]:
             wanted = [("gateway", str(settings.org_key_file), settings.api_port)]
         else:
             raise ConfigError("MEDLEDGER_ORG_KEY_FILE is required outside development")
-        urls = {
-            name: stack.enter_context(
-                gateway_process(
-                    gateway_env(settings.data_dir, rpc_url, key_file, port, settings.chain_id),
-                    settings.api_host,
-                    port,
-                    settings.data_dir / "logs" / f"gateway-{name}.log",
-                )
-            )
-            for name, key_file, port in wanted
-        }
-        yield Stack(rpc_url, consortium, urls)
+        nodes: dict[str, str] = {}
+        if settings.ipfs_nodes:
+            started = stack.enter_context(org_ipfs_nodes(settings, [n for n, _, _ in wanted]))
+            nodes = {name: node.url for name, node in started.items()}
+        urls = {}
+        for name, key_file, port in wanted:
+            env = gateway_env(settings.data_dir, rpc_url, key_file, port, settings.chain_id)
+            if name in nodes:
+                env.update(MEDLEDGER_STORE_BACKEND="kubo", MEDLEDGER_KUBO_URL=nodes[name])
+            log = settings.data_dir / "logs" / f"gateway-{name}.log"
+            urls[name] = stack.enter_context(gateway_process(env, settings.api_host, port, log))
+        yield Stack(rpc_url, consortium, urls, nodes)
 
 
 def up(settings: Settings) -> None:
@@ -169,7 +171,10 @@ def up(settings: Settings) -> None:
         print(f"chain    {running.rpc_url}")
         for name, url in running.gateways.items():
             print(f"gateway  {name:<11} {url}  (OpenAPI: {url}/docs)")
-        print(f"store    {settings.store_backend} ({settings.data_dir / 'store'})")
+        for name, url in running.ipfs_nodes.items():
+            print(f"ipfs     {name:<11} {url}  ({settings.data_dir / 'orgs' / name / 'ipfs'})")
+        if not running.ipfs_nodes:
+            print(f"store    {settings.store_backend} ({settings.data_dir / 'store'})")
         print(
             "ready: run `medledger demo` in another terminal; Ctrl-C stops (state is kept)",
             flush=True,

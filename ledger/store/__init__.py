@@ -1,6 +1,7 @@
 """Content-addressed storage for envelopes: CIDs as ``ipfs add --cid-version=1`` makes them.
 
-The embedded store keeps blocks on local disk and is the default; a Kubo node is the other backend.
+The embedded store keeps blocks on local disk and is the default; a Kubo node is the other backend,
+and ``IpfsNode`` runs the organisation's own node (Helia, speaking Kubo's RPC subset).
 """
 
 from __future__ import annotations
@@ -11,18 +12,22 @@ from ledger.errors import ConfigError
 from ledger.store.base import Cid, ContentStore
 from ledger.store.cid import cid_from_bytes, cid_of, cid_of_file, cid_to_bytes
 from ledger.store.embedded import EmbeddedStore
+from ledger.store.ipfs_node import IpfsNode, NodeIdentity, swarm_key_new
 from ledger.store.kubo import KuboStore
 
 __all__ = [
     "Cid",
     "ContentStore",
     "EmbeddedStore",
+    "IpfsNode",
     "KuboStore",
+    "NodeIdentity",
     "cid_from_bytes",
     "cid_of",
     "cid_of_file",
     "cid_to_bytes",
     "open_store",
+    "swarm_key_new",
 ]
 
 

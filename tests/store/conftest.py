@@ -1,14 +1,22 @@
-"""Fixtures for the content store tests: stores on temporary directories and a Kubo stand-in."""
+"""Fixtures for the content store tests: stores on temporary directories, and real IPFS nodes
+(scripts/ipfs_node.mjs), each a process with its own directory, started once per module."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
-from kubo_stub import KuboStub
+from kubo_proxy import KuboProxy
 
-from ledger.store import EmbeddedStore, KuboStore
+from ledger.store import EmbeddedStore, IpfsNode, KuboStore, swarm_key_new
+from tests.conftest import _free_port
+
+#: How long a node waits for a block from its peers in these tests: short, so that what no peer
+#: has is reported quickly.
+FETCH_TIMEOUT_S = 2.0
+
+StartNode = Callable[..., IpfsNode]
 
 
 @pytest.fixture
@@ -17,14 +25,53 @@ def embedded(tmp_path: Path) -> Iterator[EmbeddedStore]:
         yield store
 
 
-@pytest.fixture
-def kubo_node(tmp_path: Path) -> Iterator[KuboStub]:
-    stub = KuboStub(tmp_path / "kubo").start()
-    yield stub
-    stub.stop()
+@pytest.fixture(scope="module")
+def swarm_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The consortium's pre-shared key for this module's nodes."""
+    return swarm_key_new(tmp_path_factory.mktemp("consortium") / "swarm.key")
+
+
+@pytest.fixture(scope="module")
+def start_node(tmp_path_factory: pytest.TempPathFactory, swarm_key: Path) -> Iterator[StartNode]:
+    """``start_node(name, peers=(), swarm_key=...)``: a running node in a directory of its own,
+    on free loopback ports; every node started is stopped when the module ends."""
+    nodes: list[IpfsNode] = []
+
+    def start(name: str, peers: Iterable[str] = (), key: Path = swarm_key) -> IpfsNode:
+        node = IpfsNode(
+            repo_dir=tmp_path_factory.mktemp(name) / "ipfs",
+            swarm_key=key,
+            api_port=_free_port(),
+            swarm_port=_free_port(),
+            peers=peers,
+            fetch_timeout_s=FETCH_TIMEOUT_S,
+            redial_interval_s=0.5,
+        )
+        nodes.append(node)
+        return node.start()
+
+    yield start
+    for node in nodes:
+        node.request_stop()
+    for node in nodes:
+        node.wait_stopped()
+
+
+@pytest.fixture(scope="module")
+def ipfs_node(start_node: StartNode) -> IpfsNode:
+    """One node on its own, for the KuboStore tests."""
+    return start_node("solo")
 
 
 @pytest.fixture
-def kubo(kubo_node: KuboStub) -> Iterator[KuboStore]:
-    with KuboStore(kubo_node.url, timeout=5.0) as store:
+def kubo_proxy(ipfs_node: IpfsNode) -> Iterator[KuboProxy]:
+    proxy = KuboProxy(ipfs_node.url).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def kubo(kubo_proxy: KuboProxy) -> Iterator[KuboStore]:
+    """KuboStore on the real node through a proxy that records calls (and misbehaves on request)."""
+    with KuboStore(kubo_proxy.url, timeout=FETCH_TIMEOUT_S + 10.0) as store:
         yield store

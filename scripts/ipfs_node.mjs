@@ -1,0 +1,254 @@
+// An organisation's IPFS node: Helia with a filesystem repository, libp2p over TCP in a private
+// network (a Kubo swarm.key), answering the subset of Kubo's RPC API that ledger/store/kubo.py
+// speaks, so a production organisation can run Kubo with the same key instead.
+// Run it with `node --import ./scripts/promise_with_resolvers.mjs scripts/ipfs_node.mjs --help`.
+import { readFileSync, mkdirSync } from 'node:fs'
+import { createServer } from 'node:http'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { parseArgs } from 'node:util'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { withBitswap } from '@helia/bitswap'
+import { withLibp2pLight } from '@helia/libp2p'
+import { unixfs } from '@helia/unixfs'
+import { CarBlockIterator } from '@ipld/car'
+import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { FsBlockstore } from 'blockstore-fs'
+import { FsDatastore } from 'datastore-fs'
+import { createHeliaLight } from 'helia'
+import { fixedSize } from 'ipfs-unixfs-importer/chunker'
+import { balanced } from 'ipfs-unixfs-importer/layout'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+
+const { values: opt } = parseArgs({ options: {
+  dir: { type: 'string' }, 'swarm-key': { type: 'string' },
+  host: { type: 'string', default: '127.0.0.1' },
+  'api-port': { type: 'string', default: '5001' }, 'swarm-port': { type: 'string', default: '4001' },
+  peer: { type: 'string', multiple: true, default: [] }, 'peers-file': { type: 'string' },
+  'fetch-timeout-s': { type: 'string', default: '10' }, 'redial-s': { type: 'string', default: '5' },
+  help: { type: 'boolean' }
+} })
+if (opt.help || !opt.dir || !opt['swarm-key']) {
+  console.error('usage: ipfs_node.mjs --dir DIR --swarm-key FILE [--host 127.0.0.1] [--api-port 5001]\n' +
+    '  [--swarm-port 4001] [--peer /ip4/H/tcp/P/p2p/ID ...] [--peers-file FILE] [--fetch-timeout-s 10] [--redial-s 5]')
+  process.exit(opt.help ? 0 : 2)
+}
+// An aborted cat leaves rejected promises inside bitswap: log them rather than die of them.
+process.on('unhandledRejection', (err) => console.error('unhandled rejection:', err))
+const fetchTimeoutMs = Number(opt['fetch-timeout-s']) * 1000
+
+// The allow-list: configured peers (command line, and a file re-read so peers can change without a
+// restart) plus those an operator connects to over the API. Nothing else is dialled or let in.
+const connected = new Set()
+function configuredPeers () {
+  let lines = []
+  try { lines = opt['peers-file'] ? readFileSync(opt['peers-file'], 'utf8').split('\n') : [] } catch {}
+  const peers = [...connected]
+  for (const line of [...opt.peer, ...lines].map((l) => l.trim())) {
+    if (!line || line.startsWith('#')) continue
+    try { peers.push(multiaddr(line)) } catch { console.error(`ignoring peer ${line}: not a multiaddr`) }
+  }
+  return peers
+}
+const part = (ma, ...names) => ma.getComponents().find((c) => names.includes(c.name))?.value
+const peerIdOf = (ma) => part(ma, 'p2p')
+const hostPort = (ma) => `${part(ma, 'ip4', 'ip6', 'dns4', 'dns6', 'dns')}:${part(ma, 'tcp')}`
+const allowedIds = () => new Set(configuredPeers().map(peerIdOf))
+const allowedAddrs = () => new Set(configuredPeers().map(hostPort))
+const connectionGater = {
+  denyDialMultiaddr: (ma) => !allowedAddrs().has(hostPort(ma)),
+  denyDialPeer: (id) => !allowedIds().has(id.toString()),
+  denyInboundEncryptedConnection: (id) => !allowedIds().has(id.toString()),
+  denyOutboundEncryptedConnection: (id) => !allowedIds().has(id.toString())
+}
+
+mkdirSync(opt.dir, { recursive: true })
+const helia = withBitswap(withLibp2pLight(createHeliaLight({
+  blockstore: new FsBlockstore(join(opt.dir, 'blocks')),
+  datastore: new FsDatastore(join(opt.dir, 'datastore')) // holds the peer key: a stable peer id
+}), {
+  addresses: { listen: [`/ip4/${opt.host}/tcp/${opt['swarm-port']}`] },
+  transports: [tcp()],
+  connectionEncrypters: [noise()],
+  streamMuxers: [yamux()],
+  connectionProtector: preSharedKey({ psk: readFileSync(opt['swarm-key']) }),
+  connectionGater,
+  peerDiscovery: [], // no bootstrap list, mDNS, DHT, relay, autoNAT or UPnP: only configured peers
+  services: { identify: identify() }
+}))
+await helia.start()
+const fs = unixfs(helia)
+const libp2p = helia.libp2p
+
+// Like Kubo's Peering: keep a connection to every configured peer, re-dialling lost ones.
+async function redial () {
+  const open = new Set(libp2p.getConnections().map((c) => c.remotePeer.toString()))
+  for (const ma of configuredPeers()) {
+    const id = peerIdOf(ma)
+    if (id && !open.has(id)) await libp2p.dial(ma, { signal: AbortSignal.timeout(5000) }).catch(() => {})
+  }
+}
+const redialer = setInterval(redial, Number(opt['redial-s']) * 1000)
+redial()
+
+// A fetch may take long for a large file, so the timeout is on silence, not on the whole request:
+// the signal aborts after fetchTimeoutMs without a block, or when the client goes away (the
+// response closes before it is finished).
+function idleSignal (res) {
+  const controller = new AbortController()
+  let timer
+  const touch = () => { clearTimeout(timer); timer = setTimeout(() => controller.abort(), fetchTimeoutMs) }
+  res.once('close', () => { clearTimeout(timer); if (!res.writableFinished) controller.abort() })
+  touch()
+  return { signal: controller.signal, touch }
+}
+const notFound = (cid) => new Error(`${cid} not found: no block from this node or its peers within ${fetchTimeoutMs / 1000} s`)
+const parseCid = (arg) => { try { return CID.parse(arg ?? '') } catch { throw new Error(`invalid path "${arg}": not a CID`) } }
+async function isPinned (cid) { try { await helia.pins.get(cid); return true } catch { return false } }
+async function pin (cid, idle) {
+  if (await isPinned(cid)) return
+  for await (const _ of helia.pins.add(cid, { signal: idle.signal })) idle.touch() // fetches as it walks
+}
+const timedOut = (idle, cid, err) => { throw idle.signal.aborted ? notFound(cid) : err }
+
+// Kubo's add parameters as ledger/store/kubo.py sends them (ADD_PARAMS), Kubo's defaults otherwise.
+function importOptions (q) {
+  const cidVersion = Number(q.get('cid-version') ?? 0)
+  const [, size] = /^size-(\d+)$/.exec(q.get('chunker') ?? 'size-262144') ?? []
+  if (!size) throw new Error(`chunker ${q.get('chunker')} not supported (only size-N)`)
+  if ((q.get('hash') ?? 'sha2-256') !== 'sha2-256') throw new Error('only sha2-256 is supported')
+  if (q.get('trickle') === 'true') throw new Error('the trickle layout is not supported')
+  return {
+    cidVersion,
+    rawLeaves: (q.get('raw-leaves') ?? String(cidVersion === 1)) === 'true',
+    chunker: fixedSize({ chunkSize: Number(size) }),
+    layout: balanced({ maxChildrenPerNode: Number(q.get('max-file-links') ?? 174) })
+  }
+}
+const formFile = async (req) => (await new Request('http://node/', {
+  method: 'POST', headers: { 'content-type': req.headers['content-type'] ?? '' }, body: Readable.toWeb(req), duplex: 'half'
+}).formData()).values().next().value
+
+const commands = {
+  async add (q, req, res) {
+    const file = await formFile(req)
+    if (!(file instanceof Blob)) throw new Error('add needs one file part')
+    const bytes = new Uint8Array(await file.arrayBuffer())
+    const cid = await fs.addBytes(bytes, importOptions(q))
+    if (q.get('pin') !== 'false') await pin(cid, idleSignal(res))
+    return { Name: file.name || cid.toString(), Hash: cid.toString(), Size: String(bytes.length) }
+  },
+  async cat (q, req, res) {
+    const cid = parseCid(q.get('arg'))
+    const idle = idleSignal(res)
+    const chunks = fs.cat(cid, { signal: idle.signal })[Symbol.asyncIterator]()
+    // The first block decides the status; an error after it cuts the stream, which the client's
+    // CID check then catches (Kubo sends a trailer instead).
+    const first = await chunks.next().catch((err) => timedOut(idle, cid, err))
+    res.writeHead(200, { 'Content-Type': 'text/plain' })
+    for (let chunk = first; !chunk.done; chunk = await chunks.next()) {
+      idle.touch()
+      if (!res.write(chunk.value)) await new Promise((resolve) => res.once('drain', resolve))
+    }
+    res.end()
+  },
+  async 'pin/add' (q, req, res) {
+    const cid = parseCid(q.get('arg'))
+    const idle = idleSignal(res)
+    await pin(cid, idle).catch((err) => timedOut(idle, cid, err))
+    return { Pins: [cid.toString()] }
+  },
+  async 'pin/rm' (q) {
+    const cid = parseCid(q.get('arg'))
+    if (!(await isPinned(cid))) throw new Error('not pinned or pinned indirectly')
+    for await (const _ of helia.pins.rm(cid)) ;
+    return { Pins: [cid.toString()] }
+  },
+  async 'pin/ls' (q) {
+    const keys = {}
+    if (q.get('arg')) {
+      const cid = parseCid(q.get('arg'))
+      if (!(await isPinned(cid))) throw new Error(`path '${cid}' is not pinned`)
+      keys[cid.toString()] = { Type: 'recursive' }
+    } else {
+      for await (const p of helia.pins.ls()) keys[p.cid.toString()] = { Type: 'recursive' }
+    }
+    return { Keys: keys }
+  },
+  async id () {
+    return {
+      ID: libp2p.peerId.toString(),
+      PublicKey: Buffer.from(publicKeyToProtobuf(libp2p.peerId.publicKey)).toString('base64'),
+      Addresses: libp2p.getMultiaddrs().map(String),
+      AgentVersion: `medledger-ipfs-node/${helia.info.version}`,
+      Protocols: libp2p.getProtocols()
+    }
+  },
+  async 'swarm/connect' (q) {
+    const ma = multiaddr(q.get('arg') ?? '')
+    const id = peerIdOf(ma)
+    if (!id) throw new Error(`${ma} has no /p2p/ peer id`)
+    connected.add(ma)
+    await libp2p.dial(ma, { signal: AbortSignal.timeout(fetchTimeoutMs) })
+    return { Strings: [`connect ${id} success`] }
+  },
+  async 'swarm/peers' () {
+    const P2P = 421 // the /p2p/ protocol code: Kubo prints the address without the peer id
+    return { Peers: libp2p.getConnections().map((c) => ({ Addr: c.remoteAddr.decapsulateCode(P2P).toString(), Peer: c.remotePeer.toString(), Direction: c.direction === 'inbound' ? 1 : 2 })) }
+  },
+  async 'repo/gc' (q, req, res) {
+    const removed = []
+    await helia.gc({ onProgress: (e) => { if (e.type === 'helia:gc:deleted') removed.push(e.detail) } })
+    res.writeHead(200, { 'Content-Type': 'application/json' })
+    res.end(removed.map((cid) => JSON.stringify({ Key: { '/': cid.toString() } }) + '\n').join(''))
+  },
+  // A CAR file's blocks, each checked against its CID (sha2-256), its roots pinned: Kubo's dag import.
+  async 'dag/import' (q, req, res) {
+    const file = await formFile(req)
+    if (!(file instanceof Blob)) throw new Error('dag/import needs one file part')
+    const car = await CarBlockIterator.fromIterable(Readable.fromWeb(file.stream()))
+    for await (const { cid, bytes } of car) {
+      if (cid.multihash.code !== sha256.code) throw new Error(`${cid}: only sha2-256 blocks are accepted`)
+      const digest = await sha256.digest(bytes)
+      if (Buffer.compare(digest.bytes, cid.multihash.bytes) !== 0) throw new Error(`block ${cid} does not match its CID`)
+      await helia.blockstore.put(cid, bytes)
+    }
+    const roots = await car.getRoots()
+    for (const root of roots) await pin(root, idleSignal(res))
+    return { Root: roots.map((r) => ({ Cid: { '/': r.toString() }, PinErrorMsg: '' }))[0] }
+  }
+}
+
+// Kubo's conventions: POST only, command errors as HTTP 500 with {"Message", "Code", "Type"}.
+const server = createServer(async (req, res) => {
+  const url = new URL(req.url, 'http://node/')
+  const command = commands[url.pathname.replace(/^\/api\/v0\//, '')]
+  if (req.method !== 'POST') return res.writeHead(405, { 'Content-Type': 'text/plain' }).end('405 - Method Not Allowed\n')
+  if (!url.pathname.startsWith('/api/v0/') || !command) return res.writeHead(404, { 'Content-Type': 'text/plain' }).end('404 page not found')
+  try {
+    const reply = await command(url.searchParams, req, res)
+    if (reply !== undefined) res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(reply) + '\n')
+  } catch (err) {
+    if (res.headersSent) return res.destroy()
+    res.writeHead(500, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Message: String(err?.message ?? err), Code: 0, Type: 'error' }))
+  }
+})
+server.listen(Number(opt['api-port']), opt.host, () => {
+  console.error(`ipfs node ${libp2p.peerId} api http://${opt.host}:${opt['api-port']} swarm ${libp2p.getMultiaddrs().join(' ')}`)
+})
+
+async function shutdown () {
+  clearInterval(redialer)
+  server.close()
+  server.closeAllConnections()
+  await helia.stop()
+  process.exit(0)
+}
+process.once('SIGINT', shutdown)
+process.once('SIGTERM', shutdown)
