@@ -29,8 +29,7 @@ from contract_helpers import (
 )
 from eth_account.signers.local import LocalAccount
 from hostile_records_rpc import artifact_contract, send_raw
-from hypothesis import settings
-from hypothesis import strategies as st
+from hypothesis import settings, strategies as st
 from hypothesis.stateful import invariant, precondition, rule, run_state_machine_as_test
 from stateful_helpers import ContractMachine, machine_settings
 from web3 import Web3
