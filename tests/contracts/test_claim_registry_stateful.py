@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from claim_helpers import INSURERS, adjuster_of, seed_claims_consortium
+from claim_helpers import INSURERS, adjuster_of, seed_claims_consortium, signed_submission
 from contract_helpers import CLERK, HOSPITAL, PATIENT, chain_client
 from eth_account.signers.local import LocalAccount
 from hypothesis import strategies as st
@@ -21,6 +21,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from ledger.chain.deploy import Deployment
+from ledger.claiming.authorisation import ClaimDomain
 from ledger.claiming.onchain import ClaimStatus
 from tests.conftest import BATTERY_TIMEOUT_S
 
@@ -83,6 +84,7 @@ class ClaimsModel:
         recorded = {
             "paymentId": payment,
             "payee": HOSPITAL.address,
+            "patient": PATIENT.address,
             "method": 1,
             "commitment": COMMITMENT,
             "cid": CID,
@@ -171,6 +173,7 @@ class ClaimMachine(ContractMachine):
     def __init__(self, w3: Web3, deployment: Deployment, claims: Contract) -> None:
         super().__init__(w3, deployment, {"ClaimRegistry": claims})
         self.claims = claims
+        self.domain = ClaimDomain.of(deployment)
         self.model = ClaimsModel()
 
     @rule(keys=items, data=st.data())
@@ -178,7 +181,9 @@ class ClaimMachine(ContractMachine):
         values = [data.draw(amounts, label="paid") for _ in keys]
         payment = bytes(Web3.keccak(text=f"payment {self.model.payments}"))
         self.model.payments += 1
-        fn = self.claims.functions.recordPayment(payment, 1, COMMITMENT, CID, keys, values)
+        fn = self.claims.functions.recordPayment(
+            payment, PATIENT.address, 1, COMMITMENT, CID, keys, values
+        )
         expected = self.model.pay(payment, keys, values)
         if self.expect("ClaimRegistry", HOSPITAL, fn, expected) is not None:
             self.model.capacity.update(zip(keys, values, strict=True))
@@ -194,14 +199,15 @@ class ClaimMachine(ContractMachine):
         self, insurer: LocalAccount, claim: bytes, keys: list[bytes], data: st.DataObject
     ) -> None:
         values = [data.draw(amounts, label="claimed") for _ in keys]
-        submission = (
-            COMMITMENT,
-            CID,
-            HOSPITAL.address,
-            PATIENT.address,
-            CLERK.address,
-            keys,
-            values,
+        submission = signed_submission(
+            self.domain,
+            claim,
+            insurer=insurer,
+            provider=HOSPITAL,
+            patient=PATIENT,
+            submitter=CLERK,
+            keys=keys,
+            amounts=values,
         )
         fn = self.claims.functions.submitClaim(claim, submission)
         expected = self.model.submit(insurer.address, claim, keys, values)
@@ -301,7 +307,7 @@ class ClaimMachine(ContractMachine):
             probe.add(("items", claim), self.claims, "claimItems", claim)
         seen = probe.read()
         for key in KEYS:
-            _payee, amount, claimed = seen["capacity", key]
+            _payee, _patient, amount, claimed = seen["capacity", key]
             assert amount == self.model.capacity.get(key, 0), key.hex()
             assert claimed == self.model.drawn(key) <= amount, (key.hex(), claimed, amount)
         for claim in CLAIMS:
