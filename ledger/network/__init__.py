@@ -14,6 +14,8 @@ _EXPORTS: dict[str, str] = {
     "NetworkPorts": "ledger.network.local",
     "RunningNetwork": "ledger.network.supervisor",
     "Stack": "ledger.network.stack",
+    "StaffJoin": "ledger.network.joining",
+    "join_args": "ledger.network.joining",
     "running_network": "ledger.network.supervisor",
     "running_stack": "ledger.network.stack",
     "seed_demo": "ledger.network.consortium",
@@ -25,6 +27,7 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 if TYPE_CHECKING:
     from ledger.network.clique import CliqueNode
     from ledger.network.consortium import Consortium, seed_demo
+    from ledger.network.joining import StaffJoin, join_args
     from ledger.network.local import LocalNetwork, NetworkPorts
     from ledger.network.stack import Stack, running_stack
     from ledger.network.supervisor import RunningNetwork, running_network
