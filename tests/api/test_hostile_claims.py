@@ -1,7 +1,9 @@
 """Claim capacity theft through an honest insurer's gateway (issue 13, item 3): a second hospital
 commits on chain, with its own organisation key, to a payment document that pays its own service
 under the victim's (public) claim key, and its doctor submits a claim on it. The chain refuses the
-draw, and the patient's real claim is then approved in full rather than caught as a duplicate."""
+draw, and the patient's real claim is then approved in full rather than caught as a duplicate.
+The insurer's gateway relays the sender's own authorisation: one signed by someone else, or
+expired, is refused by the chain."""
 
 from __future__ import annotations
 
@@ -13,11 +15,12 @@ from eth_account.signers.local import LocalAccount
 from web3.contract import Contract
 
 from ledger.claiming import CLAIM_KEY_SYSTEM
+from ledger.claiming.authorisation import ClaimDomain, authorise_claim, authorise_for
 from ledger.claiming.payments import PaymentMethod
 from ledger.consent.grants import Purpose, Scope, ScopeKind
 from ledger.consent.wallet import PatientWallet, days_from_now
 from ledger.crypto.commitment import commit
-from ledger.demo.claims import FOLLOW_UP, MEDICATION, claim_body, payment_reconciliation
+from ledger.demo.claims import CURRENCY, FOLLOW_UP, MEDICATION, claim_body, payment_reconciliation
 from ledger.payload import canonicalize
 from tests.api.test_claims import body, care, claim_and_decide, pay, signed_post
 from tests.api.test_prescriptions import refused
@@ -110,3 +113,36 @@ def test_a_second_hospital_cannot_draw_the_victims_paid_service_through_an_hones
     real = body(world, dispensed, paid, [(dispensed.medication, MEDICATION, 12000)])
     decided = claim_and_decide(world, real)
     assert (decided["status"], decided["approved_amount"]) == ("approved", 12000)
+
+
+def test_a_claim_authorised_by_someone_else_than_its_sender_is_refused(world: World) -> None:
+    who = care(world, granted=("insurer",))
+    paid = pay(world, who, [(who.medication, 12000)])
+    claim = body(world, who, paid, [(who.medication, MEDICATION, 12000)])
+    with world.as_staff("hospital-b", "doctor", gateway="insurer") as stranger:
+        theirs = authorise_for(stranger, claim, currency=CURRENCY)
+    with world.as_staff("hospital-a", "clerk", gateway="insurer") as clerk:
+        assert refused(lambda: clerk.post_json("/v1/claims", theirs)) == (
+            403,
+            "claim.authorisation_invalid",
+        )
+
+
+def test_an_expired_claim_authorisation_is_refused(world: World) -> None:
+    who = care(world, granted=("insurer",))
+    paid = pay(world, who, [(who.medication, 12000)])
+    claim = body(world, who, paid, [(who.medication, MEDICATION, 12000)])
+    with world.as_staff("hospital-a", "clerk", gateway="insurer") as clerk:
+        domain = ClaimDomain.from_wire(clerk.get_json("/v1/claims/domain"))
+        late = authorise_claim(
+            claim,
+            clerk.account,
+            domain,
+            insurer=clerk.domain.gateway,
+            currency=CURRENCY,
+            lifetime=-60,
+        )
+        assert refused(lambda: clerk.post_json("/v1/claims", late)) == (
+            422,
+            "claim.authorisation_expired",
+        )
