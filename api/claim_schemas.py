@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from api.schemas import Address, Bytes32, Signature, _Model
+from api.schemas import Address, Bytes32, Signature, UnixTime, _Model
 
 PaymentMethodName = Literal["self_pay", "national_insurance", "commercial_insurance"]
 ClaimStatusName = Literal["submitted", "approved", "partial", "denied", "duplicate", "settled"]
@@ -65,7 +65,7 @@ class ClaimCreate(_Model):
     claim: FhirJson
     payment: PaymentShown
     claim_id: Bytes32
-    deadline: int = Field(ge=0, lt=2**64, description="the authorisation's last second (unix)")
+    deadline: UnixTime
     authorisation: Signature
 
 
