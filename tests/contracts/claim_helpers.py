@@ -31,6 +31,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
 
+from ledger.chain.connection import Chain
 from ledger.chain.deploy import Deployment
 from ledger.claiming.authorisation import ClaimAuthorisation, ClaimDomain
 from ledger.consent.grants import ConsentDomain, Purpose, Scope, ScopeKind, sign_grant
@@ -60,18 +61,31 @@ def seed_claims_consortium(
     register(act, membership, INSURER_ADMIN, INSURER, ADJUSTER, CLERK_ROLE)
     register(act, membership, INSURER_ADMIN, INSURER, AUDITOR, AUDITOR_ROLE)
     register(act, membership, OTHER_INSURER_ADMIN, OTHER_INSURER, OTHER_ADJUSTER, CLERK_ROLE)
-    domain = ConsentDomain.of(deployment)
     for nonce, insurer in enumerate(INSURERS, start=1):
-        signed = sign_grant(
-            PATIENT,
-            domain,
-            grantee=insurer.address,
-            scope=Scope.category(ScopeKind.CLAIMS, HOSPITAL.address),
-            purpose=Purpose.CLAIM_VERIFICATION,
-            expires_at=FAR,
-            nonce=nonce,
-        )
-        act(HOSPITAL).transact(consent.functions.grantConsent(*signed.as_args()))
+        grant_claims(act(HOSPITAL), consent, deployment, PATIENT, insurer, HOSPITAL, nonce)
+
+
+def grant_claims(
+    relayer: Chain,
+    consent: Contract,
+    deployment: Deployment,
+    pseudonym: LocalAccount,
+    insurer: LocalAccount,
+    provider: LocalAccount,
+    nonce: int,
+) -> None:
+    """``pseudonym`` grants ``insurer`` claim verification of its claims at ``provider``,
+    relayed by ``relayer``."""
+    signed = sign_grant(
+        pseudonym,
+        ConsentDomain.of(deployment),
+        grantee=insurer.address,
+        scope=Scope.category(ScopeKind.CLAIMS, provider.address),
+        purpose=Purpose.CLAIM_VERIFICATION,
+        expires_at=FAR,
+        nonce=nonce,
+    )
+    relayer.transact(consent.functions.grantConsent(*signed.as_args()))
 
 
 def adjuster_of(insurer: LocalAccount) -> LocalAccount:

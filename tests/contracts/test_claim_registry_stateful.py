@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 from claim_helpers import (
-    FAR,
     INSURER,
     INSURERS,
     OTHER_INSURER,
     adjuster_of,
+    grant_claims,
     seed_claims_consortium,
     signed_submission,
 )
@@ -45,7 +45,6 @@ from web3.contract import Contract
 from ledger.chain.deploy import Deployment
 from ledger.claiming.authorisation import ClaimDomain
 from ledger.claiming.onchain import ClaimStatus
-from ledger.consent.grants import ConsentDomain, Purpose, Scope, ScopeKind, sign_grant
 from tests.conftest import BATTERY_TIMEOUT_S
 
 pytestmark = pytest.mark.security
@@ -462,22 +461,12 @@ def consortium(w3: Web3, deployment: Deployment, membership: Contract, consent: 
     act = chain_client(w3, deployment)
     seed_claims_consortium(act, membership, consent, deployment)
     register(act, membership, OTHER_ADMIN, OTHER_HOSPITAL, OTHER_CLERK, CLERK_ROLE)
-    domain = ConsentDomain.of(deployment)
     for pseudonym, insurer, provider, nonce in (
         (PATIENT, INSURER, OTHER_HOSPITAL, 3),
         (PATIENT, OTHER_INSURER, OTHER_HOSPITAL, 4),
         (MADE_UP, INSURER, HOSPITAL, 1),
     ):
-        signed = sign_grant(
-            pseudonym,
-            domain,
-            grantee=insurer.address,
-            scope=Scope.category(ScopeKind.CLAIMS, provider.address),
-            purpose=Purpose.CLAIM_VERIFICATION,
-            expires_at=FAR,
-            nonce=nonce,
-        )
-        act(INSURER).transact(consent.functions.grantConsent(*signed.as_args()))
+        grant_claims(act(INSURER), consent, deployment, pseudonym, insurer, provider, nonce)
 
 
 @pytest.mark.timeout(BATTERY_TIMEOUT_S)

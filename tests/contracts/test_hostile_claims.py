@@ -14,6 +14,7 @@ from claim_helpers import (
     COMMITMENT,
     FAR,
     OTHER_INSURER,
+    grant_claims,
     seed_claims_consortium,
     signed_submission,
 )
@@ -40,7 +41,6 @@ from ledger.chain.deploy import Deployment
 from ledger.claiming.authorisation import ClaimDomain
 from ledger.claiming.onchain import ClaimStatus
 from ledger.claiming.payments import PaymentMethod
-from ledger.consent.grants import ConsentDomain, Purpose, Scope, ScopeKind, sign_grant
 
 PAYMENT = Web3.keccak(text="victim's payment")
 CLAIM = Web3.keccak(text="victim's claim")
@@ -61,21 +61,11 @@ def consortium(
     act = chain_client(w3, deployment)
     seed_claims_consortium(act, membership, consent, deployment)
     register(act, membership, OTHER_ADMIN, OTHER_HOSPITAL, OTHER_CLERK, CLERK_ROLE)
-    domain = ConsentDomain.of(deployment)
     for pseudonym, hospital in (
         (OTHER_PATIENT_PSEUDONYM, OTHER_HOSPITAL),
         (MADE_UP_PATIENT, HOSPITAL),
     ):
-        signed = sign_grant(
-            pseudonym,
-            domain,
-            grantee=INSURER.address,
-            scope=Scope.category(ScopeKind.CLAIMS, hospital.address),
-            purpose=Purpose.CLAIM_VERIFICATION,
-            expires_at=FAR,
-            nonce=1,
-        )
-        act(INSURER).transact(consent.functions.grantConsent(*signed.as_args()))
+        grant_claims(act(INSURER), consent, deployment, pseudonym, INSURER, hospital, 1)
     act(HOSPITAL).transact(
         claims.functions.recordPayment(
             PAYMENT,
