@@ -27,7 +27,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("medledger.audit")
 
 #: Paths whose requests are not access decisions.
-_UNTRACED = ("/v1/domain", "/v1/consents/domain", "/v1/health", "/docs", "/openapi.json", "/redoc")
+_UNTRACED = (
+    "/v1/domain",
+    "/v1/consents/domain",
+    "/v1/claims/domain",
+    "/v1/health",
+    "/docs",
+    "/openapi.json",
+    "/redoc",
+)
 
 
 @dataclass

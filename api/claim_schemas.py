@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from api.schemas import Address, Bytes32, _Model
+from api.schemas import Address, Bytes32, Signature, UnixTime, _Model
 
 PaymentMethodName = Literal["self_pay", "national_insurance", "commercial_insurance"]
 ClaimStatusName = Literal["submitted", "approved", "partial", "denied", "duplicate", "settled"]
@@ -48,14 +48,25 @@ class PaymentShown(_Model):
     resource: FhirJson
 
 
+class ClaimDomainPublic(_Model):
+    """The EIP-712 domain claim authorisations are signed under (name and version are fixed)."""
+
+    chainId: int = Field(ge=1)
+    verifyingContract: Address
+
+
 class ClaimCreate(_Model):
     """A FHIR Claim from ``provider`` for ``patient`` (their pseudonym there), with the payment
-    that paid the services its items name."""
+    that paid the services its items name, and the sender's EIP-712 ``ClaimAuthorisation`` of
+    ``claim_id`` (``ledger.claiming.authorisation``) under ``GET /v1/claims/domain``."""
 
     provider: Address
     patient: Address
     claim: FhirJson
     payment: PaymentShown
+    claim_id: Bytes32
+    deadline: UnixTime
+    authorisation: Signature
 
 
 class ClaimReceiptPublic(_Model):

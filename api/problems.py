@@ -114,6 +114,8 @@ _REVERT_STATUS: dict[int, frozenset[str]] = {
             "ClaimNotAuthorised",
             "ClaimNotInsurer",
             "ClaimAdjusterNotPermitted",
+            "ClaimAuthorisationInvalid",
+            "ClaimServiceNotPaidTo",
         }
     ),
     404: frozenset(
@@ -156,6 +158,7 @@ _REVERT_STATUS: dict[int, frozenset[str]] = {
             "ClaimZeroPatient",
             "ClaimReasonRequired",
             "ClaimApprovedExceedsClaimed",
+            "ClaimAuthorisationExpired",
             # A registration or filing that could never be valid, whatever the chain's state.
             "PracticeZeroDoctor",
             "PracticeNotHospital",

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IClaimRegistry} from "./interfaces/IClaimRegistry.sol";
 import {IConsentRegistry} from "./interfaces/IConsentRegistry.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
 import {MembershipGated} from "./MembershipGated.sol";
 import {MembershipRoles} from "./MembershipRoles.sol";
+import {TypedData} from "./utils/TypedData.sol";
 
 /**
  * @dev The claim registry: payments with their services' capacities, and claims from submission through the
@@ -14,11 +16,18 @@ import {MembershipRoles} from "./MembershipRoles.sol";
  * Trust split: the insurer's gateway checks what the chain cannot read (that the referenced anchors match
  * the claim's content, that the amounts agree with the payment, the insurer's coverage rules) and states
  * the approved amounts; the chain checks the patient's grant, who may act, and that no service is ever
- * approved beyond what was paid for it, across every insurer (docs/claims.md).
+ * approved beyond what was paid for it, across every insurer (docs/claims.md), that a claim draws only on
+ * services paid to its provider for its patient, and that its submitter signed it.
  */
 contract ClaimRegistry is IClaimRegistry, MembershipGated {
     /// @dev The most items a payment or claim may list; bounds each call's loops, not a policy.
     uint256 private constant _MAX_ITEMS = 32;
+
+    bytes32 private constant _NAME_HASH = keccak256("MedLedger Claims");
+    bytes32 private constant _VERSION_HASH = keccak256("1");
+    bytes32 private constant _AUTHORISATION_TYPEHASH = keccak256(
+        "ClaimAuthorisation(bytes32 claimId,address insurer,address provider,address patient,bytes32[] serviceKeys,uint128[] amounts,uint64 deadline)"
+    );
 
     IConsentRegistry private immutable _consent;
 
@@ -43,6 +52,7 @@ contract ClaimRegistry is IClaimRegistry, MembershipGated {
     /// @inheritdoc IClaimRegistry
     function recordPayment(
         bytes32 paymentId,
+        address patient,
         PaymentMethod method,
         bytes32 commitment,
         bytes calldata cid,
@@ -50,8 +60,8 @@ contract ClaimRegistry is IClaimRegistry, MembershipGated {
         uint128[] calldata amounts
     ) public {
         if (!_isPayee(msg.sender)) revert ClaimCallerNotPayee(msg.sender);
-        _recordPayment(paymentId, method, commitment, cid);
-        _registerCapacities(paymentId, serviceKeys, amounts);
+        _recordPayment(paymentId, patient, method, commitment, cid);
+        _registerCapacities(paymentId, patient, serviceKeys, amounts);
     }
 
     /// @inheritdoc IClaimRegistry
@@ -131,34 +141,45 @@ contract ClaimRegistry is IClaimRegistry, MembershipGated {
     }
 
     /**
-     * @dev Stores `paymentId` as made to the caller. Internal function without access restriction.
+     * @dev Stores `paymentId` as made to the caller by `patient`. Internal function without access restriction.
      *
-     * Requirements: `paymentId` is new; the commitment nonzero and the cid nonempty.
+     * Requirements: `paymentId` is new; `patient` nonzero; the commitment nonzero and the cid nonempty.
      *
      * Emits a {PaymentRecorded} event.
      */
-    function _recordPayment(bytes32 paymentId, PaymentMethod method, bytes32 commitment, bytes calldata cid)
-        internal
-    {
+    function _recordPayment(
+        bytes32 paymentId,
+        address patient,
+        PaymentMethod method,
+        bytes32 commitment,
+        bytes calldata cid
+    ) internal {
         // slither-disable-next-line timestamp - an existence check on the stored payee, not a time comparison; flagged because the function also reads block.timestamp
         if (_payments[paymentId].payee != address(0)) revert ClaimPaymentAlreadyRecorded(paymentId);
+        if (patient == address(0)) revert ClaimZeroPatient();
         _checkContent(commitment, cid);
         _payments[paymentId] = Payment(msg.sender, method, uint64(block.timestamp), commitment, cid);
-        emit PaymentRecorded(paymentId, msg.sender, method, commitment, cid);
+        emit PaymentRecorded(paymentId, msg.sender, patient, method, commitment, cid);
     }
 
     /**
-     * @dev Registers one capacity per service key. Internal function without access restriction.
+     * @dev Registers one capacity per service key, paid to the caller for `patient`. Internal function without
+     * access restriction.
      *
      * Requirements: as {recordPayment}'s on the items.
      *
      * Emits a {ClaimCapacityRegistered} event per key.
      */
-    function _registerCapacities(bytes32 paymentId, bytes32[] calldata keys, uint128[] calldata amounts) internal {
+    function _registerCapacities(
+        bytes32 paymentId,
+        address patient,
+        bytes32[] calldata keys,
+        uint128[] calldata amounts
+    ) internal {
         _checkItems(keys, amounts);
         for (uint256 i = 0; i < keys.length; ++i) {
             if (_capacities[keys[i]].amount != 0) revert ClaimServiceKeyTaken(keys[i]);
-            _capacities[keys[i]] = Capacity(msg.sender, amounts[i], 0);
+            _capacities[keys[i]] = Capacity(msg.sender, patient, amounts[i], 0);
             emit ClaimCapacityRegistered(keys[i], msg.sender, paymentId, amounts[i]);
         }
     }
@@ -180,11 +201,12 @@ contract ClaimRegistry is IClaimRegistry, MembershipGated {
         if (s.submitter != s.patient && !_isProviderStaff(s.provider, s.submitter)) {
             revert ClaimSubmitterNotPermitted(s.submitter, s.provider);
         }
+        _checkAuthorisation(claimId, s);
         _checkGrant(s.patient, s.provider);
         _checkItems(s.serviceKeys, s.amounts);
         uint128 total = 0;
         for (uint256 i = 0; i < s.serviceKeys.length; ++i) {
-            if (_capacities[s.serviceKeys[i]].amount == 0) revert ClaimUnknownServiceKey(s.serviceKeys[i]);
+            _checkDrawable(s.serviceKeys[i], s.provider, s.patient);
             total += s.amounts[i];
         }
         Claim storage c = _claims[claimId];
@@ -290,6 +312,46 @@ contract ClaimRegistry is IClaimRegistry, MembershipGated {
         if (!membership().hasStaffRole(msg.sender, adjuster, MembershipRoles.CLERK)) {
             revert ClaimAdjusterNotPermitted(adjuster, msg.sender);
         }
+    }
+
+    /**
+     * @dev Reverts unless `s.signature` is `s.submitter`'s EIP-712 authorisation of `claimId` on `s`'s provider,
+     * patient and items, to the caller, and its deadline has not passed. The claim id is the authorisation's
+     * nonce: a claim id is submitted once, so no signature is accepted twice.
+     *
+     * Requirements: see above. Emits nothing.
+     */
+    function _checkAuthorisation(bytes32 claimId, Submission calldata s) private view {
+        // slither-disable-next-line timestamp - a deadline of seconds to days; a validator's drift of seconds is immaterial
+        if (s.deadline < block.timestamp) revert ClaimAuthorisationExpired(s.deadline);
+        bytes32 structHash = keccak256(
+            abi.encode(
+                _AUTHORISATION_TYPEHASH,
+                claimId,
+                msg.sender,
+                s.provider,
+                s.patient,
+                keccak256(abi.encodePacked(s.serviceKeys)),
+                keccak256(abi.encodePacked(s.amounts)),
+                s.deadline
+            )
+        );
+        bytes32 separator = TypedData.domainSeparator(_NAME_HASH, _VERSION_HASH, block.chainid, address(this));
+        // slither-disable-next-line unused-return - the third value only details the error, and any error is refused alike
+        (address signer, ECDSA.RecoverError err,) =
+            ECDSA.tryRecoverCalldata(TypedData.digest(separator, structHash), s.signature);
+        if (err != ECDSA.RecoverError.NoError || signer != s.submitter) revert ClaimAuthorisationInvalid(s.submitter);
+    }
+
+    /**
+     * @dev Reverts unless a payment registered `key` and paid its service to `provider` for `patient`.
+     *
+     * Requirements: see above. Emits nothing.
+     */
+    function _checkDrawable(bytes32 key, address provider, address patient) private view {
+        Capacity storage cap = _capacities[key];
+        if (cap.amount == 0) revert ClaimUnknownServiceKey(key);
+        if (cap.payee != provider || cap.patient != patient) revert ClaimServiceNotPaidTo(key, provider, patient);
     }
 
     /**

@@ -2,20 +2,30 @@
 pragma solidity 0.8.37;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
 import {MembershipRoles} from "./MembershipRoles.sol";
+import {TypedData} from "./utils/TypedData.sol";
 
 /**
  * @dev The consortium's membership register. The regulator (`REGULATOR_ROLE`) admits, suspends and
- * reinstates organisations; each organisation's admin registers and removes its staff. Other contracts
- * ask it who may act: an organisation account sends transactions, naming the staff member as author.
+ * reinstates organisations; each organisation's admin registers, on the account's own signed consent, and
+ * removes its staff. Other contracts ask it who may act: an organisation account sends transactions, naming
+ * the staff member as author.
  */
-contract Membership is IMembership, AccessControl {
+contract Membership is IMembership, AccessControl, Nonces {
     bytes32 public constant REGULATOR_ROLE = MembershipRoles.REGULATOR;
     bytes32 public constant DOCTOR_ROLE = MembershipRoles.DOCTOR;
     bytes32 public constant PHARMACIST_ROLE = MembershipRoles.PHARMACIST;
     bytes32 public constant CLERK_ROLE = MembershipRoles.CLERK;
     bytes32 public constant AUDITOR_ROLE = MembershipRoles.AUDITOR;
+
+    bytes32 private constant _NAME_HASH = keccak256("MedLedger Membership");
+    bytes32 private constant _VERSION_HASH = keccak256("1");
+    bytes32 private constant _JOIN_TYPEHASH = keccak256(
+        "JoinOrganisation(address org,address account,bytes32 role,bytes32 licenceCommitment,uint256 nonce,uint64 deadline)"
+    );
 
     mapping(address org => Organisation) private _organisations;
     mapping(address account => Staff) private _staff;
@@ -50,9 +60,22 @@ contract Membership is IMembership, AccessControl {
     }
 
     /// @inheritdoc IMembership
-    function registerStaff(address org, address account, bytes32 role, bytes32 licenceCommitment) public {
+    function registerStaff(
+        address org,
+        address account,
+        bytes32 role,
+        bytes32 licenceCommitment,
+        uint64 deadline,
+        bytes calldata signature
+    ) public {
         _checkOrganisationAdmin(org);
         _registerStaff(org, account, role, licenceCommitment);
+        _useJoinConsent(org, account, role, licenceCommitment, deadline, signature);
+    }
+
+    /// @inheritdoc IMembership
+    function nonces(address account) public view override(IMembership, Nonces) returns (uint256) {
+        return super.nonces(account);
     }
 
     /// @inheritdoc IMembership
@@ -160,6 +183,36 @@ contract Membership is IMembership, AccessControl {
         if (s.active) revert MembershipStaffAlreadyRegistered(account, s.org);
         _staff[account] = Staff({org: org, role: role, licenceCommitment: licenceCommitment, active: true});
         emit StaffRegistered(org, account, role, licenceCommitment);
+    }
+
+    /**
+     * @dev Uses up `account`'s current nonce on its signed consent to join `org` as `role`. Checked after the
+     * registration's other requirements, so that a refusal names what was wrong with the request first.
+     *
+     * Requirements:
+     * - `deadline` has not passed;
+     * - `signature` recovers to `account` from its `JoinOrganisation` under this chain and contract.
+     *
+     * Emits nothing.
+     */
+    function _useJoinConsent(
+        address org,
+        address account,
+        bytes32 role,
+        bytes32 licenceCommitment,
+        uint64 deadline,
+        bytes calldata signature
+    ) internal {
+        // slither-disable-next-line timestamp - a deadline of minutes to days; a validator's drift of seconds is immaterial
+        if (deadline < block.timestamp) revert MembershipJoinExpired(deadline);
+        bytes32 structHash = keccak256(
+            abi.encode(_JOIN_TYPEHASH, org, account, role, licenceCommitment, _useNonce(account), deadline)
+        );
+        bytes32 separator = TypedData.domainSeparator(_NAME_HASH, _VERSION_HASH, block.chainid, address(this));
+        // slither-disable-next-line unused-return - the third value only details the error, and any error is refused alike
+        (address signer, ECDSA.RecoverError err,) =
+            ECDSA.tryRecoverCalldata(TypedData.digest(separator, structHash), signature);
+        if (err != ECDSA.RecoverError.NoError || signer != account) revert MembershipJoinNotSigned(account);
     }
 
     /**

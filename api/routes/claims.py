@@ -15,6 +15,7 @@ from web3 import Web3
 from api.audit import CurrentTrace
 from api.claim_schemas import (
     ClaimCreate,
+    ClaimDomainPublic,
     ClaimEventPublic,
     ClaimPublic,
     ClaimReceiptPublic,
@@ -39,6 +40,7 @@ from api.deps import (
 )
 from api.gateway import Gateway
 from api.problems import SIGNED_PROBLEMS, Forbidden, responses
+from ledger.claiming.authorisation import ClaimDomain
 from ledger.claiming.onchain import ClaimStatus, OnchainClaim
 from ledger.types import OrgKind
 
@@ -52,6 +54,12 @@ _DETAIL = {
     ClaimStatus.DENIED: "denied",
     ClaimStatus.DUPLICATE: "already claimed elsewhere",
 }
+
+
+@router.get("/domain", response_model=ClaimDomainPublic)
+def claim_domain(gateway: GatewayDep) -> ClaimDomainPublic:
+    """The EIP-712 domain (name "MedLedger Claims", version "1") a claimant signs under."""
+    return ClaimDomainPublic(**ClaimDomain.of(gateway.chain.deployment).to_wire())
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ClaimReceiptPublic)
@@ -79,6 +87,9 @@ def submit_claim(
         provider=provider,
         patient=patient,
         submitter=signer,
+        claim_id=bytes.fromhex(body.claim_id[2:]),
+        deadline=body.deadline,
+        authorisation=bytes.fromhex(body.authorisation[2:]),
     )
     trace.record_id = receipt.claim_id
     return ClaimReceiptPublic(

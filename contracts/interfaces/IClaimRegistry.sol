@@ -44,14 +44,21 @@ interface IClaimRegistry is IMembershipGated {
         bytes cid;
     }
 
-    /// @dev What a service may be claimed for in all (`amount`), and what decisions have approved so far.
+    /// @dev What a service may be claimed for in all (`amount`), by whom (the `payee`, for the `patient`
+    /// pseudonym it was paid for), and what decisions have approved so far.
     struct Capacity {
         address payee;
+        address patient;
         uint128 amount;
         uint128 claimed;
     }
 
-    /// @dev What an insurer anchors when it receives a claim; the insurer is the caller.
+    /**
+     * @dev What an insurer anchors when it receives a claim; the insurer is the caller. `signature` is the
+     * `submitter`'s EIP-712 `ClaimAuthorisation` of `(claimId, insurer, provider, patient, serviceKeys,
+     * amounts, deadline)` under the domain `{name: "MedLedger Claims", version: "1", chainId,
+     * verifyingContract: this}`; the claim id, used once, is its nonce.
+     */
     struct Submission {
         bytes32 commitment;
         bytes cid;
@@ -60,6 +67,8 @@ interface IClaimRegistry is IMembershipGated {
         address submitter;
         bytes32[] serviceKeys;
         uint128[] amounts;
+        uint64 deadline;
+        bytes signature;
     }
 
     struct Claim {
@@ -135,6 +144,15 @@ interface IClaimRegistry is IMembershipGated {
     /// @dev No payment registered a capacity under `serviceKey`.
     error ClaimUnknownServiceKey(bytes32 serviceKey);
 
+    /// @dev The service under `serviceKey` was not paid to `provider` for `patient`, so their claim cannot draw on it.
+    error ClaimServiceNotPaidTo(bytes32 serviceKey, address provider, address patient);
+
+    /// @dev `signature` is not `submitter`'s authorisation of this claim, to this insurer, on these items.
+    error ClaimAuthorisationInvalid(address submitter);
+
+    /// @dev The submitter's authorisation was valid until `deadline`, before the block's time.
+    error ClaimAuthorisationExpired(uint64 deadline);
+
     /// @dev `claimId` has never been submitted.
     error ClaimUnknown(bytes32 claimId);
 
@@ -153,9 +171,15 @@ interface IClaimRegistry is IMembershipGated {
     /// @dev A decision that denies or approves in part needs at least one reason code.
     error ClaimReasonRequired();
 
-    /// @dev `payee` recorded `paymentId`, made by `method`, committed to as `commitment`.
+    /// @dev `payee` recorded `paymentId` from `patient` (its pseudonym at the payee), made by `method`,
+    /// committed to as `commitment`.
     event PaymentRecorded(
-        bytes32 indexed paymentId, address indexed payee, PaymentMethod method, bytes32 commitment, bytes cid
+        bytes32 indexed paymentId,
+        address indexed payee,
+        address patient,
+        PaymentMethod method,
+        bytes32 commitment,
+        bytes cid
     );
 
     /// @dev `paymentId` of `payee` made the service under `serviceKey` claimable up to `amount`.
@@ -200,17 +224,19 @@ interface IClaimRegistry is IMembershipGated {
     );
 
     /**
-     * @dev Records a payment to the caller and registers one capacity per service it pays for.
+     * @dev Records a payment to the caller from `patient` and registers one capacity per service it pays for,
+     * claimable only by the caller's claims for `patient`.
      *
      * Requirements:
      * - the caller is an active hospital or pharmacy;
-     * - `paymentId` has not been recorded; the commitment is nonzero and the cid nonempty;
+     * - `paymentId` has not been recorded; `patient` is nonzero; the commitment is nonzero and the cid nonempty;
      * - as many keys as amounts, from 1 to {maxItems}; no key zero, repeated or already registered; no amount 0.
      *
      * Emits a {PaymentRecorded} event, then a {ClaimCapacityRegistered} event per service.
      */
     function recordPayment(
         bytes32 paymentId,
+        address patient,
         PaymentMethod method,
         bytes32 commitment,
         bytes calldata cid,
@@ -226,9 +252,12 @@ interface IClaimRegistry is IMembershipGated {
      * - the commitment is nonzero, the cid nonempty, the patient nonzero;
      * - the provider is an active hospital or pharmacy; the submitter is the patient or its active clerk,
      *   doctor or pharmacist;
+     * - `signature` is the submitter's authorisation of exactly this claim id, caller, provider, patient and
+     *   items, and `deadline` has not passed;
      * - the patient has a grant in force opening their claims at the provider to the caller for claim
      *   verification ({IConsentRegistry-isAuthorisedForCategory});
-     * - as many keys as amounts, from 1 to {maxItems}; no amount 0; every key registered and none repeated.
+     * - as many keys as amounts, from 1 to {maxItems}; no amount 0; every key registered and none repeated;
+     * - every key's service was paid to the provider for the patient.
      *
      * Emits a {ClaimSubmitted} event.
      */

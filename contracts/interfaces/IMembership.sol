@@ -66,6 +66,13 @@ interface IMembership {
     /// @dev `account` is not active staff of `org`.
     error MembershipUnknownStaff(address account, address org);
 
+    /// @dev The signature given is not `account`'s consent to join this organisation in this role, under its
+    /// current nonce.
+    error MembershipJoinNotSigned(address account);
+
+    /// @dev The account's consent to join was valid until `deadline`, before the block's time.
+    error MembershipJoinExpired(uint64 deadline);
+
     /// @dev `org` was admitted as `kind`, administered by `admin`.
     event OrganisationAdmitted(address indexed org, OrgKind kind, address indexed admin);
 
@@ -116,18 +123,36 @@ interface IMembership {
     function reinstateOrganisation(address org) external;
 
     /**
-     * @dev Registers `account` as staff of `org` with `role`.
+     * @dev Registers `account` as staff of `org` with `role`, on `account`'s own consent: `signature` is its
+     * EIP-712 `JoinOrganisation(address org,address account,bytes32 role,bytes32 licenceCommitment,uint256
+     * nonce,uint64 deadline)` under the domain `{name: "MedLedger Membership", version: "1", chainId,
+     * verifyingContract: this}`, with `nonce` = {nonces}`(account)`, which this call uses up.
      *
      * Requirements:
      * - `org` is admitted and the caller is its admin;
      * - `org` is active;
      * - `account` is nonzero and `role` is a staff role;
      * - `licenceCommitment` is nonzero for a doctor or a pharmacist;
-     * - `account` is not active staff of any organisation.
+     * - `account` is not active staff of any organisation;
+     * - `deadline` has not passed, and `signature` is `account`'s consent to exactly this.
      *
      * Emits a {StaffRegistered} event.
      */
-    function registerStaff(address org, address account, bytes32 role, bytes32 licenceCommitment) external;
+    function registerStaff(
+        address org,
+        address account,
+        bytes32 role,
+        bytes32 licenceCommitment,
+        uint64 deadline,
+        bytes calldata signature
+    ) external;
+
+    /**
+     * @dev Returns the nonce `account`'s next consent to join an organisation must carry.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function nonces(address account) external view returns (uint256);
 
     /**
      * @dev Removes `account` from the staff of `org`; it may later be registered again, by any organisation.

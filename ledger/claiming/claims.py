@@ -10,7 +10,6 @@ version 3. Whether a service was already claimed elsewhere is decided by the con
 from __future__ import annotations
 
 import json
-import secrets
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -22,9 +21,9 @@ from ledger.claiming import (
     CoverageRules,
     ItemFacts,
     Reason,
-    ServiceRef,
     adjudicate,
 )
+from ledger.claiming.authorisation import drawn_items
 from ledger.claiming.evidence import (
     Shown,
     parse_shown,
@@ -33,8 +32,6 @@ from ledger.claiming.evidence import (
     shown_bundle,
 )
 from ledger.claiming.fhir import (
-    ClaimItem,
-    ClaimMalformed,
     PaidService,
     claim_items,
     claim_response,
@@ -114,17 +111,27 @@ class ClaimBook:
         provider: str,
         patient: str,
         submitter: str,
+        claim_id: bytes,
+        deadline: int,
+        authorisation: bytes,
     ) -> SubmitReceipt:
-        """Anchor a claim on services the shown payment pays; the contract refuses it without
-        the patient's claim-verification grant to this insurer."""
+        """Anchor ``claim_id`` on services the shown payment pays, with the submitter's signed
+        authorisation of it (`ledger.claiming.authorisation`); the contract refuses it without
+        that, or without the patient's claim-verification grant to this insurer, or if a service
+        was not paid to ``provider`` for ``patient``."""
         claim = self._validated(claim, "Claim")
         payment = self._validated(payment, "PaymentReconciliation")
-        items = claim_items(claim, self._currency)
-        paid = paid_services(payment, self._currency)
-        keys = [self._paid(paid, item).key for item in items]
-        amounts = [item.amount for item in items]
+        keys, amounts = drawn_items(claim, payment, self._currency)
         bundle = shown_bundle(claim, payment, payment_salt, payment_id)
-        claim_id = secrets.token_bytes(32)
+        submission = (
+            provider,
+            patient,
+            submitter,
+            list(keys),
+            list(amounts),
+            deadline,
+            authorisation,
+        )
         anchored = seal_store_anchor(
             self._chain,
             self._store,
@@ -133,7 +140,7 @@ class ClaimBook:
             version=CLAIM_VERSION,
             recipients={self._org.address: self._org_key.public_key()},
             build=lambda digest, cid: self._registry.functions.submitClaim(
-                claim_id, (digest, cid, provider, patient, submitter, keys, amounts)
+                claim_id, (digest, cid, *submission)
             ),
         )
         return SubmitReceipt("0x" + claim_id.hex(), sum(amounts), anchored)
@@ -345,16 +352,6 @@ class ClaimBook:
             max_bytes=self._max_payload_bytes,
             allowed_types=frozenset({resource_type}),
         )
-
-    @staticmethod
-    def _paid(paid: dict[ServiceRef, PaidService], item: ClaimItem) -> PaidService:
-        found = paid.get(item.service)
-        if found is None:
-            raise ClaimMalformed(
-                f"item {item.sequence} claims for {item.service.reference}, "
-                "which the payment shown does not pay"
-            )
-        return found
 
     def _shown(self, onchain: OnchainClaim) -> Shown:
         claim_id = bytes.fromhex(onchain.claim_id[2:])

@@ -146,7 +146,7 @@ class PaymentBook:
             version=PAYMENT_VERSION,
             recipients=self._recipients(patient),
             build=lambda digest, cid: self._registry.functions.recordPayment(
-                payment_id, int(method), digest, cid, keys, amounts
+                payment_id, patient, int(method), digest, cid, keys, amounts
             ),
         )
         return PaymentReceipt(

@@ -37,7 +37,9 @@ def _print(value: Any) -> int:
     return EXIT_OK
 
 
-def _cmd_submit(_: Settings, args: argparse.Namespace) -> int:
+def _cmd_submit(settings: Settings, args: argparse.Namespace) -> int:
+    from ledger.claiming.authorisation import authorise_for
+
     try:
         body = json.loads(Path(args.file).read_text())
     except OSError as exc:
@@ -45,6 +47,8 @@ def _cmd_submit(_: Settings, args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise LedgerError(f"{args.file} is not JSON: {exc}") from exc
     with _client(args) as client:
+        if isinstance(body, dict) and "authorisation" not in body:
+            body = authorise_for(client, body, currency=settings.currency)
         return _print(client.post_json("/v1/claims", body))
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.claiming import SERVICE_EXTENSION, ServiceRef, from_minor
+from ledger.claiming.authorisation import authorise_for
 from ledger.claiming.fhir import claim_header
 from ledger.consent.grants import Purpose, Scope, ScopeKind
 from ledger.consent.wallet import PatientWallet, days_from_now
@@ -171,7 +172,8 @@ def claim_steps(
         def submit(url: str, items: list[tuple[str, str, int]]) -> dict[str, Any]:
             body = claim_body(items, provider=hospital.address, patient=pseudonym, payment=payment)
             with as_staff("hospital-a", "clerk", url) as claimant:
-                receipt: dict[str, Any] = claimant.post_json("/v1/claims", body)
+                signed = authorise_for(claimant, body, currency=CURRENCY)
+                receipt: dict[str, Any] = claimant.post_json("/v1/claims", signed)
             return receipt
 
         def decide(org: str, url: str, claim_id: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ __getattr__, __all__ = lazy_exports(__name__, __file__)
 if TYPE_CHECKING:
     from ledger.network.clique import CliqueNode as CliqueNode
     from ledger.network.consortium import Consortium as Consortium, seed_demo as seed_demo
+    from ledger.network.joining import StaffJoin as StaffJoin, join_args as join_args
     from ledger.network.local import LocalNetwork as LocalNetwork, NetworkPorts as NetworkPorts
     from ledger.network.stack import Stack as Stack, running_stack as running_stack
     from ledger.network.supervisor import (

@@ -19,6 +19,7 @@ from ledger.chain import deploy
 from ledger.chain.connection import Chain
 from ledger.crypto import commitment
 from ledger.crypto.keys import load_key, new_key_file
+from ledger.network.joining import join_args
 from ledger.prescribing import FilingStatus, PracticeScope, RegistrationStatus
 from ledger.types import OrgKind
 
@@ -229,7 +230,13 @@ def _register(admin: Chain, keys: Path, org: OrgRecord, label: str, person: Staf
     )
     role = Web3.keccak(text=person.role)
     membership = admin.contract("Membership")
-    admin.transact(membership.functions.registerStaff(org.address, staff_address, role, licence))
+    # The new staff member consents to joining with its own key; the admin submits that consent.
+    staff: LocalAccount = Account.from_key(load_key(staff_key, ""))
+    admin.transact(
+        membership.functions.registerStaff(
+            *join_args(membership, staff, org.address, role, licence)
+        )
+    )
     return Member(staff_address, str(staff_key))
 
 

@@ -13,9 +13,12 @@ from typing import Any
 
 import pytest
 
+from ledger.claiming.authorisation import authorise_for
+from ledger.claiming.fhir import ClaimMalformed
 from ledger.consent.grants import Purpose, Scope, ScopeKind
 from ledger.consent.wallet import PatientWallet, days_from_now
-from ledger.demo.claims import FOLLOW_UP, MEDICATION, claim_body, payment_reconciliation
+from ledger.demo.claims import CURRENCY, FOLLOW_UP, MEDICATION, claim_body, payment_reconciliation
+from ledger.gateway.client import GatewayClient
 from tests.api.test_prescriptions import diagnosis_record, dispense, issue, refused, review
 from tests.world import Patient, World, enrol_patient
 
@@ -88,7 +91,14 @@ def body(
 
 def submit(world: World, claim: dict[str, Any], insurer: str = "insurer") -> dict[str, Any]:
     with world.as_staff("hospital-a", "clerk", gateway=insurer) as clerk:
-        receipt: dict[str, Any] = clerk.post_json("/v1/claims", claim)
+        return signed_post(clerk, claim)
+
+
+def signed_post(claimant: GatewayClient, claim: dict[str, Any]) -> dict[str, Any]:
+    """Post ``claim`` with ``claimant``'s own authorisation of it for the gateway's insurer."""
+    receipt: dict[str, Any] = claimant.post_json(
+        "/v1/claims", authorise_for(claimant, claim, currency=CURRENCY)
+    )
     return receipt
 
 
@@ -265,13 +275,12 @@ def test_a_payment_never_anchored_is_denied(
     assert (decided["status"], decided["reasons"]) == ("denied", ["payment.unknown"])
 
 
-def test_another_patients_service_is_denied(
+def test_another_patients_paid_service_is_refused_on_chain(
     world: World, dispensed: Care, paid: dict[str, Any]
 ) -> None:
     other = care(world, granted=("insurer",))
     claim = body(world, other, paid, [(dispensed.medication, MEDICATION, 12000)])
-    decided = claim_and_decide(world, claim)
-    assert (decided["status"], decided["reasons"]) == ("denied", ["service.mismatch"])
+    assert refused(lambda: submit(world, claim)) == (403, "claim.service_not_paid_to")
 
 
 # -- duplicates -----------------------------------------------------------------------------------
@@ -362,12 +371,9 @@ def test_only_the_providers_staff_or_the_patient_may_submit(
 ) -> None:
     claim = body(world, dispensed, paid, [(dispensed.medication, MEDICATION, 12000)])
     with world.as_staff("hospital-b", "doctor", gateway="insurer") as stranger:
-        assert refused(lambda: stranger.post_json("/v1/claims", claim)) == (
-            403,
-            "claim.not_claimant",
-        )
+        assert refused(lambda: signed_post(stranger, claim)) == (403, "claim.not_claimant")
     with world.client(dispensed.patient.pseudonym, gateway="insurer") as patient:
-        assert patient.post_json("/v1/claims", claim)["status"] == "submitted"
+        assert signed_post(patient, claim)["status"] == "submitted"
 
 
 def test_an_item_for_a_service_the_payment_does_not_pay_is_malformed(
@@ -375,7 +381,17 @@ def test_an_item_for_a_service_the_payment_does_not_pay_is_malformed(
 ) -> None:
     payment = pay(world, dispensed, [(dispensed.medication, 12000)])
     claim = body(world, dispensed, payment, [(dispensed.visit, FOLLOW_UP, 3000)])
-    assert refused(lambda: submit(world, claim)) == (422, "claim.malformed")
+    # The claimant's own client cannot authorise it; the gateway refuses it whatever it carries.
+    with world.as_staff("hospital-a", "clerk", gateway="insurer") as clerk:
+        with pytest.raises(ClaimMalformed):
+            authorise_for(clerk, claim, currency=CURRENCY)
+        carried = {
+            **claim,
+            "claim_id": "0x" + secrets.token_hex(32),
+            "deadline": 2**32,
+            "authorisation": "0x" + "00" * 65,
+        }
+        assert refused(lambda: clerk.post_json("/v1/claims", carried)) == (422, "claim.malformed")
 
 
 def test_a_payment_for_another_hospitals_service_is_refused(world: World) -> None:

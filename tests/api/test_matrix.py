@@ -175,6 +175,7 @@ TABLE: dict[str, dict[str, Cell]] = {
     "GET /v1/domain": every(OK),
     "GET /v1/health": every(OK),
     "GET /v1/consents/domain": every(OK),
+    "GET /v1/claims/domain": every(OK),
     "POST /v1/patients": WRITERS_ONLY,
     "POST /v1/records": WRITERS_ONLY,
     "POST /v1/records/{record_id}/versions": WRITERS_ONLY,

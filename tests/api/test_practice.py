@@ -17,6 +17,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from ledger.chain.connection import Chain
+from ledger.network.joining import join_args
 from tests.api.test_prescriptions import MEDICATION_REQUEST, diagnosis_record, refused
 from tests.world import Patient, World
 
@@ -37,11 +38,8 @@ def register_staff(
     )
     membership = admin.contract("Membership")
     licence = Web3.keccak(text=f"salted licence commitment {staff.address}")
-    admin.transact(
-        membership.functions.registerStaff(
-            record.address, staff.address, Web3.keccak(text=role), licence
-        )
-    )
+    args = join_args(membership, staff, record.address, Web3.keccak(text=role), licence)
+    admin.transact(membership.functions.registerStaff(*args))
     return staff
 
 

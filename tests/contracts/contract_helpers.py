@@ -19,6 +19,7 @@ from web3.types import TxReceipt
 from ledger.chain.connection import Chain
 from ledger.chain.deploy import Deployment
 from ledger.errors import ContractRevert
+from ledger.network.joining import join_args
 from ledger.types import OrgKind
 
 #: ``act(account)`` gives the ledger's chain client sending as ``account`` (a fixture).
@@ -36,10 +37,26 @@ AUDITOR_ROLE = Web3.keccak(text="AUDITOR_ROLE")
 LICENCE = Web3.keccak(text="salted licence commitment")
 
 
+#: Every account `account` made, by address: staff sign their own consent to join (see `joined`).
+_ACCOUNTS: dict[str, LocalAccount] = {}
+
+
 def account(label: str) -> LocalAccount:
     """A fixed key per label, so failures name the same addresses each run; it needs no balance."""
     key: LocalAccount = Account.from_key(Web3.keccak(text=f"medledger/tests/{label}"))
-    return key
+    return _ACCOUNTS.setdefault(key.address, key)
+
+
+def joined(
+    membership: Contract, org: str, member: str, role: bytes, licence: bytes
+) -> ContractFunction:
+    """``registerStaff`` of ``member`` at ``org``, with the member's signed consent under its
+    current nonce; for an address no `account` has (the zero address), a stranger signs."""
+    signer = _ACCOUNTS.get(to_checksum_address(member)) or account("a stranger to the member")
+    org_, _, role_, licence_, deadline, signature = join_args(
+        membership, signer, org, role, licence
+    )
+    return membership.functions.registerStaff(org_, member, role_, licence_, deadline, signature)
 
 
 def record_id(hospital: str, label: str) -> bytes:
@@ -138,9 +155,7 @@ def register(
     role: bytes,
     licence: bytes = LICENCE,
 ) -> None:
-    act(admin).transact(
-        membership.functions.registerStaff(org.address, member.address, role, licence)
-    )
+    act(admin).transact(joined(membership, org.address, member.address, role, licence))
 
 
 def remove(

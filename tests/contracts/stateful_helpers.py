@@ -30,6 +30,7 @@ from contract_helpers import (
     Act,
     chain_client,
     emitted,
+    joined,
     refusal,
 )
 from eth_abi.abi import decode as abi_decode, encode as abi_encode
@@ -497,9 +498,7 @@ class Consortium:
                 membership.functions.admitOrganisation(org.address, kind, org.address)
             )
         for member, (org, role) in self.staff.items():
-            act(org).transact(
-                membership.functions.registerStaff(org.address, member, role, _licence(role))
-            )
+            act(org).transact(joined(membership, org.address, member, role, _licence(role)))
 
     def model(self) -> MembershipModel:
         model = MembershipModel(REGULATOR.address)

@@ -25,6 +25,7 @@ from contract_helpers import (
     Act,
     admit,
     emitted,
+    joined,
     refusal,
     refused,
     register,
@@ -245,7 +246,7 @@ def test_reinstating_an_active_organisation_is_refused(
 
 def test_admin_registers_a_doctor(act: Act, membership: Contract, hospital: None) -> None:
     receipt = act(HOSPITAL_ADMIN).transact(
-        membership.functions.registerStaff(HOSPITAL.address, DOCTOR.address, DOCTOR_ROLE, LICENCE)
+        joined(membership, HOSPITAL.address, DOCTOR.address, DOCTOR_ROLE, LICENCE)
     )
     assert emitted(membership, receipt) == [
         (
@@ -283,7 +284,7 @@ def test_registering_by_a_non_admin_is_refused(
     act: Act, membership: Contract, hospital: None
 ) -> None:
     # The organisation account itself is not its admin here, and the regulator is no admin either.
-    fn = membership.functions.registerStaff(HOSPITAL.address, DOCTOR.address, DOCTOR_ROLE, LICENCE)
+    fn = joined(membership, HOSPITAL.address, DOCTOR.address, DOCTOR_ROLE, LICENCE)
     assert refused(act(HOSPITAL), fn) == (
         "MembershipNotOrganisationAdmin",
         {"caller": HOSPITAL.address, "org": HOSPITAL.address},
@@ -294,7 +295,7 @@ def test_registering_by_another_organisations_admin_is_refused(
     act: Act, membership: Contract, hospital: None
 ) -> None:
     admit(act, membership, OTHER_HOSPITAL, OrgKind.HOSPITAL, OTHER_ADMIN)
-    fn = membership.functions.registerStaff(HOSPITAL.address, DOCTOR.address, DOCTOR_ROLE, LICENCE)
+    fn = joined(membership, HOSPITAL.address, DOCTOR.address, DOCTOR_ROLE, LICENCE)
     assert refused(act(OTHER_ADMIN), fn) == (
         "MembershipNotOrganisationAdmin",
         {"caller": OTHER_ADMIN.address, "org": HOSPITAL.address},
@@ -302,7 +303,7 @@ def test_registering_by_another_organisations_admin_is_refused(
 
 
 def test_registering_in_an_unknown_organisation_is_refused(act: Act, membership: Contract) -> None:
-    fn = membership.functions.registerStaff(OUTSIDER.address, DOCTOR.address, DOCTOR_ROLE, LICENCE)
+    fn = joined(membership, OUTSIDER.address, DOCTOR.address, DOCTOR_ROLE, LICENCE)
     assert refused(act(OUTSIDER), fn) == (
         "MembershipUnknownOrganisation",
         {"org": OUTSIDER.address},
@@ -313,7 +314,7 @@ def test_registering_in_a_suspended_organisation_is_refused(
     act: Act, membership: Contract, hospital: None
 ) -> None:
     suspend(act, membership, HOSPITAL)
-    fn = membership.functions.registerStaff(HOSPITAL.address, DOCTOR.address, DOCTOR_ROLE, LICENCE)
+    fn = joined(membership, HOSPITAL.address, DOCTOR.address, DOCTOR_ROLE, LICENCE)
     assert refused(act(HOSPITAL_ADMIN), fn) == (
         "MembershipOrganisationNotActive",
         {"org": HOSPITAL.address},
@@ -323,16 +324,14 @@ def test_registering_in_a_suspended_organisation_is_refused(
 def test_registering_the_zero_address_is_refused(
     act: Act, membership: Contract, hospital: None
 ) -> None:
-    fn = membership.functions.registerStaff(HOSPITAL.address, ZERO, DOCTOR_ROLE, LICENCE)
+    fn = joined(membership, HOSPITAL.address, ZERO, DOCTOR_ROLE, LICENCE)
     assert refused(act(HOSPITAL_ADMIN), fn) == ("MembershipZeroAddress", {})
 
 
 def test_registering_with_a_non_staff_role_is_refused(
     act: Act, membership: Contract, hospital: None
 ) -> None:
-    fn = membership.functions.registerStaff(
-        HOSPITAL.address, DOCTOR.address, REGULATOR_ROLE, LICENCE
-    )
+    fn = joined(membership, HOSPITAL.address, DOCTOR.address, REGULATOR_ROLE, LICENCE)
     assert refused(act(HOSPITAL_ADMIN), fn) == (
         "MembershipUnknownRole",
         {"role": REGULATOR_ROLE},
@@ -343,7 +342,7 @@ def test_registering_with_a_non_staff_role_is_refused(
 def test_registering_a_licensed_role_without_licence_is_refused(
     act: Act, membership: Contract, hospital: None, role: bytes
 ) -> None:
-    fn = membership.functions.registerStaff(HOSPITAL.address, PHARMACIST.address, role, bytes(32))
+    fn = joined(membership, HOSPITAL.address, PHARMACIST.address, role, bytes(32))
     assert refused(act(HOSPITAL_ADMIN), fn) == ("MembershipLicenceRequired", {"role": role})
 
 
@@ -351,9 +350,7 @@ def test_registering_staff_of_another_organisation_is_refused(
     act: Act, membership: Contract, doctor: None
 ) -> None:
     admit(act, membership, OTHER_HOSPITAL, OrgKind.HOSPITAL, OTHER_ADMIN)
-    fn = membership.functions.registerStaff(
-        OTHER_HOSPITAL.address, DOCTOR.address, AUDITOR_ROLE, LICENCE
-    )
+    fn = joined(membership, OTHER_HOSPITAL.address, DOCTOR.address, AUDITOR_ROLE, LICENCE)
     assert refused(act(OTHER_ADMIN), fn) == (
         "MembershipStaffAlreadyRegistered",
         {"account": DOCTOR.address, "org": HOSPITAL.address},
@@ -366,9 +363,7 @@ def test_removed_staff_can_be_registered_by_another_organisation(
     remove(act, membership, HOSPITAL_ADMIN, HOSPITAL, DOCTOR)
     admit(act, membership, OTHER_HOSPITAL, OrgKind.HOSPITAL, OTHER_ADMIN)
     receipt = act(OTHER_ADMIN).transact(
-        membership.functions.registerStaff(
-            OTHER_HOSPITAL.address, DOCTOR.address, DOCTOR_ROLE, LICENCE
-        )
+        joined(membership, OTHER_HOSPITAL.address, DOCTOR.address, DOCTOR_ROLE, LICENCE)
     )
     assert [name for name, _ in emitted(membership, receipt)] == ["StaffRegistered"]
     assert membership.functions.hasStaffRole(

@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 import pytest
-from contract_helpers import DOCTOR_ROLE, LICENCE, REGULATOR, REGULATOR_ROLE, account
+from contract_helpers import DOCTOR_ROLE, LICENCE, REGULATOR, REGULATOR_ROLE, account, joined
 from eth_account.signers.local import LocalAccount
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
@@ -146,7 +146,7 @@ class MembershipMachine(ContractMachine):
     def register_staff(self, data: st.DataObject, member: str, role: bytes, licence: bytes) -> None:
         org = self._address(data, list(self.model.orgs), "org")
         sender = self._sender(data, [self.model.organisation(org)[2]])
-        fn = self.membership.functions.registerStaff(org, member, role, licence)
+        fn = joined(self.membership, org, member, role, licence)
         expected = self.model.register(sender.address, org, member, role, licence)
         self.expect("Membership", sender, fn, expected)
 
@@ -192,7 +192,7 @@ class MembershipMachine(ContractMachine):
     def admin_registers_staff(self, data: st.DataObject, member: str, role: bytes) -> None:
         org = data.draw(st.sampled_from(sorted(self.model.orgs)), label="org")
         admin = next(a for a in POOL if a.address == self.model.orgs[org].admin)
-        fn = self.membership.functions.registerStaff(org, member, role, LICENCE)
+        fn = joined(self.membership, org, member, role, LICENCE)
         expected = self.model.register(admin.address, org, member, role, bytes(LICENCE))
         self.expect("Membership", admin, fn, expected)
 

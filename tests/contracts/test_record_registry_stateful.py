@@ -29,6 +29,7 @@ from contract_helpers import (
     OrgKind,
     account,
     chain_client,
+    joined,
     record_id,
 )
 from eth_account.signers.local import LocalAccount
@@ -104,9 +105,7 @@ def consortium(w3: Web3, deployment: Deployment, membership: Contract) -> None:
         membership.functions.admitOrganisation(INSURER.address, OrgKind.INSURER, INSURER.address)
     )
     for member, (org, role) in STAFF.items():
-        act(org).transact(
-            membership.functions.registerStaff(org.address, member, role, _licence(bytes(role)))
-        )
+        act(org).transact(joined(membership, org.address, member, role, _licence(bytes(role))))
 
 
 def _seeded_model() -> MembershipModel:
@@ -359,9 +358,7 @@ class RegistryMachine(ContractMachine):
     @rule(member=st.sampled_from(AUTHORS[:-1]), org=st.sampled_from(HOSPITALS), data=st.data())
     def register_staff(self, member: LocalAccount, org: LocalAccount, data: st.DataObject) -> None:
         role = bytes(data.draw(st.sampled_from((DOCTOR_ROLE, CLERK_ROLE, AUDITOR_ROLE)), "role"))
-        fn = self.membership.functions.registerStaff(
-            org.address, member.address, role, _licence(role)
-        )
+        fn = joined(self.membership, org.address, member.address, role, _licence(role))
         expected = self.members.register(
             org.address, org.address, member.address, role, _licence(role)
         )
