@@ -135,6 +135,7 @@ def build_gateway(settings: Settings) -> Gateway:
         records,
         org=org,
         org_key=org_key,
+        directory=directory,
         rules=load_rules(settings.prereview_rules_file),
         zone=settings.zone,
         max_payload_bytes=settings.max_payload_bytes,

@@ -292,7 +292,7 @@ class ReviewPublic(_Model):
 
 class DispensePublic(_Model):
     """A dispense as the chain holds it: who, when, and the commitment and CID of the
-    MedicationDispense (its content stays with the pharmacy)."""
+    MedicationDispense (its content is sealed for the pharmacy and the issuing hospital)."""
 
     prescription_id: str
     pharmacy: str
@@ -300,6 +300,14 @@ class DispensePublic(_Model):
     commitment: str
     cid: str
     dispensed_at: int
+
+
+class DispenseContentPublic(DispensePublic):
+    """A dispense opened: its MedicationDispense and salt, for the dispensing pharmacy's staff and
+    the issuing hospital's, each on its own organisation's gateway."""
+
+    salt: str
+    resource: dict[str, Any]
 
 
 class DispenseReceiptPublic(_Model):
