@@ -101,7 +101,8 @@ def build_gateway(settings: Settings) -> Gateway:
     directory = OrgDirectory(chain)
     if chain.call(chain.contract("Membership").functions.isActiveOrganisation(org.address)):
         # What an admitted organisation publishes on admission, kept current on every start (a
-        # call only, once the chain holds it). No IPFS node is wired in yet: no peer, no addresses.
+        # call only, once the chain holds it). The peer id and addresses are left as they are: its
+        # IPFS node's to publish (none is wired in yet, so they stay empty).
         directory.publish(org_key)
     store = open_store(
         settings.store_backend, path=settings.data_dir / "store", url=settings.kubo_url

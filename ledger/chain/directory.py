@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from web3 import Web3
 
 from ledger.chain.connection import Chain
-from ledger.errors import ContractRevert, OrgNotInDirectory, OrgNotUsable
+from ledger.errors import ChainError, ContractRevert, OrgNotInDirectory, OrgNotUsable
 
 __all__ = ["DirectoryEntry", "OrgDirectory"]
 
@@ -43,29 +43,39 @@ class OrgDirectory:
         self._contract = chain.contract("OrgDirectory")
 
     def publish(
-        self, org_key: X25519PrivateKey, *, peer_id: str = "", addrs: Sequence[str] = ()
+        self,
+        org_key: X25519PrivateKey,
+        *,
+        peer_id: str | None = None,
+        addrs: Sequence[str] | None = None,
     ) -> str | None:
-        """Publish the sender's entry: the public half of ``org_key``, its node's peer id and
-        addresses. Returns the transaction hash, or None when the chain already holds exactly this
-        entry (so calling it on every start costs nothing once done)."""
-        sender = self._chain.sender
+        """Publish the sender's entry: the public half of ``org_key``, and its node's peer id and
+        addresses (None keeps what the chain holds, so a gateway refreshing its key never wipes
+        the peer its IPFS node published). Returns the transaction hash, or None when the chain
+        already holds exactly this entry (so calling it on every start costs nothing once done)."""
         key = org_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        if sender is not None:
-            try:
-                current = self.entry(sender.address)
-            except OrgNotInDirectory:
-                current = None
-            if current is not None and (current.raw_key(), current.peer_id, current.addrs) == (
-                key,
-                peer_id,
-                tuple(addrs),
-            ):
-                return None
+        try:
+            current: DirectoryEntry | None = self.entry(self._chain_sender())
+        except OrgNotInDirectory:
+            current = None
+        held_peer, held_addrs = (current.peer_id, current.addrs) if current else ("", ())
+        wanted = (
+            key,
+            held_peer if peer_id is None else peer_id,
+            held_addrs if addrs is None else tuple(addrs),
+        )
+        if current is not None and (current.raw_key(), current.peer_id, current.addrs) == wanted:
+            return None
         fn = self._contract.functions.setEntry(
-            key, peer_id.encode(), [addr.encode() for addr in addrs]
+            wanted[0], wanted[1].encode(), [addr.encode() for addr in wanted[2]]
         )
         self._chain.preflight(fn)
         return str(self._chain.transact(fn)["transactionHash"].to_0x_hex())
+
+    def _chain_sender(self) -> str:
+        if self._chain.sender is None:
+            raise ChainError("publishing to the directory needs a sending account")
+        return str(self._chain.sender.address)
 
     def entry(self, org: str) -> DirectoryEntry:
         """``org``'s entry, usable or not; OrgNotInDirectory if it never published one."""

@@ -92,3 +92,22 @@ def test_active_peers_leave_out_a_suspended_organisation(w3: Web3, deployment: D
     directory = directory_of(w3, deployment, PHARMACY)
     assert [e.org for e in directory.active_peers()] == [PHARMACY.address]
     assert directory.organisations() == [HOSPITAL.address, PHARMACY.address]
+
+
+def test_refreshing_the_key_keeps_the_published_peer(w3: Web3, deployment: Deployment) -> None:
+    """The gateway refreshes its key on every start; the peer its IPFS node published stays."""
+    directory = directory_of(w3, deployment, HOSPITAL)
+    key = x25519_from_eth_key(bytes(HOSPITAL.key))
+    directory.publish(key, peer_id="12D3KooWx", addrs=["/ip4/10.0.0.1/tcp/4001"])
+    assert directory.publish(key) is None
+    entry = directory.entry(HOSPITAL.address)
+    assert (entry.peer_id, entry.addrs) == ("12D3KooWx", ("/ip4/10.0.0.1/tcp/4001",))
+
+
+def test_publishing_empty_addresses_clears_them(w3: Web3, deployment: Deployment) -> None:
+    directory = directory_of(w3, deployment, HOSPITAL)
+    key = x25519_from_eth_key(bytes(HOSPITAL.key))
+    directory.publish(key, peer_id="12D3KooWx", addrs=["/ip4/10.0.0.1/tcp/4001"])
+    directory.publish(key, peer_id="", addrs=[])
+    entry = directory.entry(HOSPITAL.address)
+    assert (entry.peer_id, entry.addrs) == ("", ())
