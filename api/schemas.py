@@ -302,6 +302,18 @@ class DispensePublic(_Model):
     dispensed_at: int
 
 
+class DirectoryEntryPublic(_Model):
+    """One organisation's directory entry: the X25519 public key envelopes for it are sealed to,
+    its content node's peer id and multiaddrs, when it published them, and whether it is active."""
+
+    org: str
+    encryption_key: str
+    peer_id: str
+    addrs: list[str]
+    updated_at: int
+    usable: bool
+
+
 class DispenseContentPublic(DispensePublic):
     """A dispense opened: its MedicationDispense and salt, for the dispensing pharmacy's staff and
     the issuing hospital's, each on its own organisation's gateway."""
