@@ -22,14 +22,12 @@ from contract_helpers import (
     suspend,
 )
 from eth_account.signers.local import LocalAccount
-from hostile_prescription_helpers import refused_raw, send_raw
+from hostile_prescription_helpers import refused_raw, send_calldata, send_raw
 from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt
 
-from ledger.chain import _artifacts
 from ledger.chain.connection import Chain
-from ledger.chain.deploy import Deployment
 from ledger.errors import ContractRevert
 from ledger.types import OrgKind
 
@@ -38,13 +36,6 @@ OTHER_KEY = b"\x24" * 32
 PEER = b"12D3KooWExamplePeerIdOfHospitalA"
 ADDRS = [b"/ip4/10.0.0.1/tcp/4001", b"/ip4/127.0.0.1/tcp/4001"]
 MAX_PEER_ID_BYTES, MAX_ADDRS, MAX_ADDR_BYTES = 128, 8, 256
-
-
-@pytest.fixture(scope="module")
-def directory(w3: Web3, deployment: Deployment) -> Contract:
-    return w3.eth.contract(
-        address=deployment.address("OrgDirectory"), abi=_artifacts.load("OrgDirectory").abi
-    )
 
 
 @pytest.fixture
@@ -264,18 +255,7 @@ def test_a_member_calling_a_setter_for_another_organisation_is_refused(
     args = w3.codec.encode(
         ["address", "bytes32", "bytes", "bytes[]"], [HOSPITAL.address, OTHER_KEY, PEER, ADDRS]
     )
-    tx = {
-        "to": directory.address,
-        "data": "0x" + (selector + args).hex(),
-        "value": 0,
-        "gas": 1_000_000,
-        "gasPrice": 0,
-        "nonce": w3.eth.get_transaction_count(PHARMACY.address, "pending"),
-        "chainId": w3.eth.chain_id,
-    }
-    raw = PHARMACY.sign_transaction(tx).raw_transaction  # type: ignore[arg-type]
-    tx_hash = w3.provider.make_request("eth_sendRawTransaction", ["0x" + raw.hex()])["result"]  # type: ignore[arg-type]
-    receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
+    receipt = send_calldata(w3, PHARMACY, directory.address, "0x" + (selector + args).hex())
     assert receipt["status"] == 0
     assert receipt["logs"] == []
     assert entry(directory, HOSPITAL) == ((KEY, PEER, ADDRS), True)
