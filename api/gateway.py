@@ -1,5 +1,5 @@
-"""The gateway's parts, built once from settings: chain, store, record and prescription books,
-nonces, identity."""
+"""The gateway's parts, built once from settings: chain, organisation directory, store, record and
+prescription books, nonces, identity."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from eth_account.signers.local import LocalAccount
 from ledger.audit.access_log import ACCESS_LOG_KIND, AccessLog, SealedBatch
 from ledger.chain import deploy
 from ledger.chain.connection import Chain, connect
+from ledger.chain.directory import OrgDirectory
 from ledger.claiming import load_coverage
 from ledger.claiming.claims import ClaimBook
 from ledger.claiming.payments import PaymentBook
@@ -39,6 +40,7 @@ class Gateway:
     store: ContentStore
     org: LocalAccount
     org_key: X25519PrivateKey
+    directory: OrgDirectory
     patients: PatientDirectory
     nonces: SqliteNonceStore
     records: RecordBook
@@ -96,6 +98,12 @@ def build_gateway(settings: Settings) -> Gateway:
         gas_limit=settings.tx_gas_limit,
         confirmations=settings.tx_confirmations,
     )
+    directory = OrgDirectory(chain)
+    if chain.call(chain.contract("Membership").functions.isActiveOrganisation(org.address)):
+        # What an admitted organisation publishes on admission, kept current on every start (a
+        # call only, once the chain holds it). The peer id and addresses are left as they are: its
+        # IPFS node's to publish (none is wired in yet, so they stay empty).
+        directory.publish(org_key)
     store = open_store(
         settings.store_backend, path=settings.data_dir / "store", url=settings.kubo_url
     )
@@ -128,6 +136,7 @@ def build_gateway(settings: Settings) -> Gateway:
         records,
         org=org,
         org_key=org_key,
+        directory=directory,
         rules=load_rules(settings.prereview_rules_file),
         zone=settings.zone,
         max_payload_bytes=settings.max_payload_bytes,
@@ -159,6 +168,7 @@ def build_gateway(settings: Settings) -> Gateway:
         store,
         org,
         org_key,
+        directory,
         patients,
         SqliteNonceStore(db),
         records,

@@ -18,6 +18,7 @@ from api.routes import (
     bulk,
     claims,
     consents,
+    directory,
     dispenses,
     meta,
     patients,
@@ -48,7 +49,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.add_middleware(AccessTraceMiddleware)
     problems.install(app)
     routers = (meta, patients, bulk, records, receipts, consents, audit, prescriptions, dispenses)
-    for module in (*routers, practice):
+    for module in (*routers, directory, practice):
         app.include_router(module.router)
     for module in (payments, claims):
         app.include_router(module.router)

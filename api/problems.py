@@ -79,6 +79,8 @@ _STATUS: list[tuple[type[errors.LedgerError], int]] = [
     (NotFound, 404),
     (PaymentUnknown, 404),
     (NotBatchAnchored, 409),
+    # No usable directory entry to seal for: the organisation publishes one, or is reinstated.
+    (errors.DirectoryError, 409),
     (BatchProofInvalid, 502),
     (errors.StoreUnavailable, 503),
     (errors.ChainUnavailable, 503),

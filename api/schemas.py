@@ -296,7 +296,7 @@ class ReviewPublic(_Model):
 
 class DispensePublic(_Model):
     """A dispense as the chain holds it: who, when, and the commitment and CID of the
-    MedicationDispense (its content stays with the pharmacy)."""
+    MedicationDispense (its content is sealed for the pharmacy and the issuing hospital)."""
 
     prescription_id: str
     pharmacy: str
@@ -304,6 +304,26 @@ class DispensePublic(_Model):
     commitment: str
     cid: str
     dispensed_at: int
+
+
+class DirectoryEntryPublic(_Model):
+    """One organisation's directory entry: the X25519 public key envelopes for it are sealed to,
+    its content node's peer id and multiaddrs, when it published them, and whether it is active."""
+
+    org: str
+    encryption_key: str
+    peer_id: str
+    addrs: list[str]
+    updated_at: int
+    usable: bool
+
+
+class DispenseContentPublic(DispensePublic):
+    """A dispense opened: its MedicationDispense and salt, for the dispensing pharmacy's staff and
+    the issuing hospital's, each on its own organisation's gateway."""
+
+    salt: str
+    resource: dict[str, Any]
 
 
 class DispenseReceiptPublic(_Model):

@@ -9,6 +9,9 @@
     ├── CryptoError
     │   ├── DecryptionFailed
     │   └── KeyFileError
+    ├── DirectoryError
+    │   ├── OrgNotInDirectory
+    │   └── OrgNotUsable
     ├── StoreError
     │   ├── ContentNotFound
     │   ├── ContentCorrupt
@@ -82,6 +85,24 @@ class KeyFileError(CryptoError):
     """A key file is missing, malformed, or its passphrase is wrong."""
 
     code = "crypto.key_file"
+
+
+class DirectoryError(LedgerError):
+    """The organisation directory on chain cannot give what was asked of it."""
+
+    code = "directory.error"
+
+
+class OrgNotInDirectory(DirectoryError):
+    """The organisation has published no entry (no envelope key, no peer) in the directory."""
+
+    code = "directory.unknown_org"
+
+
+class OrgNotUsable(DirectoryError):
+    """The organisation has an entry but is not active (suspended): nothing is sealed to it."""
+
+    code = "directory.not_usable"
 
 
 class StoreError(LedgerError):

@@ -4,7 +4,8 @@ Which gateway: a prescription is issued, read and cancelled through the issuing 
 which alone holds a key to it; a pharmacy reads its dispensing view there too. The dispense is sent
 through the pharmacy's own gateway, because the contract takes the dispensing organisation from
 ``msg.sender``: that gateway checks its pharmacist, seals the MedicationDispense for its own
-organisation, stores it and anchors it. A review goes through the reviewing organisation's gateway
+organisation and the issuing hospital (its key from the organisation directory), stores it and
+anchors it. A review goes through the reviewing organisation's gateway
 (the hospital's own pharmacy, or a member pharmacy) for the same reason.
 """
 

@@ -1,5 +1,6 @@
 """The chain side of a gateway: the connection to the ledger's contracts, their deployment and
-compiled artifacts, waiting for receipts, and the local anvil node for development and tests."""
+compiled artifacts, the organisation directory, waiting for receipts, and the local anvil node for
+development and tests."""
 
 from __future__ import annotations
 
@@ -15,5 +16,9 @@ if TYPE_CHECKING:
         Deployment as Deployment,
         ensure_deployed as ensure_deployed,
         load_deployment as load_deployment,
+    )
+    from ledger.chain.directory import (
+        DirectoryEntry as DirectoryEntry,
+        OrgDirectory as OrgDirectory,
     )
     from ledger.chain.node import Anvil as Anvil, NodeProcess as NodeProcess

@@ -50,6 +50,7 @@ _CONSTRUCTOR_ARGS: Mapping[str, tuple[str, ...]] = {
         "utc_offset_s",
     ),
     "ClaimRegistry": ("Membership", "ConsentRegistry"),
+    "OrgDirectory": ("Membership",),
 }
 CONTRACTS = tuple(_CONSTRUCTOR_ARGS)
 

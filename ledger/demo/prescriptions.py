@@ -3,9 +3,10 @@
 Hospital-b's doctor, under an approved multi-point practice filing, prescribes at hospital A for
 the demo patient (following up the record of step 3); a doctor without a filing and a
 first-diagnosis patient are refused; pre-review stops a controlled drug; hospital A's pharmacist
-approves; pharmacy A reads the dispensing view and dispenses through its own gateway; pharmacy B
-is refused. Expiry (step 20b) is shown on a scratch chain of the demo's own (ledger.demo.expiry):
-a running network's clock cannot be moved honestly.
+approves; pharmacy A reads the dispensing view and dispenses through its own gateway, sealing the
+MedicationDispense for hospital A too (its key from the organisation directory), which hospital A
+opens on its own gateway; pharmacy B is refused. Expiry (step 20b) is shown on a scratch chain of
+the demo's own (ledger.demo.expiry): a running network's clock cannot be moved honestly.
 """
 
 from __future__ import annotations
@@ -158,6 +159,16 @@ def prescription_steps(
         pharmacy=dispensed["pharmacy"],
         cid=dispensed["cid"],
         transaction=dispensed["transaction"],
+    )
+    with as_staff("hospital-a", "pharmacist") as hospital_pharmacist:
+        opened = hospital_pharmacist.get_json(f"/v1/dispenses/{pid}")
+    check(opened["cid"] == dispensed["cid"], f"hospital A opened another dispense: {opened['cid']}")
+    step(
+        "19b",
+        "hospital A opens the MedicationDispense on its own gateway: the pharmacy sealed it for "
+        "hospital A too, under the key hospital A published in the organisation directory",
+        status=opened["resource"]["status"],
+        cid=opened["cid"],
     )
     with as_staff("pharmacy-b", "pharmacist", pharmacies[1].gateway_url) as pharmacy_b:
         second = refusal(lambda: pharmacy_b.post_json(path, content=body))

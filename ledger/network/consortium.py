@@ -17,8 +17,9 @@ from web3 import Web3
 
 from ledger.chain import deploy
 from ledger.chain.connection import Chain
+from ledger.chain.directory import OrgDirectory
 from ledger.crypto import commitment
-from ledger.crypto.keys import load_key, new_key_file
+from ledger.crypto.keys import load_key, new_key_file, x25519_from_eth_key
 from ledger.network.joining import join_args
 from ledger.prescribing import FilingStatus, PracticeScope, RegistrationStatus
 from ledger.types import OrgKind
@@ -162,8 +163,9 @@ def seed_demo(
     follow_up_window_s: int = DEMO_FOLLOW_UP_WINDOW_S,
     confirmations: int = 1,
 ) -> Consortium:
-    """Deploy if needed and admit the demo organisations and staff once per deployment; record the
-    doctors' registrations, the demo filing and the hospitals' follow-up windows as the regulator.
+    """Deploy if needed and admit the demo organisations and staff once per deployment, each
+    publishing its envelope key in the organisation directory; record the doctors' registrations,
+    the demo filing and the hospitals' follow-up windows as the regulator.
 
     Each step is taken only if the file or the chain does not show it done, so a consortium seeded
     by an earlier version gains what was added since. Gateway URLs follow ``api_port`` on every
@@ -198,6 +200,10 @@ def seed_demo(
         for label, person in spec.staff.items():
             if label not in org.staff:
                 org.staff[label] = _register(admin, keys, org, label, person)
+        # No peer id or addresses yet: the demo organisations have no IPFS node of their own
+        # until one is wired in; their envelope keys are what the directory gives today.
+        if chain.call(chain.contract("Membership").functions.isActiveOrganisation(org.address)):
+            OrgDirectory(admin).publish(x25519_from_eth_key(load_key(Path(org.key_file), "")))
         org.gateway_url = _gateway_url(spec, api_port)
         consortium.save(path)
     _seed_practice(chain, consortium, follow_up_window_s)

@@ -5,8 +5,9 @@ not issued, and a pharmacist's reason stays with the reviewing organisation.
 
 A prescription's MedicationRequest is sealed under (prescription id, version 1) for the issuing
 hospital and the patient's pseudonym; a dispense's MedicationDispense under (prescription id,
-version 2) for the dispensing organisation only, which is all its gateway holds a key for. Both are
-written through ``ledger.records.anchoring``: validate, seal, preflight, store, anchor.
+version 2) for the dispensing organisation and the issuing hospital, whose key the organisation
+directory on chain gives. Both are written through ``ledger.records.anchoring``: validate, seal,
+preflight, store, anchor.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from eth_account.signers.local import LocalAccount
 
 from ledger.chain.connection import Chain
+from ledger.chain.directory import OrgDirectory
 from ledger.consent.patients import PatientDirectory
 from ledger.crypto import envelope
 from ledger.errors import ContractRevert, DecryptionFailed, LedgerError
@@ -127,6 +129,7 @@ class PrescriptionBook:
         *,
         org: LocalAccount,
         org_key: X25519PrivateKey,
+        directory: OrgDirectory,
         rules: PreReviewRules,
         zone: ZoneInfo,
         max_payload_bytes: int,
@@ -137,6 +140,7 @@ class PrescriptionBook:
         self._records = records
         self._org = org
         self._org_key = org_key
+        self._directory = directory
         self._rules = rules
         self._zone = zone
         self._max_payload_bytes = max_payload_bytes
@@ -215,20 +219,25 @@ class PrescriptionBook:
     def dispense(self, prescription_id: bytes, raw_payload: bytes, *, pharmacist: str) -> Anchored:
         """Anchor this organisation's MedicationDispense of an approved prescription; of two
         pharmacies racing, the chain lets one through and the other gets
-        PrescriptionAlreadyDispensed."""
-        self.onchain(prescription_id)  # PrescriptionUnknown before anything else
+        PrescriptionAlreadyDispensed. Sealed for the issuing hospital too, under the key it
+        published in the directory: OrgNotInDirectory or OrgNotUsable, before anything is stored,
+        if it has none to seal to."""
+        institution = self.onchain(prescription_id).institution  # PrescriptionUnknown first
         payload = parse_payload(
             raw_payload,
             max_bytes=self._max_payload_bytes,
             allowed_types=frozenset({"MedicationDispense"}),
         )
+        recipients: dict[str, X25519PublicKey] = {self._org.address: self._org_key.public_key()}
+        if institution != self._org.address:
+            recipients[institution] = self._directory.encryption_key(institution)
         return seal_store_anchor(
             self._chain,
             self._store,
             payload,
             context_id=prescription_id,
             version=DISPENSE_VERSION,
-            recipients={self._org.address: self._org_key.public_key()},
+            recipients=recipients,
             build=lambda digest, cid: self._registry.functions.dispensePrescription(
                 prescription_id, pharmacist, digest, cid
             ),
@@ -267,13 +276,20 @@ class PrescriptionBook:
 
     def read(self, prescription: OnchainPrescription) -> tuple[dict[str, Any], str]:
         """The MedicationRequest and its salt, opened with this hospital's key."""
-        blob = self._store.get(prescription.cid)
+        return self._open(prescription.cid, prescription.prescription_id, REQUEST_VERSION)
+
+    def read_dispense(self, dispense: DispenseInfo) -> tuple[dict[str, Any], str]:
+        """The MedicationDispense and its salt, opened with this organisation's key: the
+        dispensing pharmacy's or the issuing hospital's (DecryptionFailed for anyone else)."""
+        return self._open(dispense.cid, dispense.prescription_id, DISPENSE_VERSION)
+
+    def _open(self, cid: str, prescription_id: str, version: int) -> tuple[dict[str, Any], str]:
         plaintext = envelope.open_envelope(
-            blob,
+            self._store.get(cid),
             private_key=self._org_key,
             label=self._org.address,
-            record_id=bytes.fromhex(prescription.prescription_id[2:]),
-            version=REQUEST_VERSION,
+            record_id=bytes.fromhex(prescription_id[2:]),
+            version=version,
         )
         body = json.loads(plaintext)
         return body["resource"], body["salt"]

@@ -245,6 +245,8 @@ COVERED_ELSEWHERE |= {
         "POST /v1/practice/filings/{filing_id}/revoke",
     )
 }
+#: The organisation directory: any member reads it, nobody else.
+COVERED_ELSEWHERE |= {"GET /v1/directory": "tests/api/test_directory.py"}
 #: Bulk writes and their receipts.
 COVERED_ELSEWHERE |= {
     route: "tests/api/test_bulk.py"

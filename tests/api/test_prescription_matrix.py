@@ -8,7 +8,8 @@ one drug for one patient would be blocked as duplicate therapy), issued by hospi
 A refused call changes nothing, so the refused callers share that prescription; an allowed write
 gets a fresh one in the same state, so that each allowed cell can succeed on its own. Reviews and
 dispenses by the pharmacy go through the pharmacy's own gateway (the contract takes the reviewing
-or dispensing organisation from the sender); everything else goes through hospital-a's.
+or dispensing organisation from the sender), and so does its reading of a dispense (sealed for it
+and the issuing hospital); everything else goes through hospital-a's.
 """
 
 from __future__ import annotations
@@ -114,6 +115,18 @@ PRESCRIPTION_TABLE: dict[str, dict[str, Any]] = {
     },
     "GET /v1/prescriptions": metadata("a_doctor", "a_clerk", "a_pharmacist"),
     "GET /v1/dispenses": metadata("pharmacy"),
+    # Opened on the reader's own organisation's gateway: hospital-a's staff there (it issued), the
+    # pharmacy's on its own (it dispensed); sealed for those two organisations and no one else.
+    "GET /v1/dispenses/{prescription_id}": {
+        **every(WRONG_ORG),
+        "stranger": NOT_MEMBER,
+        "patient": NOT_MEMBER,
+        "other_patient": NOT_MEMBER,
+        **dict.fromkeys(
+            ("a_doctor", "a_clerk", "a_pharmacist", "pharmacy"),
+            in_states(OK, ("dispensed",), No(404, "dispense.not_found")),
+        ),
+    },
     "GET /v1/practice/doctors/{address}": metadata("a_doctor"),
 }
 
@@ -199,7 +212,8 @@ def build(m: Rx, route: str, role: str, state: str) -> Call:
     pid = prescription_in(m.world, state)[0] if fresh else m.prescriptions[state][0]
     method, template = route.split(" ", 1)
     path = template.replace("{prescription_id}", pid)
-    own_gateway = "pharmacy" if role == "pharmacy" and write else HOSPITAL
+    on_own = write or route == "GET /v1/dispenses/{prescription_id}"
+    own_gateway = "pharmacy" if role == "pharmacy" and on_own else HOSPITAL
     match route:
         case "POST /v1/prescriptions":
             _, patient, record = m.prescriptions[state]

@@ -16,6 +16,7 @@ import pytest
 from api.gateway import build_gateway
 from api.main import create_app
 from api.serving import serve
+from ledger.chain.connection import Chain
 from ledger.gateway.client import GatewayClient, GatewayError
 from ledger.settings import Settings
 from tests.world import MAX_PAYLOAD, Patient, World, anchor, enrol_patient, fhir, private_world
@@ -311,6 +312,51 @@ def test_pharmacy_dispenses_once_and_the_second_pharmacy_is_refused(
     assert read["dispense"]["cid"] == receipt["cid"]
 
 
+def open_dispense(world: World, pid: str, org: str, label: str) -> Any:
+    with world.as_staff(org, label, gateway=org) as staff:
+        return staff.get_json(f"/v1/dispenses/{pid}")
+
+
+def test_the_issuing_hospital_opens_the_dispense_a_pharmacy_sealed(
+    world: World, approved: str
+) -> None:
+    """The pharmacy sealed the MedicationDispense for hospital A too, under the key hospital A
+    published in the organisation directory: hospital A's own gateway opens it."""
+    receipt = dispense(world, approved)
+    opened = open_dispense(world, approved, "hospital-a", "doctor")
+    assert opened["resource"] == json.loads(dispense_body(approved))
+    assert (opened["pharmacy"], opened["cid"]) == (world.org_address("pharmacy"), receipt["cid"])
+    assert opened["salt"].startswith("0x")
+
+
+def test_the_pharmacy_opens_its_own_dispense(world: World, approved: str) -> None:
+    dispense(world, approved)
+    opened = open_dispense(world, approved, "pharmacy", "pharmacist")
+    assert opened["resource"] == json.loads(dispense_body(approved))
+
+
+def test_the_hospital_and_the_pharmacy_read_the_same_salt(world: World, approved: str) -> None:
+    dispense(world, approved)
+    at_hospital = open_dispense(world, approved, "hospital-a", "doctor")
+    at_pharmacy = open_dispense(world, approved, "pharmacy", "pharmacist")
+    assert at_hospital["salt"] == at_pharmacy["salt"]
+
+
+def test_another_pharmacy_may_not_open_a_dispense(world: World, approved: str) -> None:
+    dispense(world, approved)
+    assert refused(lambda: open_dispense(world, approved, "pharmacy-b", "pharmacist")) == (
+        403,
+        "dispense.forbidden",
+    )
+
+
+def test_a_prescription_not_dispensed_has_no_dispense_to_open(world: World, approved: str) -> None:
+    assert refused(lambda: open_dispense(world, approved, "hospital-a", "doctor")) == (
+        404,
+        "dispense.not_found",
+    )
+
+
 def test_a_pending_prescription_is_not_dispensed(
     world: World, patient: Patient, record: str
 ) -> None:
@@ -506,3 +552,28 @@ def test_a_gateway_whose_zone_disagrees_with_the_chain_refuses_to_issue(
                 assert refused(call) == (503, "prescription.utc_offset_mismatch")
     finally:
         gateway.close()
+
+
+@pytest.fixture(scope="module")
+def suspending_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """A consortium on its own anvil, whose hospital A a test suspends."""
+    with private_world(tmp_path_factory.mktemp("suspending")) as (opened, _node):
+        yield opened
+
+
+def test_no_dispense_is_sealed_for_a_suspended_issuing_hospital(suspending_world: World) -> None:
+    """The directory reads a suspended hospital's key as not usable: the pharmacy seals nothing
+    new for it, and stores and anchors nothing."""
+    world = suspending_world
+    patient = enrol_patient(world)
+    pid = str(issue(world, patient, record=diagnosis_record(world, patient))["prescription_id"])
+    review(world, pid)
+    regulator = world.consortium.account(world.consortium.regulator_key_file)
+    chain = world.gateways["regulator"].gateway.chain
+    membership = chain.contract("Membership")
+    Chain(world.w3, chain.deployment, regulator).transact(
+        membership.functions.suspendOrganisation(world.org_address("hospital-a"))
+    )
+    envelopes = world.stored_envelopes()
+    assert refused(lambda: dispense(world, pid)) == (409, "directory.not_usable")
+    assert world.stored_envelopes() == envelopes

@@ -68,3 +68,8 @@ def consent(w3: Web3, deployment: Deployment) -> Contract:
 @pytest.fixture(scope="module")
 def claims(w3: Web3, deployment: Deployment) -> Contract:
     return _contract(w3, deployment, "ClaimRegistry")
+
+
+@pytest.fixture(scope="module")
+def directory(w3: Web3, deployment: Deployment) -> Contract:
+    return _contract(w3, deployment, "OrgDirectory")

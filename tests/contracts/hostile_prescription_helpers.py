@@ -30,9 +30,15 @@ def send_raw(
 ) -> TxReceipt:
     """Sign ``fn_name(*args)`` on ``contract`` with ``key``, send it by eth_sendRawTransaction,
     and return its receipt, whether it succeeded or reverted."""
+    return send_calldata(w3, key, contract.address, contract.encode_abi(fn_name, args=list(args)))
+
+
+def send_calldata(w3: Web3, key: LocalAccount, to: str, data: str) -> TxReceipt:
+    """Sign a transaction of ``data`` to ``to`` with ``key``, calldata the attacker built as it
+    pleases (a function the ABI may not have), send it raw, and return its receipt."""
     tx = {
-        "to": contract.address,
-        "data": contract.encode_abi(fn_name, args=list(args)),
+        "to": to,
+        "data": data,
         "value": 0,
         "gas": ATTACK_GAS,
         "gasPrice": 0,
