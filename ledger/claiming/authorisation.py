@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
-from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
 
-from ledger.chain.deploy import Deployment
 from ledger.claiming.fhir import ClaimMalformed, claim_items, paid_services
+from ledger.crypto.typed_data import ContractDomain
 
 if TYPE_CHECKING:
     from ledger.gateway.client import GatewayClient
@@ -53,47 +52,11 @@ AUTHORISATION_TYPES: dict[str, list[dict[str, str]]] = {
 
 
 @dataclass(frozen=True)
-class ClaimDomain:
+class ClaimDomain(ContractDomain):
     """The EIP-712 domain claim authorisations are signed under: one ClaimRegistry on one chain."""
 
-    chain_id: int
-    verifying_contract: ChecksumAddress
-
     NAME = "MedLedger Claims"
-    VERSION = "1"
-
-    def __post_init__(self) -> None:
-        if self.chain_id <= 0:
-            raise ValueError(f"chain id must be positive, got {self.chain_id}")
-        object.__setattr__(self, "verifying_contract", to_checksum_address(self.verifying_contract))
-
-    @classmethod
-    def of(cls, deployment: Deployment) -> ClaimDomain:
-        """The domain of ``deployment``'s ClaimRegistry."""
-        return cls(deployment.chain_id, deployment.address(CLAIM_CONTRACT))
-
-    def as_eip712(self) -> dict[str, Any]:
-        """The domain as EIP-712 names it."""
-        return {
-            "name": self.NAME,
-            "version": self.VERSION,
-            "chainId": self.chain_id,
-            "verifyingContract": self.verifying_contract,
-        }
-
-    def to_wire(self) -> dict[str, Any]:
-        """The domain as ``GET /v1/claims/domain`` carries it."""
-        return {"chainId": self.chain_id, "verifyingContract": self.verifying_contract}
-
-    @classmethod
-    def from_wire(cls, data: Any) -> ClaimDomain:
-        """Parse `to_wire` output; ValueError if it is not one."""
-        if not isinstance(data, dict):
-            raise ValueError(f"not a claim domain: {data!r}")
-        chain_id, contract = data.get("chainId"), data.get("verifyingContract")
-        if type(chain_id) is not int or not isinstance(contract, str):
-            raise ValueError(f"not a claim domain: {data!r}")
-        return cls(chain_id, contract)  # type: ignore[arg-type]
+    CONTRACT = CLAIM_CONTRACT
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils.address import is_address, to_canonical_address, to_checksum_address
 
-from ledger.chain.deploy import Deployment
+from ledger.crypto.typed_data import ContractDomain
 
 __all__ = [
     "CONSENT_CONTRACT",
@@ -84,41 +84,11 @@ _UINT256_MAX = 2**256 - 1
 
 
 @dataclass(frozen=True)
-class ConsentDomain:
+class ConsentDomain(ContractDomain):
     """The EIP-712 domain consents are signed under: one ConsentRegistry on one chain."""
 
-    chain_id: int
-    verifying_contract: ChecksumAddress
-
     NAME = "MedLedger Consent"
-    VERSION = "1"
-
-    def __post_init__(self) -> None:
-        if self.chain_id <= 0:
-            raise ValueError(f"chain id must be positive, got {self.chain_id}")
-        object.__setattr__(self, "verifying_contract", _address(self.verifying_contract))
-
-    @classmethod
-    def of(cls, deployment: Deployment) -> ConsentDomain:
-        """The domain of ``deployment``'s ConsentRegistry."""
-        return cls(deployment.chain_id, deployment.address(CONSENT_CONTRACT))
-
-    def as_eip712(self) -> dict[str, Any]:
-        """The domain as EIP-712 names it."""
-        return {
-            "name": self.NAME,
-            "version": self.VERSION,
-            "chainId": self.chain_id,
-            "verifyingContract": self.verifying_contract,
-        }
-
-    def as_args(self) -> tuple[int, ChecksumAddress]:
-        """The contract's ``SigningDomain``: the domain a signature says it was made for."""
-        return (self.chain_id, self.verifying_contract)
-
-    def to_wire(self) -> dict[str, Any]:
-        """The domain as the gateway's consent endpoints carry it."""
-        return {"chainId": self.chain_id, "verifyingContract": self.verifying_contract}
+    CONTRACT = CONSENT_CONTRACT
 
 
 @dataclass(frozen=True)

@@ -26,3 +26,4 @@ if TYPE_CHECKING:
         new_key_file as new_key_file,
     )
     from ledger.crypto.merkle import MerkleTree as MerkleTree
+    from ledger.crypto.typed_data import ContractDomain as ContractDomain
