@@ -18,8 +18,8 @@ ORGS = ["hospital-a", "insurer", "regulator"]
 def settings(tmp_path: Path) -> Settings:
     return Settings(
         data_dir=tmp_path,
-        ipfs_api_port=free_run(3, 49_100),
-        ipfs_swarm_port=free_run(3, 49_200),
+        ipfs_api_port=free_run(3, 29_100),
+        ipfs_swarm_port=free_run(3, 29_200),
         content_fetch_timeout_s=2.0,
         ipfs_redial_interval_s=0.5,
     )

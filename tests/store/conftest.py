@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -10,13 +11,21 @@ import pytest
 from kubo_proxy import KuboProxy
 
 from ledger.store import EmbeddedStore, IpfsNode, KuboStore, swarm_key_new
-from tests.conftest import _free_port
+from tests.conftest import free_run
 
 #: How long a node waits for a block from its peers in these tests: short, so that what no peer
 #: has is reported quickly.
 FETCH_TIMEOUT_S = 2.0
 
 StartNode = Callable[..., IpfsNode]
+
+# Ports below the ephemeral range (32768-60999 here): a port the OS hands out for outgoing
+# connections can be taken between our asking and the node's binding it.
+_PORTS = itertools.count(24_000, 5)
+
+
+def _node_port() -> int:
+    return free_run(1, next(_PORTS))
 
 
 @pytest.fixture
@@ -41,8 +50,8 @@ def start_node(tmp_path_factory: pytest.TempPathFactory, swarm_key: Path) -> Ite
         node = IpfsNode(
             repo_dir=tmp_path_factory.mktemp(name) / "ipfs",
             swarm_key=key,
-            api_port=_free_port(),
-            swarm_port=_free_port(),
+            api_port=_node_port(),
+            swarm_port=_node_port(),
             peers=peers,
             fetch_timeout_s=FETCH_TIMEOUT_S,
             redial_interval_s=0.5,
