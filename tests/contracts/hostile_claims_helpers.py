@@ -6,29 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract_helpers import FORCED_GAS, refusal
+from contract_helpers import refusal
 from eth_account.signers.local import LocalAccount
+from raw_tx import send_raw
 from web3 import Web3
 from web3.contract import Contract
-from web3.types import TxReceipt
 
 from ledger.chain.connection import RevertDecoder
-
-
-def raw_send(w3: Web3, sender: LocalAccount, contract: Contract, fn: str, *args: Any) -> TxReceipt:
-    """Sign ``fn(*args)`` as ``sender`` and send it raw; the mined receipt, whatever its status."""
-    tx = {
-        "to": contract.address,
-        "data": contract.encode_abi(fn, args=list(args)),
-        "gas": FORCED_GAS,
-        "gasPrice": 0,
-        "nonce": w3.eth.get_transaction_count(sender.address, "pending"),
-        "chainId": w3.eth.chain_id,
-        "value": 0,
-    }
-    raw = sender.sign_transaction(tx).raw_transaction.to_0x_hex()
-    response = w3.provider.make_request("eth_sendRawTransaction", [raw])  # type: ignore[arg-type]
-    return w3.eth.wait_for_transaction_receipt(response["result"])
 
 
 def raw_refused(
@@ -40,7 +24,7 @@ def raw_refused(
     call["data"] = contract.encode_abi(fn, args=list(args))
     answer = w3.provider.make_request("eth_call", [call, "latest"])  # type: ignore[arg-type]
     assert "error" in answer, f"{fn} was not refused: {answer}"
-    receipt = raw_send(w3, sender, contract, fn, *args)
+    receipt = send_raw(w3, sender, contract, fn, *args)
     assert (receipt["status"], receipt["logs"]) == (0, [])
     errors = [abi for abi in contract.abi if abi["type"] == "error"]
     return refusal(RevertDecoder(errors).decode(answer["error"]["data"]))

@@ -6,48 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from contract_helpers import FORCED_GAS
 from eth_abi.abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from eth_utils.abi import abi_to_signature, function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
+from raw_tx import send_raw
 from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt
-
-#: Gas for every attack transaction: enough for any of them, and no estimate that would refuse it.
-ATTACK_GAS = 1_000_000
-
-
-def _rpc(w3: Web3, method: str, *params: Any) -> Any:
-    reply = w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
-    if "error" in reply:
-        raise RuntimeError(f"{method}: {reply['error']}")
-    return reply["result"]
-
-
-def send_raw(
-    w3: Web3, key: LocalAccount, contract: Contract, fn_name: str, *args: Any
-) -> TxReceipt:
-    """Sign ``fn_name(*args)`` on ``contract`` with ``key``, send it by eth_sendRawTransaction,
-    and return its receipt, whether it succeeded or reverted."""
-    return send_calldata(w3, key, contract.address, contract.encode_abi(fn_name, args=list(args)))
-
-
-def send_calldata(w3: Web3, key: LocalAccount, to: str, data: str) -> TxReceipt:
-    """Sign a transaction of ``data`` to ``to`` with ``key``, calldata the attacker built as it
-    pleases (a function the ABI may not have), send it raw, and return its receipt."""
-    tx = {
-        "to": to,
-        "data": data,
-        "value": 0,
-        "gas": ATTACK_GAS,
-        "gasPrice": 0,
-        "nonce": int(_rpc(w3, "eth_getTransactionCount", key.address, "pending"), 16),
-        "chainId": int(_rpc(w3, "eth_chainId"), 16),
-    }
-    raw = key.sign_transaction(tx).raw_transaction  # type: ignore[arg-type]
-    tx_hash = _rpc(w3, "eth_sendRawTransaction", "0x" + raw.hex())
-    return w3.eth.wait_for_transaction_receipt(tx_hash)
 
 
 def revert_of(w3: Web3, contract: Contract, receipt: TxReceipt) -> tuple[str, dict[str, Any]]:
@@ -59,7 +26,7 @@ def revert_of(w3: Web3, contract: Contract, receipt: TxReceipt) -> tuple[str, di
         "from": tx["from"],
         "to": tx["to"],
         "data": Web3.to_hex(tx["input"]),
-        "gas": hex(ATTACK_GAS),
+        "gas": hex(FORCED_GAS),
     }
     reply = w3.provider.make_request(
         "eth_call",  # type: ignore[arg-type]

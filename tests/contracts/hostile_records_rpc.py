@@ -17,10 +17,9 @@ from eth_utils.address import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "ledger" / "artifacts"
+from tests.contracts.raw_tx import broadcast, rpc
 
-#: Gas for a transaction sent without estimating, so that a refusal is mined rather than avoided.
-ATTACK_GAS = 1_000_000
+ARTIFACTS = Path(__file__).resolve().parents[2] / "ledger" / "artifacts"
 
 
 def artifact_contract(w3: Web3, name: str, address: str) -> Contract:
@@ -29,27 +28,9 @@ def artifact_contract(w3: Web3, name: str, address: str) -> Contract:
     return w3.eth.contract(address=to_checksum_address(address), abi=abi)
 
 
-def rpc(w3: Web3, method: str, *params: Any) -> Any:
-    """One JSON-RPC request; its error object (a revert, say) comes back as the answer."""
-    answer = w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
-    return answer["error"] if "error" in answer else answer["result"]
-
-
 def send_raw(w3: Web3, sender: LocalAccount, contract: Contract, fn: str, *args: Any) -> Any:
-    """Sign ``fn(*args)`` on ``contract`` with ``sender``'s key, send it raw, return its receipt."""
-    nonce = int(rpc(w3, "eth_getTransactionCount", sender.address, "pending"), 16)
-    tx = {
-        "to": contract.address,
-        "data": contract.encode_abi(fn, args=list(args)),
-        "gas": ATTACK_GAS,
-        "gasPrice": 0,
-        "nonce": nonce,
-        "chainId": int(rpc(w3, "eth_chainId"), 16),
-        "value": 0,
-    }
-    signed = sender.sign_transaction(tx)
-    tx_hash = rpc(w3, "eth_sendRawTransaction", "0x" + bytes(signed.raw_transaction).hex())
-    assert isinstance(tx_hash, str), tx_hash
+    """`raw_tx.broadcast` ``fn(*args)``; its receipt as JSON-RPC answers it (hex fields)."""
+    tx_hash = broadcast(w3, sender, contract.address, contract.encode_abi(fn, args=list(args)))
     # Anvil answers eth_sendRawTransaction before it has mined the block, now and then.
     for _ in range(100):
         receipt = rpc(w3, "eth_getTransactionReceipt", tx_hash)

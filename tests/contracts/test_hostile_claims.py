@@ -33,7 +33,8 @@ from contract_helpers import (
     register,
 )
 from eth_account.signers.local import LocalAccount
-from hostile_claims_helpers import raw_refused, raw_send
+from hostile_claims_helpers import raw_refused
+from raw_tx import send_raw
 from web3 import Web3
 from web3.contract import Contract
 
@@ -114,7 +115,7 @@ def victim_claim_is_approved_in_full(
 ) -> None:
     """The patient's real claim, after the attack, still draws the whole of what was paid."""
     submission = theft(domain, claim_id=CLAIM)
-    assert raw_send(w3, INSURER, claims, "submitClaim", CLAIM, submission)["status"] == 1
+    assert send_raw(w3, INSURER, claims, "submitClaim", CLAIM, submission)["status"] == 1
     decide = claims.functions.decideClaim(CLAIM, ADJUSTER.address, [12000], [], COMMITMENT, CID)
     act(INSURER).transact(decide)
     assert claims.functions.claim(CLAIM).call()[4] == ClaimStatus.APPROVED

@@ -25,7 +25,8 @@ from contract_helpers import (
     remove,
 )
 from eth_account.signers.local import LocalAccount
-from hostile_claims_helpers import raw_refused, raw_send
+from hostile_claims_helpers import raw_refused
+from raw_tx import send_raw
 from web3 import Web3
 from web3.contract import Contract
 
@@ -77,7 +78,7 @@ def test_another_hospital_cannot_register_a_doctor_while_its_role_is_changed(
     # The first hospital finishes the change on the doctor's consent: it is not locked out.
     signed = consent(w3, membership, HOSPITAL, CLERK_ROLE, NO_LICENCE)
     args = (HOSPITAL.address, DOCTOR.address, CLERK_ROLE, NO_LICENCE, FAR, signed)
-    receipt = raw_send(w3, HOSPITAL_ADMIN, membership, "registerStaff", *args)
+    receipt = send_raw(w3, HOSPITAL_ADMIN, membership, "registerStaff", *args)
     assert [name for name, _ in emitted(membership, receipt)] == ["StaffRegistered"]
     assert membership.functions.hasStaffRole(HOSPITAL.address, DOCTOR.address, CLERK_ROLE).call()
 
@@ -112,7 +113,7 @@ def test_a_used_consent_cannot_register_the_account_again_after_its_removal(
     remove(act, membership, HOSPITAL_ADMIN, HOSPITAL, DOCTOR)
     signed = consent(w3, membership, OTHER_HOSPITAL, CLERK_ROLE, NO_LICENCE)
     args = (OTHER_HOSPITAL.address, DOCTOR.address, CLERK_ROLE, NO_LICENCE, FAR, signed)
-    assert raw_send(w3, OTHER_ADMIN, membership, "registerStaff", *args)["status"] == 1
+    assert send_raw(w3, OTHER_ADMIN, membership, "registerStaff", *args)["status"] == 1
     remove(act, membership, OTHER_ADMIN, OTHER_HOSPITAL, DOCTOR)
     assert raw_refused(w3, OTHER_ADMIN, membership, "registerStaff", *args) == (
         "MembershipJoinNotSigned",

@@ -31,7 +31,8 @@ from contract_helpers import (
     register,
 )
 from eth_account.signers.local import LocalAccount
-from hostile_prescription_helpers import field_names, issuance, refused_raw, send_raw
+from hostile_prescription_helpers import field_names, issuance, refused_raw
+from raw_tx import send_raw
 from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt

@@ -22,7 +22,8 @@ from contract_helpers import (
     suspend,
 )
 from eth_account.signers.local import LocalAccount
-from hostile_prescription_helpers import refused_raw, send_calldata, send_raw
+from hostile_prescription_helpers import refused_raw
+from raw_tx import send_calldata, send_raw
 from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt
