@@ -68,7 +68,7 @@ const connectionGater = {
   denyOutboundEncryptedConnection: (id) => !allowedIds().has(id.toString())
 }
 
-mkdirSync(opt.dir, { recursive: true })
+mkdirSync(join(opt.dir, 'blocks'), { recursive: true }) // repo/gc on a node that never stored a block stats it
 const helia = withBitswap(withLibp2pLight(createHeliaLight({
   blockstore: new FsBlockstore(join(opt.dir, 'blocks')),
   datastore: new FsDatastore(join(opt.dir, 'datastore')) // holds the peer key: a stable peer id
