@@ -81,7 +81,7 @@ def _cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
         print(f"not checked: {skipped}")
     if check.verdict is not Verdict.INTACT:
         return EXIT_NOT_INTACT
-    return EXIT_INCOMPLETE if check.not_checked else EXIT_OK
+    return EXIT_OK if check.complete else EXIT_INCOMPLETE
 
 
 def _cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:

@@ -130,8 +130,8 @@ def check_against_ledger(
 
 
 def verify_against_ledger(doc: RecordDocument, chain: Chain, store: ContentStore | None) -> Verdict:
-    """``check_against_ledger``'s verdict alone, for callers that hold the envelope themselves;
-    a caller that reports to a person uses ``check_against_ledger`` and names what it skipped."""
+    """``check_against_ledger``'s verdict alone, for callers that need no more; one that reports
+    to a person uses ``check_against_ledger`` and names what could not be checked."""
     return check_against_ledger(doc, chain, store).verdict
 
 
