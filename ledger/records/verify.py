@@ -155,8 +155,9 @@ def check_against_ledger(
     """Check ``doc`` against the chain, and against the anchored envelope's salt check as fetched
     from ``store``. An envelope the store cannot give (missing, unavailable from the network in
     time, corrupt, or no store at all) leaves the salt check unrun and named in ``not_checked``;
-    StoreUnavailable (the store itself down) is raised. So are the hospital's batches that could
-    not be read from their manifests (the check for another anchoring of the version)."""
+    StoreUnavailable (the store itself down) is raised. A hospital batch whose manifest no peer
+    delivered (or no store to read manifests from) leaves the check for another anchoring of the
+    version incomplete, and is named too."""
     batches = HospitalBatches(chain, store, doc.hospital)
     try:
         verdict, skipped = _check(doc, chain, store, batches)
