@@ -119,7 +119,10 @@ def build_gateway(settings: Settings) -> Gateway:
         # IPFS node's to publish (none is wired in yet, so they stay empty).
         directory.publish(org_key)
     store = open_store(
-        settings.store_backend, path=settings.data_dir / "store", url=settings.kubo_url
+        settings.store_backend,
+        path=settings.data_dir / "store",
+        url=settings.kubo_url,
+        fetch_timeout_s=settings.content_fetch_timeout_s,
     )
     db = settings.data_dir / "gateways" / f"{org.address}.sqlite"
     patients = PatientDirectory(db)

@@ -124,6 +124,7 @@ class VersionPublic(_Model):
     author: str
     anchored_at: int
     block: int
+    #: intact | missing | unavailable | corrupt: what this gateway's store gave for the CID.
     content: str | None
     #: For a batch-anchored version: BatchAnchor's batch id (its manifest is named on chain).
     batch: int | None = None
@@ -134,7 +135,8 @@ class VersionPublic(_Model):
 class VerificationPublic(_Model):
     """What any member may learn about a record: that it is anchored, by whom, when, and intact.
     ``conflict``: the id was anchored more than once (in a batch and one by one, or by two batch
-    leaves for one version) or with a version skipped; the first anchoring stands."""
+    leaves for one version) or with a version skipped; the first anchoring stands.
+    ``not_checked``: the versions whose content no peer delivered in time (``unavailable``)."""
 
     record_id: str
     anchored: bool
@@ -144,6 +146,7 @@ class VerificationPublic(_Model):
     intact: bool
     versions: list[VersionPublic]
     conflict: bool = False
+    not_checked: list[int] = []
 
 
 class AccessEntryPublic(_Model):

@@ -17,19 +17,13 @@ from web3 import Web3
 from ledger.chain.connection import Chain
 from ledger.consent.patients import PatientDirectory
 from ledger.crypto import envelope
-from ledger.errors import (
-    ConfigError,
-    ContentCorrupt,
-    ContentNotFound,
-    ContractRevert,
-    LedgerError,
-    PayloadNotJson,
-)
+from ledger.errors import ConfigError, ContractRevert, LedgerError, PayloadNotJson
 from ledger.payload import Payload, parse_payload
 from ledger.records.anchoring import BuildCall, seal_store_anchor
 from ledger.records.batch_index import BatchIndex
 from ledger.records.batch_proof import BatchedVersion
 from ledger.records.bulk_sealing import BulkSealer, SealJob
+from ledger.records.content import content_states
 from ledger.records.document import BatchInclusion, OnchainVersion, RecordDocument
 from ledger.records.ids import new_record_id
 from ledger.records.outbox import Outbox
@@ -321,14 +315,7 @@ class RecordBook:
 
     def history(self, record_id: bytes) -> list[VersionInfo]:
         """Every version's chain facts and the state of its content in the store."""
-        versions = (self._version(record_id, n) for n in range(1, self._latest(record_id) + 1))
-        return [replace(v, content=self._content_state(v.cid)) for v in versions]
-
-    def _content_state(self, cid: str) -> str:
-        try:
-            self._store.get(cid)
-        except ContentNotFound:
-            return "missing"
-        except ContentCorrupt:
-            return "corrupt"
-        return "intact"
+        versions = [self._version(record_id, n) for n in range(1, self._latest(record_id) + 1)]
+        facts = [(v.cid, v.version, v.hospital, v.patient) for v in versions]
+        states = content_states(self._store, record_id, facts)
+        return [replace(v, content=s.value) for v, s in zip(versions, states, strict=True)]
