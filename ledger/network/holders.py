@@ -1,0 +1,69 @@
+"""Who keeps a CID: its writer, and the ``factor`` active organisations with a published node that
+rendezvous hashing picks for it (score = keccak256(cid bytes || org address), highest first).
+
+Every member computes the same answer from the same directory, with no coordination: a holder that
+leaves changes only the CIDs it held (the next-highest scorer takes each), and a newcomer takes
+only the CIDs it now outscores someone for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from web3 import Web3
+
+from ledger.chain.directory import DirectoryEntry, OrgDirectory
+
+__all__ = ["Candidates", "choose_holders", "rendezvous_score"]
+
+
+def rendezvous_score(cid: bytes, org: str) -> bytes:
+    """``org``'s score for the binary CID ``cid``; bytes compare as the big-endian number."""
+    return bytes(Web3.keccak(cid + bytes.fromhex(Web3.to_checksum_address(org)[2:])))
+
+
+def choose_holders(cid: bytes, writer: str, candidates: Iterable[str], factor: int) -> list[str]:
+    """The ``factor`` highest-scoring ``candidates`` for ``cid``, the writer left out (it holds
+    its own content anyway), highest first; fewer when there are not enough candidates."""
+    own = writer.lower()
+    others = {c.lower(): str(Web3.to_checksum_address(c)) for c in candidates if c.lower() != own}
+    ranked = sorted(others.values(), key=lambda org: rendezvous_score(cid, org), reverse=True)
+    return ranked[:factor]
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The directory as replication sees it at one moment: the active organisations that
+    published a node (peer id and at least one address), which are the only possible holders."""
+
+    entries: tuple[DirectoryEntry, ...]
+
+    @classmethod
+    def load(cls, directory: OrgDirectory) -> Candidates:
+        return cls(tuple(e for e in directory.active_peers() if e.peer_id and e.addrs))
+
+    @property
+    def orgs(self) -> list[str]:
+        return [e.org for e in self.entries]
+
+    def holders(self, cid: bytes, writer: str, factor: int) -> list[str]:
+        return choose_holders(cid, writer, self.orgs, factor)
+
+    def entry(self, org: str) -> DirectoryEntry | None:
+        return next((e for e in self.entries if e.org.lower() == org.lower()), None)
+
+    def dial_addrs(self, exclude: str) -> dict[str, str]:
+        """Peer id -> the multiaddr (with /p2p/) to keep connected, for every candidate but
+        ``exclude`` (this organisation)."""
+        return {
+            e.peer_id: dial_addr(e.addrs, e.peer_id)
+            for e in self.entries
+            if e.org.lower() != exclude.lower()
+        }
+
+
+def dial_addr(addrs: Sequence[str], peer_id: str) -> str:
+    """The first published address, with the peer id appended unless it already ends in it."""
+    first = addrs[0].rstrip("/")
+    return first if first.endswith(f"/p2p/{peer_id}") else f"{first}/p2p/{peer_id}"
