@@ -41,7 +41,19 @@ class Candidates:
 
     @classmethod
     def load(cls, directory: OrgDirectory) -> Candidates:
-        return cls(tuple(e for e in directory.active_peers() if e.peer_id and e.addrs))
+        """The candidates now. A peer id is the first publisher's: a member that lists another's
+        node as its own (to be assigned content it never keeps, or to point the others' dialling
+        elsewhere, or to let a suspended member's node back in) is not a candidate at all."""
+        claimed: set[str] = set()
+        kept = []
+        for org in directory.organisations():  # in order of first publication
+            entry = directory.entry(org)
+            if not entry.peer_id or entry.peer_id in claimed:
+                continue
+            claimed.add(entry.peer_id)
+            if entry.usable and entry.addrs:
+                kept.append(entry)
+        return cls(tuple(kept))
 
     @property
     def orgs(self) -> list[str]:

@@ -7,6 +7,7 @@ consortium; a pinner restarted after missing events catches up from its SQLite c
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import secrets
 import time
@@ -36,7 +37,7 @@ from ledger.network.replication import Replicator
 from ledger.settings import Settings
 from ledger.store import IpfsNode, cid_of, cid_to_bytes, swarm_key_new
 from tests.conftest import free_run
-from tests.world import Served, World, anchor, enrol_patient, fhir
+from tests.world import Served, World, enrol_patient, fhir
 
 ORGS = ("hospital-a", "hospital-b", "insurer", "pharmacy")
 FETCH_TIMEOUT_S = 2.0
@@ -134,11 +135,17 @@ class Net:
         fn = getattr(membership.functions, action)
         self.regulator.transact(fn(self.members[org].address))
 
-    def anchor_record(self) -> str:
-        patient = enrol_patient(self.world)
+    def anchor_record(self, hospital: str = "hospital-a") -> str:
+        patient = enrol_patient(self.world, hospital)
         resource = fhir("observation-example.json")
         resource["id"] = secrets.token_hex(8)  # a new envelope, a new CID
-        return str(anchor(self.world, patient, resource)["cid"])
+        with self.world.as_staff(hospital, "doctor", hospital) as doctor:
+            receipt = doctor.post_json(
+                "/v1/records",
+                content=json.dumps(resource).encode(),
+                params={"patient": patient.pseudonym.address},
+            )
+        return str(receipt["cid"])
 
 
 @pytest.fixture(scope="module")
@@ -375,6 +382,7 @@ def test_get_content_names_writer_and_holders_and_whether_this_node_pins_it(net:
     [
         ("not-a-cid", 422, "content.bad_cid"),
         ("bafyfoo", 422, "content.bad_cid"),
+        ("z", 422, "content.bad_cid"),
         (cid_of(b"never anchored by anyone"), 404, "content.unknown"),
     ],
 )
@@ -405,3 +413,38 @@ def test_the_cli_prints_a_cids_holders(net: Net, capsys: pytest.CaptureFixture[s
     assert [line.split()[2] for line in lines[2:4]] == holders
     assert cli(["content", "holders", "nope", "--key", key_file, "--gateway", url]) == 2
     assert "not a CID" in capsys.readouterr().err
+
+
+def test_a_member_claiming_anothers_node_is_no_holder_and_changes_no_peering(net: Net) -> None:
+    """Insurer B, a member with no node, publishes hospital A's peer id with an address of its
+    own, by a raw transaction signed with its key: first claim wins, so it is never assigned
+    content and nobody's node dials where it points."""
+    from ledger.crypto.keys import load_key, x25519_from_eth_key, x25519_public_hex
+    from tests.contracts.raw_tx import send_raw
+
+    hostile_file = Path(net.world.consortium.orgs["insurer-b"].key_file)
+    hostile = Account.from_key(load_key(hostile_file, ""))
+    a = net.members["hospital-a"]
+    directory = a.gateway.chain.contract("OrgDirectory")
+    key = bytes.fromhex(
+        x25519_public_hex(x25519_from_eth_key(load_key(hostile_file, "")).public_key())[2:]
+    )
+    claimed = a.node.peer_id.encode()
+    receipt = send_raw(
+        net.world.w3, hostile, directory, "setEntry", key, claimed, [b"/ip4/127.0.0.1/tcp/1"]
+    )
+    assert receipt["status"] == 1
+    try:
+        time.sleep(1.0)  # a few replication rounds see the new entry
+        cid = net.anchor_record("hospital-b")
+        placement = net.members["insurer"].replicator.placement(cid)
+        assert placement is not None
+        assert hostile.address not in placement.candidates.orgs
+        assert placement.holders == [
+            net.members[n].address for n in net.expected_holders(cid, "hospital-b")
+        ]
+        for member in net.members.values():
+            if member is not a:
+                assert a.node.peer_id in connected(member.node)
+    finally:
+        send_raw(net.world.w3, hostile, directory, "setEntry", key, b"", [])
