@@ -399,6 +399,18 @@ def test_get_content_refuses_a_bad_or_unknown_cid(
     assert (err.value.status, err.value.problem_code) == (status, code)
 
 
+def test_a_non_member_may_not_ask_who_holds_a_cid(net: Net) -> None:
+    from ledger.gateway.client import GatewayError
+
+    cid = net.anchor_record()
+    with (
+        net.world.client(Account.create(), gateway="insurer") as stranger,
+        pytest.raises(GatewayError) as err,
+    ):
+        stranger.get_json(f"/v1/content/{cid}")
+    assert (err.value.status, err.value.problem_code) == (403, "auth.not_member")
+
+
 def test_the_cli_prints_a_cids_holders(net: Net, capsys: pytest.CaptureFixture[str]) -> None:
     cid = net.anchor_record()
     holders = net.expected_holders(cid)
