@@ -99,7 +99,8 @@ class ContentIndex:
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(_SCHEMA)
-        self._lock = threading.Lock()
+        # One connection shared by the worker and request threads: every use under this lock.
+        self._lock = threading.RLock()
         self._follow_lock = threading.Lock()
         self._decoders: dict[tuple[str, bytes], tuple[Any, str | None, str | None]] = {}
         for contract, event, writer, cid in CID_EVENTS:
@@ -121,7 +122,8 @@ class ContentIndex:
     @property
     def cursor(self) -> int:
         """The last block whose events are in the index (the deployment's, before any)."""
-        row = self._conn.execute("SELECT block FROM replication_cursor").fetchone()
+        with self._lock:
+            row = self._conn.execute("SELECT block FROM replication_cursor").fetchone()
         return int(row[0]) if row else self._chain.deployment.block_number - 1
 
     def follow(self) -> Followed:
@@ -195,9 +197,11 @@ class ContentIndex:
         return found, changed
 
     def get(self, cid: str) -> AnchoredContent | None:
-        row = self._conn.execute(
-            "SELECT cid, writer, event, block, tx FROM replication_content WHERE cid = ?", (cid,)
-        ).fetchone()
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT cid, writer, event, block, tx FROM replication_content WHERE cid = ?",
+                (cid,),
+            ).fetchone()
         return AnchoredContent(*row) if row else None
 
     def all(self) -> Iterator[AnchoredContent]:
@@ -205,11 +209,12 @@ class ContentIndex:
 
     def between(self, after: int, upto: int) -> Iterator[AnchoredContent]:
         """The CIDs first anchored in blocks ``after`` < block <= ``upto``."""
-        rows = self._conn.execute(
-            "SELECT cid, writer, event, block, tx FROM replication_content"
-            " WHERE block > ? AND block <= ? ORDER BY block",
-            (after, upto),
-        ).fetchall()
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT cid, writer, event, block, tx FROM replication_content"
+                " WHERE block > ? AND block <= ? ORDER BY block",
+                (after, upto),
+            ).fetchall()
         return (AnchoredContent(*row) for row in rows)
 
     # This node's replication pins: wanted (pinned = 0) until pinned, retried with backoff.
@@ -224,15 +229,17 @@ class ContentIndex:
 
     def pins(self) -> dict[str, bool]:
         """Every CID this node is assigned, and whether it is pinned yet."""
-        rows = self._conn.execute("SELECT cid, pinned FROM replication_pins").fetchall()
+        with self._lock:
+            rows = self._conn.execute("SELECT cid, pinned FROM replication_pins").fetchall()
         return {str(cid): bool(pinned) for cid, pinned in rows}
 
     def due(self, limit: int) -> list[str]:
-        rows = self._conn.execute(
-            "SELECT cid FROM replication_pins WHERE pinned = 0 AND next_try <= ?"
-            " ORDER BY next_try LIMIT ?",
-            (time.time(), limit),
-        ).fetchall()
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT cid FROM replication_pins WHERE pinned = 0 AND next_try <= ?"
+                " ORDER BY next_try LIMIT ?",
+                (time.time(), limit),
+            ).fetchall()
         return [str(r[0]) for r in rows]
 
     def pinned(self, cid: str) -> None:
@@ -258,4 +265,5 @@ class ContentIndex:
             )
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:
+            self._conn.close()

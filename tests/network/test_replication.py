@@ -460,3 +460,30 @@ def test_a_member_claiming_anothers_node_is_no_holder_and_changes_no_peering(net
                 assert a.node.peer_id in connected(member.node)
     finally:
         send_raw(net.world.w3, hostile, directory, "setEntry", key, b"", [])
+
+
+def test_peering_follows_a_moved_address_and_drops_a_peer_no_longer_wanted(
+    tmp_path: Path,
+) -> None:
+    """On one node of its own: a peer whose published address changed is re-added under the new
+    one; a peer no longer in the directory leaves the peering set."""
+    from ledger.network.peers import sync_peering
+
+    peer = "12D3KooWGd4n7w353hNroBT5f4FmBLZwgFAXXNeJgzkKTKUE1TEd"
+    with IpfsNode(
+        repo_dir=tmp_path / "ipfs",
+        swarm_key=swarm_key_new(tmp_path / "swarm.key"),
+        api_port=_port(),
+        swarm_port=_port(),
+        fetch_timeout_s=FETCH_TIMEOUT_S,
+    ) as node:
+        rpc = NodeRpc(node.url)
+        try:
+            assert sync_peering(rpc, {peer: f"/ip4/127.0.0.1/tcp/1/p2p/{peer}"}) == ([peer], [])
+            assert sync_peering(rpc, {peer: f"/ip4/127.0.0.1/tcp/1/p2p/{peer}"}) == ([], [])
+            assert sync_peering(rpc, {peer: f"/ip4/127.0.0.1/tcp/2/p2p/{peer}"}) == ([peer], [])
+            assert rpc.peering() == {peer: ["/ip4/127.0.0.1/tcp/2"]}
+            assert sync_peering(rpc, {}) == ([], [peer])
+            assert rpc.peering() == {}
+        finally:
+            rpc.close()
