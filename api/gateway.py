@@ -24,14 +24,16 @@ from ledger.gateway.auth import GatewayDomain, SqliteNonceStore
 from ledger.network.anchored import ContentIndex
 from ledger.network.peers import NodeRpc, publish_entry
 from ledger.network.replication import ReplicationPolicy, Replicator
+from ledger.payload import canonicalize
 from ledger.prescribing import load_rules
 from ledger.prescribing.book import PrescriptionBook
 from ledger.records.batch_anchorer import BatchAnchorer
+from ledger.records.batch_index import BatchIndex
 from ledger.records.book import RecordBook
 from ledger.records.bulk_sealing import BulkSealer
 from ledger.records.outbox import Outbox
 from ledger.settings import Settings
-from ledger.store import ContentStore, open_store
+from ledger.store import ContentStore, cid_to_bytes, open_store
 
 
 @dataclass
@@ -75,7 +77,19 @@ class Gateway:
 
     def _anchor_access_batch(self, root: bytes, count: int) -> tuple[int, str]:
         anchor = self.chain.contract("BatchAnchor")
-        receipt = self.chain.transact(anchor.functions.anchorBatch(ACCESS_LOG_KIND, root, count))
+        # The batch's manifest names the batch only: its entries stay in this gateway's log.
+        manifest = self.store.put(
+            canonicalize(
+                {
+                    "format": "medledger.access-log.v1",
+                    "org": self.org.address,
+                    "count": count,
+                    "root": "0x" + root.hex(),
+                }
+            )
+        )
+        fn = anchor.functions.anchorBatch(ACCESS_LOG_KIND, root, count, cid_to_bytes(manifest))
+        receipt = self.chain.transact(fn)
         (event,) = anchor.events.BatchAnchored().process_receipt(receipt)
         return int(event["args"]["batchId"]), receipt["transactionHash"].to_0x_hex()
 
@@ -136,6 +150,9 @@ def build_gateway(settings: Settings) -> Gateway:
         org_key=org_key,
         max_payload_bytes=settings.max_payload_bytes,
         outbox=outbox,
+        batch_index=BatchIndex(
+            chain, store, settings.data_dir / "gateways" / f"{org.address}.batches.sqlite"
+        ),
         sealer=BulkSealer(
             settings.bulk_workers,
             max_bytes=settings.max_payload_bytes,

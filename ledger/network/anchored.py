@@ -34,6 +34,7 @@ CID_EVENTS: tuple[tuple[str, str, str, str], ...] = (
     ("ClaimRegistry", "ClaimSubmitted", "insurer", "cid"),
     ("ClaimRegistry", "ClaimDecided", "insurer", "cid"),
     ("ClaimRegistry", "ClaimSettled", "insurer", "cid"),
+    ("BatchAnchor", "BatchAnchored", "org", "manifest"),
 )
 #: Events after which the holders of everything are computed again, and the peers re-dialled.
 MEMBERSHIP_EVENTS: tuple[tuple[str, str], ...] = (

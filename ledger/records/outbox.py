@@ -137,6 +137,12 @@ class Outbox:
             ).fetchone()
         return int(count)
 
+    def accepted(self) -> int:
+        """How many items were ever accepted here, waiting, sealed or anchored."""
+        with self._lock:
+            (count,) = self._conn.execute("SELECT count(*) FROM record_outbox").fetchone()
+        return int(count)
+
     def latest_version(self, record_id: bytes, *, anchored_only: bool) -> int:
         """The highest version of ``record_id`` here (0 if none), anchored or merely accepted."""
         sql = "SELECT max(o.version) FROM record_outbox o"
@@ -265,6 +271,15 @@ class Outbox:
             return None
         anchoring = self._anchoring(row[7], row[8])
         return None if anchoring is None else (_item(row[:7]), anchoring)
+
+    def batch_items(self, batch_id: int) -> list[BatchedVersion]:
+        """A sealed batch's items in leaf order: what its manifest lists."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_ITEM} FROM record_outbox WHERE batch = ? ORDER BY leaf_index",  # noqa: S608
+                (batch_id,),
+            ).fetchall()
+        return [_item(row) for row in rows]
 
     def version_item(self, record_id: bytes, version: int) -> BatchedVersion | None:
         """A version accepted here, anchored or not."""
