@@ -20,9 +20,17 @@ from web3 import Web3
 
 from ledger.chain.connection import Chain
 from ledger.errors import ChainUnavailable
+from ledger.records.batch_proof import RECORD_BATCH_KIND
 from ledger.store import cid_from_bytes, cid_to_bytes
 
-__all__ = ["CID_EVENTS", "MEMBERSHIP_EVENTS", "AnchoredContent", "ContentIndex", "Followed"]
+__all__ = [
+    "CID_EVENTS",
+    "MEMBERSHIP_EVENTS",
+    "AnchoredContent",
+    "ContentIndex",
+    "Followed",
+    "RecordBatch",
+]
 
 #: (contract, event, the argument naming the writing organisation, the argument holding the CID).
 CID_EVENTS: tuple[tuple[str, str, str, str], ...] = (
@@ -58,6 +66,15 @@ CREATE TABLE IF NOT EXISTS replication_content (
     block INTEGER NOT NULL,
     tx TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS replication_batches (
+    manifest TEXT PRIMARY KEY,
+    org TEXT NOT NULL,
+    root BLOB NOT NULL,
+    count INTEGER NOT NULL,
+    expanded INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_try REAL NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS replication_pins (
     cid TEXT PRIMARY KEY REFERENCES replication_content(cid),
     pinned INTEGER NOT NULL DEFAULT 0,
@@ -81,6 +98,16 @@ class AnchoredContent:
     @property
     def binary(self) -> bytes:
         return cid_to_bytes(self.cid)
+
+
+@dataclass(frozen=True)
+class RecordBatch:
+    """A record-version batch whose manifest lists envelope CIDs the chain names only through it."""
+
+    manifest: str
+    org: str
+    root: bytes
+    count: int
 
 
 @dataclass(frozen=True)
@@ -150,6 +177,7 @@ class ContentIndex:
         except (OSError, ValueError) as exc:
             raise ChainUnavailable(f"events of blocks {start}-{end} not read: {exc}") from exc
         found: list[AnchoredContent] = []
+        batches: list[RecordBatch] = []
         changed = False
         for log in logs:
             key = (str(log["address"]).lower(), bytes(log["topics"][0]) if log["topics"] else b"")
@@ -177,6 +205,10 @@ class ContentIndex:
                     tx=log["transactionHash"].to_0x_hex(),
                 )
             )
+            if event.event_name == "BatchAnchored" and bytes(args["kind"]) == RECORD_BATCH_KIND:
+                batches.append(
+                    RecordBatch(cid, found[-1].writer, bytes(args["root"]), int(args["count"]))
+                )
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -184,6 +216,11 @@ class ContentIndex:
                     "INSERT OR IGNORE INTO replication_content (cid, writer, event, block, tx)"
                     " VALUES (?, ?, ?, ?, ?)",
                     [(c.cid, c.writer, c.event, c.block, c.tx) for c in found],
+                )
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO replication_batches (manifest, org, root, count)"
+                    " VALUES (?, ?, ?, ?)",
+                    [(b.manifest, b.org, b.root, b.count) for b in batches],
                 )
                 self._conn.execute(
                     "INSERT INTO replication_cursor (id, block) VALUES (1, ?)"
@@ -206,17 +243,58 @@ class ContentIndex:
         return AnchoredContent(*row) if row else None
 
     def all(self) -> Iterator[AnchoredContent]:
-        return self.between(-1, 2**62)
+        return (content for _, content in self.added_after(0))
 
-    def between(self, after: int, upto: int) -> Iterator[AnchoredContent]:
-        """The CIDs first anchored in blocks ``after`` < block <= ``upto``."""
+    def added_after(self, row: int) -> list[tuple[int, AnchoredContent]]:
+        """The CIDs indexed after row ``row`` (0: all), each with its row, in the order indexed:
+        a batch's items come after their manifest's block, when the manifest was read."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT cid, writer, event, block, tx FROM replication_content"
-                " WHERE block > ? AND block <= ? ORDER BY block",
-                (after, upto),
+                "SELECT rowid, cid, writer, event, block, tx FROM replication_content"
+                " WHERE rowid > ? ORDER BY rowid",
+                (row,),
             ).fetchall()
-        return (AnchoredContent(*row) for row in rows)
+        return [(int(r[0]), AnchoredContent(*r[1:])) for r in rows]
+
+    # Record batches: their items' envelope CIDs are indexed once the manifest has been read.
+
+    def unexpanded(self, limit: int) -> list[RecordBatch]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT manifest, org, root, count FROM replication_batches"
+                " WHERE expanded = 0 AND next_try <= ? ORDER BY next_try LIMIT ?",
+                (time.time(), limit),
+            ).fetchall()
+        return [RecordBatch(str(m), str(o), bytes(r), int(c)) for m, o, r, c in rows]
+
+    def expand(self, batch: RecordBatch, cids: list[str]) -> None:
+        """Index ``cids`` as written by the batch's organisation, where its manifest was."""
+        manifest = self.get(batch.manifest)
+        assert manifest is not None
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO replication_content (cid, writer, event, block, tx)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [(c, batch.org, "BatchItem", manifest.block, manifest.tx) for c in cids],
+                )
+                self._conn.execute(
+                    "UPDATE replication_batches SET expanded = 1 WHERE manifest = ?",
+                    (batch.manifest,),
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def expand_failed(self, batch: RecordBatch, *, base_s: float, max_s: float) -> None:
+        with self._lock:
+            self._conn.execute(
+                "UPDATE replication_batches SET attempts = attempts + 1,"
+                " next_try = ? + min(?, ? * (1 << attempts)) WHERE manifest = ?",
+                (time.time(), max_s, base_s, batch.manifest),
+            )
 
     # This node's replication pins: wanted (pinned = 0) until pinned, retried with backoff.
 

@@ -25,6 +25,7 @@ from ledger.errors import ContentNotFound, LedgerError, StoreError, StoreUnavail
 from ledger.network.anchored import AnchoredContent, ContentIndex
 from ledger.network.holders import Candidates
 from ledger.network.peers import NodeRpc, publish_entry, sync_peering
+from ledger.records.batch_manifest import ManifestInvalid, decode_manifest
 from ledger.store import ContentStore
 
 __all__ = ["Placement", "ReplicationPolicy", "Replicator"]
@@ -77,7 +78,7 @@ class Replicator:
         self._published = False
         self._candidates: Candidates | None = None
         self._membership_seen = -1
-        self._assessed_block = -1
+        self._assessed_row = 0
         self._round_lock = threading.Lock()
         self._wake = threading.Event()
 
@@ -103,20 +104,44 @@ class Replicator:
                     self.directory, self._org_key, self.node, self._announce
                 )
             self.index.follow()
+            self._expand_batches()
             candidates = self._candidates
-            cursor = self.index.cursor
+            new_rows = self.index.added_after(self._assessed_row)
             if candidates is None or self.index.membership_events != self._membership_seen:
                 self._membership_seen = self.index.membership_events
                 candidates = self._candidates = Candidates.load(self.directory)
                 self._assign(candidates, self.index.all())
             else:
-                self._assign(candidates, self.index.between(self._assessed_block, cursor))
-            self._assessed_block = cursor
+                self._assign(candidates, (content for _, content in new_rows))
+            if new_rows:
+                self._assessed_row = new_rows[-1][0]
             if self.node is not None:
                 added, removed = sync_peering(self.node, candidates.dial_addrs(self.org))
                 if added or removed:
                     log.info("peering: added %s, dropped %s", added, removed)
             return self._pin_due()
+
+    def _expand_batches(self) -> None:
+        """Read the manifests of record batches not read yet, so that the envelopes they list
+        (named on chain only through the manifest) are replicated like any other CID."""
+        for batch in self.index.unexpanded(self.policy.pin_workers * 4):
+            try:
+                data = self.store.get(batch.manifest)
+                items = decode_manifest(data, root=batch.root, count=batch.count, org=batch.org)
+            except StoreUnavailable:
+                raise
+            except ManifestInvalid as exc:
+                # Not what the chain anchored: nothing it lists can be trusted to be the batch's.
+                log.warning("manifest %s of %s refused: %s", batch.manifest, batch.org, exc)
+                self.index.expand(batch, [])
+                continue
+            except StoreError as exc:  # no peer has it yet
+                log.info("manifest %s not read yet: %s", batch.manifest, exc)
+                self.index.expand_failed(
+                    batch, base_s=self.policy.interval_s, max_s=self.policy.retry_max_s
+                )
+                continue
+            self.index.expand(batch, [item.cid for item in items])
 
     def _assign(self, candidates: Candidates, contents: Iterable[AnchoredContent]) -> None:
         pins = self.index.pins()

@@ -35,7 +35,7 @@ from ledger.network.holders import choose_holders
 from ledger.network.peers import NodeRpc
 from ledger.network.replication import Replicator
 from ledger.settings import Settings
-from ledger.store import IpfsNode, cid_of, cid_to_bytes, swarm_key_new
+from ledger.store import IpfsNode, cid_from_bytes, cid_of, cid_to_bytes, swarm_key_new
 from tests.conftest import free_run
 from tests.world import Served, World, enrol_patient, fhir
 
@@ -272,6 +272,33 @@ def test_a_record_is_pinned_by_its_writer_and_its_two_assigned_holders(net: Net)
         eventually(partial(_pins, net.members[name], cid), f"{name} pins {cid}")
     assert net.members[other].replicator.index.pins().get(cid) is None
     assert not net.members[other].has(cid)
+
+
+def test_a_batch_manifest_and_the_envelopes_it_lists_are_replicated(net: Net) -> None:
+    """Bulk-written versions are named on chain only through their batch's manifest: the
+    pinners read it and replicate every envelope it lists, as for one anchored alone."""
+    a = net.members["hospital-a"]
+    patient = enrol_patient(net.world)
+    items = []
+    for value in (1, 2, 3):
+        resource = fhir("observation-example.json")
+        resource["id"] = secrets.token_hex(8)
+        resource["valueQuantity"] = {"value": value, "unit": "mmHg"}
+        items.append({"patient": patient.pseudonym.address, "resource": resource})
+    with net.world.as_staff("hospital-a", "doctor") as doctor:
+        receipts = doctor.post_json("/v1/records:bulk", {"items": items})["receipts"]
+    assert a.gateway.anchorer.run_once() == 3
+    anchor_contract = a.gateway.chain.contract("BatchAnchor")
+    (event,) = anchor_contract.events.BatchAnchored().get_logs(
+        from_block=a.gateway.chain.head(), argument_filters={"org": a.address}
+    )
+    manifest = cid_from_bytes(bytes(event["args"]["manifest"]))
+    for cid in [manifest, *(r["cid"] for r in receipts)]:
+        for name in net.expected_holders(cid):
+            eventually(partial(_pins, net.members[name], cid), f"{name} pins {cid}")
+    placement = net.members["insurer"].replicator.placement(receipts[0]["cid"])
+    assert placement is not None
+    assert (placement.content.event, placement.content.writer) == ("BatchItem", a.address)
 
 
 def test_a_suspended_holders_share_moves_to_another_organisation_and_back(net: Net) -> None:
