@@ -21,7 +21,13 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from web3 import Web3
 
 from ledger.chain.directory import OrgDirectory
-from ledger.errors import ContentNotFound, LedgerError, StoreError, StoreUnavailable
+from ledger.errors import (
+    ContentNotFound,
+    ContractRevert,
+    LedgerError,
+    StoreError,
+    StoreUnavailable,
+)
 from ledger.network.anchored import AnchoredContent, ContentIndex
 from ledger.network.holders import Candidates
 from ledger.network.peers import NodeRpc, publish_entry, sync_peering
@@ -100,9 +106,12 @@ class Replicator:
         peering set, pin what is due. Returns how many CIDs were pinned this round."""
         with self._round_lock:
             if self.node is not None and not self._published:
-                self._published = publish_entry(
-                    self.directory, self._org_key, self.node, self._announce
-                )
+                try:
+                    self._published = publish_entry(
+                        self.directory, self._org_key, self.node, self._announce
+                    )
+                except ContractRevert as exc:  # suspended: nothing to publish, nothing to keep
+                    log.info("node not published: %s", exc)
             self.index.follow()
             self._expand_batches()
             candidates = self._candidates
@@ -124,7 +133,7 @@ class Replicator:
     def _expand_batches(self) -> None:
         """Read the manifests of record batches not read yet, so that the envelopes they list
         (named on chain only through the manifest) are replicated like any other CID."""
-        for batch in self.index.unexpanded(self.policy.pin_workers * 4):
+        for batch in self.index.unexpanded(self.policy.pin_workers * 64):
             try:
                 data = self.store.get(batch.manifest)
                 items = decode_manifest(data, root=batch.root, count=batch.count, org=batch.org)
@@ -146,9 +155,9 @@ class Replicator:
     def _assign(self, candidates: Candidates, contents: Iterable[AnchoredContent]) -> None:
         pins = self.index.pins()
         for content in contents:
-            if content.writer == self.org:
-                continue  # the writer pinned it when it stored it
-            mine = self.org in candidates.holders(
+            # The writer keeps its own too (pinned when stored; a rebuilt node fetches it back
+            # from the holders), and never lets it go.
+            mine = content.writer == self.org or self.org in candidates.holders(
                 content.binary, content.writer, self.policy.factor
             )
             if mine and content.cid not in pins:
@@ -160,12 +169,13 @@ class Replicator:
                 self.index.drop(content.cid)
 
     def _pin_due(self) -> int:
-        due = self.index.due(self.policy.pin_workers * 4)
-        if not due:
-            return 0
+        """Pin everything due, a few at a time: a pinned CID is no longer due and a failed one
+        is due again only after its backoff, so a backlog drains in this round."""
+        pinned = 0
         with ThreadPoolExecutor(self.policy.pin_workers, "replication-pin") as pool:
-            done = list(pool.map(self._pin, due))
-        return sum(done)
+            while due := self.index.due(self.policy.pin_workers * 4):
+                pinned += sum(pool.map(self._pin, due))
+        return pinned
 
     def _pin(self, cid: str) -> bool:
         try:
