@@ -26,6 +26,7 @@ from api.gateway import Gateway, build_gateway
 from api.main import create_app
 from api.serving import serve
 from ledger.chain.connection import Chain
+from ledger.chain.directory import OrgDirectory
 from ledger.chain.node import Anvil
 from ledger.cli.app import main as cli
 from ledger.errors import ContentNotFound
@@ -514,3 +515,58 @@ def test_peering_follows_a_moved_address_and_drops_a_peer_no_longer_wanted(
             assert rpc.peering() == {}
         finally:
             rpc.close()
+
+
+def test_announced_addresses_are_the_setting_else_the_nodes_own_without_the_peer_id() -> None:
+    from ledger.network.peers import announced_addrs
+    from ledger.store import NodeIdentity
+
+    peer = "12D3KooWGd4n7w353hNroBT5f4FmBLZwgFAXXNeJgzkKTKUE1TEd"
+    own = NodeIdentity(ID=peer, Addresses=[f"/ip4/127.0.0.1/tcp/4001/p2p/{peer}"] * 2)
+    assert announced_addrs(own, []) == ["/ip4/127.0.0.1/tcp/4001"]
+    public = [f"/ip4/203.0.113.{i}/tcp/4001" for i in range(10)]
+    assert announced_addrs(own, public) == public[:8]
+
+
+def test_a_gateway_whose_node_is_down_publishes_its_key_and_the_peer_once_the_node_answers(
+    tmp_path: Path, w3: Web3
+) -> None:
+    """On a deployment of its own: the node is not running when the gateway starts, so only the
+    key is published; the next try (the replication worker makes one each round until one
+    succeeds) publishes the peer once the node answers."""
+    from ledger.chain.deploy import deploy_contracts
+    from ledger.crypto.keys import x25519_from_eth_key
+    from ledger.network.peers import publish_entry
+    from ledger.types import OrgKind
+
+    regulator = Account.from_key(Web3.keccak(text="medledger/tests/replication/regulator"))
+    org = Account.from_key(Web3.keccak(text="medledger/tests/replication/late-node"))
+    deployment = deploy_contracts(w3, Account.create(), regulator.address)
+    chain = Chain(w3, deployment, regulator)
+    chain.transact(
+        chain.contract("Membership").functions.admitOrganisation(
+            org.address, OrgKind.HOSPITAL, org.address
+        )
+    )
+    directory = OrgDirectory(Chain(w3, deployment, org))
+    key = x25519_from_eth_key(bytes(org.key))
+    node = IpfsNode(
+        repo_dir=tmp_path / "ipfs",
+        swarm_key=swarm_key_new(tmp_path / "swarm.key"),
+        api_port=_port(),
+        swarm_port=_port(),
+    )
+    rpc = NodeRpc(node.url)
+    try:
+        assert publish_entry(directory, key, rpc) is False
+        assert (directory.entry(org.address).peer_id, directory.entry(org.address).addrs) == (
+            "",
+            (),
+        )
+        with node:
+            assert publish_entry(directory, key, rpc) is True
+            entry = directory.entry(org.address)
+            assert entry.peer_id == node.peer_id
+            assert entry.addrs == (f"/ip4/127.0.0.1/tcp/{node.swarm_port}",)
+    finally:
+        rpc.close()
