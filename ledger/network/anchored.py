@@ -312,6 +312,15 @@ class ContentIndex:
             rows = self._conn.execute("SELECT cid, pinned FROM replication_pins").fetchall()
         return {str(cid): bool(pinned) for cid, pinned in rows}
 
+    def pin_state(self, cid: str) -> tuple[bool, int, str | None] | None:
+        """(pinned, failed attempts since the last success, the last failure) of an assigned
+        CID; None if this node is not assigned it."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT pinned, attempts, last_error FROM replication_pins WHERE cid = ?", (cid,)
+            ).fetchone()
+        return (bool(row[0]), int(row[1]), row[2]) if row else None
+
     def due(self, limit: int) -> list[str]:
         with self._lock:
             rows = self._conn.execute(

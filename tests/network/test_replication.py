@@ -340,6 +340,37 @@ def test_a_suspended_organisations_node_is_dropped_and_cannot_fetch(net: Net) ->
     eventually(partial(_connected_to, writer.node, peer), "the reinstated node is peered again")
 
 
+def test_a_cid_no_peer_has_yet_is_retried_until_the_writers_node_is_back(net: Net) -> None:
+    a = net.members["hospital-a"]
+    others = [m for m in net.members.values() if m is not a]
+    for member in others:
+        member.stop_worker()
+    try:
+        cid = net.anchor_record()
+        holders = [net.members[name] for name in net.expected_holders(cid)]
+        a.node.stop()
+        try:
+            for member in others:
+                member.start_worker()
+            for holder in holders:
+                eventually(partial(_failed_once, holder, cid), f"{holder.name} tries and fails")
+                assert not holder.has(cid)
+        finally:
+            a.node.start()
+        for holder in holders:
+            eventually(partial(_pins, holder, cid), f"{holder.name} pins on a retry")
+            assert holder.replicator.index.pin_state(cid) == (True, 0, None)
+    finally:
+        for member in others:
+            member.stop_worker()
+            member.start_worker()
+
+
+def _failed_once(member: Member, cid: str) -> bool:
+    state = member.replicator.index.pin_state(cid)
+    return state is not None and not state[0] and state[1] >= 1 and bool(state[2])
+
+
 def test_a_restarted_pinner_catches_up_on_what_it_missed(net: Net) -> None:
     # Anchor until the insurer is among the holders (two in three records are its share).
     insurer = net.members["insurer"]
