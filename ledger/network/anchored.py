@@ -312,6 +312,18 @@ class ContentIndex:
             rows = self._conn.execute("SELECT cid, pinned FROM replication_pins").fetchall()
         return {str(cid): bool(pinned) for cid, pinned in rows}
 
+    def forget_pinned(self, held: set[str]) -> list[str]:
+        """Mark as wanted again every CID recorded as pinned that the node does not hold (a node
+        restored from an older backup, or rebuilt); returns them."""
+        with self._lock:
+            rows = self._conn.execute("SELECT cid FROM replication_pins WHERE pinned = 1")
+            lost = [str(r[0]) for r in rows.fetchall() if str(r[0]) not in held]
+            self._conn.executemany(
+                "UPDATE replication_pins SET pinned = 0, next_try = 0 WHERE cid = ?",
+                [(c,) for c in lost],
+            )
+        return lost
+
     def pin_state(self, cid: str) -> tuple[bool, int, str | None] | None:
         """(pinned, failed attempts since the last success, the last failure) of an assigned
         CID; None if this node is not assigned it."""

@@ -53,6 +53,10 @@ class NodeRpc:
     def disconnect(self, multiaddr: str) -> None:
         self._call("swarm/disconnect", arg=multiaddr)
 
+    def pinned(self) -> set[str]:
+        """Every CID the node keeps pinned recursively."""
+        return set(self._call("pin/ls", type="recursive").get("Keys") or {})
+
     def connected(self) -> set[str]:
         """The peer ids the node has a connection to now."""
         return {str(p["Peer"]) for p in self._call("swarm/peers").get("Peers") or []}

@@ -116,6 +116,12 @@ class Replicator:
             self._expand_batches()
             candidates = self._candidates
             new_rows = self.index.added_after(self._assessed_row)
+            if candidates is None and self.node is not None:
+                # First round of this process: what the node lost since (restored from an older
+                # backup, or rebuilt) is fetched back from the other holders.
+                lost = self.index.forget_pinned(self.node.pinned())
+                if lost:
+                    log.warning("%d pinned CIDs missing from the node; pinning again", len(lost))
             if candidates is None or self.index.membership_events != self._membership_seen:
                 self._membership_seen = self.index.membership_events
                 candidates = self._candidates = Candidates.load(self.directory)

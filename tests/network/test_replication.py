@@ -371,7 +371,9 @@ def _failed_once(member: Member, cid: str) -> bool:
     return state is not None and not state[0] and state[1] >= 1 and bool(state[2])
 
 
-def test_a_restarted_pinner_catches_up_on_what_it_missed(net: Net) -> None:
+def test_a_restarted_pinner_catches_up_on_what_it_missed_and_what_its_node_lost(
+    net: Net,
+) -> None:
     # Anchor until the insurer is among the holders (two in three records are its share).
     insurer = net.members["insurer"]
     insurer.stop_worker()
@@ -386,6 +388,11 @@ def test_a_restarted_pinner_catches_up_on_what_it_missed(net: Net) -> None:
     assert missed, "no record fell to the insurer in 12 tries"
     time.sleep(1.0)
     assert not any(insurer.has(cid) for cid in missed)
+    # And one it had pinned is lost from its node meanwhile (a node restored from a backup).
+    held = [cid for cid, pinned in insurer.replicator.index.pins().items() if pinned]
+    assert held, "the insurer held nothing yet"
+    insurer.gateway.store.unpin(held[0])
+    missed.append(held[0])
     # A new pinner on the same database, as a restarted gateway builds it.
     old = insurer.replicator
     index = ContentIndex(old.index._chain, _db(insurer))
