@@ -355,6 +355,10 @@ def test_a_cid_no_peer_has_yet_is_retried_until_the_writers_node_is_back(net: Ne
             for holder in holders:
                 eventually(partial(_failed_once, holder, cid), f"{holder.name} tries and fails")
                 assert not holder.has(cid)
+            with net.world.as_staff("insurer", "auditor", gateway=holders[0].name) as auditor:
+                placement = auditor.get_json(f"/v1/content/{cid}")
+            assert (placement["assigned_here"], placement["pinned_here"]) == (True, False)
+            assert "not found" in placement["pin_error"]
         finally:
             a.node.start()
         for holder in holders:
@@ -439,8 +443,10 @@ def test_get_content_names_writer_and_holders_and_whether_this_node_pins_it(net:
         net.members[h].node.peer_id for h in holders
     ]
     assert (placement["replication_factor"], placement["pinned_here"]) == (2, True)
+    assert (placement["assigned_here"], placement["pin_error"]) == (True, None)
     with net.world.as_staff("insurer", "auditor", gateway=other) as auditor:
-        assert auditor.get_json(f"/v1/content/{cid}")["pinned_here"] is False
+        elsewhere = auditor.get_json(f"/v1/content/{cid}")
+    assert (elsewhere["pinned_here"], elsewhere["assigned_here"]) == (False, False)
 
 
 @pytest.mark.parametrize(
