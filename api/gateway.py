@@ -3,13 +3,14 @@ prescription books, nonces, identity."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from ledger.audit.access_log import ACCESS_LOG_KIND, AccessLog, SealedBatch
+from ledger.audit.access_log import ACCESS_LOG_KIND, AccessEntry, AccessLog, SealedBatch
 from ledger.chain import deploy
 from ledger.chain.connection import Chain, connect
 from ledger.chain.directory import OrgDirectory
@@ -63,9 +64,11 @@ class Gateway:
         """Anchor the oldest unsealed access entries as one batch (None when there are none)."""
         return self.access_log.seal(self._anchor_access_batch)
 
-    def _anchor_access_batch(self, root: bytes, count: int) -> tuple[int, str]:
+    def _anchor_access_batch(self, root: bytes, entries: Sequence[AccessEntry]) -> tuple[int, str]:
         anchor = self.chain.contract("BatchAnchor")
-        receipt = self.chain.transact(anchor.functions.anchorBatch(ACCESS_LOG_KIND, root, count))
+        receipt = self.chain.transact(
+            anchor.functions.anchorBatch(ACCESS_LOG_KIND, root, len(entries))
+        )
         (event,) = anchor.events.BatchAnchored().process_receipt(receipt)
         return int(event["args"]["batchId"]), receipt["transactionHash"].to_0x_hex()
 
