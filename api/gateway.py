@@ -22,14 +22,16 @@ from ledger.consent.segmentation import shipped
 from ledger.crypto.keys import load_key, x25519_from_eth_key
 from ledger.errors import ConfigError
 from ledger.gateway.auth import GatewayDomain, SqliteNonceStore
+from ledger.payload import canonicalize
 from ledger.prescribing import load_rules
 from ledger.prescribing.book import PrescriptionBook
 from ledger.records.batch_anchorer import BatchAnchorer
+from ledger.records.batch_index import BatchIndex
 from ledger.records.book import RecordBook
 from ledger.records.bulk_sealing import BulkSealer
 from ledger.records.outbox import Outbox
 from ledger.settings import Settings
-from ledger.store import ContentStore, open_store
+from ledger.store import ContentStore, cid_to_bytes, open_store
 
 
 @dataclass
@@ -66,9 +68,21 @@ class Gateway:
 
     def _anchor_access_batch(self, root: bytes, entries: Sequence[AccessEntry]) -> tuple[int, str]:
         anchor = self.chain.contract("BatchAnchor")
-        receipt = self.chain.transact(
-            anchor.functions.anchorBatch(ACCESS_LOG_KIND, root, len(entries))
+        # The batch's manifest names the batch only: its entries stay in this gateway's log.
+        manifest = self.store.put(
+            canonicalize(
+                {
+                    "format": "medledger.access-log.v1",
+                    "org": self.org.address,
+                    "count": len(entries),
+                    "root": "0x" + root.hex(),
+                }
+            )
         )
+        fn = anchor.functions.anchorBatch(
+            ACCESS_LOG_KIND, root, len(entries), cid_to_bytes(manifest)
+        )
+        receipt = self.chain.transact(fn)
         (event,) = anchor.events.BatchAnchored().process_receipt(receipt)
         return int(event["args"]["batchId"]), receipt["transactionHash"].to_0x_hex()
 
@@ -124,6 +138,9 @@ def build_gateway(settings: Settings) -> Gateway:
         org_key=org_key,
         max_payload_bytes=settings.max_payload_bytes,
         outbox=outbox,
+        batch_index=BatchIndex(
+            chain, store, settings.data_dir / "gateways" / f"{org.address}.batches.sqlite"
+        ),
         sealer=BulkSealer(
             settings.bulk_workers,
             max_bytes=settings.max_payload_bytes,

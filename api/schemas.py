@@ -125,13 +125,16 @@ class VersionPublic(_Model):
     anchored_at: int
     block: int
     content: str | None
+    #: For a batch-anchored version: BatchAnchor's batch id (its manifest is named on chain).
+    batch: int | None = None
     #: For a batch-anchored version: the verdict, when the chain contradicts what its leaf says.
     contradicted: str | None = None
 
 
 class VerificationPublic(_Model):
     """What any member may learn about a record: that it is anchored, by whom, when, and intact.
-    ``conflict``: the id was anchored both in a batch and one by one; the first anchoring stands."""
+    ``conflict``: the id was anchored more than once (in a batch and one by one, or by two batch
+    leaves for one version) or with a version skipped; the first anchoring stands."""
 
     record_id: str
     anchored: bool
