@@ -3,6 +3,7 @@ prescription books, nonces, identity."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -11,6 +12,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger.audit.access_log import ACCESS_LOG_KIND, AccessEntry, AccessLog, SealedBatch
+from ledger.audit.publishing import publish_batch
+from ledger.audit.trail_index import TrailIndex
 from ledger.chain import deploy
 from ledger.chain.connection import Chain, connect
 from ledger.chain.directory import OrgDirectory
@@ -20,9 +23,8 @@ from ledger.claiming.payments import PaymentBook
 from ledger.consent.patients import PatientDirectory
 from ledger.consent.segmentation import shipped
 from ledger.crypto.keys import load_key, x25519_from_eth_key
-from ledger.errors import ConfigError
+from ledger.errors import ConfigError, LedgerError
 from ledger.gateway.auth import GatewayDomain, SqliteNonceStore
-from ledger.payload import canonicalize
 from ledger.prescribing import load_rules
 from ledger.prescribing.book import PrescriptionBook
 from ledger.records.batch_anchorer import BatchAnchorer
@@ -31,7 +33,9 @@ from ledger.records.book import RecordBook
 from ledger.records.bulk_sealing import BulkSealer
 from ledger.records.outbox import Outbox
 from ledger.settings import Settings
-from ledger.store import ContentStore, cid_to_bytes, open_store
+from ledger.store import ContentStore, open_store
+
+log = logging.getLogger("medledger.gateway")
 
 
 @dataclass
@@ -53,6 +57,7 @@ class Gateway:
     claims: ClaimBook
     outbox: Outbox
     anchorer: BatchAnchorer
+    trail: TrailIndex
 
     @property
     def domain(self) -> GatewayDomain:
@@ -67,22 +72,23 @@ class Gateway:
         return self.access_log.seal(self._anchor_access_batch)
 
     def _anchor_access_batch(self, root: bytes, entries: Sequence[AccessEntry]) -> tuple[int, str]:
+        try:  # learn the keys patients enrolled elsewhere; what is not had yet is not waited for
+            self.trail.sync(retry_unavailable=False)
+        except LedgerError as exc:
+            log.warning("consortium trail not followed before sealing: %s", exc)
+        manifest = publish_batch(
+            entries,
+            org=self.org.address,
+            chain=self.chain,
+            directory=self.directory,
+            patients=self.patients,
+            index=self.trail,
+            store=self.store,
+        )
         anchor = self.chain.contract("BatchAnchor")
-        # The batch's manifest names the batch only: its entries stay in this gateway's log.
-        manifest = self.store.put(
-            canonicalize(
-                {
-                    "format": "medledger.access-log.v1",
-                    "org": self.org.address,
-                    "count": len(entries),
-                    "root": "0x" + root.hex(),
-                }
-            )
+        receipt = self.chain.transact(
+            anchor.functions.anchorBatch(ACCESS_LOG_KIND, root, len(entries), manifest)
         )
-        fn = anchor.functions.anchorBatch(
-            ACCESS_LOG_KIND, root, len(entries), cid_to_bytes(manifest)
-        )
-        receipt = self.chain.transact(fn)
         (event,) = anchor.events.BatchAnchored().process_receipt(receipt)
         return int(event["args"]["batchId"]), receipt["transactionHash"].to_0x_hex()
 
@@ -90,6 +96,7 @@ class Gateway:
         self.records.close()
         self.outbox.close()
         self.access_log.close()
+        self.trail.close()
         self.patients.close()
         self.nonces.close()
         self.store.close()
@@ -204,4 +211,5 @@ def build_gateway(settings: Settings) -> Gateway:
             batch_max=settings.record_batch_max,
             interval_s=settings.record_batch_interval_s,
         ),
+        TrailIndex(db, chain, store, org=org.address, key=org_key),
     )
