@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from ledger.cli._prompt import passphrase
+from ledger.cli.audit import add_audit_commands
 from ledger.cli.claims import add_claims
 from ledger.cli.staff import add_staff_commands
 from ledger.errors import KeyFileError, LedgerError
@@ -267,6 +268,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     trail.add_argument("file", help="the JSON the gateway's GET /v1/access-log returned")
     trail.set_defaults(run=_cmd_audit_verify)
+    add_audit_commands(audit, lambda env: passphrase(env, confirm=False))
     _add_consent(sub)
     add_claims(sub)
     add_staff_commands(sub, lambda env: passphrase(env, confirm=False))
