@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
@@ -82,7 +83,7 @@ class Manifest:
     patients: tuple[bytes, ...]
     enrolments: tuple[Enrolment, ...]
 
-    @property
+    @cached_property
     def root(self) -> bytes:
         return MerkleTree(self.leaves).root
 

@@ -202,6 +202,13 @@ def test_an_organisation_that_is_not_a_regulator_reads_no_ones_entries(
     ):
         staff.get_json("/v1/audit/trail")
     assert (refused.value.status, refused.value.problem_code) == (403, "audit.forbidden")
+    alice = accessed.patients["alice"]
+    with (
+        accessed.world.client(alice.pseudonym, "regulator") as patient,
+        pytest.raises(GatewayError) as refused,
+    ):
+        patient.get_json("/v1/audit/trail", params={"patient": alice.pseudonym.address})
+    assert (refused.value.status, refused.value.problem_code) == (403, "audit.forbidden")
 
 
 def test_a_patient_sees_their_entries_from_both_organisations_and_no_one_elses(
