@@ -14,6 +14,7 @@ from api.deps import GatewayDep, Signer, lookup_member, org_kind
 from api.gateway import Gateway
 from api.problems import SIGNED_PROBLEMS, Forbidden, responses
 from api.schemas import Address, Bytes32
+from ledger.audit.access_log import AccessEntry
 from ledger.audit.trail_index import OK, IndexedBatch
 from ledger.errors import StoreError
 from ledger.types import OrgKind
@@ -37,23 +38,13 @@ class BatchProblemPublic(_Model):
 
 
 class ConsortiumEntryPublic(_Model):
-    """An entry of any organisation's log, with its leaf and proof against the anchored root."""
+    """An entry of organisation ``org``'s log (its salt included, for checking it on one's own),
+    with its leaf and its proof against the anchored root."""
 
     org: str
     chain_batch_id: int
     leaf_index: int
-    at: int
-    actor: str
-    member_org: str | None
-    action: str
-    record_id: str | None
-    version: int | None
-    view: str | None
-    patient: str | None
-    grant: str | None
-    purpose: str | None
-    outcome: str
-    salt: str | None
+    entry: AccessEntry
     root: str
     proof: list[str]
 
@@ -112,18 +103,7 @@ def consortium_trail(
             org=found.org,
             chain_batch_id=found.chain_batch_id,
             leaf_index=found.leaf_index,
-            at=found.entry.at,
-            actor=found.entry.actor,
-            member_org=found.entry.org,
-            action=found.entry.action,
-            record_id=found.entry.record_id,
-            version=found.entry.version,
-            view=found.entry.view,
-            patient=found.entry.patient,
-            grant=found.entry.grant,
-            purpose=found.entry.purpose,
-            outcome=found.entry.outcome,
-            salt=found.entry.salt,
+            entry=found.entry,
             root="0x" + found.root.hex(),
             proof=["0x" + p.hex() for p in found.proof],
         )

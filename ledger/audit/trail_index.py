@@ -308,7 +308,7 @@ def verify_consortium_trail(
     for position, raw in enumerate(items):
         checked += 1
         try:
-            entry = entry_from_wire({**raw, "org": raw["member_org"]})
+            entry = entry_from_wire(raw["entry"])
             root, org, kind = batch(int(raw["chain_batch_id"]))
             proof = [bytes.fromhex(str(p)[2:]) for p in raw["proof"]]
         except (KeyError, TypeError, ValueError) as exc:

@@ -155,8 +155,7 @@ def assert_proven(three: Consortium3, item: dict[str, Any]) -> None:
     """The entry, as served, is in the batch its organisation anchored on chain."""
     root, org = anchored_batch(three, item["chain_batch_id"])
     assert (org, "0x" + root.hex()) == (item["org"], item["root"])
-    fields = {k: item[k] for k in AccessEntry.__dataclass_fields__ if k not in ("org",)}
-    entry = AccessEntry(**fields, org=item["member_org"])
+    entry = AccessEntry(**item["entry"])
     proof = [bytes.fromhex(p[2:]) for p in item["proof"]]
     assert verify(proof, root, leaf_hash(entry.digest()))
 
@@ -172,12 +171,12 @@ def test_the_regulator_sees_one_records_trail_from_both_organisations(
         accessed.world.org_address("hospital-a"),
         accessed.world.org_address("insurer"),
     }
-    actions = {(item["org"], item["action"]) for item in reply["items"]}
+    actions = {(item["org"], item["entry"]["action"]) for item in reply["items"]}
     a, insurer = accessed.world.org_address("hospital-a"), accessed.world.org_address("insurer")
     assert (a, "POST /v1/records") in actions
     assert (a, "GET /v1/records/{record_id}") in actions
     assert (insurer, "GET /v1/records/{record_id}/verification") in actions
-    assert {item["record_id"] for item in reply["items"]} == {rid}
+    assert {item["entry"]["record_id"] for item in reply["items"]} == {rid}
     for item in reply["items"]:
         assert_proven(accessed, item)
 
@@ -246,9 +245,9 @@ def test_audit_trail_checks_the_regulators_trail_against_the_chain(
     printed = capsys.readouterr().out
     assert "organisations=2" in printed
     assert "mismatched=0 complete=yes" in printed
-    # An entry altered after the gateway served it is named, and the exit says so.
+    # An entry altered after the gateway served it is named by the same check.
     served = json.loads(out.read_text())
-    served["items"][0]["outcome"] = "denied:forged"
+    served["items"][0]["entry"]["outcome"] = "denied:forged"
     checked, mismatches = verify_consortium_trail(
         served["items"], access_batch_lookup(accessed.gateway("regulator").chain)
     )
@@ -370,7 +369,7 @@ def test_a_forged_batch_is_reported_and_not_taken(accessed: Consortium3) -> None
     assert problems[forged]["status"] == "rejected"
     assert "anchored root" in problems[forged]["reason"]
     assert problems[unhad]["status"] == "unavailable"
-    assert pharmacy.address not in {item["actor"] for item in reply["items"]}
+    assert pharmacy.address not in {item["entry"]["actor"] for item in reply["items"]}
     assert json.dumps(reply).count("denied:x") == 0
 
 
