@@ -29,7 +29,8 @@ class _Model(BaseModel):
 class BatchProblemPublic(_Model):
     """A batch whose entries could not be read: ``unavailable`` (no node had its manifest in
     time: asked again next time), ``rejected`` (its manifest does not match what the chain
-    anchored, or does not open), or ``sealed_for_others`` (no copy for this regulator)."""
+    anchored, or does not open), ``sealed_for_others`` (no copy for this regulator), or
+    ``local_only`` (sealed before batches were published: its entries are in its gateway's log)."""
 
     chain_batch_id: int
     org: str

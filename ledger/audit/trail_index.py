@@ -26,6 +26,7 @@ from web3 import Web3
 
 from ledger.audit.access_log import ACCESS_LOG_KIND, AccessEntry, BatchLookup, entry_from_wire
 from ledger.audit.manifest import (
+    MANIFEST_KIND as ACCESS_LOG_MANIFEST_KIND,
     Enrolment,
     Manifest,
     ManifestInvalid,
@@ -41,6 +42,11 @@ from ledger.gateway.auth import GatewayDomain
 from ledger.store import ContentStore, cid_from_bytes
 
 PENDING, OK, UNAVAILABLE, REJECTED = "pending", "ok", "unavailable", "rejected"
+#: A batch sealed before batches were published: its manifest names the batch only.
+LOCAL_ONLY = "local_only"
+_LOCAL_ONLY_REASON = (
+    "sealed before batches were published: its entries are in its gateway's log only"
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS trail_synced (id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -165,7 +171,10 @@ class TrailIndex:
             check_anchored(manifest, root=batch.root, count=batch.count, org=batch.org)
             entries = self._readable(manifest)
         except ManifestInvalid as exc:
-            self._mark(batch.chain_batch_id, REJECTED, str(exc))
+            if _names_the_batch_only(blob, batch):
+                self._mark(batch.chain_batch_id, LOCAL_ONLY, _LOCAL_ONLY_REASON)
+            else:
+                self._mark(batch.chain_batch_id, REJECTED, str(exc))
             return
         enrolments = [e for e in manifest.enrolments if self._enrolled(e, batch.org)]
         with self._lock:
@@ -282,6 +291,21 @@ class TrailIndex:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _names_the_batch_only(blob: bytes, batch: IndexedBatch) -> bool:
+    """Whether ``blob`` is the manifest gateways wrote before they published their entries
+    (``{"format", "org", "count", "root"}``), for this very batch."""
+    try:
+        raw = json.loads(blob)
+    except ValueError:
+        return False
+    return isinstance(raw, dict) and raw == {
+        "format": ACCESS_LOG_MANIFEST_KIND,
+        "org": raw.get("org") if str(raw.get("org")).lower() == batch.org.lower() else None,
+        "count": batch.count,
+        "root": "0x" + batch.root.hex(),
+    }
 
 
 def _batch(row: tuple[object, ...]) -> IndexedBatch:

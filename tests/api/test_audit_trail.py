@@ -33,6 +33,7 @@ from ledger.crypto.merkle import MerkleTree, leaf_hash, verify
 from ledger.errors import DecryptionFailed
 from ledger.gateway.client import GatewayClient, GatewayError
 from ledger.network.consortium import seed_demo
+from ledger.payload import canonicalize
 from ledger.records.verify import access_batch_lookup
 from ledger.settings import Settings
 from ledger.store import IpfsNode, cid_of, cid_to_bytes, swarm_key_new
@@ -371,6 +372,30 @@ def test_a_forged_batch_is_reported_and_not_taken(accessed: Consortium3) -> None
     assert problems[unhad]["status"] == "unavailable"
     assert pharmacy.address not in {item["entry"]["actor"] for item in reply["items"]}
     assert json.dumps(reply).count("denied:x") == 0
+
+
+def test_a_batch_sealed_before_publishing_is_reported_as_local_only(accessed: Consortium3) -> None:
+    world = accessed.world
+    insurer = world.consortium.account(world.consortium.orgs["insurer"].key_file)
+    regulator = accessed.gateway("regulator")
+    root = b"\x42" * 32
+    # The manifest gateways wrote before this change: it names the batch, not its entries.
+    placeholder = canonicalize(
+        {
+            "format": "medledger.access-log.v1",
+            "org": insurer.address,
+            "count": 3,
+            "root": "0x" + root.hex(),
+        }
+    )
+    cid = regulator.store.put(placeholder)
+    batches = regulator.chain.contract("BatchAnchor")
+    receipt = send_raw(
+        world.w3, insurer, batches, "anchorBatch", ACCESS_LOG_KIND, root, 3, cid_to_bytes(cid)
+    )
+    (event,) = batches.events.BatchAnchored().process_receipt(receipt)
+    problems = {p["chain_batch_id"]: p for p in trail(accessed)["problems"]}
+    assert problems[int(event["args"]["batchId"])]["status"] == "local_only"
 
 
 def _entry(rid: str, actor: str, outcome: str) -> AccessEntry:
