@@ -17,18 +17,19 @@ from typing import Any
 
 import pytest
 import requests
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from web3 import Web3
 
 from api.gateway import build_gateway
 from api.main import create_app
 from api.serving import serve
 from ledger.audit.access_log import ACCESS_LOG_KIND, AccessEntry, new_salt
-from ledger.audit.manifest import build_manifest, open_for_regulator, parse_manifest
+from ledger.audit.manifest import Enrolment, build_manifest, open_for_regulator, parse_manifest
 from ledger.audit.patient_trail import consortium_accesses
 from ledger.audit.trail_index import TrailIndex, verify_consortium_trail
 from ledger.chain.node import Anvil
 from ledger.cli.app import EXIT_OK, main
-from ledger.crypto.keys import PatientKeys, load_key
+from ledger.crypto.keys import PatientKeys, load_key, x25519_public_hex
 from ledger.crypto.merkle import MerkleTree, leaf_hash, verify
 from ledger.errors import DecryptionFailed
 from ledger.gateway.client import GatewayClient, GatewayError
@@ -396,6 +397,42 @@ def test_a_batch_sealed_before_publishing_is_reported_as_local_only(accessed: Co
     (event,) = batches.events.BatchAnchored().process_receipt(receipt)
     problems = {p["chain_batch_id"]: p for p in trail(accessed)["problems"]}
     assert problems[int(event["args"]["batchId"])]["status"] == "local_only"
+
+
+def test_an_enrolment_its_pseudonym_did_not_sign_is_not_taken(accessed: Consortium3) -> None:
+    world, bob = accessed.world, accessed.patients["bob"]
+    insurer = accessed.gateway("insurer")
+    insurer.trail.sync()
+    real = insurer.trail.enrolment(bob.pseudonym.address)
+    assert real is not None
+    # Bob's signed enrolment, as hospital A published it, with the attacker's key put in its place.
+    published = [
+        e
+        for b in insurer.trail.batches()
+        if b.status == "ok" and b.org == world.org_address("hospital-a")
+        for e in parse_manifest(insurer.store.get(str(b.cid))).enrolments
+        if e.pseudonym == bob.pseudonym.address
+    ]
+    attacker_key = X25519PrivateKey.generate().public_key()
+    swapped = Enrolment(
+        bob.pseudonym.address, x25519_public_hex(attacker_key), published[0].signature
+    )
+    pharmacy = world.consortium.account(world.consortium.orgs["pharmacy"].key_file)
+    own = [_entry(accessed.records["bob"], pharmacy.address, "allowed")]
+    manifest = build_manifest(
+        pharmacy.address, own, regulators={}, patient_keys={}, enrolments=[swapped]
+    )
+    cid = insurer.store.put(manifest)
+    root = MerkleTree([leaf_hash(e.digest()) for e in own]).root
+    batches = insurer.chain.contract("BatchAnchor")
+    send_raw(
+        world.w3, pharmacy, batches, "anchorBatch", ACCESS_LOG_KIND, root, 1, cid_to_bytes(cid)
+    )
+    insurer.trail.sync()
+    assert [b.status for b in insurer.trail.batches() if b.cid == cid] == ["ok"]
+    kept = insurer.trail.enrolment(bob.pseudonym.address)
+    assert kept is not None
+    assert x25519_public_hex(kept) == x25519_public_hex(real)
 
 
 def _entry(rid: str, actor: str, outcome: str) -> AccessEntry:
