@@ -28,7 +28,7 @@ from ledger.audit.manifest import Enrolment, build_manifest, open_for_regulator,
 from ledger.audit.patient_trail import consortium_accesses
 from ledger.audit.trail_index import TrailIndex, verify_consortium_trail
 from ledger.chain.node import Anvil
-from ledger.cli.app import EXIT_OK, main
+from ledger.cli.app import EXIT_NOT_INTACT as EXIT_INCOMPLETE, EXIT_OK, main
 from ledger.crypto.keys import PatientKeys, load_key, x25519_public_hex
 from ledger.crypto.merkle import MerkleTree, leaf_hash, verify
 from ledger.errors import DecryptionFailed
@@ -153,6 +153,18 @@ def anchored_batch(three: Consortium3, batch_id: int) -> tuple[bytes, str]:
     return bytes(root), str(org)
 
 
+def audit_trail_cli(three: Consortium3, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    """`medledger audit trail` as the regulator's auditor, on the regulator's gateway."""
+    world = three.world
+    monkeypatch.setenv("MEDLEDGER_DATA_DIR", str(world.data_dir))
+    monkeypatch.setenv("MEDLEDGER_RPC_URL", three.gateway("regulator").settings.rpc_url)
+    monkeypatch.setenv("PASS", "")  # the demo's keys have empty passphrases
+    key = world.consortium.orgs["regulator"].staff["auditor"].key_file
+    url = world.gateways["regulator"].url
+    command = ["audit", "trail", "--key", str(key), "--passphrase-env", "PASS", "--gateway", url]
+    return main([*command, *args])
+
+
 def assert_proven(three: Consortium3, item: dict[str, Any]) -> None:
     """The entry, as served, is in the batch its organisation anchored on chain."""
     root, org = anchored_batch(three, item["chain_batch_id"])
@@ -234,16 +246,9 @@ def test_audit_trail_checks_the_regulators_trail_against_the_chain(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    world = accessed.world
-    monkeypatch.setenv("MEDLEDGER_DATA_DIR", str(world.data_dir))
-    monkeypatch.setenv("MEDLEDGER_RPC_URL", accessed.gateway("regulator").settings.rpc_url)
-    monkeypatch.setenv("PASS", "")  # the demo's keys have empty passphrases
-    key = world.consortium.orgs["regulator"].staff["auditor"].key_file
     out = tmp_path / "trail.json"
-    args = ["audit", "trail", "--key", str(key), "--passphrase-env", "PASS"]
-    url = world.gateways["regulator"].url
     rid = accessed.records["alice"]
-    assert main([*args, "--gateway", url, "--record", rid, "--out", str(out)]) == EXIT_OK
+    assert audit_trail_cli(accessed, monkeypatch, "--record", rid, "--out", str(out)) == EXIT_OK
     printed = capsys.readouterr().out
     assert "organisations=2" in printed
     assert "mismatched=0 complete=yes" in printed
@@ -328,7 +333,9 @@ def test_with_hospital_a_down_the_regulator_still_has_a_complete_trail(
     assert len(reply["items"]) == len(rebuilt)
 
 
-def test_a_forged_batch_is_reported_and_not_taken(accessed: Consortium3) -> None:
+def test_a_forged_batch_is_reported_and_not_taken(
+    accessed: Consortium3, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     world, rid = accessed.world, accessed.records["alice"]
     pharmacy = world.consortium.account(world.consortium.orgs["pharmacy"].key_file)
     regulator = accessed.gateway("regulator")
@@ -373,6 +380,13 @@ def test_a_forged_batch_is_reported_and_not_taken(accessed: Consortium3) -> None
     assert problems[unhad]["status"] == "unavailable"
     assert pharmacy.address not in {item["entry"]["actor"] for item in reply["items"]}
     assert json.dumps(reply).count("denied:x") == 0
+    # The CLI names both and exits 1: the trail is not complete.
+    capsys.readouterr()
+    assert audit_trail_cli(accessed, monkeypatch) == EXIT_INCOMPLETE
+    printed = capsys.readouterr().out
+    assert f"batch {forged} of {pharmacy.address}: rejected" in printed
+    assert f"batch {unhad} of {pharmacy.address}: unavailable" in printed
+    assert "complete=no" in printed
 
 
 def test_a_batch_sealed_before_publishing_is_reported_as_local_only(accessed: Consortium3) -> None:
