@@ -193,6 +193,12 @@ def test_the_regulator_sees_one_records_trail_from_both_organisations(
     assert {item["entry"]["record_id"] for item in reply["items"]} == {rid}
     for item in reply["items"]:
         assert_proven(accessed, item)
+    bundle = trail(accessed, record_id=rid, format="fhir")
+    observers = {
+        e["resource"]["source"]["observer"]["identifier"]["value"] for e in bundle["entry"]
+    }
+    assert observers == {f"urn:ethereum:{a}", f"urn:ethereum:{insurer}"}
+    assert len(bundle["entry"]) == len(reply["items"])
 
 
 def test_an_organisation_that_is_not_a_regulator_reads_no_ones_entries(
