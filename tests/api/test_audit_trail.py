@@ -455,6 +455,57 @@ def test_an_enrolment_its_pseudonym_did_not_sign_is_not_taken(accessed: Consorti
     assert x25519_public_hex(kept) == x25519_public_hex(real)
 
 
+def test_a_missing_batch_is_asked_for_again_only_after_the_retry_interval(
+    accessed: Consortium3, tmp_path: Path
+) -> None:
+    world = accessed.world
+    pharmacy = world.consortium.account(world.consortium.orgs["pharmacy"].key_file)
+    regulator = accessed.gateway("regulator")
+    own = [_entry(accessed.records["alice"], pharmacy.address, "allowed")]
+    manifest = build_manifest(
+        pharmacy.address,
+        own,
+        regulators={regulator.org.address: regulator.org_key.public_key()},
+        patient_keys={},
+    )
+    root = MerkleTree([leaf_hash(e.digest()) for e in own]).root
+    batches = regulator.chain.contract("BatchAnchor")
+    manifest_cid = cid_of(manifest)
+    receipt = send_raw(
+        world.w3,
+        pharmacy,
+        batches,
+        "anchorBatch",
+        ACCESS_LOG_KIND,
+        root,
+        1,
+        cid_to_bytes(manifest_cid),
+    )
+    (event,) = batches.events.BatchAnchored().process_receipt(receipt)
+    batch_id = int(event["args"]["batchId"])
+
+    def status(retry_after_s: float) -> str:
+        index = TrailIndex(
+            tmp_path / "index.sqlite",
+            regulator.chain,
+            regulator.store,
+            org=regulator.org.address,
+            key=regulator.org_key,
+            retry_after_s=retry_after_s,
+        )
+        try:
+            index.sync()
+            (found,) = [b for b in index.batches() if b.chain_batch_id == batch_id]
+            return found.status
+        finally:
+            index.close()
+
+    assert status(3600) == "unavailable"
+    regulator.store.put(manifest)  # published late (or replicated at last)
+    assert status(3600) == "unavailable"  # not asked for again yet
+    assert status(0) == "ok"
+
+
 def _entry(rid: str, actor: str, outcome: str) -> AccessEntry:
     return AccessEntry(
         at=1,
