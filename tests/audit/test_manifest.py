@@ -8,6 +8,7 @@ from dataclasses import asdict, replace
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from hypothesis import given, settings, strategies as st
 
 from ledger.audit.access_log import AccessEntry, new_salt
 from ledger.audit.manifest import (
@@ -159,3 +160,15 @@ def test_an_entry_that_does_not_match_its_leaf_is_refused() -> None:
 def test_bytes_that_are_not_a_manifest_are_refused(blob: bytes) -> None:
     with pytest.raises(ManifestInvalid):
         parse_manifest(blob)
+
+
+@settings(max_examples=25, deadline=None)
+@given(owners=st.lists(st.sampled_from([ALICE, BOB, None]), min_size=1, max_size=8))
+def test_each_patient_opens_exactly_their_own_entries(owners: list[str | None]) -> None:
+    entries = [entry(owner, at) for at, owner in enumerate(owners)]
+    manifest = parse_manifest(published(entries))
+    check_anchored(manifest, root=anchored_root(entries), count=len(entries), org=HOSPITAL)
+    assert open_for_regulator(manifest, REGULATOR_KEY, REGULATOR) == entries
+    for pseudonym, key in ((ALICE, ALICE_KEY), (BOB, BOB_KEY)):
+        mine = [(i, e) for i, e in enumerate(entries) if e.patient == pseudonym]
+        assert open_for_patient(manifest, key) == mine
