@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -199,6 +200,15 @@ def test_the_regulator_sees_one_records_trail_from_both_organisations(
     }
     assert observers == {f"urn:ethereum:{a}", f"urn:ethereum:{insurer}"}
     assert len(bundle["entry"]) == len(reply["items"])
+
+
+def test_a_path_with_whitespace_is_logged_as_an_action_without_any(accessed: Consortium3) -> None:
+    # An outsider's unrouted path is logged as sent; decoded, its whitespace would make an entry
+    # that every regulator refuses, and with it the honest batch it is sealed in.
+    served = accessed.world.gateways["regulator"]
+    httpx.get(served.url + "/v1/no%20such%09route", timeout=30)
+    (logged,) = served.gateway.access_log.entries(after_seq=0, limit=10**6)[-1:]
+    assert logged.entry.action == "GET /v1/no%20such%09route"
 
 
 def test_an_organisation_that_is_not_a_regulator_reads_no_ones_entries(

@@ -172,3 +172,28 @@ def test_each_patient_opens_exactly_their_own_entries(owners: list[str | None]) 
     for pseudonym, key in ((ALICE, ALICE_KEY), (BOB, BOB_KEY)):
         mine = [(i, e) for i, e in enumerate(entries) if e.patient == pseudonym]
         assert open_for_patient(manifest, key) == mine
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"at": "yesterday"},
+        {"at": 10**13},
+        {"version": "1"},
+        {"action": "GET /v1/a  b"},
+        {"outcome": "maybe"},
+        {"actor": ""},
+        {"salt": "0x12"},
+        {"grant": "0x12 34"},
+    ],
+)
+def test_an_entry_no_gateway_writes_is_refused_though_it_matches_its_leaf(
+    odd: dict[str, object],
+) -> None:
+    # A hostile member hashes what it writes, so the leaf matches; the shape does not.
+    entries = [replace(ENTRIES[0], **odd), ENTRIES[1]]  # type: ignore[arg-type]
+    manifest = parse_manifest(published(entries))
+    with pytest.raises(ManifestInvalid, match="entry 0 is not an access entry"):
+        open_for_regulator(manifest, REGULATOR_KEY, REGULATOR)
+    with pytest.raises(ManifestInvalid, match="entry 0 is not an access entry"):
+        open_for_patient(manifest, ALICE_KEY)
