@@ -19,6 +19,7 @@ import httpx
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from api.gateway import build_gateway
@@ -152,6 +153,25 @@ def anchored_batch(three: Consortium3, batch_id: int) -> tuple[bytes, str]:
         chain.contract("BatchAnchor").functions.batch(batch_id)
     )
     return bytes(root), str(org)
+
+
+def anchor_raw(three: Consortium3, sender: LocalAccount, root: bytes, count: int, cid: str) -> int:
+    """Anchor an access-log batch as ``sender``, as an attacker would: a raw transaction signed
+    with its key, no client of ours in between; returns the batch id."""
+    batches = three.gateway("regulator").chain.contract("BatchAnchor")
+    receipt = send_raw(
+        three.world.w3,
+        sender,
+        batches,
+        "anchorBatch",
+        ACCESS_LOG_KIND,
+        root,
+        count,
+        cid_to_bytes(cid),
+    )
+    assert receipt["status"] == 1
+    (event,) = batches.events.BatchAnchored().process_receipt(receipt)
+    return int(event["args"]["batchId"])
 
 
 def audit_trail_cli(three: Consortium3, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
@@ -367,27 +387,10 @@ def test_a_forged_batch_is_reported_and_not_taken(
     )
     cid = regulator.store.put(manifest)
     root = MerkleTree([leaf_hash(e.digest()) for e in anchored]).root
-    batches = regulator.chain.contract("BatchAnchor")
-    receipt = send_raw(
-        world.w3, pharmacy, batches, "anchorBatch", ACCESS_LOG_KIND, root, 2, cid_to_bytes(cid)
-    )
-    assert receipt["status"] == 1
-    (event,) = batches.events.BatchAnchored().process_receipt(receipt)
-    forged = int(event["args"]["batchId"])
+    forged = anchor_raw(accessed, pharmacy, root, 2, cid)
     # And a batch whose manifest no node has.
     missing = build_manifest(pharmacy.address, anchored, regulators={}, patient_keys={})
-    receipt = send_raw(
-        world.w3,
-        pharmacy,
-        batches,
-        "anchorBatch",
-        ACCESS_LOG_KIND,
-        root,
-        2,
-        cid_to_bytes(cid_of(missing)),
-    )
-    (event,) = batches.events.BatchAnchored().process_receipt(receipt)
-    unhad = int(event["args"]["batchId"])
+    unhad = anchor_raw(accessed, pharmacy, root, 2, cid_of(missing))
     reply = trail(accessed, record_id=rid)
     problems = {p["chain_batch_id"]: p for p in reply["problems"]}
     assert not reply["complete"]
@@ -420,13 +423,9 @@ def test_a_batch_sealed_before_publishing_is_reported_as_local_only(accessed: Co
         }
     )
     cid = regulator.store.put(placeholder)
-    batches = regulator.chain.contract("BatchAnchor")
-    receipt = send_raw(
-        world.w3, insurer, batches, "anchorBatch", ACCESS_LOG_KIND, root, 3, cid_to_bytes(cid)
-    )
-    (event,) = batches.events.BatchAnchored().process_receipt(receipt)
+    batch_id = anchor_raw(accessed, insurer, root, 3, cid)
     problems = {p["chain_batch_id"]: p for p in trail(accessed)["problems"]}
-    assert problems[int(event["args"]["batchId"])]["status"] == "local_only"
+    assert problems[batch_id]["status"] == "local_only"
 
 
 def test_an_enrolment_its_pseudonym_did_not_sign_is_not_taken(accessed: Consortium3) -> None:
@@ -454,10 +453,7 @@ def test_an_enrolment_its_pseudonym_did_not_sign_is_not_taken(accessed: Consorti
     )
     cid = insurer.store.put(manifest)
     root = MerkleTree([leaf_hash(e.digest()) for e in own]).root
-    batches = insurer.chain.contract("BatchAnchor")
-    send_raw(
-        world.w3, pharmacy, batches, "anchorBatch", ACCESS_LOG_KIND, root, 1, cid_to_bytes(cid)
-    )
+    anchor_raw(accessed, pharmacy, root, 1, cid)
     insurer.trail.sync()
     assert [b.status for b in insurer.trail.batches() if b.cid == cid] == ["ok"]
     kept = insurer.trail.enrolment(bob.pseudonym.address)
@@ -479,20 +475,7 @@ def test_a_missing_batch_is_asked_for_again_only_after_the_retry_interval(
         patient_keys={},
     )
     root = MerkleTree([leaf_hash(e.digest()) for e in own]).root
-    batches = regulator.chain.contract("BatchAnchor")
-    manifest_cid = cid_of(manifest)
-    receipt = send_raw(
-        world.w3,
-        pharmacy,
-        batches,
-        "anchorBatch",
-        ACCESS_LOG_KIND,
-        root,
-        1,
-        cid_to_bytes(manifest_cid),
-    )
-    (event,) = batches.events.BatchAnchored().process_receipt(receipt)
-    batch_id = int(event["args"]["batchId"])
+    batch_id = anchor_raw(accessed, pharmacy, root, 1, cid_of(manifest))
 
     def status(retry_after_s: float) -> str:
         index = TrailIndex(
