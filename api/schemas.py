@@ -165,6 +165,7 @@ class AccessEntryPublic(_Model):
     grant: str | None
     purpose: str | None
     outcome: str
+    salt: str | None = None  # an entry's own salt, part of its digest; absent on old entries
     chain_batch_id: int | None
     root: str | None
     proof: list[str] | None
