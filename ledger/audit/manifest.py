@@ -241,7 +241,9 @@ def _check_leaf(manifest: Manifest, index: int, entry: AccessEntry) -> None:
         raise ManifestInvalid(f"entry {index} is not an access entry: {problem}")
 
 
-_ACTION = re.compile(r"\S+ \S+")  # method and route (api/audit.py quotes any whitespace in it)
+# Method and route (api/audit.py quotes any whitespace in it); a bulk write logs one entry per
+# version written as "POST /v1/records:bulk item" (api/routes/bulk.py).
+_ACTION = re.compile(r"\S+ \S+( item)?")
 _OUTCOME = re.compile(r"(allowed|denied|error)(:\S+)?")
 _SALT = re.compile(r"0x[0-9a-f]{64}")
 _LAST_FHIR_INSTANT = 253_402_300_799  # 9999-12-31T23:59:59Z

@@ -174,6 +174,13 @@ def test_each_patient_opens_exactly_their_own_entries(owners: list[str | None]) 
         assert open_for_patient(manifest, key) == mine
 
 
+def test_the_entry_of_each_version_a_bulk_write_wrote_opens() -> None:
+    # As api/routes/bulk.py logs it: its action has a third word.
+    written = replace(ENTRIES[0], action="POST /v1/records:bulk item", view="write")
+    manifest = parse_manifest(published([written, ENTRIES[1]]))
+    assert open_for_regulator(manifest, REGULATOR_KEY, REGULATOR)[0] == written
+
+
 @pytest.mark.parametrize(
     "odd",
     [
