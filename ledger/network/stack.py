@@ -59,24 +59,22 @@ def gateway_env(
     return env
 
 
+def gateway_command(host: str, port: int) -> list[str]:
+    """The command that serves one organisation's gateway (settings from its environment)."""
+    return [
+        sys.executable,
+        *("-m", "uvicorn", "--factory", "api.main:app_from_env"),
+        *("--host", host, "--port", str(port), "--no-access-log"),
+    ]
+
+
 @contextmanager
 def gateway_process(env: dict[str, str], host: str, port: int, log: Path) -> Iterator[str]:
     """One organisation's gateway in its own uvicorn process; yields its URL once it answers."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "api.main:app_from_env",
-                "--host",
-                host,
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
+            gateway_command(host, port),
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

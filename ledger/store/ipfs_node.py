@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Self, TypedDict
 
@@ -73,7 +73,10 @@ class IpfsNode(NodeProcess):
         redial_interval_s: float = 5.0,
         node_bin: Path | None = None,
         startup_timeout_s: float = 30.0,
+        prefix: Sequence[str] = (),
     ) -> None:
+        """``prefix`` goes before the command, to run the node elsewhere than here (tests run
+        each organisation's under ``ip netns exec NS``, on a host of its own)."""
         super().__init__(
             host=host,
             rpc_port=api_port,
@@ -88,6 +91,7 @@ class IpfsNode(NodeProcess):
         self._redial_interval_s = redial_interval_s
         self._node_bin = node_bin
         self._identity: NodeIdentity | None = None
+        self._prefix = list(prefix)
 
     def start(self) -> Self:
         """Start the node; returns once its API answers ``id``."""
@@ -99,6 +103,7 @@ class IpfsNode(NodeProcess):
         self.set_peers(self._peers)
         self._launch(
             [
+                *self._prefix,
                 str(find_node(self._node_bin)),
                 *("--import", POLYFILL.as_uri(), str(SCRIPT)),
                 *("--dir", str(self.repo_dir), "--swarm-key", str(self.swarm_key)),

@@ -10,8 +10,15 @@ import pytest
 from ledger.network.supervisor import RunningNetwork, running_network
 from ledger.settings import Settings
 from tests.conftest import free_run
+from tests.network.netns import Hosts, SeparateConsortium, hosts, separate_consortium
 
 THREE_GATEWAYS = {"hospital-a": 0, "insurer": 1, "hospital-b": 2}
+
+#: The organisations tests/network/test_separate_hosts.py runs, each on a host of its own.
+SEPARATE_ORGS = ("hospital-a", "hospital-b", "insurer", "regulator")
+#: Hospital A seals its batches every few seconds, so a bulk write just accepted is still in its
+#: outbox when its machine dies.
+SEPARATE_SETTINGS = {"hospital-a": {"MEDLEDGER_RECORD_BATCH_INTERVAL_S": "4"}}
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +42,33 @@ def net(network_settings: Settings) -> Iterator[RunningNetwork]:
     # every organisation's.
     with running_network(network_settings, THREE_GATEWAYS) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def machines() -> Iterator[Hosts]:
+    """This module's hosts: network namespaces on a bridge as root, else loopback (the mode is
+    printed at the end of the run); every process on them killed and every namespace removed at
+    the end, whatever happened."""
+    with hosts() as made:
+        HOST_MODES.add(f"{made.mode}{f' ({made.why})' if made.why else ''}")
+        yield made
+
+
+@pytest.fixture(scope="module")
+def separate(
+    tmp_path_factory: pytest.TempPathFactory, machines: Hosts
+) -> Iterator[SeparateConsortium]:
+    """The demo consortium with hospital A, hospital B, the insurer and the regulator each on a
+    host of its own: its own IPFS node, gateway and directory; one anvil on the bridge."""
+    root = Path(tmp_path_factory.mktemp("separate"))
+    with separate_consortium(root, machines, SEPARATE_ORGS, SEPARATE_SETTINGS) as running:
+        yield running
+
+
+#: How the hosts of this run's modules were made.
+HOST_MODES: set[str] = set()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for mode in sorted(HOST_MODES):
+        terminalreporter.write_line(f"tests/network hosts: {mode}")

@@ -1,0 +1,473 @@
+"""Hosts for tests across real processes: each organisation's processes on a "host" of their own.
+
+As root with iproute2, a host is a network namespace with one address on a private bridge
+(``10.77.N.0/24``, the bridge itself ``10.77.N.1`` in the root namespace, where the chain
+listens) and no default route: a host reaches the bridge's subnet and nothing else. Otherwise
+every host is 127.0.0.1 with ports of its own (``MEDLEDGER_TEST_HOSTS=loopback`` forces that;
+``netns`` insists on namespaces). Names carry the creating process's id, so parallel runs do not
+clash and what a killed run left is found and removed by the next one::
+
+    bridge   mlbr<pid>                 10.77.N.1/24      (root namespace: anvil)
+    host i   netns medledger-<pid>-<i> 10.77.N.(i+2)/24  (veth ml<pid>h<i> on the bridge)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import itertools
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Self
+
+import httpx
+import requests
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from ledger.chain.deploy import deployment_path
+from ledger.chain.node import Anvil, NodeProcess
+from ledger.errors import ConfigError
+from ledger.gateway.client import GatewayClient, fetch_domain
+from ledger.network.consortium import Consortium, seed_demo
+from ledger.network.stack import gateway_command, gateway_env
+from ledger.store import IpfsNode, swarm_key_new
+from tests.conftest import free_run
+
+Mode = Literal["netns", "loopback"]
+
+_NETNS = re.compile(r"^medledger-(\d+)-\d+$")
+_BRIDGE = re.compile(r"^mlbr(\d+)$")
+_LOCK = Path("/run/lock/medledger-test-netns.lock")
+# Loopback ports below the ephemeral range, as in tests/store/conftest.py.
+_PORTS = itertools.count(26_000, 7)
+
+
+def _ip(*args: str, check: bool = True) -> str:
+    done = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+    if check and done.returncode != 0:
+        raise OSError(f"ip {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _kill_netns(name: str) -> None:
+    """SIGKILL every process in namespace ``name``, then delete it (its veth goes with it)."""
+    for pid in _ip("netns", "pids", name, check=False).split():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+    _ip("netns", "del", name, check=False)
+
+
+def remove_stale() -> list[str]:
+    """Remove the namespaces and bridges of runs that are gone (and of an earlier run that had
+    this process's id); returns their names."""
+    removed = []
+    for line in _ip("netns", "list", check=False).splitlines():
+        name = line.split()[0] if line.strip() else ""
+        found = _NETNS.match(name)
+        if found and (int(found[1]) == os.getpid() or not _alive(int(found[1]))):
+            _kill_netns(name)
+            removed.append(name)
+    for line in _ip("-o", "link", "show", "type", "bridge", check=False).splitlines():
+        name = line.split(":")[1].strip()
+        found = _BRIDGE.match(name)
+        if found and (int(found[1]) == os.getpid() or not _alive(int(found[1]))):
+            _ip("link", "del", name, check=False)
+            removed.append(name)
+    return removed
+
+
+def namespaces_possible() -> bool:
+    return os.geteuid() == 0 and shutil.which("ip") is not None
+
+
+@dataclass
+class Host:
+    """One organisation's machine: its address, and the prefix that runs a command on it."""
+
+    name: str
+    address: str
+    netns: str | None = None
+    _groups: list[int] = field(default_factory=list)
+
+    @property
+    def prefix(self) -> list[str]:
+        return ["ip", "netns", "exec", self.netns] if self.netns else []
+
+    def port(self, fixed: int) -> int:
+        """``fixed`` on a host of its own (every machine may use the same port); on loopback,
+        a free port of the host's own."""
+        return fixed if self.netns else free_run(1, next(_PORTS))
+
+    def adopt(self, pid: int | None) -> None:
+        """Count ``pid``'s process group among this host's, for ``power_off``."""
+        if pid is not None:
+            self._groups.append(pid)
+
+    def power_off(self) -> None:
+        """SIGKILL every process group started on this host and, in a namespace, every process
+        in it: what pulling the machine's plug does."""
+        for group in self._groups:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+        self._groups.clear()
+        if self.netns:
+            for pid in _ip("netns", "pids", self.netns, check=False).split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+
+    def run(self, *command: str) -> str:
+        """Run ``command`` on the host; its standard output."""
+        done = subprocess.run([*self.prefix, *command], capture_output=True, text=True, check=True)
+        return done.stdout
+
+    def counters(self) -> dict[str, int]:
+        """The kernel's per-namespace counters of packets that had nowhere to go and of UDP
+        sent (``Ip.OutNoRoutes``, ``Ip6.OutNoRoutes``, ``Udp.OutDatagrams``, ...); namespaces
+        only."""
+        if not self.netns:
+            raise ConfigError("per-host counters need a network namespace")
+        found: dict[str, int] = {}
+        lines = self.run("cat", "/proc/net/snmp").splitlines()
+        for names, values in itertools.pairwise(lines):
+            head, _, keys = names.partition(":")
+            if values.startswith(head + ":") and not keys.strip()[0].isdigit():
+                for key, value in zip(keys.split(), values.split(":")[1].split(), strict=True):
+                    found[f"{head}.{key}"] = int(value)
+        for line in self.run("cat", "/proc/net/snmp6").splitlines():
+            key, value = line.split()
+            found[key] = int(value)
+        return found
+
+    def sockets(self, protocol: Literal["tcp", "udp"], pids: Sequence[int] = ()) -> list[Socket]:
+        """The host's sockets (in a namespace, all of them; on loopback, those of ``pids``)."""
+        flag = "-tanpH" if protocol == "tcp" else "-uanpH"
+        found = []
+        for line in self.run("ss", flag).splitlines():
+            parts = line.split()
+            owners = {int(p) for p in re.findall(r"pid=(\d+)", line)}
+            if not self.netns and not owners & set(pids):
+                continue
+            state, local, peer = (parts[0], parts[3], parts[4])
+            found.append(Socket(state, local, peer, owners))
+        return found
+
+
+@dataclass(frozen=True)
+class Socket:
+    state: str
+    local: str
+    peer: str
+    pids: set[int]
+
+    @property
+    def peer_host_port(self) -> tuple[str, int]:
+        address, _, port = self.peer.rpartition(":")
+        return address.strip("[]"), int(port) if port.isdigit() else 0
+
+
+class Hosts:
+    """The machines of one test run: a bridge and a namespace per host, or loopback."""
+
+    def __init__(self, mode: Mode | Literal["auto"] = "auto") -> None:
+        wanted = os.environ.get("MEDLEDGER_TEST_HOSTS", mode)
+        self.mode: Mode = "loopback"
+        self.why = "MEDLEDGER_TEST_HOSTS=loopback" if wanted == "loopback" else ""
+        self.hosts: dict[str, Host] = {}
+        self._bridge: str | None = None
+        self._subnet = ""
+        if wanted != "loopback":
+            if not namespaces_possible():
+                self.why = "not root, or no `ip` (iproute2)"
+            else:
+                try:
+                    self._make_bridge()
+                    self.mode = "netns"
+                except OSError as exc:
+                    self.why = str(exc)
+                    self.close()
+            if wanted == "netns" and self.mode != "netns":
+                raise ConfigError(f"MEDLEDGER_TEST_HOSTS=netns, but: {self.why}")
+
+    @property
+    def chain_address(self) -> str:
+        """Where the chain listens: the bridge (root namespace), or loopback."""
+        return f"{self._subnet}.1" if self._bridge else "127.0.0.1"
+
+    def _make_bridge(self) -> None:
+        remove_stale()
+        bridge = f"mlbr{os.getpid()}"
+        _LOCK.parent.mkdir(parents=True, exist_ok=True)
+        # Two runs choosing a subnet at once would choose the same one.
+        with _LOCK.open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            used = set(re.findall(r"inet 10\.77\.(\d+)\.", _ip("-4", "-o", "addr")))
+            free = [n for n in range(256) if str(n) not in used]
+            if not free:
+                raise OSError("no free 10.77.N.0/24 subnet for a bridge")
+            self._subnet = f"10.77.{free[os.getpid() % len(free)]}"
+            _ip("link", "add", bridge, "type", "bridge")
+            self._bridge = bridge
+            _ip("addr", "add", f"{self._subnet}.1/24", "dev", bridge)
+            _ip("link", "set", bridge, "up")
+
+    def add(self, name: str) -> Host:
+        """A new host for ``name``: in a namespace with the next address on the bridge."""
+        if name in self.hosts:
+            raise ValueError(f"host {name} exists")
+        index = len(self.hosts)
+        if self.mode == "loopback":
+            host = Host(name, "127.0.0.1")
+        else:
+            assert self._bridge is not None
+            ns, veth = f"medledger-{os.getpid()}-{index}", f"ml{os.getpid()}h{index}"
+            host = Host(name, f"{self._subnet}.{index + 2}", ns)
+            self.hosts[name] = host  # from here on, close() removes it
+            _ip("netns", "add", ns)
+            _ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
+            _ip("link", "set", veth, "master", self._bridge, "up")
+            _ip("-n", ns, "addr", "add", f"{host.address}/24", "dev", "eth0")
+            _ip("-n", ns, "link", "set", "eth0", "up")
+            _ip("-n", ns, "link", "set", "lo", "up")
+        self.hosts[name] = host
+        return host
+
+    def close(self) -> None:
+        """Kill every host's processes and remove the namespaces and the bridge."""
+        for host in self.hosts.values():
+            host.power_off()
+            if host.netns:
+                _kill_netns(host.netns)
+        self.hosts.clear()
+        if self._bridge is not None:
+            _ip("link", "del", self._bridge, check=False)
+            self._bridge = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class GatewayProcess(NodeProcess):
+    """One organisation's gateway (uvicorn, api.main:app_from_env) on ``host``, in its own
+    process group, its settings in its environment."""
+
+    name = "gateway"
+
+    def __init__(self, host: Host, port: int, env: dict[str, str], log_file: Path) -> None:
+        super().__init__(
+            host=host.address, rpc_port=port, log_file=log_file, startup_timeout_s=60.0
+        )
+        self.on = host
+        self.env = env
+
+    def start(self) -> Self:
+        if self._proc is None:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            settings = [f"{k}={v}" for k, v in sorted(self.env.items())]
+            self._launch(
+                [*self.on.prefix, "env", *settings, *gateway_command(self.host, self.rpc_port)]
+            )
+            self.on.adopt(self.pid)
+        return self
+
+    def _answering(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/v1/health", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+def wait_until(condition: object, timeout_s: float, what: str, interval_s: float = 0.2) -> None:
+    """Poll ``condition()`` until it is true; AssertionError naming ``what`` if it never is."""
+    assert callable(condition)
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
+        time.sleep(interval_s)
+
+
+@contextlib.contextmanager
+def hosts(mode: Mode | Literal["auto"] = "auto") -> Iterator[Hosts]:
+    """A run's hosts, torn down on exit however it ends."""
+    made = Hosts(mode)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+@dataclass
+class OrgMachine:
+    """One organisation's processes on its host: its IPFS node and its gateway, each in its own
+    process group, everything under its own directory (keys, deployment, databases, node)."""
+
+    name: str
+    host: Host
+    directory: Path
+    node: IpfsNode
+    gateway: GatewayProcess
+
+    def start(self) -> Self:
+        self.node.start()
+        self.host.adopt(self.node.pid)
+        self.gateway.start()
+        return self
+
+    def power_off(self) -> None:
+        """Kill the gateway and the node outright (SIGKILL on their process groups)."""
+        self.host.power_off()
+        self.gateway.kill()
+        self.node.kill()
+
+    def stop(self) -> None:
+        self.gateway.stop()
+        self.node.stop()
+
+
+#: How long a node waits for a block from its peers here: short, so absent content shows fast.
+FETCH_TIMEOUT_S = 3.0
+
+
+def free_port_on(address: str) -> int:
+    """A TCP port nothing listens on at ``address`` (nor on all addresses) when asked."""
+    with socket.socket() as sock:
+        sock.bind((address, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class SeparateConsortium:
+    """The demo consortium's chain (one anvil, root namespace) and some of its organisations,
+    each on a machine of its own, sharing nothing but the chain and the swarm key."""
+
+    hosts: Hosts
+    anvil: Anvil
+    w3: Web3
+    consortium: Consortium
+    swarm_key: Path
+    orgs: dict[str, OrgMachine]
+
+    def staff(self, org: str, label: str) -> LocalAccount:
+        return self.consortium.account(self.consortium.orgs[org].staff[label].key_file)
+
+    def client(self, account: LocalAccount, on: str) -> GatewayClient:
+        """A client of ``on``'s gateway, signing as ``account``."""
+        url = self.orgs[on].gateway.url
+        return GatewayClient(url, account, fetch_domain(url), timeout=60)
+
+    def as_staff(self, org: str, label: str) -> GatewayClient:
+        """Staff of ``org`` at their own organisation's gateway."""
+        return self.client(self.staff(org, label), org)
+
+
+def org_machine(
+    separate_root: Path,
+    host: Host,
+    name: str,
+    consortium: Consortium,
+    anvil: Anvil,
+    swarm_key: Path,
+    extra: dict[str, str],
+) -> OrgMachine:
+    """``name``'s machine on ``host``: its own directory holding a copy of its key and of the
+    deployment record, an IPFS node, and a gateway on that node (not yet started)."""
+    directory = separate_root / "orgs" / name
+    (directory / "keys").mkdir(parents=True, exist_ok=True)
+    key_file = directory / "keys" / "org.json"
+    shutil.copy(consortium.orgs[name].key_file, key_file)
+    recorded = deployment_path(separate_root / "seed", consortium.chain_id)
+    own = deployment_path(directory, consortium.chain_id)
+    own.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(recorded, own)
+    node = IpfsNode(
+        repo_dir=directory / "ipfs",
+        swarm_key=swarm_key,
+        api_port=host.port(5001),
+        swarm_port=host.port(4001),
+        host=host.address,
+        fetch_timeout_s=FETCH_TIMEOUT_S,
+        redial_interval_s=0.5,
+        prefix=host.prefix,
+    )
+    port = host.port(8000)
+    env = gateway_env(directory, anvil.url, str(key_file), port, consortium.chain_id)
+    settings = {k: v for k, v in env.items() if k.startswith("MEDLEDGER_")}
+    settings.update(
+        MEDLEDGER_STORE_BACKEND="kubo",
+        MEDLEDGER_KUBO_URL=node.url,
+        MEDLEDGER_CONTENT_FETCH_TIMEOUT_S=str(FETCH_TIMEOUT_S),
+        MEDLEDGER_BULK_WORKERS="0",
+        MEDLEDGER_ACCESS_LOG_SEAL_INTERVAL_S="1",
+        **extra,
+    )
+    gateway = GatewayProcess(host, port, settings, directory / "logs" / "gateway.log")
+    return OrgMachine(name, host, directory, node, gateway)
+
+
+@contextlib.contextmanager
+def separate_consortium(
+    root: Path, made: Hosts, orgs: Sequence[str], extra: dict[str, dict[str, str]] | None = None
+) -> Iterator[SeparateConsortium]:
+    """Seed the demo consortium on an anvil on the bridge, then start ``orgs`` each on a host of
+    its own, their IPFS nodes peered with each other; everything stopped on exit."""
+    anvil = Anvil(
+        state_dir=root / "chain", host=made.chain_address, port=free_port_on(made.chain_address)
+    )
+    with anvil, requests.Session() as session:
+        session.trust_env = False
+        w3 = Web3(Web3.HTTPProvider(anvil.url, session=session))
+        consortium = seed_demo(w3, root / "seed", anvil.url, api_port=1)
+        swarm_key = swarm_key_new(root / "swarm.key")
+        machines = {
+            name: org_machine(
+                root,
+                made.add(name),
+                name,
+                consortium,
+                anvil,
+                swarm_key,
+                (extra or {}).get(name, {}),
+            )
+            for name in orgs
+        }
+        try:
+            for machine in machines.values():
+                machine.node.start()
+                machine.host.adopt(machine.node.pid)
+            for name, machine in machines.items():
+                machine.node.set_peers(
+                    [other.node.address for o, other in machines.items() if o != name]
+                )
+            for machine in machines.values():
+                machine.gateway.start()
+            yield SeparateConsortium(made, anvil, w3, consortium, swarm_key, machines)
+        finally:
+            for machine in machines.values():
+                machine.gateway.request_stop()
+                machine.node.request_stop()
+            for machine in machines.values():
+                machine.gateway.wait_stopped()
+                machine.node.wait_stopped()
