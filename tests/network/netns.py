@@ -22,6 +22,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -46,7 +47,11 @@ Mode = Literal["netns", "loopback"]
 
 _NETNS = re.compile(r"^medledger-(\d+)-\d+$")
 _BRIDGE = re.compile(r"^mlbr(\d+)$")
+_VETH = re.compile(r"^ml(\d+)h\d+$")
 _LOCK = Path("/run/lock/medledger-test-netns.lock")
+# Each run's process groups, "<group> <start time>" a line, in a file named for the run's pid: the
+# next run kills what a killed run left running (on loopback too, and the chain beside the bridge).
+_GROUPS = Path(tempfile.gettempdir()) / "medledger-test-hosts"
 # Loopback ports below the ephemeral range, as in tests/store/conftest.py.
 _PORTS = itertools.count(26_000, 7)
 
@@ -76,20 +81,57 @@ def _kill_netns(name: str) -> None:
     _ip("netns", "del", name, check=False)
 
 
+def _start_time(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19]
+    except (FileNotFoundError, IndexError):
+        return None
+
+
+def record_group(pid: int) -> None:
+    """Note process group ``pid`` (its leader's id) as this run's, for the next run to kill if
+    this one is killed before it can."""
+    _GROUPS.mkdir(exist_ok=True)
+    with (_GROUPS / str(os.getpid())).open("a") as file:
+        file.write(f"{pid} {_start_time(pid)}\n")
+
+
+def _kill_recorded(run: Path) -> None:
+    for line in run.read_text().splitlines():
+        group, started = line.split()
+        # A leader with another start time is another process that got the id since.
+        if _start_time(int(group)) in (None, started):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(int(group), signal.SIGKILL)
+    run.unlink(missing_ok=True)
+
+
+def _stale(pid: str) -> bool:
+    return pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid)))
+
+
 def remove_stale() -> list[str]:
-    """Remove the namespaces and bridges of runs that are gone (and of an earlier run that had
-    this process's id); returns their names."""
+    """Kill the processes and remove the namespaces and bridges of runs that are gone (and of an
+    earlier run that had this process's id); returns the names removed."""
     removed = []
+    for run in _GROUPS.glob("*") if _GROUPS.is_dir() else ():
+        if _stale(run.name):
+            _kill_recorded(run)
+            removed.append(f"processes of run {run.name}")
+    if not namespaces_possible():
+        return removed
     for line in _ip("netns", "list", check=False).splitlines():
         name = line.split()[0] if line.strip() else ""
         found = _NETNS.match(name)
-        if found and (int(found[1]) == os.getpid() or not _alive(int(found[1]))):
+        if found and _stale(found[1]):
             _kill_netns(name)
             removed.append(name)
-    for line in _ip("-o", "link", "show", "type", "bridge", check=False).splitlines():
-        name = line.split(":")[1].strip()
-        found = _BRIDGE.match(name)
-        if found and (int(found[1]) == os.getpid() or not _alive(int(found[1]))):
+    # A namespace lingers after its deletion while a killed process's socket still holds it
+    # (an orphaned TCP connection retrying its FIN), and its veth with it: delete that too.
+    for line in _ip("-o", "link", "show", check=False).splitlines():
+        name = line.split(":")[1].strip().partition("@")[0]
+        found = _BRIDGE.match(name) or _VETH.match(name)
+        if found and _stale(found[1]):
             _ip("link", "del", name, check=False)
             removed.append(name)
     return removed
@@ -106,7 +148,8 @@ class Host:
     name: str
     address: str
     netns: str | None = None
-    _groups: list[int] = field(default_factory=list)
+    veth: str | None = None  # the root namespace's end of its link to the bridge
+    groups: list[int] = field(default_factory=list)
 
     @property
     def prefix(self) -> list[str]:
@@ -120,15 +163,16 @@ class Host:
     def adopt(self, pid: int | None) -> None:
         """Count ``pid``'s process group among this host's, for ``power_off``."""
         if pid is not None:
-            self._groups.append(pid)
+            self.groups.append(pid)
+            record_group(pid)
 
     def power_off(self) -> None:
         """SIGKILL every process group started on this host and, in a namespace, every process
         in it: what pulling the machine's plug does."""
-        for group in self._groups:
+        for group in self.groups:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(group, signal.SIGKILL)
-        self._groups.clear()
+        self.groups.clear()
         if self.netns:
             for pid in _ip("netns", "pids", self.netns, check=False).split():
                 with contextlib.suppress(ProcessLookupError):
@@ -194,6 +238,7 @@ class Hosts:
         self.hosts: dict[str, Host] = {}
         self._bridge: str | None = None
         self._subnet = ""
+        remove_stale()
         if wanted != "loopback":
             if not namespaces_possible():
                 self.why = "not root, or no `ip` (iproute2)"
@@ -213,7 +258,6 @@ class Hosts:
         return f"{self._subnet}.1" if self._bridge else "127.0.0.1"
 
     def _make_bridge(self) -> None:
-        remove_stale()
         bridge = f"mlbr{os.getpid()}"
         _LOCK.parent.mkdir(parents=True, exist_ok=True)
         # Two runs choosing a subnet at once would choose the same one.
@@ -239,7 +283,7 @@ class Hosts:
         else:
             assert self._bridge is not None
             ns, veth = f"medledger-{os.getpid()}-{index}", f"ml{os.getpid()}h{index}"
-            host = Host(name, f"{self._subnet}.{index + 2}", ns)
+            host = Host(name, f"{self._subnet}.{index + 2}", ns, veth)
             self.hosts[name] = host  # from here on, close() removes it
             _ip("netns", "add", ns)
             _ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
@@ -254,12 +298,14 @@ class Hosts:
         """Kill every host's processes and remove the namespaces and the bridge."""
         for host in self.hosts.values():
             host.power_off()
-            if host.netns:
+            if host.netns and host.veth:
                 _kill_netns(host.netns)
+                _ip("link", "del", host.veth, check=False)
         self.hosts.clear()
         if self._bridge is not None:
             _ip("link", "del", self._bridge, check=False)
             self._bridge = None
+        (_GROUPS / str(os.getpid())).unlink(missing_ok=True)
 
     def __enter__(self) -> Self:
         return self
@@ -288,8 +334,12 @@ class GatewayProcess(NodeProcess):
             self._launch(
                 [*self.on.prefix, "env", *settings, *gateway_command(self.host, self.rpc_port)]
             )
-            self.on.adopt(self.pid)
         return self
+
+    def _ready(self) -> bool:
+        if self.pid is not None and self.pid not in self.on.groups:
+            self.on.adopt(self.pid)  # at once, not once it answers: a run killed now leaks it
+        return self._answering()
 
     def _answering(self) -> bool:
         try:
@@ -437,6 +487,8 @@ def separate_consortium(
         state_dir=root / "chain", host=made.chain_address, port=free_port_on(made.chain_address)
     )
     with anvil, requests.Session() as session:
+        assert anvil.pid is not None
+        record_group(anvil.pid)
         session.trust_env = False
         w3 = Web3(Web3.HTTPProvider(anvil.url, session=session))
         consortium = seed_demo(w3, root / "seed", anvil.url, api_port=1)
