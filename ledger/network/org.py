@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import httpx
 from ledger.errors import ConfigError
 from ledger.settings import Settings
 from ledger.store import IpfsNode
+from ledger.store.ipfs_node import PEERS_FILE
 
 ORG_ENV = "org.env"
 #: The processes of a node, in the order they start; they stop in the reverse order.
@@ -144,7 +144,7 @@ def running_pid(node: OrgNode, process: str) -> int | None:
         pid = int(node.pid_file(process).read_text())
     except (FileNotFoundError, ValueError):
         return None
-    return pid if _alive(pid, str(node.root)) else None
+    return pid if _alive(pid, f"{node.root}/") else None
 
 
 def _ipfs_node(settings: Settings, node: OrgNode) -> IpfsNode:
@@ -161,15 +161,56 @@ def _ipfs_node(settings: Settings, node: OrgNode) -> IpfsNode:
     )
 
 
-def start_ipfs(node: OrgNode) -> int:
+def _spawn(node: OrgNode, process: str, argv: list[str], log: Path) -> int:
+    """Start ``argv`` in a session of its own, detached (no Popen object is left to warn about
+    or wait on it), logging to ``log``; its pid goes to the process's pid file."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    pid = os.posix_spawn(
+        argv[0],
+        argv,
+        {**os.environ, **node.env()},
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+        setsid=True,
+    )
+    node.pid_file(process).write_text(f"{pid}\n")
+    return pid
+
+
+def _await(node: OrgNode, process: str, pid: int, probe: str, log: Path, timeout_s: float) -> int:
+    """Return ``pid`` once ``probe`` answers; ConfigError (and the node stopped) if the process
+    exits first or does not answer within ``timeout_s``."""
+    method = "POST" if process == "ipfs" else "GET"
+    deadline = time.monotonic() + timeout_s
+    while not _healthy(probe, method):
+        exited, _ = os.waitpid(pid, os.WNOHANG)
+        if exited or time.monotonic() > deadline:
+            stop_processes(node)
+            what = "exited" if exited else f"did not answer at {probe} in {timeout_s:.0f}s"
+            raise ConfigError(f"{node.name}'s {process} {what}; see {log}")
+        time.sleep(0.05)
+    return pid
+
+
+def start_ipfs(node: OrgNode, *, timeout_s: float = 30.0) -> int:
     """Start the node's IPFS node (if it does not run) and return its pid once it answers."""
     pid = running_pid(node, "ipfs")
     if pid is not None:
         return pid
-    ipfs = _ipfs_node(node.settings(), node).start()
-    assert ipfs.pid is not None
-    node.pid_file("ipfs").write_text(f"{ipfs.pid}\n")
-    return ipfs.pid  # not stopped here: it runs on until `org stop`
+    ipfs = _ipfs_node(node.settings(), node)
+    probe = f"{ipfs.url}/api/v0/id"
+    if _healthy(probe, "POST"):
+        raise ConfigError(f"an IPFS node already answers at {ipfs.url}; choose other ports")
+    if not node.swarm_key.is_file():
+        raise ConfigError(f"swarm key {node.swarm_key} does not exist")
+    ipfs.repo_dir.mkdir(parents=True, exist_ok=True)
+    if not (ipfs.repo_dir / PEERS_FILE).exists():
+        ipfs.set_peers(node.settings().ipfs_peers)  # the directory's come with sync_peers
+    pid = _spawn(node, "ipfs", ipfs.command(), ipfs.log_file)
+    return _await(node, "ipfs", pid, probe, ipfs.log_file, timeout_s)
 
 
 def ipfs_identity(node: OrgNode) -> tuple[str, str]:
@@ -185,33 +226,18 @@ def start_gateway(node: OrgNode, *, timeout_s: float = 60.0) -> int:
     if pid is not None:
         return pid
     settings = node.settings()
-    env = {**os.environ, **node.env()}
-    log = node.log_file("gateway")
-    with log.open("ab") as out:
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
-            [
-                sys.executable,
-                *("-m", "uvicorn", "--factory", "api.main:app_from_env"),
-                *("--host", settings.api_host, "--port", str(settings.api_port)),
-                "--no-access-log",
-            ],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    node.pid_file("gateway").write_text(f"{proc.pid}\n")
     url = gateway_url(settings)
-    deadline = time.monotonic() + timeout_s
-    while not _healthy(f"{url}/v1/health", "GET"):
-        if proc.poll() is not None:
-            raise ConfigError(f"{node.name}'s gateway exited with {proc.returncode}; see {log}")
-        if time.monotonic() > deadline:
-            stop_processes(node)
-            raise ConfigError(f"{node.name}'s gateway did not answer at {url}; see {log}")
-        time.sleep(0.1)
-    return proc.pid
+    if _healthy(f"{url}/v1/health", "GET"):
+        raise ConfigError(f"a gateway already answers at {url}; choose another port")
+    argv = [
+        sys.executable,
+        *("-m", "uvicorn", "--factory", "api.main:app_from_env"),
+        *("--host", settings.api_host, "--port", str(settings.api_port)),
+        "--no-access-log",
+    ]
+    log = node.log_file("gateway")
+    pid = _spawn(node, "gateway", argv, log)
+    return _await(node, "gateway", pid, f"{url}/v1/health", log, timeout_s)
 
 
 def gateway_url(settings: Settings) -> str:
@@ -232,27 +258,25 @@ def stop_processes(node: OrgNode, *, timeout_s: float = 15.0) -> list[str]:
     for pid in pids.values():
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    marker = str(node.root)
+    marker = f"{node.root}/"
     for pid in pids.values():
-        while _alive(pid, marker) and time.monotonic() < deadline:
-            _reap(pid)
+        while not _gone(pid, marker):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
             time.sleep(0.05)
-        if _alive(pid, marker):
-            os.kill(pid, signal.SIGKILL)
-            while _alive(pid, marker):
-                _reap(pid)
-                time.sleep(0.05)
-        _reap(pid)
     for process in PROCESSES:
         node.pid_file(process).unlink(missing_ok=True)
     return list(pids)
 
 
-def _reap(pid: int) -> None:
-    """Collect ``pid``'s exit status if it is our child (`medledger up` started it), so it does
-    not linger as a zombie; nothing for a process `org start` left to the system."""
+def _gone(pid: int, marker: str) -> bool:
+    """Whether ``pid`` no longer runs; if it is our child (`medledger up` started it), its exit
+    status is collected so it does not linger as a zombie (it is exiting: the wait is short)."""
+    if _alive(pid, marker):
+        return False
     with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+        os.waitpid(pid, 0)
+    return True
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,9 @@ from ledger.network.org import (
 from ledger.types import OrgKind
 
 
-def org_chain(node: OrgNode) -> tuple[Chain, LocalAccount]:
-    """The chain as this organisation sees it: its endpoint, its copy of the deployment, its key."""
+def org_chain(node: OrgNode) -> tuple[Chain, bytes]:
+    """The chain as this organisation sees it (its endpoint, its copy of the deployment, its key
+    as the sender), and the key's secret."""
     settings = node.settings()
     secret = load_key(node.key_file, settings.org_key_passphrase.get_secret_value())
     account: LocalAccount = Account.from_key(secret)
@@ -48,7 +49,12 @@ def org_chain(node: OrgNode) -> tuple[Chain, LocalAccount]:
         gas_limit=settings.tx_gas_limit,
         confirmations=settings.tx_confirmations,
     )
-    return chain, account
+    return chain, secret
+
+
+def _sender(chain: Chain) -> str:
+    assert chain.sender is not None
+    return str(chain.sender.address)
 
 
 def _active(chain: Chain, address: str) -> bool:
@@ -60,10 +66,9 @@ def publish_peer(node: OrgNode) -> str | None:
     """Publish the organisation's envelope key and its running IPFS node's peer id and address in
     the directory (nothing if the chain holds them already, or if it is not an active member yet).
     Returns the transaction hash, if one was sent."""
-    chain, account = org_chain(node)
-    if not _active(chain, account.address):
+    chain, secret = org_chain(node)
+    if not _active(chain, _sender(chain)):
         return None
-    secret = load_key(node.key_file, node.settings().org_key_passphrase.get_secret_value())
     peer_id, addr = ipfs_identity(node)
     return OrgDirectory(chain).publish(x25519_from_eth_key(secret), peer_id=peer_id, addrs=[addr])
 
@@ -71,11 +76,10 @@ def publish_peer(node: OrgNode) -> str | None:
 def sync_peers(node: OrgNode) -> list[str]:
     """Rewrite the IPFS node's peers file from the directory: every other active member's node
     (and ``IPFS_PEERS``); a suspended member's drops out. Returns the peers written."""
-    chain, account = org_chain(node)
-    settings = node.settings()
-    peers = list(settings.ipfs_peers)
+    chain, _ = org_chain(node)
+    peers = list(node.settings().ipfs_peers)
     for entry in OrgDirectory(chain).active_peers():
-        if entry.org == account.address or not entry.peer_id:
+        if entry.org == _sender(chain) or not entry.peer_id:
             continue
         peers += [f"{addr}/p2p/{entry.peer_id}" for addr in entry.addrs]
     path = node.root / "ipfs" / "peers"
