@@ -73,10 +73,6 @@ class Settings(BaseSettings):
     ipfs_peers: list[str] = Field(default_factory=list)
     ipfs_redial_interval_s: float = Field(default=5.0, gt=0)
     node_bin: Path | None = None
-    # `medledger up` starts one IPFS node per organisation (ports from ipfs_api_port and
-    # ipfs_swarm_port on) and points each gateway's store at its own. Off by default until the
-    # demo reads content through the gateways rather than from <data_dir>/store (issue #14).
-    ipfs_nodes: bool = False
 
     # API.
     api_host: str = "127.0.0.1"

@@ -1,5 +1,6 @@
-"""Running a consortium's network: the local Clique signers and their supervisor, the `medledger up`
-stack, the demo consortium's seeding, and the production Besu configs."""
+"""Running a consortium's network: each organisation's node (its directory and processes), joining,
+the local Clique signers and their supervisor, the `medledger up` stack, the demo consortium's
+seeding, and the production Besu configs."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
     from ledger.network.consortium import Consortium as Consortium, seed_demo as seed_demo
     from ledger.network.joining import StaffJoin as StaffJoin, join_args as join_args
     from ledger.network.local import LocalNetwork as LocalNetwork, NetworkPorts as NetworkPorts
+    from ledger.network.org import OrgNode as OrgNode, org_dir as org_dir
+    from ledger.network.org_join import join as join, start_org as start_org
     from ledger.network.stack import Stack as Stack, running_stack as running_stack
     from ledger.network.supervisor import (
         RunningNetwork as RunningNetwork,

@@ -101,20 +101,21 @@ class IpfsNode(NodeProcess):
             raise ConfigError(f"swarm key {self.swarm_key} does not exist")
         self.repo_dir.mkdir(parents=True, exist_ok=True)
         self.set_peers(self._peers)
-        self._launch(
-            [
-                *self._prefix,
-                str(find_node(self._node_bin)),
-                *("--import", POLYFILL.as_uri(), str(SCRIPT)),
-                *("--dir", str(self.repo_dir), "--swarm-key", str(self.swarm_key)),
-                *("--host", self.host, "--api-port", str(self.rpc_port)),
-                *("--swarm-port", str(self.swarm_port)),
-                *("--peers-file", str(self.repo_dir / PEERS_FILE)),
-                *("--fetch-timeout-s", str(self.fetch_timeout_s)),
-                *("--redial-s", str(self._redial_interval_s)),
-            ]
-        )
+        self._launch([*self._prefix, *self.command()])
         return self
+
+    def command(self) -> list[str]:
+        """The node's command line (for a supervisor that runs it detached, as `org start`)."""
+        return [
+            str(find_node(self._node_bin)),
+            *("--import", POLYFILL.as_uri(), str(SCRIPT)),
+            *("--dir", str(self.repo_dir), "--swarm-key", str(self.swarm_key)),
+            *("--host", self.host, "--api-port", str(self.rpc_port)),
+            *("--swarm-port", str(self.swarm_port)),
+            *("--peers-file", str(self.repo_dir / PEERS_FILE)),
+            *("--fetch-timeout-s", str(self.fetch_timeout_s)),
+            *("--redial-s", str(self._redial_interval_s)),
+        ]
 
     def set_peers(self, peers: Iterable[str]) -> None:
         """Replace the peers the node admits and keeps connected (multiaddrs ending in /p2p/ID);

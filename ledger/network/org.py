@@ -1,0 +1,303 @@
+"""One organisation's node, the unit of deployment: its directory ``<DATA_DIR>/orgs/<org>/`` and the
+processes it runs from it (IPFS node, gateway), started detached with pid files and stopped by them.
+
+The directory holds everything the organisation's processes read, and nothing of another's:
+
+    orgs/<org>/org.env                   the settings `medledger org start` runs it with
+    orgs/<org>/keys/<org>.json           the organisation key (V3 keystore)
+    orgs/<org>/swarm.key                 its copy of the consortium's IPFS swarm key
+    orgs/<org>/deployments/<chain>.json  its copy of the deployment
+    orgs/<org>/gateways/*.sqlite         the gateway's databases
+    orgs/<org>/ipfs/                     its IPFS node's repository
+    orgs/<org>/logs/, orgs/<org>/run/    logs, pid files
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from ledger.errors import ConfigError
+from ledger.settings import Settings
+from ledger.store import IpfsNode
+from ledger.store.ipfs_node import PEERS_FILE
+
+ORG_ENV = "org.env"
+#: The processes of a node, in the order they start; they stop in the reverse order.
+PROCESSES = ("ipfs", "gateway")
+
+
+def org_dir(data_dir: Path, org: str) -> Path:
+    """Where an organisation's own processes keep their state."""
+    return data_dir / "orgs" / org
+
+
+@dataclass(frozen=True)
+class OrgNode:
+    """An organisation's directory and what is in it."""
+
+    root: Path
+
+    @classmethod
+    def of(cls, data_dir: Path, org: str) -> OrgNode:
+        root = org_dir(data_dir, org).resolve()
+        if not (root / ORG_ENV).is_file():
+            raise ConfigError(f"no organisation {org!r} under {data_dir}: {root / ORG_ENV} missing")
+        return cls(root)
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def env_file(self) -> Path:
+        return self.root / ORG_ENV
+
+    @property
+    def key_file(self) -> Path:
+        return self.root / "keys" / f"{self.name}.json"
+
+    @property
+    def swarm_key(self) -> Path:
+        return self.root / "swarm.key"
+
+    def pid_file(self, process: str) -> Path:
+        return self.root / "run" / f"{process}.pid"
+
+    def log_file(self, process: str) -> Path:
+        return self.root / "logs" / f"{process}.log"
+
+    def env(self) -> dict[str, str]:
+        """The ``MEDLEDGER_*`` variables org.env sets."""
+        values: dict[str, str] = {}
+        for number, line in enumerate(self.env_file.read_text().splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            name, sep, value = line.partition("=")
+            if not sep or not name.startswith("MEDLEDGER_"):
+                raise ConfigError(f"{self.env_file}:{number}: not a MEDLEDGER_NAME=value line")
+            values[name.strip()] = value.strip()
+        return values
+
+    def settings(self) -> Settings:
+        """This organisation's settings: org.env first, the environment for what it leaves out
+        (a passphrase, say, which org.env never holds)."""
+        fields = {name.removeprefix("MEDLEDGER_").lower(): v for name, v in self.env().items()}
+        return Settings(**fields)  # type: ignore[arg-type]
+
+
+def write_org_env(node: OrgNode, values: dict[str, str]) -> None:
+    """Write org.env: ``values`` (MEDLEDGER_* names), with the directory-bound ones set here."""
+    for sub in ("keys", "deployments", "gateways", "ipfs", "logs", "run"):
+        (node.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+    values = {
+        **values,
+        "MEDLEDGER_DATA_DIR": str(node.root),
+        "MEDLEDGER_ORG_KEY_FILE": str(node.key_file),
+        "MEDLEDGER_IPFS_SWARM_KEY_FILE": str(node.swarm_key),
+        "MEDLEDGER_STORE_BACKEND": "kubo",
+    }
+    host, port = values.get("MEDLEDGER_IPFS_HOST", "127.0.0.1"), values["MEDLEDGER_IPFS_API_PORT"]
+    values["MEDLEDGER_KUBO_URL"] = f"http://{host}:{port}"
+    body = "".join(f"{name}={value}\n" for name, value in sorted(values.items()))
+    scratch = node.env_file.with_suffix(".tmp")
+    scratch.write_text(f"# {node.name}'s node: read by `medledger org start {node.name}`\n{body}")
+    scratch.replace(node.env_file)
+
+
+def copy_private(source: Path, target: Path) -> None:
+    """Copy a secret (key, swarm key) readable by the owner only; an equal copy is left alone."""
+    if target.exists() and target.read_bytes() == source.read_bytes():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(target.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(source.read_bytes())
+    target.with_suffix(".tmp").replace(target)
+
+
+# Processes: started detached (their own session, so `org start` may return), each with a pid
+# file; a pid counts as ours only while the process's environment or command line names the
+# organisation's directory, so a pid reused by the system is never signalled.
+
+
+def _alive(pid: int, marker: str) -> bool:
+    proc = Path(f"/proc/{pid}")
+    try:
+        seen = (proc / "cmdline").read_bytes() + b"\0" + (proc / "environ").read_bytes()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    return marker.encode() in seen
+
+
+def running_pid(node: OrgNode, process: str) -> int | None:
+    """The pid of ``process`` if its pid file names one of this node's processes that runs."""
+    try:
+        pid = int(node.pid_file(process).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if _alive(pid, f"{node.root}/") else None
+
+
+def _ipfs_node(settings: Settings, node: OrgNode) -> IpfsNode:
+    return IpfsNode(
+        repo_dir=node.root / "ipfs",
+        swarm_key=node.swarm_key,
+        api_port=settings.ipfs_api_port,
+        swarm_port=settings.ipfs_swarm_port,
+        host=settings.ipfs_host,
+        peers=settings.ipfs_peers,
+        fetch_timeout_s=settings.content_fetch_timeout_s,
+        redial_interval_s=settings.ipfs_redial_interval_s,
+        node_bin=settings.node_bin,
+    )
+
+
+def _spawn(node: OrgNode, process: str, argv: list[str], log: Path) -> int:
+    """Start ``argv`` in a session of its own, detached (no Popen object is left to warn about
+    or wait on it), logging to ``log``; its pid goes to the process's pid file."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    pid = os.posix_spawn(
+        argv[0],
+        argv,
+        {**os.environ, **node.env()},
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+        setsid=True,
+    )
+    node.pid_file(process).write_text(f"{pid}\n")
+    return pid
+
+
+def _await(node: OrgNode, process: str, pid: int, probe: str, log: Path, timeout_s: float) -> int:
+    """Return ``pid`` once ``probe`` answers; ConfigError (and the node stopped) if the process
+    exits first or does not answer within ``timeout_s``."""
+    method = "POST" if process == "ipfs" else "GET"
+    deadline = time.monotonic() + timeout_s
+    while not _healthy(probe, method):
+        exited, _ = os.waitpid(pid, os.WNOHANG)
+        if exited or time.monotonic() > deadline:
+            stop_processes(node)
+            what = "exited" if exited else f"did not answer at {probe} in {timeout_s:.0f}s"
+            raise ConfigError(f"{node.name}'s {process} {what}; see {log}")
+        time.sleep(0.05)
+    return pid
+
+
+def start_ipfs(node: OrgNode, *, timeout_s: float = 30.0) -> int:
+    """Start the node's IPFS node (if it does not run) and return its pid once it answers."""
+    pid = running_pid(node, "ipfs")
+    if pid is not None:
+        return pid
+    ipfs = _ipfs_node(node.settings(), node)
+    probe = f"{ipfs.url}/api/v0/id"
+    if _healthy(probe, "POST"):
+        raise ConfigError(f"an IPFS node already answers at {ipfs.url}; choose other ports")
+    if not node.swarm_key.is_file():
+        raise ConfigError(f"swarm key {node.swarm_key} does not exist")
+    ipfs.repo_dir.mkdir(parents=True, exist_ok=True)
+    if not (ipfs.repo_dir / PEERS_FILE).exists():
+        ipfs.set_peers(node.settings().ipfs_peers)  # the directory's come with sync_peers
+    pid = _spawn(node, "ipfs", ipfs.command(), ipfs.log_file)
+    return _await(node, "ipfs", pid, probe, ipfs.log_file, timeout_s)
+
+
+def ipfs_identity(node: OrgNode) -> tuple[str, str]:
+    """The running IPFS node's peer id and the multiaddr peers dial it at (without /p2p/)."""
+    settings = node.settings()
+    ipfs = _ipfs_node(settings, node)
+    return ipfs.identity["ID"], f"/ip4/{settings.ipfs_host}/tcp/{settings.ipfs_swarm_port}"
+
+
+def start_gateway(node: OrgNode, *, timeout_s: float = 60.0) -> int:
+    """Start the node's gateway (if it does not run) and return its pid once it is healthy."""
+    pid = running_pid(node, "gateway")
+    if pid is not None:
+        return pid
+    settings = node.settings()
+    url = gateway_url(settings)
+    if _healthy(f"{url}/v1/health", "GET"):
+        raise ConfigError(f"a gateway already answers at {url}; choose another port")
+    argv = [
+        sys.executable,
+        *("-m", "uvicorn", "--factory", "api.main:app_from_env"),
+        *("--host", settings.api_host, "--port", str(settings.api_port)),
+        "--no-access-log",
+    ]
+    log = node.log_file("gateway")
+    pid = _spawn(node, "gateway", argv, log)
+    return _await(node, "gateway", pid, f"{url}/v1/health", log, timeout_s)
+
+
+def gateway_url(settings: Settings) -> str:
+    return f"http://{settings.api_host}:{settings.api_port}"
+
+
+def _healthy(url: str, method: str) -> bool:
+    try:
+        return httpx.request(method, url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def stop_processes(node: OrgNode, *, timeout_s: float = 15.0) -> list[str]:
+    """SIGTERM the node's processes (gateway first), wait until they are gone, SIGKILL what still
+    runs after ``timeout_s``; returns the names of those that were running."""
+    pids = {p: pid for p in reversed(PROCESSES) if (pid := running_pid(node, p)) is not None}
+    for pid in pids.values():
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    marker = f"{node.root}/"
+    for pid in pids.values():
+        while not _gone(pid, marker):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+            time.sleep(0.05)
+    for process in PROCESSES:
+        node.pid_file(process).unlink(missing_ok=True)
+    return list(pids)
+
+
+def _gone(pid: int, marker: str) -> bool:
+    """Whether ``pid`` no longer runs; if it is our child (`medledger up` started it), its exit
+    status is collected so it does not linger as a zombie (it is exiting: the wait is short)."""
+    if _alive(pid, marker):
+        return False
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+    return True
+
+
+@dataclass(frozen=True)
+class ProcessStatus:
+    process: str
+    pid: int | None
+    url: str
+    healthy: bool
+
+
+def status(node: OrgNode) -> list[ProcessStatus]:
+    """What runs of the node now: each process's pid (None: not running), URL, and health."""
+    settings = node.settings()
+    ipfs_url = f"http://{settings.ipfs_host}:{settings.ipfs_api_port}"
+    checks = {
+        "ipfs": (ipfs_url, f"{ipfs_url}/api/v0/id", "POST"),
+        "gateway": (gateway_url(settings), f"{gateway_url(settings)}/v1/health", "GET"),
+    }
+    rows = []
+    for process in PROCESSES:
+        url, probe, method = checks[process]
+        pid = running_pid(node, process)
+        rows.append(ProcessStatus(process, pid, url, pid is not None and _healthy(probe, method)))
+    return rows
