@@ -34,12 +34,15 @@ import requests
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger.chain.deploy import deployment_path
 from ledger.chain.node import Anvil, NodeProcess
 from ledger.errors import ConfigError
 from ledger.gateway.client import GatewayClient, fetch_domain
-from ledger.network.consortium import Consortium, seed_demo
-from ledger.network.stack import gateway_command, gateway_env
+from ledger.network.consortium import Consortium, OrgRecord, seed_demo
+from ledger.network.content import SWARM_KEY_FILE
+from ledger.network.org import OrgNode, write_org_env
+from ledger.network.org_join import publish_peer, sync_peers
+from ledger.network.stack import gateway_command, write_demo_org
+from ledger.settings import Settings
 from ledger.store import IpfsNode, swarm_key_new
 from tests.conftest import free_run
 
@@ -375,7 +378,7 @@ class OrgMachine:
 
     name: str
     host: Host
-    directory: Path
+    directory: OrgNode
     node: IpfsNode
     gateway: GatewayProcess
 
@@ -434,47 +437,35 @@ class SeparateConsortium:
 
 
 def org_machine(
-    separate_root: Path,
-    host: Host,
-    name: str,
-    consortium: Consortium,
-    anvil: Anvil,
-    swarm_key: Path,
-    extra: dict[str, str],
+    root: Path, host: Host, record: OrgRecord, rpc_url: str, extra: dict[str, str]
 ) -> OrgMachine:
-    """``name``'s machine on ``host``: its own directory holding a copy of its key and of the
-    deployment record, an IPFS node, and a gateway on that node (not yet started)."""
-    directory = separate_root / "orgs" / name
-    (directory / "keys").mkdir(parents=True, exist_ok=True)
-    key_file = directory / "keys" / "org.json"
-    shutil.copy(consortium.orgs[name].key_file, key_file)
-    recorded = deployment_path(separate_root / "seed", consortium.chain_id)
-    own = deployment_path(directory, consortium.chain_id)
-    own.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(recorded, own)
+    """``record``'s machine on ``host``: its directory as `medledger up` writes it (org.env, its
+    key, its copies of the deployment and swarm key) with the host's address and ports, an IPFS
+    node and a gateway run from it under the host's prefix (not yet started)."""
+    settings = Settings(
+        data_dir=root,
+        api_host=host.address,
+        ipfs_host=host.address,
+        ipfs_api_port=host.port(5001),
+        ipfs_swarm_port=host.port(4001),
+        content_fetch_timeout_s=FETCH_TIMEOUT_S,
+        ipfs_redial_interval_s=0.5,
+    )
+    directory = write_demo_org(settings, rpc_url, record, 0, host.port(8000))
+    write_org_env(directory, {**directory.env(), "MEDLEDGER_BULK_WORKERS": "0", **extra})
+    own = directory.settings()
     node = IpfsNode(
-        repo_dir=directory / "ipfs",
-        swarm_key=swarm_key,
-        api_port=host.port(5001),
-        swarm_port=host.port(4001),
-        host=host.address,
-        fetch_timeout_s=FETCH_TIMEOUT_S,
-        redial_interval_s=0.5,
+        repo_dir=directory.root / "ipfs",
+        swarm_key=directory.swarm_key,
+        api_port=own.ipfs_api_port,
+        swarm_port=own.ipfs_swarm_port,
+        host=own.ipfs_host,
+        fetch_timeout_s=own.content_fetch_timeout_s,
+        redial_interval_s=own.ipfs_redial_interval_s,
         prefix=host.prefix,
     )
-    port = host.port(8000)
-    env = gateway_env(directory, anvil.url, str(key_file), port, consortium.chain_id)
-    settings = {k: v for k, v in env.items() if k.startswith("MEDLEDGER_")}
-    settings.update(
-        MEDLEDGER_STORE_BACKEND="kubo",
-        MEDLEDGER_KUBO_URL=node.url,
-        MEDLEDGER_CONTENT_FETCH_TIMEOUT_S=str(FETCH_TIMEOUT_S),
-        MEDLEDGER_BULK_WORKERS="0",
-        MEDLEDGER_ACCESS_LOG_SEAL_INTERVAL_S="1",
-        **extra,
-    )
-    gateway = GatewayProcess(host, port, settings, directory / "logs" / "gateway.log")
-    return OrgMachine(name, host, directory, node, gateway)
+    gateway = GatewayProcess(host, own.api_port, directory.env(), directory.log_file("gateway"))
+    return OrgMachine(record.name, host, directory, node, gateway)
 
 
 @contextlib.contextmanager
@@ -491,17 +482,11 @@ def separate_consortium(
         record_group(anvil.pid)
         session.trust_env = False
         w3 = Web3(Web3.HTTPProvider(anvil.url, session=session))
-        consortium = seed_demo(w3, root / "seed", anvil.url, api_port=1)
-        swarm_key = swarm_key_new(root / "swarm.key")
+        consortium = seed_demo(w3, root, anvil.url, api_port=1)
+        swarm_key = swarm_key_new(root / SWARM_KEY_FILE)
         machines = {
             name: org_machine(
-                root,
-                made.add(name),
-                name,
-                consortium,
-                anvil,
-                swarm_key,
-                (extra or {}).get(name, {}),
+                root, made.add(name), consortium.orgs[name], anvil.url, (extra or {}).get(name, {})
             )
             for name in orgs
         }
@@ -509,10 +494,9 @@ def separate_consortium(
             for machine in machines.values():
                 machine.node.start()
                 machine.host.adopt(machine.node.pid)
-            for name, machine in machines.items():
-                machine.node.set_peers(
-                    [other.node.address for o, other in machines.items() if o != name]
-                )
+                publish_peer(machine.directory)  # its peer id and address, on chain
+            for machine in machines.values():
+                sync_peers(machine.directory)  # every other member's, from the chain
             for machine in machines.values():
                 machine.gateway.start()
             yield SeparateConsortium(made, anvil, w3, consortium, swarm_key, machines)

@@ -26,6 +26,7 @@ from ledger.consent.wallet import PatientWallet, days_from_now
 from ledger.crypto.keys import PatientKeys, x25519_from_eth_key, x25519_public_hex
 from ledger.errors import ContentNotFound
 from ledger.gateway.client import GatewayClient, fetch_domain
+from ledger.network.org_join import sync_peers
 from ledger.store import IpfsNode, swarm_key_new
 from ledger.store.ipfs_node import PEERS_FILE
 from tests.network.netns import FETCH_TIMEOUT_S, SeparateConsortium, Socket, wait_until
@@ -82,7 +83,7 @@ def outsider(
         machine.node.set_peers([*others, node.address])
     yield node
     for machine in members:
-        machine.node.set_peers([m.node.address for m in members if m is not machine])
+        sync_peers(machine.directory)  # back to what the chain's directory lists
     node.stop()
 
 
