@@ -81,6 +81,7 @@ bench: deps
 	$(BIN)/python bench/anchor_scale.py --full
 	$(BIN)/python bench/access_log.py 20000 1000
 	$(BIN)/python bench/claims.py 100
+	$(BIN)/python bench/replication.py 50
 
 bench-quick: deps
 	$(BIN)/python bench/anchor_scale.py

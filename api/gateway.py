@@ -3,7 +3,7 @@ prescription books, nonces, identity."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account import Account
@@ -21,6 +21,9 @@ from ledger.consent.segmentation import shipped
 from ledger.crypto.keys import load_key, x25519_from_eth_key
 from ledger.errors import ConfigError
 from ledger.gateway.auth import GatewayDomain, SqliteNonceStore
+from ledger.network.anchored import ContentIndex
+from ledger.network.peers import NodeRpc, publish_entry
+from ledger.network.replication import ReplicationPolicy, Replicator
 from ledger.prescribing import load_rules
 from ledger.prescribing.book import PrescriptionBook
 from ledger.records.batch_anchorer import BatchAnchorer
@@ -50,6 +53,13 @@ class Gateway:
     claims: ClaimBook
     outbox: Outbox
     anchorer: BatchAnchorer
+    replicator: Replicator | None = field(default=None)
+
+    @property
+    def replicates(self) -> bool:
+        """Whether this gateway's store is its own IPFS node, which keeps a share of the
+        consortium's content (the replication worker runs only then)."""
+        return self.replicator is not None and self.replicator.node is not None
 
     @property
     def domain(self) -> GatewayDomain:
@@ -75,6 +85,10 @@ class Gateway:
         self.access_log.close()
         self.patients.close()
         self.nonces.close()
+        if self.replicator is not None:
+            self.replicator.index.close()
+            if self.replicator.node is not None:
+                self.replicator.node.close()
         self.store.close()
 
 
@@ -99,11 +113,12 @@ def build_gateway(settings: Settings) -> Gateway:
         confirmations=settings.tx_confirmations,
     )
     directory = OrgDirectory(chain)
+    node = NodeRpc(settings.kubo_url) if settings.store_backend == "kubo" else None
     if chain.call(chain.contract("Membership").functions.isActiveOrganisation(org.address)):
         # What an admitted organisation publishes on admission, kept current on every start (a
-        # call only, once the chain holds it). The peer id and addresses are left as they are: its
-        # IPFS node's to publish (none is wired in yet, so they stay empty).
-        directory.publish(org_key)
+        # call only, once the chain holds it): its envelope key and, when its store is its own IPFS
+        # node, the node's peer id and dialable addresses (the replicator retries if it is down).
+        publish_entry(directory, org_key, node, settings.ipfs_announce_addrs)
     store = open_store(
         settings.store_backend, path=settings.data_dir / "store", url=settings.kubo_url
     )
@@ -162,6 +177,21 @@ def build_gateway(settings: Settings) -> Gateway:
         max_payload_bytes=settings.max_payload_bytes,
     )
     access_log = AccessLog(db, batch_max=settings.access_log_batch_max)
+    replicator = Replicator(
+        directory,
+        store,
+        ContentIndex(chain, db),
+        org=org.address,
+        org_key=org_key,
+        node=node,
+        policy=ReplicationPolicy(
+            factor=settings.replication_factor,
+            interval_s=settings.replication_interval_s,
+            retry_max_s=settings.replication_retry_max_s,
+            pin_workers=settings.replication_pin_workers,
+        ),
+        announce=settings.ipfs_announce_addrs,
+    )
     return Gateway(
         settings,
         chain,
@@ -184,4 +214,5 @@ def build_gateway(settings: Settings) -> Gateway:
             batch_max=settings.record_batch_max,
             interval_s=settings.record_batch_interval_s,
         ),
+        replicator,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -18,6 +18,7 @@ from api.routes import (
     bulk,
     claims,
     consents,
+    content,
     directory,
     dispenses,
     meta,
@@ -49,7 +50,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.add_middleware(AccessTraceMiddleware)
     problems.install(app)
     routers = (meta, patients, bulk, records, receipts, consents, audit, prescriptions, dispenses)
-    for module in (*routers, directory, practice):
+    for module in (*routers, directory, content, practice):
         app.include_router(module.router)
     for module in (payments, claims):
         app.include_router(module.router)
@@ -92,7 +93,10 @@ def app_from_env() -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # The outbox resumes first: a batch transaction a crash left signed goes back to the node
         # before any other write of this gateway takes a nonce.
-        with gateway.anchorer.running(), periodic_sealer(gateway):
+        # Replication runs where the store is the organisation's own IPFS node (kubo backend).
+        replicator = gateway.replicator if gateway.replicates else None
+        replicating = replicator.running() if replicator is not None else nullcontext()
+        with gateway.anchorer.running(), periodic_sealer(gateway), replicating:
             yield
         gateway.close()
 

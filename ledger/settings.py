@@ -73,6 +73,19 @@ class Settings(BaseSettings):
     ipfs_peers: list[str] = Field(default_factory=list)
     ipfs_redial_interval_s: float = Field(default=5.0, gt=0)
     node_bin: Path | None = None
+    # What this organisation publishes in the directory as its node's addresses, where the node's
+    # own listen addresses are not what peers dial (NAT, a container, 0.0.0.0): multiaddrs without
+    # the /p2p/ part, at most 8. Empty: the addresses the node's `id` reports.
+    ipfs_announce_addrs: list[str] = Field(default_factory=list, max_length=8)
+
+    # Replication (kubo backend only): every CID anchored on chain is pinned by its writer and by
+    # this many other active organisations, chosen by rendezvous hashing over the directory. The
+    # pinner polls the chain this often, retries a CID no peer has yet with exponential backoff up
+    # to replication_retry_max_s, and pins this many CIDs at a time.
+    replication_factor: int = Field(default=2, ge=0)
+    replication_interval_s: float = Field(default=1.0, gt=0)
+    replication_retry_max_s: float = Field(default=60.0, gt=0)
+    replication_pin_workers: int = Field(default=4, ge=1)
 
     # API.
     api_host: str = "127.0.0.1"

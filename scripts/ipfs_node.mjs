@@ -44,12 +44,14 @@ process.on('unhandledRejection', (err) => console.error('unhandled rejection:', 
 const fetchTimeoutMs = Number(opt['fetch-timeout-s']) * 1000
 
 // The allow-list: configured peers (command line, and a file re-read so peers can change without a
-// restart) plus those an operator connects to over the API. Nothing else is dialled or let in.
+// restart), the peering set the gateway keeps from the on-chain directory (Kubo's `swarm peering`),
+// plus those an operator connects to over the API. Nothing else is dialled or let in.
 const connected = new Set()
+const peering = new Map() // peer id -> multiaddr, as `swarm/peering/add` gave it
 function configuredPeers () {
   let lines = []
   try { lines = opt['peers-file'] ? readFileSync(opt['peers-file'], 'utf8').split('\n') : [] } catch {}
-  const peers = [...connected]
+  const peers = [...connected, ...peering.values()]
   for (const line of [...opt.peer, ...lines].map((l) => l.trim())) {
     if (!line || line.startsWith('#')) continue
     try { peers.push(multiaddr(line)) } catch { console.error(`ignoring peer ${line}: not a multiaddr`) }
@@ -86,8 +88,14 @@ await helia.start()
 const fs = unixfs(helia)
 const libp2p = helia.libp2p
 
-// Like Kubo's Peering: keep a connection to every configured peer, re-dialling lost ones.
+// Like Kubo's Peering: keep a connection to every configured peer, re-dialling lost ones; and close
+// any connection to a peer no longer allowed (a suspended organisation's node), so bitswap with it
+// stops at once rather than at its next reconnect.
 async function redial () {
+  const allowed = allowedIds()
+  for (const c of libp2p.getConnections()) {
+    if (!allowed.has(c.remotePeer.toString())) await c.close().catch(() => c.abort(new Error('peer no longer allowed')))
+  }
   const open = new Set(libp2p.getConnections().map((c) => c.remotePeer.toString()))
   for (const ma of configuredPeers()) {
     const id = peerIdOf(ma)
@@ -198,6 +206,32 @@ const commands = {
     await libp2p.dial(ma, { signal: AbortSignal.timeout(fetchTimeoutMs) })
     return { Strings: [`connect ${id} success`] }
   },
+  // Kubo's peering set, which the gateway keeps equal to the directory's active organisations.
+  async 'swarm/peering/add' (q) {
+    const ma = multiaddr(q.get('arg') ?? '')
+    const id = peerIdOf(ma)
+    if (!id) throw new Error(`${ma} has no /p2p/ peer id`)
+    peering.set(id, ma)
+    redial()
+    return { ID: id, Status: 'success' }
+  },
+  async 'swarm/peering/rm' (q) {
+    const id = q.get('arg') ?? ''
+    peering.delete(id)
+    for (const ma of [...connected]) if (peerIdOf(ma) === id) connected.delete(ma)
+    if (!allowedIds().has(id)) await hangUp(id)
+    return { ID: id, Status: 'success' }
+  },
+  async 'swarm/peering/ls' () {
+    return { Peers: [...peering].map(([id, ma]) => ({ ID: id, Addrs: [ma.decapsulateCode(421).toString()] })) }
+  },
+  async 'swarm/disconnect' (q) {
+    const ma = multiaddr(q.get('arg') ?? '')
+    const id = peerIdOf(ma)
+    if (!id) throw new Error(`${ma} has no /p2p/ peer id`)
+    await hangUp(id)
+    return { Strings: [`disconnect ${id} success`] }
+  },
   async 'swarm/peers' () {
     const P2P = 421 // the /p2p/ protocol code: Kubo prints the address without the peer id
     return { Peers: libp2p.getConnections().map((c) => ({ Addr: c.remoteAddr.decapsulateCode(P2P).toString(), Peer: c.remotePeer.toString(), Direction: c.direction === 'inbound' ? 1 : 2 })) }
@@ -223,6 +257,10 @@ const commands = {
     for (const root of roots) await pin(root, idleSignal(res))
     return { Root: roots.map((r) => ({ Cid: { '/': r.toString() }, PinErrorMsg: '' }))[0] }
   }
+}
+
+async function hangUp (id) {
+  for (const c of libp2p.getConnections()) if (c.remotePeer.toString() === id) await c.close().catch(() => c.abort(new Error('disconnected')))
 }
 
 // Kubo's conventions: POST only, command errors as HTTP 500 with {"Message", "Code", "Type"}.

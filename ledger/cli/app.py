@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from ledger.cli._prompt import passphrase
 from ledger.cli.claims import add_claims
+from ledger.cli.content import add_content
 from ledger.cli.org import add_org_commands
 from ledger.cli.staff import add_staff_commands
 from ledger.errors import KeyFileError, LedgerError
@@ -270,6 +271,7 @@ def _parser() -> argparse.ArgumentParser:
     trail.set_defaults(run=_cmd_audit_verify)
     _add_consent(sub)
     add_claims(sub)
+    add_content(sub)
     add_staff_commands(sub, lambda env: passphrase(env, confirm=False))
     cid = sub.add_parser("cid", help="print the CID `ipfs add --cid-version=1` gives a file")
     cid.add_argument("file")

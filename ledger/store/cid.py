@@ -70,7 +70,9 @@ def binary_cid(cid: str) -> bytes:
 def _decode(value: str | bytes) -> CID:
     try:
         return CID.decode(value)
-    except (KeyError, ValueError) as exc:  # multiformats signals an unknown prefix with KeyError
+    # multiformats signals an unknown prefix with KeyError, and a lone multibase prefix ("z")
+    # with IndexError
+    except (KeyError, ValueError, IndexError) as exc:
         raise ValueError(f"not a CID: {value!r}") from exc
 
 

@@ -1,0 +1,185 @@
+"""Replication as a policy: every CID anchored on chain is kept by its writer and by
+``REPLICATION_FACTOR`` other active organisations that rendezvous hashing picks (ledger.network.
+holders). Each gateway whose store is its own IPFS node runs a ``Replicator``: it follows the
+chain's CID events (ledger.network.anchored), pins on its own node what is assigned to its
+organisation (the node fetches by bitswap from peers), retries what no peer has yet with backoff,
+and, when membership or the directory changes, computes every assignment again: a newly assigned
+holder pins, one no longer assigned unpins. Cursor and pins live in the gateway's SQLite, so a
+restart resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from web3 import Web3
+
+from ledger.chain.directory import OrgDirectory
+from ledger.errors import ContentNotFound, LedgerError, StoreError, StoreUnavailable
+from ledger.network.anchored import AnchoredContent, ContentIndex
+from ledger.network.holders import Candidates
+from ledger.network.peers import NodeRpc, publish_entry, sync_peering
+from ledger.store import ContentStore
+
+__all__ = ["Placement", "ReplicationPolicy", "Replicator"]
+
+log = logging.getLogger("medledger.replication")
+
+
+@dataclass(frozen=True)
+class ReplicationPolicy:
+    """How many others hold each CID, and how the pinner paces itself."""
+
+    factor: int = 2
+    interval_s: float = 1.0
+    retry_max_s: float = 60.0
+    pin_workers: int = 4
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Who should hold an anchored CID now: its writer and its assigned holders."""
+
+    content: AnchoredContent
+    holders: list[str]
+    candidates: Candidates
+
+
+class Replicator:
+    """Follows the chain and keeps this organisation's share of the consortium's content pinned."""
+
+    def __init__(
+        self,
+        directory: OrgDirectory,
+        store: ContentStore,
+        index: ContentIndex,
+        *,
+        org: str,
+        org_key: X25519PrivateKey,
+        node: NodeRpc | None,
+        policy: ReplicationPolicy,
+        announce: Iterable[str] = (),
+    ) -> None:
+        self.directory = directory
+        self.store = store
+        self.index = index
+        self.org = Web3.to_checksum_address(org)
+        self._org_key = org_key
+        self.node = node
+        self.policy = policy
+        self._announce = list(announce)
+        self._published = False
+        self._candidates: Candidates | None = None
+        self._membership_seen = -1
+        self._assessed_block = -1
+        self._round_lock = threading.Lock()
+        self._wake = threading.Event()
+
+    def placement(self, cid: str) -> Placement | None:
+        """Where ``cid`` should be kept, from the chain as it is now; None if never anchored."""
+        self.index.follow()
+        content = self.index.get(cid)
+        if content is None:
+            return None
+        candidates = Candidates.load(self.directory)
+        return Placement(
+            content,
+            candidates.holders(content.binary, content.writer, self.policy.factor),
+            candidates,
+        )
+
+    def run_once(self) -> int:
+        """One round: publish this node if not yet done, follow the chain, assign, keep the
+        peering set, pin what is due. Returns how many CIDs were pinned this round."""
+        with self._round_lock:
+            if self.node is not None and not self._published:
+                self._published = publish_entry(
+                    self.directory, self._org_key, self.node, self._announce
+                )
+            self.index.follow()
+            candidates = self._candidates
+            cursor = self.index.cursor
+            if candidates is None or self.index.membership_events != self._membership_seen:
+                self._membership_seen = self.index.membership_events
+                candidates = self._candidates = Candidates.load(self.directory)
+                self._assign(candidates, self.index.all())
+            else:
+                self._assign(candidates, self.index.between(self._assessed_block, cursor))
+            self._assessed_block = cursor
+            if self.node is not None:
+                added, removed = sync_peering(self.node, candidates.dial_addrs(self.org))
+                if added or removed:
+                    log.info("peering: added %s, dropped %s", added, removed)
+            return self._pin_due()
+
+    def _assign(self, candidates: Candidates, contents: Iterable[AnchoredContent]) -> None:
+        pins = self.index.pins()
+        for content in contents:
+            if content.writer == self.org:
+                continue  # the writer pinned it when it stored it
+            mine = self.org in candidates.holders(
+                content.binary, content.writer, self.policy.factor
+            )
+            if mine and content.cid not in pins:
+                self.index.want(content.cid)
+            elif not mine and content.cid in pins:
+                # No longer this organisation's to keep: its new holders pin it from the writer
+                # or the other holders, which still have it.
+                self.store.unpin(content.cid)
+                self.index.drop(content.cid)
+
+    def _pin_due(self) -> int:
+        due = self.index.due(self.policy.pin_workers * 4)
+        if not due:
+            return 0
+        with ThreadPoolExecutor(self.policy.pin_workers, "replication-pin") as pool:
+            done = list(pool.map(self._pin, due))
+        return sum(done)
+
+    def _pin(self, cid: str) -> bool:
+        try:
+            self.store.pin(cid)
+        except StoreUnavailable:
+            raise
+        except (ContentNotFound, StoreError) as exc:
+            # No peer had it within the node's fetch timeout: the writer's node may be down, or
+            # the anchoring raced the upload. Tried again later, less often each time.
+            self.index.failed(
+                cid, str(exc), base_s=self.policy.interval_s, max_s=self.policy.retry_max_s
+            )
+            return False
+        self.index.pinned(cid)
+        return True
+
+    def nudge(self) -> None:
+        """Start the next round now (after this gateway anchored something, say)."""
+        self._wake.set()
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Replicate in a background thread while the block runs."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.is_set():
+                try:
+                    self.run_once()
+                except LedgerError as exc:  # chain or node down a while: the cursor waits
+                    log.warning("replication round not finished: %s", exc)
+                self._wake.wait(self.policy.interval_s)
+                self._wake.clear()
+
+        thread = threading.Thread(target=loop, name="replication", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            self._wake.set()
+            thread.join()
