@@ -18,7 +18,7 @@ THREE_GATEWAYS = {"hospital-a": 0, "insurer": 1, "hospital-b": 2}
 SEPARATE_ORGS = ("hospital-a", "hospital-b", "insurer", "regulator")
 #: Hospital A seals its batches every few seconds, so a bulk write just accepted is still in its
 #: outbox when its machine dies.
-SEPARATE_SETTINGS = {"hospital-a": {"MEDLEDGER_RECORD_BATCH_INTERVAL_S": "4"}}
+SEPARATE_SETTINGS = {"hospital-a": {"MEDLEDGER_RECORD_BATCH_INTERVAL_S": "5"}}
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ and A comes back; the last test looks at everything the hosts ever sent.
 
 from __future__ import annotations
 
+import base64
 import errno
 import json
 import os
@@ -23,6 +24,7 @@ import pytest
 from ledger.consent.grants import Purpose, Scope
 from ledger.consent.patients import sign_enrolment
 from ledger.consent.wallet import PatientWallet, days_from_now
+from ledger.crypto.envelope import open_with_wrapped_key
 from ledger.crypto.keys import PatientKeys, x25519_from_eth_key, x25519_public_hex
 from ledger.errors import ContentNotFound
 from ledger.gateway.client import GatewayClient, fetch_domain
@@ -161,10 +163,11 @@ class Written:
     pseudonym: str
     single: list[str]  # records anchored one by one (the first has two versions)
     batched: list[str]  # records anchored in a Merkle batch
-    pending: list[dict[str, Any]]  # bulk receipts still in A's outbox when it died
     wrapped_key: str  # record single[0] v2's data key, wrapped for hospital B's doctor
+    pending: list[dict[str, Any]] = field(default_factory=list)  # bulk receipts in A's outbox
     pins: set[str] = field(default_factory=set)  # what A's node had pinned
     groups: list[int] = field(default_factory=list)  # A's process groups when it died
+    cids: set[str] = field(default_factory=set)  # the envelopes of every version A anchored
     access_entries: int = 0  # entries in A's access log
 
     @property
@@ -219,8 +222,7 @@ def _access_log(client: GatewayClient) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def written(separate: SeparateConsortium) -> Written:
     """Hospital A anchors records one by one and in a batch, its patient grants hospital B
-    treatment access to one, B's doctor takes its wrapped key, and a last bulk write is still in
-    A's outbox."""
+    treatment access to one, and B's doctor takes its wrapped key from A."""
     keys = PatientKeys(secrets.token_bytes(32))
     pseudonym = _enrol(separate, keys)
     with separate.as_staff("hospital-a", "doctor") as doctor:
@@ -255,15 +257,8 @@ def written(separate: SeparateConsortium) -> Written:
                 "encryption_key": x25519_public_hex(own_key.public_key()),
             },
         )
-    with separate.as_staff("hospital-a", "doctor") as doctor:
-        pending = _bulk(doctor, pseudonym, ["late lab 1", "late lab 2"])
     return Written(
-        keys,
-        pseudonym,
-        single,
-        [r["record_id"] for r in batched],
-        pending,
-        wrapped["wrapped_key"],
+        keys, pseudonym, single, [r["record_id"] for r in batched], wrapped["wrapped_key"]
     )
 
 
@@ -278,19 +273,60 @@ def test_another_members_own_node_fetches_a_record_from_hospital_a_across_hosts(
     assert [v["content"] for v in check["versions"]] == ["intact"]
 
 
+def _machine_of(separate: SeparateConsortium, address: str) -> str:
+    return next(
+        name
+        for name in separate.orgs
+        if separate.consortium.orgs[name].address.lower() == address.lower()
+    )
+
+
+def _await_replicated(separate: SeparateConsortium, cids: set[str]) -> None:
+    """Wait until every holder replication assigns each CID has it pinned on its own node."""
+    with separate.as_staff("hospital-a", "doctor") as writer:
+        holders = {cid: writer.get_json(f"/v1/content/{cid}")["holders"] for cid in cids}
+    for cid, assigned in holders.items():
+        assert len(assigned) == 2, f"{cid} is assigned {assigned}"
+        for holder in assigned:
+            name = _machine_of(separate, holder["org"])
+            with separate.as_staff(name, _ANY_STAFF[name]) as client:
+                wait_until(
+                    lambda: bool(client.get_json(f"/v1/content/{cid}")["pinned_here"]),  # noqa: B023
+                    30,
+                    f"{cid} pinned by {name}",
+                )
+
+
+#: A member of each organisation's staff, to ask its own gateway.
+_ANY_STAFF = {
+    "hospital-a": "doctor",
+    "hospital-b": "doctor",
+    "insurer": "auditor",
+    "regulator": "auditor",
+}
+
+
 @pytest.fixture(scope="module")
 def a_down(separate: SeparateConsortium, written: Written) -> Written:
     """Hospital A's gateway and IPFS node killed outright (SIGKILL on their process groups),
-    with what it held noted first."""
+    once what it anchored is replicated, with what it held noted first."""
     machine = separate.orgs["hospital-a"]
     with separate.as_staff("hospital-a", "doctor") as doctor:
-        statuses = [_anchored(doctor, r["receipt_id"], wait=0)["status"] for r in written.pending]
-    assert "anchored" not in statuses, "the late bulk write was anchored before A died"
+        written.cids = {
+            v["cid"]
+            for record in written.single
+            for v in doctor.get_json(f"/v1/records/{record}/verification")["versions"]
+        }
+    _await_replicated(separate, written.cids)
     written.pins = _pins(machine.node)
     with separate.client(separate.staff("regulator", "auditor"), "hospital-a") as regulator:
         written.access_entries = len(_access_log(regulator))
     written.groups = [p for p in (machine.node.pid, machine.gateway.pid) if p is not None]
-    machine.power_off()
+    with separate.as_staff("hospital-a", "doctor") as doctor:
+        written.pending = _bulk(doctor, written.pseudonym, ["late lab 1", "late lab 2"])
+        statuses = [_anchored(doctor, r["receipt_id"], wait=0)["status"] for r in written.pending]
+    assert "anchored" not in statuses, "the late bulk write was anchored before A died"
+    machine.power_off()  # within the batch interval of the late bulk write's acceptance
     return written
 
 
@@ -305,6 +341,39 @@ def test_hospital_as_machine_is_down(separate: SeparateConsortium, a_down: Writt
             os.killpg(group, 0)
     if machine.host.netns is not None:
         assert machine.host.run("ss", "-tlnH").strip() == ""
+
+
+def test_the_insurer_verifies_every_record_hospital_a_anchored_one_by_one_from_its_own_node(
+    separate: SeparateConsortium, a_down: Written
+) -> None:
+    versions = 0
+    with separate.as_staff("insurer", "auditor") as insurer:
+        for record in a_down.single:
+            check = insurer.get_json(f"/v1/records/{record}/verification")
+            assert check["intact"] is True, check["versions"]
+            assert {v["content"] for v in check["versions"]} == {"intact"}
+            versions += len(check["versions"])
+    assert versions == len(a_down.cids) == 3  # two records, one of them amended
+
+
+def test_hospital_b_opens_its_granted_envelope_from_its_own_node(
+    separate: SeparateConsortium, a_down: Written
+) -> None:
+    record = a_down.single[0]
+    doctor_b = separate.staff("hospital-b", "doctor")
+    with separate.as_staff("hospital-b", "doctor") as own_gateway:
+        blob = own_gateway.request(
+            "GET", f"/v1/records/{record}/envelope", params={"purpose": "treatment"}
+        ).content
+    plaintext = open_with_wrapped_key(
+        blob,
+        wrapped=base64.b64decode(a_down.wrapped_key),
+        private_key=x25519_from_eth_key(bytes(doctor_b.key)),
+        record_id=bytes.fromhex(record[2:]),
+        version=2,
+    )
+    resource = json.loads(plaintext)["resource"]
+    assert resource["entry"][0]["resource"]["code"]["text"] == "admission, amended"
 
 
 def test_hospital_a_restarts_and_catches_up_with_nothing_lost(
