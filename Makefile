@@ -16,7 +16,7 @@ help:
 	@echo "make run    - install what is needed, start chain + store, deploy, seed the demo consortium, serve the API"
 	@echo "make test   - install what is needed and run every check (lint, types, reproducible build, tests)"
 	@echo "make demo   - walk the demo flow against a running 'make run'"
-	@echo "make bench  - batched vs per-record anchoring, growth to 1M records: writes BENCHMARKS.md; claims verified per second"
+	@echo "make bench  - batched vs per-record anchoring, growth to 1M records: writes BENCHMARKS.md; claims verified per second; verifications per second on a gateway that did not write"
 	@echo "make bench-quick - the same without the growth curve, in a few minutes"
 	@echo "make network-up / network-down - three EthereumJS Clique signers on loopback, the ledger and a gateway per node"
 	@echo "make test-network - the multi-node tests alone (part of make test)"
@@ -82,6 +82,7 @@ bench: deps
 	$(BIN)/python bench/access_log.py 20000 1000
 	$(BIN)/python bench/claims.py 100
 	$(BIN)/python bench/replication.py 50
+	$(BIN)/python bench/verify_remote.py 200 4
 
 bench-quick: deps
 	$(BIN)/python bench/anchor_scale.py

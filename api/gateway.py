@@ -120,7 +120,10 @@ def build_gateway(settings: Settings) -> Gateway:
         # node, the node's peer id and dialable addresses (the replicator retries if it is down).
         publish_entry(directory, org_key, node, settings.ipfs_announce_addrs)
     store = open_store(
-        settings.store_backend, path=settings.data_dir / "store", url=settings.kubo_url
+        settings.store_backend,
+        path=settings.data_dir / "store",
+        url=settings.kubo_url,
+        fetch_timeout_s=settings.content_fetch_timeout_s,
     )
     db = settings.data_dir / "gateways" / f"{org.address}.sqlite"
     patients = PatientDirectory(db)

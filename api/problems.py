@@ -82,6 +82,9 @@ _STATUS: list[tuple[type[errors.LedgerError], int]] = [
     # No usable directory entry to seal for: the organisation publishes one, or is reinstated.
     (errors.DirectoryError, 409),
     (BatchProofInvalid, 502),
+    # The gateway's node is up but no peer delivered the content in time: an upstream timeout,
+    # not content known to be absent (store.not_found, 502) nor the gateway's node down (503).
+    (errors.ContentUnavailable, 504),
     (errors.StoreUnavailable, 503),
     (errors.ChainUnavailable, 503),
     (UtcOffsetMismatch, 503),
@@ -200,6 +203,9 @@ _MEANINGS: dict[int, str] = {
     "`store.unavailable`), or the organisation's key kept sending from elsewhere while this "
     "gateway signed (`chain.nonce_conflict`): retry; or the gateway's time zone disagrees with "
     "the UTC offset the chain holds for its hospital (`prescription.utc_offset_mismatch`).",
+    504: "The gateway's IPFS node is up, but no peer delivered the content within "
+    "MEDLEDGER_CONTENT_FETCH_TIMEOUT_S (`store.content_unavailable`): retry, or ask a member "
+    "that holds it.",
 }
 
 

@@ -124,6 +124,7 @@ class VersionPublic(_Model):
     author: str
     anchored_at: int
     block: int
+    #: intact | missing | unavailable | corrupt: what this gateway's store gave for the CID.
     content: str | None
     #: For a batch-anchored version: the verdict, when the chain contradicts what its leaf says.
     contradicted: str | None = None
@@ -131,7 +132,8 @@ class VersionPublic(_Model):
 
 class VerificationPublic(_Model):
     """What any member may learn about a record: that it is anchored, by whom, when, and intact.
-    ``conflict``: the id was anchored both in a batch and one by one; the first anchoring stands."""
+    ``conflict``: the id was anchored both in a batch and one by one; the first anchoring stands.
+    ``not_checked``: the versions whose content no peer delivered in time (``unavailable``)."""
 
     record_id: str
     anchored: bool
@@ -141,6 +143,7 @@ class VerificationPublic(_Model):
     intact: bool
     versions: list[VersionPublic]
     conflict: bool = False
+    not_checked: list[int] = []
 
 
 class AccessEntryPublic(_Model):

@@ -14,6 +14,7 @@
     │   └── OrgNotUsable
     ├── StoreError
     │   ├── ContentNotFound
+    │   │   └── ContentUnavailable
     │   ├── ContentCorrupt
     │   └── StoreUnavailable
     └── ChainError
@@ -115,6 +116,17 @@ class ContentNotFound(StoreError):
     """No content is stored under this CID."""
 
     code = "store.not_found"
+
+
+class ContentUnavailable(ContentNotFound):
+    """No peer delivered the content within the fetch timeout: it may exist, but could not be had.
+
+    A ContentNotFound, so a caller that only wants the bytes treats both alike; one that judges
+    content (verification) catches this first, as it proves nothing about whether the content is
+    there.
+    """
+
+    code = "store.content_unavailable"
 
 
 class ContentCorrupt(StoreError):

@@ -59,7 +59,8 @@ class Settings(BaseSettings):
     # Content store.
     store_backend: Literal["embedded", "kubo"] = "embedded"
     kubo_url: str = "http://127.0.0.1:5001"
-    # How long a fetch from the IPFS network may go without a block before it counts as not found.
+    # How long a fetch from the IPFS network may wait for a block before the content counts as
+    # unavailable (the `timeout` option on the node's cat and pin/add).
     content_fetch_timeout_s: float = Field(default=10.0, gt=0)
 
     # The organisation's IPFS node (scripts/ipfs_node.mjs, or Kubo with the same key): the

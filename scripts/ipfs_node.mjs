@@ -70,7 +70,7 @@ const connectionGater = {
   denyOutboundEncryptedConnection: (id) => !allowedIds().has(id.toString())
 }
 
-mkdirSync(opt.dir, { recursive: true })
+mkdirSync(join(opt.dir, 'blocks'), { recursive: true }) // repo/gc on a node that never stored a block stats it
 const helia = withBitswap(withLibp2pLight(createHeliaLight({
   blockstore: new FsBlockstore(join(opt.dir, 'blocks')),
   datastore: new FsDatastore(join(opt.dir, 'datastore')) // holds the peer key: a stable peer id
@@ -108,22 +108,31 @@ redial()
 // A fetch may take long for a large file, so the timeout is on silence, not on the whole request:
 // the signal aborts after fetchTimeoutMs without a block, or when the client goes away (the
 // response closes before it is finished).
-function idleSignal (res) {
+function idleSignal (res, ms = fetchTimeoutMs) {
   const controller = new AbortController()
   let timer
-  const touch = () => { clearTimeout(timer); timer = setTimeout(() => controller.abort(), fetchTimeoutMs) }
+  const touch = () => { clearTimeout(timer); timer = setTimeout(() => controller.abort(), ms) }
   res.once('close', () => { clearTimeout(timer); if (!res.writableFinished) controller.abort() })
   touch()
-  return { signal: controller.signal, touch }
+  return { signal: controller.signal, touch, ms }
 }
-const notFound = (cid) => new Error(`${cid} not found: no block from this node or its peers within ${fetchTimeoutMs / 1000} s`)
+const notFound = (cid, ms) => new Error(`${cid} not found: no block from this node or its peers within ${ms / 1000} s`)
+// Kubo's per-request `timeout` option (a Go duration: 500ms, 10s, 1m) replaces --fetch-timeout-s
+// for that request; here too it bounds the wait for the next block, not the whole transfer.
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+function timeoutMs (q) {
+  if (!q.has('timeout')) return fetchTimeoutMs
+  const [, n, unit] = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(q.get('timeout')) ?? []
+  if (!n) throw new Error(`timeout ${q.get('timeout')} is not a duration such as 10s`)
+  return Number(n) * UNIT_MS[unit]
+}
 const parseCid = (arg) => { try { return CID.parse(arg ?? '') } catch { throw new Error(`invalid path "${arg}": not a CID`) } }
 async function isPinned (cid) { try { await helia.pins.get(cid); return true } catch { return false } }
 async function pin (cid, idle) {
   if (await isPinned(cid)) return
   for await (const _ of helia.pins.add(cid, { signal: idle.signal })) idle.touch() // fetches as it walks
 }
-const timedOut = (idle, cid, err) => { throw idle.signal.aborted ? notFound(cid) : err }
+const timedOut = (idle, cid, err) => { throw idle.signal.aborted ? notFound(cid, idle.ms) : err }
 
 // Kubo's add parameters as ledger/store/kubo.py sends them (ADD_PARAMS), Kubo's defaults otherwise.
 function importOptions (q) {
@@ -154,7 +163,7 @@ const commands = {
   },
   async cat (q, req, res) {
     const cid = parseCid(q.get('arg'))
-    const idle = idleSignal(res)
+    const idle = idleSignal(res, timeoutMs(q))
     const chunks = fs.cat(cid, { signal: idle.signal })[Symbol.asyncIterator]()
     // The first block decides the status; an error after it cuts the stream, which the client's
     // CID check then catches (Kubo sends a trailer instead).
@@ -168,7 +177,7 @@ const commands = {
   },
   async 'pin/add' (q, req, res) {
     const cid = parseCid(q.get('arg'))
-    const idle = idleSignal(res)
+    const idle = idleSignal(res, timeoutMs(q))
     await pin(cid, idle).catch((err) => timedOut(idle, cid, err))
     return { Pins: [cid.toString()] }
   },

@@ -14,8 +14,9 @@ from web3 import Web3
 
 from ledger.chain.node import Anvil
 
-# The seeded consortium and its gateways, for the API and CLI tests.
-pytest_plugins = ["tests.world"]
+# The seeded consortium and its gateways, for the API and CLI tests; and gateways on IPFS nodes
+# of their own.
+pytest_plugins = ["tests.world", "tests.own_nodes"]
 
 # Budgets for tests that take theirs from the profile (the state machines, schemathesis, the
 # dictionary attack); tests that pin max_examples keep their own. `make test` runs "test";

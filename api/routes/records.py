@@ -59,7 +59,7 @@ _FHIR_BODY = {
     }
 }
 _WRITERS = (DOCTOR_ROLE, CLERK_ROLE)
-_READ_PROBLEMS = responses(401, 403, 404, 413, 422, 502, 503)
+_READ_PROBLEMS = responses(401, 403, 404, 413, 422, 502, 503, 504)
 
 
 @router.post(
@@ -211,8 +211,11 @@ def rewrap_key(
 def verify_record(
     record_id: RecordIdPath, member: CurrentMember, gateway: GatewayDep, trace: CurrentTrace
 ) -> VerificationPublic:
-    """For any member: anchored or not, by whom, when, every version, content intact or not, and
-    what the chain contradicts of a batch-anchored version (its author, a rival anchoring)."""
+    """For any member: anchored or not, by whom, when, every version, and what the chain
+    contradicts of a batch-anchored version (its author, a rival anchoring). Each version's
+    envelope is fetched by CID through this gateway's own store (its IPFS node, from peers) and
+    checked as far as a reader without its key can: ``content`` is intact, missing, corrupt, or
+    unavailable (no peer delivered it within the fetch timeout), listed in ``not_checked``."""
     del member  # any active member may verify; the dependency is the check
     trace.record_id, trace.view = record_id, "metadata"
     try:
@@ -239,6 +242,7 @@ def verify_record(
         intact=all(v.content == "intact" for v in history) and not (conflict or contradicted),
         versions=versions,
         conflict=conflict,
+        not_checked=[v.version for v in history if v.content == "unavailable"],
     )
 
 

@@ -1,7 +1,8 @@
 """The `medledger` command: up, demo, verify, audit, consent, rx, practice, claims, network, org,
 cid, keys.
 
-Exit codes: 0 success (for verify: intact), 1 verify found the record not intact, 2 any error.
+Exit codes: 0 success (for verify: intact, every check run), 1 verify found the record not intact,
+2 any error, 3 verify could not run every check (each named) and found nothing wrong in the rest.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ledger.settings import Settings, load_settings
 if TYPE_CHECKING:
     from ledger.consent.wallet import PatientWallet
 
-EXIT_OK, EXIT_NOT_INTACT, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_NOT_INTACT, EXIT_ERROR, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 
 # Each command imports what it needs when it runs: web3 and fhir.resources take seconds to load,
@@ -51,7 +52,7 @@ def _cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     from ledger.chain.connection import Chain, connect
     from ledger.chain.deploy import load_deployment
     from ledger.records.document import RecordDocument, Verdict
-    from ledger.records.verify import verify_against_ledger
+    from ledger.records.verify import check_against_ledger
     from ledger.store import open_store
 
     try:
@@ -68,14 +69,21 @@ def _cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     w3 = connect(settings.local_rpc_url)
     chain = Chain(w3, load_deployment(w3, settings.data_dir, chain_id=settings.chain_id))
     store = open_store(
-        settings.store_backend, path=settings.data_dir / "store", url=settings.kubo_url
+        settings.store_backend,
+        path=settings.data_dir / "store",
+        url=settings.kubo_url,
+        fetch_timeout_s=settings.content_fetch_timeout_s,
     )
     try:
-        verdict = verify_against_ledger(document, chain, store)
+        check = check_against_ledger(document, chain, store)
     finally:
         store.close()
-    print(f"verdict: {verdict.value}: {verdict.explanation}")
-    return EXIT_OK if verdict is Verdict.INTACT else EXIT_NOT_INTACT
+    print(f"verdict: {check.verdict.value}: {check.verdict.explanation}")
+    for skipped in check.not_checked:
+        print(f"not checked: {skipped}")
+    if check.verdict is not Verdict.INTACT:
+        return EXIT_NOT_INTACT
+    return EXIT_OK if check.complete else EXIT_INCOMPLETE
 
 
 def _cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
@@ -255,7 +263,8 @@ def _parser() -> argparse.ArgumentParser:
         run=_cmd_demo
     )
     verify = sub.add_parser(
-        "verify", help="check a record document against the chain; exit 0 if intact"
+        "verify",
+        help="check a record document against the chain; exit 0 if intact and every check ran",
     )
     verify.add_argument("file", help="a record document, as GET /v1/records/{id} returns it")
     verify.add_argument("--record", required=True, help="the record id (0x + 64 hex)")

@@ -18,18 +18,12 @@ from web3 import Web3
 from ledger.chain.connection import Chain
 from ledger.consent.patients import PatientDirectory
 from ledger.crypto import envelope
-from ledger.errors import (
-    ConfigError,
-    ContentCorrupt,
-    ContentNotFound,
-    ContractRevert,
-    LedgerError,
-    PayloadNotJson,
-)
+from ledger.errors import ConfigError, ContractRevert, LedgerError, PayloadNotJson
 from ledger.payload import Payload, parse_payload
 from ledger.records.anchoring import BuildCall, seal_store_anchor
 from ledger.records.batch_proof import Anchoring, BatchedVersion, item_problem
 from ledger.records.bulk_sealing import BulkSealer, SealJob
+from ledger.records.content import content_state
 from ledger.records.document import BatchInclusion, OnchainVersion, RecordDocument
 from ledger.records.ids import new_record_id
 from ledger.records.outbox import Outbox
@@ -105,7 +99,7 @@ class VersionInfo:
     author: str
     anchored_at: int
     block: int
-    content: str | None = None  # "intact" | "missing" | "corrupt", filled in by history()
+    content: str | None = None  # a ContentState: intact | missing | unavailable | corrupt
     batch: int | None = None  # BatchAnchor's batch id, for a batch-anchored version
     proof: tuple[str, ...] = ()  # and the version's Merkle proof in that batch
 
@@ -330,7 +324,7 @@ class RecordBook:
     def history(self, record_id: bytes) -> list[VersionInfo]:
         """Every version's chain facts and the state of its content in the store."""
         versions = (self._version(record_id, n) for n in range(1, self._latest(record_id) + 1))
-        return [replace(v, content=self._content_state(v.cid)) for v in versions]
+        return [replace(v, content=self._content_state(record_id, v)) for v in versions]
 
     def _latest(self, record_id: bytes) -> int:
         latest = 0
@@ -388,11 +382,12 @@ class RecordBook:
             proof=tuple("0x" + p.hex() for p in anchoring.proof),
         )
 
-    def _content_state(self, cid: str) -> str:
-        try:
-            self._store.get(cid)
-        except ContentNotFound:
-            return "missing"
-        except ContentCorrupt:
-            return "corrupt"
-        return "intact"
+    def _content_state(self, record_id: bytes, v: VersionInfo) -> str:
+        return content_state(
+            self._store,
+            v.cid,
+            record_id=record_id,
+            version=v.version,
+            hospital=v.hospital,
+            patient=v.patient,
+        ).value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from eth_utils.address import to_canonical_address
 
 from ledger.audit.access_log import BatchLookup
@@ -9,7 +11,14 @@ from ledger.chain.connection import Chain
 from ledger.crypto import merkle
 from ledger.crypto.commitment import commit
 from ledger.crypto.envelope import parse_envelope
-from ledger.errors import ContentNotFound, ContractRevert, PayloadNotJson
+from ledger.errors import (
+    ContentCorrupt,
+    ContentNotFound,
+    ContentUnavailable,
+    ContractRevert,
+    CryptoError,
+    PayloadNotJson,
+)
 from ledger.payload import canonicalize
 from ledger.records.batch_claims import claim_verdict
 from ledger.records.batch_proof import RECORD_BATCH_KIND, BatchedVersion
@@ -86,22 +95,61 @@ def batched_version(chain: Chain, doc: RecordDocument) -> OnchainVersion | Verdi
     )
 
 
-def verify_against_ledger(doc: RecordDocument, chain: Chain, store: ContentStore | None) -> Verdict:
-    """The verdict for ``doc``: the envelope's salt check is read from the store when it has it."""
+@dataclass(frozen=True)
+class LedgerCheck:
+    """A verdict, and the checks that could not run (each named with why): ``complete`` only
+    when every check ran and the document is intact."""
+
+    verdict: Verdict
+    not_checked: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return self.verdict is Verdict.INTACT and not self.not_checked
+
+
+def check_against_ledger(
+    doc: RecordDocument, chain: Chain, store: ContentStore | None
+) -> LedgerCheck:
+    """Check ``doc`` against the chain, and against the anchored envelope's salt check as fetched
+    from ``store``. An envelope the store cannot give (missing, unavailable from the network in
+    time, corrupt, or no store at all) leaves the salt check unrun and named in ``not_checked``;
+    StoreUnavailable (the store itself down) is raised."""
     if doc.batch_inclusion is not None:
         found = batched_version(chain, doc)
         if isinstance(found, Verdict):
-            return found
+            return LedgerCheck(found)
         onchain: OnchainVersion | None = found
     else:
         onchain = onchain_version(chain, doc.record_id, doc.version)
-    salt_check: bytes | None = None
-    if onchain is not None and store is not None:
-        try:
-            salt_check = parse_envelope(store.get(onchain.cid)).salt_check
-        except ContentNotFound:
-            salt_check = None
-    return verify_document(doc, onchain=onchain, envelope_salt_check=salt_check)
+    if onchain is None:
+        return LedgerCheck(verify_document(doc, onchain=None, envelope_salt_check=None))
+    salt_check, why = _envelope_salt_check(store, onchain.cid)
+    verdict = verify_document(doc, onchain=onchain, envelope_salt_check=salt_check)
+    return LedgerCheck(verdict, () if why is None else (f"envelope salt check ({why})",))
+
+
+def verify_against_ledger(doc: RecordDocument, chain: Chain, store: ContentStore | None) -> Verdict:
+    """``check_against_ledger``'s verdict alone, for callers that need no more; one that reports
+    to a person uses ``check_against_ledger`` and names what could not be checked."""
+    return check_against_ledger(doc, chain, store).verdict
+
+
+def _envelope_salt_check(store: ContentStore | None, cid: str) -> tuple[bytes | None, str | None]:
+    """The envelope's salt check, or None and why it could not be had."""
+    if store is None:
+        return None, "no content store to fetch the envelope from"
+    try:
+        sealed = parse_envelope(store.get(cid))
+    except ContentUnavailable as exc:
+        return None, f"content unavailable from the IPFS network in time: {exc}"
+    except ContentNotFound as exc:
+        return None, f"content not in the store: {exc}"
+    except (ContentCorrupt, CryptoError) as exc:
+        return None, f"the store's copy of {cid} is not the anchored envelope: {exc}"
+    if sealed.salt_check is None:
+        return None, f"the envelope at {cid} carries no salt check"
+    return sealed.salt_check, None
 
 
 def access_batch_lookup(chain: Chain) -> BatchLookup:

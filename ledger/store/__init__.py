@@ -37,8 +37,10 @@ def open_store(
     path: str | os.PathLike[str] | None = None,
     url: str | None = None,
     timeout: float = 30.0,
+    fetch_timeout_s: float | None = None,
 ) -> ContentStore:
-    """The store a setting names: ``"embedded"`` under ``path``, or ``"kubo"`` at ``url``."""
+    """The store a setting names: ``"embedded"`` under ``path``, or ``"kubo"`` at ``url``, whose
+    fetches from the IPFS network give up after ``fetch_timeout_s`` (ContentUnavailable)."""
     if backend == "embedded":
         if path is None:
             raise ConfigError("the embedded content store needs a directory")
@@ -46,5 +48,5 @@ def open_store(
     if backend == "kubo":
         if not url:
             raise ConfigError("the Kubo content store needs the node's RPC URL")
-        return KuboStore(url, timeout=timeout)
+        return KuboStore(url, timeout=timeout, fetch_timeout_s=fetch_timeout_s)
     raise ConfigError(f"unknown content store backend {backend!r} (embedded or kubo)")

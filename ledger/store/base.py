@@ -15,7 +15,8 @@ from ledger.types import Cid as Cid  # re-exported: the store speaks in CIDs
 class ContentStore(ABC):
     """Content-addressed bytes: what goes in under a CID comes out verified against it.
 
-    Methods raise StoreError and its subclasses ContentNotFound, ContentCorrupt, StoreUnavailable.
+    Methods raise StoreError and its subclasses ContentNotFound (ContentUnavailable when the
+    network did not deliver in time), ContentCorrupt, StoreUnavailable.
     """
 
     @abstractmethod

@@ -146,7 +146,9 @@ class IpfsNode(NodeProcess):
 
     def store(self, timeout: float | None = None) -> KuboStore:
         """A KuboStore on this node, waiting a little longer than the node's own fetch timeout."""
-        return KuboStore(self.url, timeout=timeout or self.fetch_timeout_s + 5.0)
+        return KuboStore(
+            self.url, timeout=timeout or self.fetch_timeout_s, fetch_timeout_s=self.fetch_timeout_s
+        )
 
     def _id(self) -> NodeIdentity | None:
         try:

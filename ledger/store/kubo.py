@@ -9,7 +9,13 @@ from typing import Any
 
 import httpx
 
-from ledger.errors import ContentCorrupt, ContentNotFound, StoreError, StoreUnavailable
+from ledger.errors import (
+    ContentCorrupt,
+    ContentNotFound,
+    ContentUnavailable,
+    StoreError,
+    StoreUnavailable,
+)
 from ledger.store import _unixfs
 from ledger.store.base import Cid, ContentStore
 from ledger.store.cid import binary_cid, cid_of, cid_to_bytes
@@ -27,20 +33,34 @@ ADD_PARAMS = {
     "pin": "true",
 }
 _NOT_FOUND = re.compile(r"not found|could not find", re.IGNORECASE)
+# How a node says its wait for the network ran out: Kubo when the request's timeout option expires,
+# scripts/ipfs_node.mjs when no block came in time. Checked before _NOT_FOUND.
+_TIMED_OUT = re.compile(r"deadline exceeded|no block from this node or its peers", re.IGNORECASE)
+#: Time an answer may take beyond the node's own fetch timeout before the node counts as hung.
+_GRACE_S = 5.0
 _NOT_PINNED = re.compile(r"not pinned", re.IGNORECASE)
 
 
 class KuboStore(ContentStore):
-    """Content in a Kubo node, reached over HTTP; the node's GC reclaims what ``remove`` unpins."""
+    """Content in a Kubo node, reached over HTTP; the node's GC reclaims what ``remove`` unpins.
+
+    With ``fetch_timeout_s``, a ``cat`` or ``pin/add`` asks the node to give up on the network
+    after that long (Kubo's ``timeout`` RPC option), and content no peer delivered in time raises
+    ContentUnavailable; the HTTP wait then allows the node that long and a grace period more.
+    """
 
     def __init__(
         self,
         url: str,
         *,
         timeout: float = 30.0,
+        fetch_timeout_s: float | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._url = url
+        self._fetch = {} if fetch_timeout_s is None else {"timeout": f"{fetch_timeout_s:g}s"}
+        if fetch_timeout_s is not None:
+            timeout = max(timeout, fetch_timeout_s + _GRACE_S)
         self._client = httpx.Client(
             base_url=url.rstrip("/") + "/api/v0/",
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -64,14 +84,14 @@ class KuboStore(ContentStore):
 
     def get(self, cid: str) -> bytes:
         wanted = binary_cid(cid)
-        data = self._call("cat", params={"arg": cid}).content
+        data = self._call("cat", params={"arg": cid, **self._fetch}).content
         if cid_to_bytes(cid_of(data)) != wanted:
             raise ContentCorrupt(f"Kubo at {self._url} returned bytes that do not hash to {cid}")
         return data
 
     def pin(self, cid: str) -> None:
         binary_cid(cid)
-        self._call("pin/add", params={"arg": cid})
+        self._call("pin/add", params={"arg": cid, **self._fetch})
 
     def unpin(self, cid: str) -> None:
         binary_cid(cid)
@@ -110,6 +130,8 @@ class KuboStore(ContentStore):
         if response.is_success:
             return response
         message = _error_message(response)
+        if _TIMED_OUT.search(message):
+            raise ContentUnavailable(f"Kubo at {self._url}: {message}")
         if _NOT_FOUND.search(message):
             raise ContentNotFound(f"Kubo at {self._url}: {message}")
         raise StoreError(f"Kubo at {self._url} refused {command}: {message}")

@@ -4,13 +4,21 @@ test needs to see the calls or make the node misbehave."""
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
+from conftest import FETCH_TIMEOUT_S
 from kubo_proxy import KuboProxy
 from store_data import pattern
 
-from ledger.errors import ContentCorrupt, ContentNotFound, StoreError, StoreUnavailable
+from ledger.errors import (
+    ContentCorrupt,
+    ContentNotFound,
+    ContentUnavailable,
+    StoreError,
+    StoreUnavailable,
+)
 from ledger.store import IpfsNode, KuboStore, cid_of
 from ledger.store._unixfs import CHUNK_SIZE, MAX_LINKS
 from ledger.store.kubo import ADD_PARAMS
@@ -60,9 +68,49 @@ def test_remove_unpins_and_twice_is_no_error(kubo: KuboStore, kubo_proxy: KuboPr
     assert ("pin/rm", {"arg": cid}) in kubo_proxy.calls
 
 
-def test_get_of_content_kubo_cannot_find_raises_content_not_found(kubo: KuboStore) -> None:
-    with pytest.raises(ContentNotFound, match="not found"):
+def test_get_of_content_no_peer_delivers_is_unavailable_not_merely_not_found(
+    kubo: KuboStore,
+) -> None:
+    with pytest.raises(ContentUnavailable, match="not found") as raised:
         kubo.get(cid_of(b"never stored"))
+    assert raised.value.code == "store.content_unavailable"
+
+
+def test_the_fetch_timeout_goes_to_the_node_and_bounds_the_wait(kubo_proxy: KuboProxy) -> None:
+    cid = cid_of(b"nobody has this")
+    started = time.monotonic()
+    with (
+        KuboStore(kubo_proxy.url, fetch_timeout_s=0.5) as store,
+        pytest.raises(ContentUnavailable, match=r"within 0\.5 s"),
+    ):
+        store.get(cid)
+    # Well inside the node's own default (FETCH_TIMEOUT_S): the request's timeout ruled.
+    assert time.monotonic() - started < FETCH_TIMEOUT_S
+    assert kubo_proxy.calls == [("cat", {"arg": cid, "timeout": "0.5s"})]
+
+
+def test_pinning_content_no_peer_delivers_is_unavailable(kubo_proxy: KuboProxy) -> None:
+    cid = cid_of(b"nobody pins this")
+    with KuboStore(kubo_proxy.url, fetch_timeout_s=0.5) as store:
+        with pytest.raises(ContentUnavailable):
+            store.pin(cid)
+        assert not store.has(cid)
+    assert kubo_proxy.calls[0] == ("pin/add", {"arg": cid, "timeout": "0.5s"})
+
+
+def test_content_the_node_has_comes_back_under_a_fetch_timeout(kubo_proxy: KuboProxy) -> None:
+    with KuboStore(kubo_proxy.url, fetch_timeout_s=0.5) as store:
+        cid = store.put(pattern(CHUNK_SIZE + 3))
+        assert store.get(cid) == pattern(CHUNK_SIZE + 3)
+
+
+def test_a_timeout_that_is_no_duration_is_refused_as_a_store_error(
+    kubo: KuboStore, kubo_proxy: KuboProxy
+) -> None:
+    kubo_proxy.rewrite["cat"] = {"timeout": "soon"}
+    with pytest.raises(StoreError, match="not a duration") as raised:
+        kubo.get(cid_of(b"envelope"))
+    assert type(raised.value) is StoreError
 
 
 def test_get_of_a_malformed_cid_raises_content_not_found_without_asking(

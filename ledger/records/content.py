@@ -1,0 +1,53 @@
+"""The state of a version's envelope in a content store, as any member checks it without the data
+key: the bytes under the anchored CID can be had, hash to it, and are an envelope of that record and
+version, sealed for the hospital and the patient the chain names, carrying a salt check."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from eth_utils.address import is_address, to_canonical_address
+
+from ledger.crypto.envelope import parse_envelope
+from ledger.errors import ContentCorrupt, ContentNotFound, ContentUnavailable, CryptoError
+from ledger.store import ContentStore
+
+
+class ContentState(StrEnum):
+    """What a store gave for a version's CID."""
+
+    INTACT = "intact"
+    #: The store positively has nothing under the CID (the embedded store, a node's own blocks).
+    MISSING = "missing"
+    #: No peer delivered it within the fetch timeout: it may exist, nothing was checked.
+    UNAVAILABLE = "unavailable"
+    #: Bytes came, but not the anchored envelope of this version.
+    CORRUPT = "corrupt"
+
+
+def content_state(
+    store: ContentStore, cid: str, *, record_id: bytes, version: int, hospital: str, patient: str
+) -> ContentState:
+    """Fetch ``cid`` from ``store`` and check what can be checked without a key. StoreUnavailable
+    (the store itself cannot be reached) is raised, not judged: it says nothing of the content."""
+    try:
+        blob = store.get(cid)
+    except ContentUnavailable:
+        return ContentState.UNAVAILABLE
+    except ContentNotFound:
+        return ContentState.MISSING
+    except ContentCorrupt:
+        return ContentState.CORRUPT
+    try:
+        sealed = parse_envelope(blob)
+    except CryptoError:
+        return ContentState.CORRUPT
+    labels = {to_canonical_address(label) for label in sealed.wrapped_keys if is_address(label)}
+    if (
+        sealed.record_id != record_id
+        or sealed.version != version
+        or sealed.salt_check is None
+        or not {to_canonical_address(hospital), to_canonical_address(patient)} <= labels
+    ):
+        return ContentState.CORRUPT
+    return ContentState.INTACT
