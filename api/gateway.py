@@ -3,13 +3,17 @@ prescription books, nonces, identity."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from ledger.audit.access_log import ACCESS_LOG_KIND, AccessLog, SealedBatch
+from ledger.audit.access_log import ACCESS_LOG_KIND, AccessEntry, AccessLog, SealedBatch
+from ledger.audit.publishing import publish_batch
+from ledger.audit.trail_index import TrailIndex
 from ledger.chain import deploy
 from ledger.chain.connection import Chain, connect
 from ledger.chain.directory import OrgDirectory
@@ -19,7 +23,7 @@ from ledger.claiming.payments import PaymentBook
 from ledger.consent.patients import PatientDirectory
 from ledger.consent.segmentation import shipped
 from ledger.crypto.keys import load_key, x25519_from_eth_key
-from ledger.errors import ConfigError
+from ledger.errors import ConfigError, LedgerError
 from ledger.gateway.auth import GatewayDomain, SqliteNonceStore
 from ledger.network.anchored import ContentIndex
 from ledger.network.peers import NodeRpc, publish_entry
@@ -27,11 +31,14 @@ from ledger.network.replication import ReplicationPolicy, Replicator
 from ledger.prescribing import load_rules
 from ledger.prescribing.book import PrescriptionBook
 from ledger.records.batch_anchorer import BatchAnchorer
+from ledger.records.batch_index import BatchIndex
 from ledger.records.book import RecordBook
 from ledger.records.bulk_sealing import BulkSealer
 from ledger.records.outbox import Outbox
 from ledger.settings import Settings
 from ledger.store import ContentStore, open_store
+
+log = logging.getLogger("medledger.gateway")
 
 
 @dataclass
@@ -53,6 +60,7 @@ class Gateway:
     claims: ClaimBook
     outbox: Outbox
     anchorer: BatchAnchorer
+    trail: TrailIndex
     replicator: Replicator | None = field(default=None)
 
     @property
@@ -73,9 +81,24 @@ class Gateway:
         """Anchor the oldest unsealed access entries as one batch (None when there are none)."""
         return self.access_log.seal(self._anchor_access_batch)
 
-    def _anchor_access_batch(self, root: bytes, count: int) -> tuple[int, str]:
+    def _anchor_access_batch(self, root: bytes, entries: Sequence[AccessEntry]) -> tuple[int, str]:
+        try:  # learn the keys patients enrolled elsewhere; what is not had yet is not waited for
+            self.trail.sync(retry_unavailable=False)
+        except LedgerError as exc:
+            log.warning("consortium trail not followed before sealing: %s", exc)
+        manifest = publish_batch(
+            entries,
+            org=self.org.address,
+            chain=self.chain,
+            directory=self.directory,
+            patients=self.patients,
+            index=self.trail,
+            store=self.store,
+        )
         anchor = self.chain.contract("BatchAnchor")
-        receipt = self.chain.transact(anchor.functions.anchorBatch(ACCESS_LOG_KIND, root, count))
+        receipt = self.chain.transact(
+            anchor.functions.anchorBatch(ACCESS_LOG_KIND, root, len(entries), manifest)
+        )
         (event,) = anchor.events.BatchAnchored().process_receipt(receipt)
         return int(event["args"]["batchId"]), receipt["transactionHash"].to_0x_hex()
 
@@ -83,6 +106,7 @@ class Gateway:
         self.records.close()
         self.outbox.close()
         self.access_log.close()
+        self.trail.close()
         self.patients.close()
         self.nonces.close()
         if self.replicator is not None:
@@ -139,6 +163,9 @@ def build_gateway(settings: Settings) -> Gateway:
         org_key=org_key,
         max_payload_bytes=settings.max_payload_bytes,
         outbox=outbox,
+        batch_index=BatchIndex(
+            chain, store, settings.data_dir / "gateways" / f"{org.address}.batches.sqlite"
+        ),
         sealer=BulkSealer(
             settings.bulk_workers,
             max_bytes=settings.max_payload_bytes,
@@ -217,5 +244,6 @@ def build_gateway(settings: Settings) -> Gateway:
             batch_max=settings.record_batch_max,
             interval_s=settings.record_batch_interval_s,
         ),
+        TrailIndex(db, chain, store, org=org.address, key=org_key),
         replicator,
     )

@@ -15,6 +15,7 @@ from api.deps import known_query_only
 from api.gateway import Gateway, build_gateway
 from api.routes import (
     audit,
+    audit_trail,
     bulk,
     claims,
     consents,
@@ -50,7 +51,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.add_middleware(AccessTraceMiddleware)
     problems.install(app)
     routers = (meta, patients, bulk, records, receipts, consents, audit, prescriptions, dispenses)
-    for module in (*routers, directory, content, practice):
+    for module in (*routers, audit_trail, directory, content, practice):
         app.include_router(module.router)
     for module in (payments, claims):
         app.include_router(module.router)

@@ -126,13 +126,16 @@ class VersionPublic(_Model):
     block: int
     #: intact | missing | unavailable | corrupt: what this gateway's store gave for the CID.
     content: str | None
+    #: For a batch-anchored version: BatchAnchor's batch id (its manifest is named on chain).
+    batch: int | None = None
     #: For a batch-anchored version: the verdict, when the chain contradicts what its leaf says.
     contradicted: str | None = None
 
 
 class VerificationPublic(_Model):
     """What any member may learn about a record: that it is anchored, by whom, when, and intact.
-    ``conflict``: the id was anchored both in a batch and one by one; the first anchoring stands.
+    ``conflict``: the id was anchored more than once (in a batch and one by one, or by two batch
+    leaves for one version) or with a version skipped; the first anchoring stands.
     ``not_checked``: the versions whose content no peer delivered in time (``unavailable``)."""
 
     record_id: str
@@ -162,6 +165,7 @@ class AccessEntryPublic(_Model):
     grant: str | None
     purpose: str | None
     outcome: str
+    salt: str | None = None  # an entry's own salt, part of its digest; absent on old entries
     chain_batch_id: int | None
     root: str | None
     proof: list[str] | None

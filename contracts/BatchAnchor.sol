@@ -37,12 +37,13 @@ contract BatchAnchor is IBatchAnchor, MembershipGated {
     constructor(IMembership membership_) MembershipGated(membership_) {}
 
     /// @inheritdoc IBatchAnchor
-    function anchorBatch(bytes32 kind, bytes32 root, uint32 count) public returns (uint256) {
+    function anchorBatch(bytes32 kind, bytes32 root, uint32 count, bytes calldata manifest) public returns (uint256) {
         if (!membership().isActiveOrganisation(msg.sender)) revert BatchCallerNotMember(msg.sender);
         if (kind == RECORD_VERSIONS_KIND && !_isHospital(msg.sender)) revert BatchCallerNotHospital(msg.sender);
         if (root == bytes32(0)) revert BatchEmptyRoot();
         if (count == 0) revert BatchEmpty();
-        return _anchorBatch(msg.sender, kind, root, count);
+        if (manifest.length == 0) revert BatchEmptyManifest();
+        return _anchorBatch(msg.sender, kind, root, count, manifest);
     }
 
     /// @inheritdoc IBatchAnchor
@@ -66,10 +67,14 @@ contract BatchAnchor is IBatchAnchor, MembershipGated {
      *
      * Requirements: checked by the caller. Emits a {BatchAnchored} event.
      */
-    function _anchorBatch(address org, bytes32 kind, bytes32 root, uint32 count) internal returns (uint256) {
+    function _anchorBatch(address org, bytes32 kind, bytes32 root, uint32 count, bytes calldata manifest)
+        internal
+        returns (uint256)
+    {
         uint256 batchId = ++_count;
         _batches[batchId] = StoredBatch(root, kind, org, count, uint64(block.timestamp));
-        emit BatchAnchored(batchId, org, kind, root, count);
+        // The manifest is in the log only: readers find it by batch id, and storage stays three slots.
+        emit BatchAnchored(batchId, org, kind, root, count, manifest);
         return batchId;
     }
 

@@ -225,7 +225,9 @@ def verify_record(
             raise
         raise NotFound(f"record {record_id} is not anchored") from exc
     trace.patient = history[0].patient
-    conflict, contradicted = contradictions(gateway.chain, _id(record_id), history)
+    conflict, contradicted = contradictions(
+        gateway.chain, _id(record_id), history, gateway.records.batch_index
+    )
     versions = [
         VersionPublic(
             **{k: getattr(v, k) for k in VersionPublic.model_fields if k != "contradicted"},

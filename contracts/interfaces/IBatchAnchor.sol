@@ -28,24 +28,39 @@ interface IBatchAnchor {
     /// @dev A batch must hold at least one item.
     error BatchEmpty();
 
+    /// @dev A batch must name its manifest: the content id of the list of its items, in leaf order.
+    error BatchEmptyManifest();
+
     /// @dev No batch has id `batchId`.
     error BatchUnknown(uint256 batchId);
 
-    /// @dev Batch `batchId` of `count` items of `kind` was anchored by `org` under `root`.
-    event BatchAnchored(uint256 indexed batchId, address indexed org, bytes32 indexed kind, bytes32 root, uint32 count);
+    /// @dev Batch `batchId` of `count` items of `kind` was anchored by `org` under `root`; `manifest` is the
+    /// content id (CID bytes) of the batch's item list, from which any member rebuilds the tree.
+    event BatchAnchored(
+        uint256 indexed batchId,
+        address indexed org,
+        bytes32 indexed kind,
+        bytes32 root,
+        uint32 count,
+        bytes manifest
+    );
 
     /**
-     * @dev Anchors `root` over `count` items of `kind` for the calling organisation; returns the batch id
-     * (ids count from 1).
+     * @dev Anchors `root` over `count` items of `kind` for the calling organisation, with the content id of
+     * the batch's manifest (its items in leaf order, in the consortium's content network); returns the
+     * batch id (ids count from 1). The manifest is named, not checked: that it rebuilds `root` is checked
+     * by whoever reads it, and a batch whose manifest does not is reported as such.
      *
      * Requirements:
      * - the caller is an active organisation's account;
      * - for `kind` = `RECORD_VERSIONS_KIND`, of kind hospital;
-     * - `root` is nonzero and `count` > 0.
+     * - `root` is nonzero, `count` > 0 and `manifest` is not empty.
      *
      * Emits a {BatchAnchored} event.
      */
-    function anchorBatch(bytes32 kind, bytes32 root, uint32 count) external returns (uint256 batchId);
+    function anchorBatch(bytes32 kind, bytes32 root, uint32 count, bytes calldata manifest)
+        external
+        returns (uint256 batchId);
 
     /**
      * @dev Returns batch `batchId`.

@@ -1,5 +1,6 @@
 """The access trail: every access decision logged, sealed into Merkle batches anchored on chain,
-verified back, and shown as FHIR AuditEvent resources."""
+published encrypted to IPFS, gathered back across the consortium, verified, and shown as FHIR
+AuditEvent resources."""
 
 from __future__ import annotations
 
@@ -16,3 +17,12 @@ if TYPE_CHECKING:
         verify_trail as verify_trail,
     )
     from ledger.audit.auditevent import audit_event as audit_event
+    from ledger.audit.manifest import (
+        Manifest as Manifest,
+        ManifestInvalid as ManifestInvalid,
+        build_manifest as build_manifest,
+        parse_manifest as parse_manifest,
+    )
+    from ledger.audit.patient_trail import consortium_accesses as consortium_accesses
+    from ledger.audit.publishing import publish_batch as publish_batch
+    from ledger.audit.trail_index import TrailIndex as TrailIndex

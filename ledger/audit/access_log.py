@@ -1,18 +1,20 @@
 """The gateway's access log: every access decision, allowed or denied, sealed into Merkle batches
 whose roots are anchored on chain, so that no entry can be dropped or altered unnoticed.
 
-Entries live in the gateway's SQLite database; only batch roots go on chain (BatchAnchor).
+Entries live in the gateway's SQLite database; batch roots go on chain (BatchAnchor), each with the
+CID of the batch as published, encrypted, to IPFS (ledger/audit/manifest.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +43,16 @@ class AccessEntry:
     grant: str | None
     purpose: str | None
     outcome: str
+    #: 32 random bytes (``0x`` + hex) the log adds to every new entry, so that a leaf hash, which
+    #: the published batch shows, cannot be matched against guessed entries (an entry's fields are
+    #: few and guessable). Entries logged before salts have none, and their digest is unchanged.
+    salt: str | None = None
 
     def canonical(self) -> bytes:
-        return canonicalize(asdict(self))
+        body = asdict(self)
+        if self.salt is None:
+            del body["salt"]
+        return canonicalize(body)
 
     def digest(self) -> bytes:
         return hashlib.sha256(self.canonical()).digest()
@@ -81,8 +90,9 @@ class TrailItem:
     proof: list[str]
 
 
-#: Sends a root on chain and returns (the chain's batch id, the transaction hash).
-AnchorFn = Callable[[bytes, int], tuple[int, str]]
+#: Publishes a batch (its root, its entries in leaf order) and anchors it on chain; returns (the
+#: chain's batch id, the transaction hash).
+AnchorFn = Callable[[bytes, Sequence[AccessEntry]], tuple[int, str]]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS access_batches (
@@ -113,7 +123,8 @@ class AccessLog:
         self._batch_max = batch_max
 
     def record(self, entry: AccessEntry) -> int:
-        """Append ``entry`` durably; returns its sequence number."""
+        """Append ``entry`` durably, salted; returns its sequence number."""
+        entry = _salted(entry)
         with self._lock:
             cursor = self._conn.execute(
                 "INSERT INTO access_entries (body, digest, at, actor, org, record_id, patient)"
@@ -136,7 +147,7 @@ class AccessLog:
         thousand entries, not a thousand)."""
         rows = [
             (e.canonical().decode(), e.digest(), e.at, e.actor, e.org, e.record_id, e.patient)
-            for e in entries
+            for e in map(_salted, entries)
         ]
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -161,7 +172,7 @@ class AccessLog:
             pending = self._unanchored_batch() or self._new_batch()
             if pending is None:
                 return None
-            chain_batch_id, tx = anchor(pending.root, pending.count)
+            chain_batch_id, tx = anchor(pending.root, self._batch_entries(pending.id))
             with self._lock:
                 self._conn.execute(
                     "UPDATE access_batches SET chain_batch_id = ?, tx = ? WHERE id = ?",
@@ -196,6 +207,13 @@ class AccessLog:
                 raise
         assert batch_id is not None
         return SealedBatch(batch_id, tree.root, len(rows), None, None)
+
+    def _batch_entries(self, batch: int) -> list[AccessEntry]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT body FROM access_entries WHERE batch = ? ORDER BY leaf_index", (batch,)
+            ).fetchall()
+        return [_entry(body) for (body,) in rows]
 
     def _unanchored_batch(self) -> SealedBatch | None:
         with self._lock:
@@ -291,6 +309,25 @@ def _entry(body: str) -> AccessEntry:
     return AccessEntry(**json.loads(body))
 
 
+def _salted(entry: AccessEntry) -> AccessEntry:
+    return entry if entry.salt is not None else replace(entry, salt=new_salt())
+
+
+def new_salt() -> str:
+    return "0x" + secrets.token_bytes(32).hex()
+
+
+def entry_from_wire(raw: Mapping[str, Any]) -> AccessEntry:
+    """An entry from its JSON fields (KeyError, TypeError or ValueError if they do not fit)."""
+    entry = AccessEntry(
+        **{f.name: raw[f.name] for f in fields(AccessEntry) if f.name != "salt"},
+        salt=raw.get("salt"),
+    )
+    if entry.salt is not None and not isinstance(entry.salt, str):
+        raise TypeError("salt is not a string")
+    return entry
+
+
 #: Looks up an anchored batch by its chain id: (root, anchoring organisation, kind).
 BatchLookup = Callable[[int], tuple[bytes, str, bytes]]
 
@@ -325,7 +362,7 @@ def verify_trail(
         try:
             item = TrailItem(
                 seq=int(raw["seq"]) if raw.get("seq") is not None else position,
-                entry=AccessEntry(**{f.name: raw[f.name] for f in fields(AccessEntry)}),
+                entry=entry_from_wire(raw),
                 chain_batch_id=int(raw["chain_batch_id"]),
                 root=str(raw["root"]),
                 proof=[str(p) for p in raw["proof"]],

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from ledger.cli._prompt import passphrase
+from ledger.cli.audit import add_audit_commands
 from ledger.cli.claims import add_claims
 from ledger.cli.content import add_content
 from ledger.cli.org import add_org_commands
@@ -278,6 +279,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     trail.add_argument("file", help="the JSON the gateway's GET /v1/access-log returned")
     trail.set_defaults(run=_cmd_audit_verify)
+    add_audit_commands(audit, lambda env: passphrase(env, confirm=False))
     _add_consent(sub)
     add_claims(sub)
     add_content(sub)

@@ -84,5 +84,13 @@ class PatientDirectory:
             raise PatientNotEnrolled(f"patient {pseudonym} is not enrolled at this hospital")
         return Enrolment(pseudonym, X25519PublicKey.from_public_bytes(row[0]), row[1])
 
+    def signed(self, pseudonym: str) -> tuple[bytes, str] | None:
+        """The key ``pseudonym`` enrolled and its signature over it, for others to check."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT encryption_key, signature FROM patients WHERE pseudonym = ?", (pseudonym,)
+            ).fetchone()
+        return None if row is None else (bytes(row[0]), str(row[1]))
+
     def close(self) -> None:
         self._conn.close()

@@ -16,9 +16,11 @@ from dataclasses import replace
 
 from ledger.chain.connection import Chain
 from ledger.errors import ChainError, LedgerError
+from ledger.records.batch_manifest import encode_manifest
 from ledger.records.batch_proof import RECORD_BATCH_KIND
 from ledger.records.outbox import Outbox, PendingBatch
-from ledger.store import ContentStore
+from ledger.store import ContentStore, cid_to_bytes
+from ledger.types import Cid
 
 __all__ = ["BatchAnchorer"]
 
@@ -126,8 +128,10 @@ class BatchAnchorer:
                 return batch
             # Its nonce went to another transaction, so these bytes can never be mined.
             self._outbox.forget_signed(batch.id)
-        self._store_envelopes(batch.id)
-        fn = self._anchor.functions.anchorBatch(RECORD_BATCH_KIND, batch.root, batch.count)
+        manifest = self._store_content(batch.id)
+        fn = self._anchor.functions.anchorBatch(
+            RECORD_BATCH_KIND, batch.root, batch.count, cid_to_bytes(manifest)
+        )
         self._chain.preflight(fn)
         raw, tx_hash = self._chain.send_recorded(
             fn, lambda raw, h: self._outbox.mark_signed(batch.id, raw, h)
@@ -149,6 +153,9 @@ class BatchAnchorer:
         )
         return batch.count
 
-    def _store_envelopes(self, batch_id: int) -> None:
-        """Content first: a root goes on chain only once everything under it can be read."""
+    def _store_content(self, batch_id: int) -> Cid:
+        """Content first: a root goes on chain only once everything under it can be read, its
+        envelopes and its manifest (whose CID is returned, to be anchored with the root)."""
         self._store.put_many(self._outbox.envelopes(batch_id))
+        items = self._outbox.batch_items(batch_id)
+        return self._store.put(encode_manifest(items[0].hospital, items))

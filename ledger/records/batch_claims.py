@@ -16,9 +16,10 @@ from web3 import Web3
 
 from ledger.chain.connection import Chain
 from ledger.errors import ChainUnavailable
+from ledger.records.batch_index import BatchIndex, leaf_verdict, standing_leaves
 from ledger.records.batch_proof import BatchedVersion
-from ledger.records.book import VersionInfo
 from ledger.records.document import Verdict
+from ledger.records.versions import VersionInfo
 
 __all__ = ["anchored_at", "claim_verdict", "contradictions"]
 
@@ -45,12 +46,18 @@ def claim_verdict(chain: Chain, batch_id: int, item: BatchedVersion) -> Verdict 
 
 
 def contradictions(
-    chain: Chain, record_id: bytes, versions: Sequence[VersionInfo]
+    chain: Chain,
+    record_id: bytes,
+    versions: Sequence[VersionInfo],
+    index: BatchIndex | None = None,
 ) -> tuple[bool, dict[int, Verdict]]:
-    """For a gateway's history of ``record_id``: whether RecordRegistry anchored it as well as a
-    batch (two write paths for one id), and the verdict on each batch version the chain
+    """For a gateway's history of ``record_id``: whether it was anchored more than once (by
+    RecordRegistry as well as a batch, or by two batch leaves for one version, or with a version
+    skipped, as the batch ``index`` shows), and the verdict on each batch version the chain
     contradicts."""
     contradicted: dict[int, Verdict] = {}
+    if index is not None:
+        index.sync()
     for v in versions:
         if v.batch is None:
             continue
@@ -64,11 +71,15 @@ def contradictions(
             v.author,
         )
         verdict = claim_verdict(chain, v.batch, item)
+        if verdict is None and index is not None:
+            verdict = leaf_verdict(index, v.batch, item)
         if verdict is not None:
             contradicted[v.version] = verdict
     batched = any(v.batch is not None for v in versions)
     registry = chain.contract("RecordRegistry")
     rival = batched and int(chain.call(registry.functions.latestVersion(record_id))) != 0
+    if index is not None:
+        rival = rival or bool(standing_leaves(index.leaves(record_id))[1])
     return rival, contradicted
 
 

@@ -7,7 +7,6 @@ the write path records share with prescriptions and dispenses.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,29 +20,33 @@ from ledger.crypto import envelope
 from ledger.errors import ConfigError, ContractRevert, LedgerError, PayloadNotJson
 from ledger.payload import Payload, parse_payload
 from ledger.records.anchoring import BuildCall, seal_store_anchor
-from ledger.records.batch_proof import Anchoring, BatchedVersion, item_problem
+from ledger.records.batch_index import BatchIndex
+from ledger.records.batch_proof import BatchedVersion
 from ledger.records.bulk_sealing import BulkSealer, SealJob
 from ledger.records.content import content_state
 from ledger.records.document import BatchInclusion, OnchainVersion, RecordDocument
 from ledger.records.ids import new_record_id
 from ledger.records.outbox import Outbox
-from ledger.store import ContentStore, cid_from_bytes
+from ledger.records.versions import BatchProofInvalid, VersionInfo, VersionLookup
+from ledger.store import ContentStore
 from ledger.types import Address, Cid
 
-#: Batches whose on-chain root a record book remembers (they never change; this bounds memory).
-_BATCH_ROOTS_KEPT = 4096
+__all__ = [
+    "AnchorReceipt",
+    "BatchProofInvalid",
+    "BulkAccepted",
+    "BulkVersion",
+    "NotAuthoringHospital",
+    "NotBatchAnchored",
+    "RecordBook",
+    "VersionInfo",
+]
 
 
 class NotBatchAnchored(LedgerError):
     """A bulk amendment names a record anchored one by one: amend it through its own route."""
 
     code = "record.not_batch_anchored"
-
-
-class BatchProofInvalid(LedgerError):
-    """A batch-anchored version's proof does not match the root its batch has on chain."""
-
-    code = "record.batch_proof_invalid"
 
 
 @dataclass(frozen=True)
@@ -87,23 +90,6 @@ class AnchorReceipt:
     block: int
 
 
-@dataclass(frozen=True)
-class VersionInfo:
-    """One anchored version as the chain records it, and the state of its content."""
-
-    version: int
-    commitment: str
-    cid: str
-    hospital: str
-    patient: str
-    author: str
-    anchored_at: int
-    block: int
-    content: str | None = None  # a ContentState: intact | missing | unavailable | corrupt
-    batch: int | None = None  # BatchAnchor's batch id, for a batch-anchored version
-    proof: tuple[str, ...] = ()  # and the version's Merkle proof in that batch
-
-
 class RecordBook:
     """Writes and reads one hospital's records; reads check every byte against the chain."""
 
@@ -118,18 +104,22 @@ class RecordBook:
         max_payload_bytes: int,
         outbox: Outbox | None = None,
         sealer: BulkSealer | None = None,
+        batch_index: BatchIndex | None = None,
     ) -> None:
         self._chain = chain
         self._outbox = outbox
         self._sealer = sealer or BulkSealer(0, max_bytes=max_payload_bytes, store_root=None)
-        self._batch_roots: OrderedDict[int, tuple[bytes, str, bytes]] = OrderedDict()
+        # Versions come from the outbox (written here), the batch index (batches anchored by
+        # others, from their manifests) or RecordRegistry, each proven before it is used.
+        self.batch_index = batch_index
+        versions = VersionLookup(chain, outbox, batch_index)
+        self._latest, self._version = versions.latest, versions.version
         self._store = store
         self._patients = patients
         self._org = org
         self._org_key = org_key
         self._max_payload_bytes = max_payload_bytes
         self._registry = chain.contract("RecordRegistry")
-        self._batch_anchor = chain.contract("BatchAnchor")
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -270,8 +260,10 @@ class RecordBook:
         )
 
     def close(self) -> None:
-        """Stop the bulk sealer's worker processes, if it started any."""
+        """Stop the bulk sealer's worker processes, if it started any; close the batch index."""
         self._sealer.close()
+        if self.batch_index is not None:
+            self.batch_index.close()
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -325,62 +317,6 @@ class RecordBook:
         """Every version's chain facts and the state of its content in the store."""
         versions = (self._version(record_id, n) for n in range(1, self._latest(record_id) + 1))
         return [replace(v, content=self._content_state(record_id, v)) for v in versions]
-
-    def _latest(self, record_id: bytes) -> int:
-        latest = 0
-        if self._outbox is not None:
-            latest = self._outbox.latest_version(record_id, anchored_only=True)
-        if latest == 0:
-            latest = int(self._chain.call(self._registry.functions.latestVersion(record_id)))
-        if latest == 0:
-            raise ContractRevert("RecordUnknown", {"recordId": "0x" + record_id.hex()})
-        return latest
-
-    def _version(self, record_id: bytes, version: int) -> VersionInfo:
-        if self._outbox is not None:
-            found = self._outbox.anchored_version(record_id, version)
-            if found is not None:
-                return self._proven(*found)
-        v = self._chain.call(self._registry.functions.recordVersion(record_id, version))
-        commitment_, hospital, patient, author, anchored_at, block, cid_bytes = v
-        cid = cid_from_bytes(bytes(cid_bytes))
-        return VersionInfo(
-            version=version,
-            commitment="0x" + bytes(commitment_).hex(),
-            cid=cid,
-            hospital=hospital,
-            patient=patient,
-            author=author,
-            anchored_at=int(anchored_at),
-            block=int(block),
-        )
-
-    def _proven(self, item: BatchedVersion, anchoring: Anchoring) -> VersionInfo:
-        """A batch-anchored version, once its proof checks against the root its batch has on
-        chain (batches never change, so each is read from the chain once)."""
-        onchain = self._batch_roots.get(anchoring.chain_batch_id)
-        if onchain is None:
-            root, org, kind, _count, _at = self._chain.call(
-                self._batch_anchor.functions.batch(anchoring.chain_batch_id)
-            )
-            onchain = self._batch_roots[anchoring.chain_batch_id] = (bytes(root), org, bytes(kind))
-            if len(self._batch_roots) > _BATCH_ROOTS_KEPT:
-                self._batch_roots.popitem(last=False)
-        problem = item_problem(item, anchoring, onchain)
-        if problem is not None:
-            raise BatchProofInvalid(f"record 0x{item.record_id.hex()} v{item.version}: {problem}")
-        return VersionInfo(
-            version=item.version,
-            commitment="0x" + item.commitment.hex(),
-            cid=item.cid,
-            hospital=item.hospital,
-            patient=item.patient,
-            author=item.author,
-            anchored_at=int(anchoring.anchored_at),
-            block=anchoring.block,
-            batch=anchoring.chain_batch_id,
-            proof=tuple("0x" + p.hex() for p in anchoring.proof),
-        )
 
     def _content_state(self, record_id: bytes, v: VersionInfo) -> str:
         return content_state(

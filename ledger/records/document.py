@@ -64,6 +64,7 @@ class Verdict(Enum):
     HOSPITAL_MISMATCH = "hospital_mismatch"
     AUTHOR_NOT_PERMITTED = "author_not_permitted"
     VERSION_CONFLICT = "version_conflict"
+    VERSION_SKIPPED = "version_skipped"
     PSEUDONYM_MISMATCH = "pseudonym_mismatch"
     CID_MISMATCH = "cid_mismatch"
     SALT_MISMATCH = "salt_mismatch"
@@ -84,8 +85,10 @@ _EXPLANATIONS = {
     "(or the record id is in another hospital's namespace)",
     Verdict.AUTHOR_NOT_PERMITTED: "the author named was not the hospital's doctor or clerk "
     "when the version was anchored",
-    Verdict.VERSION_CONFLICT: "the record was anchored first another way (one by one in "
-    "RecordRegistry); the first anchoring stands",
+    Verdict.VERSION_CONFLICT: "this version of the record was anchored before (one by one in "
+    "RecordRegistry, or by an earlier batch leaf); the first anchoring stands",
+    Verdict.VERSION_SKIPPED: "the version does not follow one anchored before it: the hospital "
+    "skipped a version of the record",
     Verdict.PSEUDONYM_MISMATCH: "the chain names a different patient pseudonym for this version",
     Verdict.CID_MISMATCH: "the chain anchored different content (CID) for this version",
     Verdict.SALT_MISMATCH: "the salt is not the one sealed in the anchored envelope",

@@ -266,6 +266,15 @@ class Outbox:
         anchoring = self._anchoring(row[7], row[8])
         return None if anchoring is None else (_item(row[:7]), anchoring)
 
+    def batch_items(self, batch_id: int) -> list[BatchedVersion]:
+        """A sealed batch's items in leaf order: what its manifest lists."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_ITEM} FROM record_outbox WHERE batch = ? ORDER BY leaf_index",  # noqa: S608
+                (batch_id,),
+            ).fetchall()
+        return [_item(row) for row in rows]
+
     def version_item(self, record_id: bytes, version: int) -> BatchedVersion | None:
         """A version accepted here, anchored or not."""
         with self._lock:

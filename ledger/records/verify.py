@@ -21,6 +21,7 @@ from ledger.errors import (
 )
 from ledger.payload import canonicalize
 from ledger.records.batch_claims import claim_verdict
+from ledger.records.batch_index import BatchIndex, leaf_verdict
 from ledger.records.batch_proof import RECORD_BATCH_KIND, BatchedVersion
 from ledger.records.document import OnchainVersion, RecordDocument, Verdict, verify_document
 from ledger.store import ContentStore, cid_from_bytes
@@ -45,7 +46,9 @@ def onchain_version(chain: Chain, record_id: str, version: int) -> OnchainVersio
     )
 
 
-def batched_version(chain: Chain, doc: RecordDocument) -> OnchainVersion | Verdict:
+def batched_version(
+    chain: Chain, doc: RecordDocument, store: ContentStore | None = None
+) -> OnchainVersion | Verdict:
     """The facts a batch-anchored ``doc`` claims, once its proof checks against the root its
     batch has on chain and the chain contradicts none of them (``claim_verdict``); else the
     verdict. The leaf commits to the payload through the salted commitment, recomputed here from
@@ -85,6 +88,15 @@ def batched_version(chain: Chain, doc: RecordDocument) -> OnchainVersion | Verdi
     if not merkle.verify(proof, bytes(root), leaf):
         return Verdict.NOT_IN_BATCH
     contradicted = claim_verdict(chain, inclusion.batch, item)
+    if contradicted is None and store is not None:
+        # The hospital's own batches, read from their manifests: this leaf must be the one that
+        # stands for its version (not a second one, not one that skips a version).
+        index = BatchIndex(chain, store, ":memory:", hospital=doc.hospital)
+        try:
+            index.sync()
+            contradicted = leaf_verdict(index, inclusion.batch, item)
+        finally:
+            index.close()
     if contradicted is not None:
         return contradicted
     return OnchainVersion(
@@ -116,12 +128,14 @@ def check_against_ledger(
     time, corrupt, or no store at all) leaves the salt check unrun and named in ``not_checked``;
     StoreUnavailable (the store itself down) is raised."""
     if doc.batch_inclusion is not None:
-        found = batched_version(chain, doc)
+        found = batched_version(chain, doc, store)
         if isinstance(found, Verdict):
             return LedgerCheck(found)
         onchain: OnchainVersion | None = found
     else:
         onchain = onchain_version(chain, doc.record_id, doc.version)
+        if onchain is not None and store is not None and _batched_first(chain, store, doc):
+            return LedgerCheck(Verdict.VERSION_CONFLICT)
     if onchain is None:
         return LedgerCheck(verify_document(doc, onchain=None, envelope_salt_check=None))
     salt_check, why = _envelope_salt_check(store, onchain.cid)
@@ -150,6 +164,25 @@ def _envelope_salt_check(store: ContentStore | None, cid: str) -> tuple[bytes | 
     if sealed.salt_check is None:
         return None, f"the envelope at {cid} carries no salt check"
     return sealed.salt_check, None
+
+
+def _batched_first(chain: Chain, store: ContentStore, doc: RecordDocument) -> bool:
+    """Whether the hospital batch-anchored ``doc``'s record before RecordRegistry anchored it:
+    one write path a record, and the first anchoring stands."""
+    record_id = bytes.fromhex(doc.record_id[2:])
+    anchored = chain.contract("RecordRegistry").events.RecordAnchored()
+    logs = anchored.get_logs(
+        from_block=chain.deployment.block_number, argument_filters={"recordId": record_id}
+    )
+    if not logs:
+        return False
+    first = (int(logs[0]["blockNumber"]), int(logs[0]["logIndex"]))
+    index = BatchIndex(chain, store, ":memory:", hospital=doc.hospital)
+    try:
+        index.sync()
+        return any((leaf.block, leaf.log_index) < first for leaf in index.leaves(record_id))
+    finally:
+        index.close()
 
 
 def access_batch_lookup(chain: Chain) -> BatchLookup:

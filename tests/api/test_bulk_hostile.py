@@ -155,7 +155,9 @@ def forged(
     other = BatchedVersion(**{**vars(item), "record_id": record_id[:20] + secrets.token_bytes(12)})
     tree = MerkleTree([item.leaf(), other.leaf()])
     batches = contract(world, "BatchAnchor")
-    receipt = send_raw(world.w3, sender, batches, "anchorBatch", RECORD_BATCH_KIND, tree.root, 2)
+    receipt = send_raw(
+        world.w3, sender, batches, "anchorBatch", RECORD_BATCH_KIND, tree.root, 2, b"\x01" * 36
+    )
     assert int(receipt["status"], 16) == 1
     batch_id = int(receipt["logs"][0]["topics"][1], 16)
     return RecordDocument(

@@ -245,6 +245,12 @@ COVERED_ELSEWHERE |= {
         "POST /v1/practice/filings/{filing_id}/revoke",
     )
 }
+#: The consortium's trail (regulators only) and its published batches (ciphertext, for anyone
+#: signed), across three gateways on their own IPFS nodes.
+COVERED_ELSEWHERE |= {
+    route: "tests/api/test_audit_trail.py"
+    for route in ("GET /v1/audit/trail", "GET /v1/audit/batches")
+}
 #: The organisation directory: any member reads it, nobody else.
 COVERED_ELSEWHERE |= {"GET /v1/directory": "tests/api/test_directory.py"}
 #: Bulk writes and their receipts.

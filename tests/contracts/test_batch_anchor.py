@@ -19,6 +19,8 @@ from ledger.types import OrgKind
 
 KIND = Web3.keccak(text="access-log")
 ROOT = b"\x11" * 32
+#: A manifest's CID bytes (the contract names it, never reads it).
+MANIFEST = bytes.fromhex("01551220") + b"\x22" * 32
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def items(n: int) -> list[bytes]:
 
 
 def test_an_active_organisation_anchors_a_batch(act: Act, anchor: Contract, hospital: None) -> None:
-    receipt = act(HOSPITAL).transact(anchor.functions.anchorBatch(KIND, ROOT, 3))
+    receipt = act(HOSPITAL).transact(anchor.functions.anchorBatch(KIND, ROOT, 3, MANIFEST))
     (event,) = anchor.events.BatchAnchored().process_receipt(receipt)
     assert dict(event["args"]) == {
         "batchId": 1,
@@ -46,6 +48,7 @@ def test_an_active_organisation_anchors_a_batch(act: Act, anchor: Contract, hosp
         "kind": KIND,
         "root": ROOT,
         "count": 3,
+        "manifest": MANIFEST,
     }
     stored = anchor.functions.batch(1).call()
     assert stored[:4] == (ROOT, HOSPITAL.address, KIND, 3)
@@ -53,7 +56,7 @@ def test_an_active_organisation_anchors_a_batch(act: Act, anchor: Contract, hosp
 
 
 def test_a_non_member_cannot_anchor(act: Act, anchor: Contract) -> None:
-    fn = anchor.functions.anchorBatch(KIND, ROOT, 1)
+    fn = anchor.functions.anchorBatch(KIND, ROOT, 1, MANIFEST)
     assert refused(act(REGULATOR), fn) == ("BatchCallerNotMember", {"caller": REGULATOR.address})
 
 
@@ -61,17 +64,27 @@ def test_a_suspended_organisation_cannot_anchor(
     act: Act, membership: Contract, anchor: Contract, hospital: None
 ) -> None:
     suspend(act, membership, HOSPITAL)
-    fn = anchor.functions.anchorBatch(KIND, ROOT, 1)
+    fn = anchor.functions.anchorBatch(KIND, ROOT, 1, MANIFEST)
     assert refused(act(HOSPITAL), fn) == ("BatchCallerNotMember", {"caller": HOSPITAL.address})
 
 
 def test_an_empty_root_is_refused(act: Act, anchor: Contract, hospital: None) -> None:
-    fn = anchor.functions.anchorBatch(KIND, bytes(32), 1)
+    fn = anchor.functions.anchorBatch(KIND, bytes(32), 1, MANIFEST)
     assert refused(act(HOSPITAL), fn) == ("BatchEmptyRoot", {})
 
 
 def test_an_empty_batch_is_refused(act: Act, anchor: Contract, hospital: None) -> None:
-    assert refused(act(HOSPITAL), anchor.functions.anchorBatch(KIND, ROOT, 0)) == ("BatchEmpty", {})
+    assert refused(act(HOSPITAL), anchor.functions.anchorBatch(KIND, ROOT, 0, MANIFEST)) == (
+        "BatchEmpty",
+        {},
+    )
+
+
+def test_a_batch_without_its_manifest_is_refused(
+    act: Act, anchor: Contract, hospital: None
+) -> None:
+    fn = anchor.functions.anchorBatch(KIND, ROOT, 1, b"")
+    assert refused(act(HOSPITAL), fn) == ("BatchEmptyManifest", {})
 
 
 def test_an_unknown_batch_is_refused(anchor: Contract) -> None:
@@ -89,7 +102,7 @@ def test_every_proof_from_ledger_merkle_verifies_on_chain(
 ) -> None:
     leaves = [leaf_hash(item) for item in items(n)]
     tree = MerkleTree(leaves)
-    receipt = act(HOSPITAL).transact(anchor.functions.anchorBatch(KIND, tree.root, n))
+    receipt = act(HOSPITAL).transact(anchor.functions.anchorBatch(KIND, tree.root, n, MANIFEST))
     (event,) = anchor.events.BatchAnchored().process_receipt(receipt)
     index = data.draw(st.integers(min_value=0, max_value=n - 1))
     proof = tree.proof(index)

@@ -45,6 +45,8 @@ MADE_UP = account("hostile-records/made-up-pseudonym")
 #: A record hospital A wrote in bulk: it exists only as a leaf under A's BatchAnchor root.
 BATCHED = record_id(HOSPITAL.address, "a record hospital A wrote in bulk")
 CID = b"\x01\x55\x12\x20" + b"\x07" * 32
+#: What a batch names as its manifest: the contract names it, never reads it.
+MANIFEST = b"\x01\x55\x12\x20" + b"\x08" * 32
 TREATMENT, RECORD_SCOPE = 1, 1
 FAR = 2**40
 
@@ -102,7 +104,7 @@ def batch_of_a(w3: Web3, batches: Contract) -> bytes:
         ),
     ]
     root = MerkleTree(leaves).root
-    receipt = send_raw(w3, HOSPITAL, batches, "anchorBatch", RECORD_VERSIONS, root, 2)
+    receipt = send_raw(w3, HOSPITAL, batches, "anchorBatch", RECORD_VERSIONS, root, 2, MANIFEST)
     assert int(receipt["status"], 16) == 1
     return root
 
@@ -236,13 +238,13 @@ def test_a_non_hospital_cannot_anchor_a_batch_of_record_versions(
     w3: Web3, batches: Contract, org: LocalAccount
 ) -> None:
     leaf = batched_leaf(BATCHED, 3, HOSPITAL.address, PATIENT.address, DOCTOR.address)
-    refusal = attempt(w3, org, batches, "anchorBatch", RECORD_VERSIONS, leaf, 1)
+    refusal = attempt(w3, org, batches, "anchorBatch", RECORD_VERSIONS, leaf, 1, MANIFEST)
     assert refusal == ("BatchCallerNotHospital", {"caller": org.address})
     assert call_raw(w3, org, batches, "batchCount") == (0,)
 
 
 def test_a_pharmacy_still_anchors_batches_of_its_access_log(w3: Web3, batches: Contract) -> None:
-    receipt = send_raw(w3, PHARMACY, batches, "anchorBatch", ACCESS_LOG, b"\x11" * 32, 4)
+    receipt = send_raw(w3, PHARMACY, batches, "anchorBatch", ACCESS_LOG, b"\x11" * 32, 4, MANIFEST)
     assert int(receipt["status"], 16) == 1
     assert call_raw(w3, PHARMACY, batches, "batchCount") == (1,)
 

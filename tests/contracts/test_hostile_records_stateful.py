@@ -107,7 +107,9 @@ class HostileRecordsMachine(ContractMachine):
         record = bytes.fromhex(HOSPITAL.address[2:]) + secrets.token_bytes(12)
         leaves = [leaf_hash(Web3.keccak(record + bytes.fromhex(patient.address[2:])))]
         root = MerkleTree(leaves).root
-        fn = self.contracts["BatchAnchor"].functions.anchorBatch(RECORD_VERSIONS, root, 1)
+        fn = self.contracts["BatchAnchor"].functions.anchorBatch(
+            RECORD_VERSIONS, root, 1, b"\x01" * 36
+        )
         self.act(HOSPITAL).transact(fn)
         self.batched.add(record)
         self._learn(record, patient)

@@ -42,7 +42,7 @@ def _items(world: World, n: int) -> list[tuple[BatchedVersion, bytes]]:
 def _signed_then_crashed(chain: Chain, outbox: Outbox, batch: PendingBatch) -> bytes:
     """Sign the batch's transaction and store it, dying before it is sent; its hash."""
     anchor = chain.contract("BatchAnchor")
-    fn = anchor.functions.anchorBatch(RECORD_BATCH_KIND, batch.root, batch.count)
+    fn = anchor.functions.anchorBatch(RECORD_BATCH_KIND, batch.root, batch.count, b"\x01" * 36)
     stored: list[bytes] = []
 
     def record(raw: bytes, tx_hash: bytes) -> None:
@@ -96,7 +96,9 @@ def test_a_stored_transaction_whose_nonce_went_elsewhere_is_signed_again_once(
     # A restart that never re-broadcast: the node hands the same nonce to another write.
     chain._next_nonce = None
     anchor = chain.contract("BatchAnchor")
-    chain.transact(anchor.functions.anchorBatch(ACCESS_LOG_KIND, secrets.token_bytes(32), 1))
+    chain.transact(
+        anchor.functions.anchorBatch(ACCESS_LOG_KIND, secrets.token_bytes(32), 1, b"\x01" * 36)
+    )
     assert anchorer.run_once() == 2
     assert chain.receipt_of(lost) is None  # those bytes can never be mined now
     assert _anchored_roots(chain).count(batch.root) == 1
@@ -114,6 +116,8 @@ def test_a_restart_rebroadcasts_before_anything_else_takes_the_nonce(
     chain._next_nonce = None
     anchorer.resume()  # what `running()` does first, before the gateway serves
     anchor = chain.contract("BatchAnchor")
-    chain.transact(anchor.functions.anchorBatch(ACCESS_LOG_KIND, secrets.token_bytes(32), 1))
+    chain.transact(
+        anchor.functions.anchorBatch(ACCESS_LOG_KIND, secrets.token_bytes(32), 1, b"\x01" * 36)
+    )
     assert anchorer.run_once() == 2
     assert chain.receipt_of(kept) is not None

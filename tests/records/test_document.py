@@ -166,6 +166,7 @@ def test_verdict_names_are_the_documented_ones() -> None:
         "hospital_mismatch",
         "author_not_permitted",
         "version_conflict",
+        "version_skipped",
         "pseudonym_mismatch",
         "cid_mismatch",
         "salt_mismatch",
