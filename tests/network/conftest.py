@@ -16,9 +16,11 @@ THREE_GATEWAYS = {"hospital-a": 0, "insurer": 1, "hospital-b": 2}
 
 #: The organisations tests/network/test_separate_hosts.py runs, each on a host of its own.
 SEPARATE_ORGS = ("hospital-a", "hospital-b", "insurer", "regulator")
-#: Hospital A seals its batches every few seconds, so a bulk write just accepted is still in its
-#: outbox when its machine dies.
-SEPARATE_SETTINGS = {"hospital-a": {"MEDLEDGER_RECORD_BATCH_INTERVAL_S": "5"}}
+#: Hospital A seals a record batch at three versions, or after a minute: a smaller bulk write is
+#: still in its outbox when its machine dies.
+SEPARATE_SETTINGS = {
+    "hospital-a": {"MEDLEDGER_RECORD_BATCH_MAX": "3", "MEDLEDGER_RECORD_BATCH_INTERVAL_S": "60"}
+}
 
 
 @pytest.fixture(scope="session")

@@ -34,6 +34,8 @@ import requests
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from ledger.chain.connection import Chain
+from ledger.chain.deploy import load_deployment
 from ledger.chain.node import Anvil, NodeProcess
 from ledger.errors import ConfigError
 from ledger.gateway.client import GatewayClient, fetch_domain
@@ -423,6 +425,12 @@ class SeparateConsortium:
     swarm_key: Path
     orgs: dict[str, OrgMachine]
 
+    @property
+    def chain(self) -> Chain:
+        """The chain as any member reads it (the deployment as the regulator's node keeps it)."""
+        root = self.orgs["regulator"].directory.root
+        return Chain(self.w3, load_deployment(self.w3, root, chain_id=self.consortium.chain_id))
+
     def staff(self, org: str, label: str) -> LocalAccount:
         return self.consortium.account(self.consortium.orgs[org].staff[label].key_file)
 
@@ -501,9 +509,11 @@ def separate_consortium(
                 machine.gateway.start()
             yield SeparateConsortium(made, anvil, w3, consortium, swarm_key, machines)
         finally:
+            # Gateways first: one stopping seals its access log onto its node.
             for machine in machines.values():
                 machine.gateway.request_stop()
-                machine.node.request_stop()
             for machine in machines.values():
                 machine.gateway.wait_stopped()
+                machine.node.request_stop()
+            for machine in machines.values():
                 machine.node.wait_stopped()

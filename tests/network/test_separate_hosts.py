@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ledger.chain.connection import Chain
 from ledger.consent.grants import Purpose, Scope
 from ledger.consent.patients import sign_enrolment
 from ledger.consent.wallet import PatientWallet, days_from_now
@@ -29,7 +30,7 @@ from ledger.crypto.keys import PatientKeys, x25519_from_eth_key, x25519_public_h
 from ledger.errors import ContentNotFound
 from ledger.gateway.client import GatewayClient, fetch_domain
 from ledger.network.org_join import sync_peers
-from ledger.store import IpfsNode, swarm_key_new
+from ledger.store import IpfsNode, cid_from_bytes, swarm_key_new
 from ledger.store.ipfs_node import PEERS_FILE
 from tests.network.netns import FETCH_TIMEOUT_S, SeparateConsortium, Socket, wait_until
 
@@ -168,7 +169,9 @@ class Written:
     pins: set[str] = field(default_factory=set)  # what A's node had pinned
     groups: list[int] = field(default_factory=list)  # A's process groups when it died
     cids: set[str] = field(default_factory=set)  # the envelopes of every version A anchored
-    access_entries: int = 0  # entries in A's access log
+    trail: dict[str, set[tuple[Any, ...]]] = field(default_factory=dict)  # A's anchored entries
+    access_entries: dict[int, tuple[Any, ...]] = field(default_factory=dict)  # A's, anchored
+    last_seq: int = 0  # A's last access entry when it died, sealed or not
 
     @property
     def anchored(self) -> list[str]:
@@ -212,6 +215,17 @@ def _anchored(doctor: GatewayClient, receipt_id: str, wait: int = 30) -> dict[st
 def _pins(node: IpfsNode) -> set[str]:
     reply = httpx.post(f"{node.url}/api/v0/pin/ls", timeout=10).json()
     return set(reply["Keys"])
+
+
+def _anchored_through(client: GatewayClient, seq: int) -> bool:
+    """Whether every entry of the gateway's log up to ``seq`` is anchored (reading the log adds
+    entries of its own, so "all of it" never settles)."""
+    return all(e["chain_batch_id"] is not None for e in _access_log(client) if e["seq"] <= seq)
+
+
+def _entry_key(entry: dict[str, Any]) -> tuple[Any, ...]:
+    """An access entry as both A's log and the consortium trail show it."""
+    return tuple(entry[k] for k in ("at", "actor", "action", "record_id", "version", "outcome"))
 
 
 def _access_log(client: GatewayClient) -> list[dict[str, Any]]:
@@ -273,6 +287,24 @@ def test_another_members_own_node_fetches_a_record_from_hospital_a_across_hosts(
     assert [v["content"] for v in check["versions"]] == ["intact"]
 
 
+def _batches(chain: Chain, org: str) -> list[tuple[int, str]]:
+    """The batches ``org`` anchored (records and access logs): id and manifest CID."""
+    logs = (
+        chain.contract("BatchAnchor")
+        .events.BatchAnchored()
+        .get_logs(from_block=0, argument_filters={"org": org})
+    )
+    return [(int(e["args"]["batchId"]), cid_from_bytes(bytes(e["args"]["manifest"]))) for e in logs]
+
+
+def _await_quiet(chain: Chain, org: str, quiet_s: float = 3.0) -> None:
+    """Wait until ``org`` has anchored no batch for ``quiet_s`` (three of its seal intervals)."""
+    seen = -1
+    while (count := len(_batches(chain, org))) != seen:
+        seen = count
+        time.sleep(quiet_s)
+
+
 def _machine_of(separate: SeparateConsortium, address: str) -> str:
     return next(
         name
@@ -320,13 +352,26 @@ def a_down(separate: SeparateConsortium, written: Written) -> Written:
     _await_replicated(separate, written.cids)
     written.pins = _pins(machine.node)
     with separate.client(separate.staff("regulator", "auditor"), "hospital-a") as regulator:
-        written.access_entries = len(_access_log(regulator))
+        last = max(e["seq"] for e in _access_log(regulator))
+        wait_until(lambda: _anchored_through(regulator, last), 30, "A's access log anchored")
+        logged = [e for e in _access_log(regulator) if e["seq"] <= last]
+    written.access_entries = {e["seq"]: _entry_key(e) for e in logged}
+    written.trail = {
+        record: {_entry_key(e) for e in logged if e["record_id"] == record}
+        for record in written.anchored
+    }
     written.groups = [p for p in (machine.node.pid, machine.gateway.pid) if p is not None]
     with separate.as_staff("hospital-a", "doctor") as doctor:
+        # Fewer than A's batch size: these wait in its outbox for its (long) batch interval.
         written.pending = _bulk(doctor, written.pseudonym, ["late lab 1", "late lab 2"])
         statuses = [_anchored(doctor, r["receipt_id"], wait=0)["status"] for r in written.pending]
-    assert "anchored" not in statuses, "the late bulk write was anchored before A died"
-    machine.power_off()  # within the batch interval of the late bulk write's acceptance
+    assert statuses == ["pending", "pending"]
+    with separate.client(separate.staff("regulator", "auditor"), "hospital-a") as regulator:
+        written.last_seq = max(e["seq"] for e in _access_log(regulator))  # some not yet sealed
+    # No request reaches A from here on: once its sealer has anchored what these logged, it
+    # anchors nothing more, and it dies quiet.
+    _await_quiet(separate.chain, separate.consortium.orgs["hospital-a"].address)
+    machine.power_off()
     return written
 
 
@@ -381,17 +426,24 @@ def test_hospital_a_restarts_and_catches_up_with_nothing_lost(
 ) -> None:
     machine = separate.orgs["hospital-a"].start()
     with separate.as_staff("hospital-a", "doctor") as doctor:
-        caught_up = [_anchored(doctor, r["receipt_id"]) for r in a_down.pending]
-    assert [r["status"] for r in caught_up] == ["anchored"] * len(a_down.pending)
-    assert _pins(machine.node) >= a_down.pins | {r["cid"] for r in a_down.pending}
+        # The outbox kept the two versions A accepted before it died; the next write fills the
+        # batch, and all three are anchored together.
+        (topped_up,) = _bulk(doctor, a_down.pseudonym, ["after the restart"])
+        receipts = [*a_down.pending, topped_up]
+        caught_up = [_anchored(doctor, r["receipt_id"]) for r in receipts]
+    assert [r["status"] for r in caught_up] == ["anchored"] * 3
+    assert len({r["anchoring"]["batch"] for r in caught_up}) == 1
+    assert _pins(machine.node) >= a_down.pins | {r["cid"] for r in receipts}
+    last = max(a_down.access_entries)
     with separate.client(separate.staff("regulator", "auditor"), "hospital-a") as regulator:
-        assert len(_access_log(regulator)) >= a_down.access_entries
-
-        def sealed() -> bool:
-            result = regulator.get_json("/v1/access-log/verification")
-            return bool(result["unanchored"] == 0 and not result["mismatches"])
-
-        wait_until(sealed, 30, "hospital A's access log anchored again after its restart")
+        assert _anchored_through(regulator, last)
+        kept = {e["seq"]: _entry_key(e) for e in _access_log(regulator) if e["seq"] <= last}
+        assert kept == a_down.access_entries
+        wait_until(
+            lambda: _anchored_through(regulator, a_down.last_seq),
+            30,
+            "the access entries A logged but had not sealed when it died, anchored on restart",
+        )
     wait_until(
         lambda: (
             {m.node.peer_id for n, m in separate.orgs.items() if n != "hospital-a"}
