@@ -315,8 +315,8 @@ def _machine_of(separate: SeparateConsortium, address: str) -> str:
 
 def _await_replicated(separate: SeparateConsortium, cids: set[str]) -> None:
     """Wait until every holder replication assigns each CID has it pinned on its own node."""
-    with separate.as_staff("hospital-a", "doctor") as writer:
-        holders = {cid: writer.get_json(f"/v1/content/{cid}")["holders"] for cid in cids}
+    with separate.as_staff("regulator", "auditor") as member:  # any member's gateway tells
+        holders = {cid: member.get_json(f"/v1/content/{cid}")["holders"] for cid in cids}
     for cid, assigned in holders.items():
         assert len(assigned) == 2, f"{cid} is assigned {assigned}"
         for holder in assigned:
