@@ -31,10 +31,10 @@ from ledger.demo.prescriptions import prescription_steps
 from ledger.errors import ConfigError, LedgerError
 from ledger.gateway.client import GatewayClient, GatewayError, fetch_domain
 from ledger.network.consortium import DEMO_KDF_N, Consortium, demo_dir
-from ledger.network.org import ORG_ENV, OrgNode, org_dir
+from ledger.network.org import OrgNode
 from ledger.records.document import RecordDocument, Verdict
 from ledger.records.verify import access_batch_lookup, verify_against_ledger
-from ledger.store import ContentStore, KuboStore, open_store
+from ledger.store import ContentStore, KuboStore
 
 DEMO_BUNDLE: dict[str, Any] = {
     "resourceType": "Bundle",
@@ -238,7 +238,7 @@ def run_demo(data_dir: Path) -> None:
         ),
     )
 
-    chain, store, where = _insurers_view(data_dir, consortium)
+    chain, store, where = _insurers_view(data_dir)
     with store:
         for doc in documents:
             verdict = verify_against_ledger(RecordDocument.model_validate(doc), chain, store)
@@ -346,19 +346,14 @@ def _consent_steps(consortium: Consortium, patient: PatientKeys, record_id: str)
         )
 
 
-def _insurers_view(data_dir: Path, consortium: Consortium) -> tuple[Chain, ContentStore, str]:
+def _insurers_view(data_dir: Path) -> tuple[Chain, ContentStore, str]:
     """What the insurer checks documents against, as `medledger verify` does: its own view of the
-    chain and its own IPFS node, from its organisation's directory. The multi-node network's
-    gateways (`make network-up`) still share one directory and embedded store: that one there."""
-    if (org_dir(data_dir, "insurer") / ORG_ENV).is_file():
-        node = OrgNode.of(data_dir, "insurer")
-        settings = node.settings()
-        w3 = connect(settings.local_rpc_url)
-        deployment = load_deployment(w3, node.root, chain_id=settings.chain_id)
-        return Chain(w3, deployment), KuboStore(settings.kubo_url), settings.kubo_url
-    w3 = connect(consortium.rpc_url)
-    store = open_store("embedded", path=data_dir / "store")
-    return Chain(w3, load_deployment(w3, data_dir)), store, str(data_dir / "store")
+    chain and its own IPFS node, from its organisation's directory."""
+    node = OrgNode.of(data_dir, "insurer")
+    settings = node.settings()
+    w3 = connect(settings.local_rpc_url)
+    deployment = load_deployment(w3, node.root, chain_id=settings.chain_id)
+    return Chain(w3, deployment), KuboStore(settings.kubo_url), settings.kubo_url
 
 
 def _await_anchored_trail(client: GatewayClient, record_id: str) -> dict[str, Any]:

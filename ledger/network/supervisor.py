@@ -20,7 +20,7 @@ from ledger.errors import ChainUnavailable, ConfigError
 from ledger.network.clique import rpc
 from ledger.network.consortium import DEMO_ORGS, Consortium, seed_demo
 from ledger.network.local import LocalNetwork, NetworkPorts
-from ledger.network.org import ORG_ENV, ChainNode, OrgNode, gateway_url, stop_processes
+from ledger.network.org import CHAIN_FILE, ORG_ENV, ChainNode, OrgNode, gateway_url, stop_processes
 from ledger.settings import Settings
 
 STATE_FILE = "network.json"
@@ -83,7 +83,8 @@ def running_network(
         for place, (name, index) in enumerate(gateways_at.items()):
             org = consortium.orgs[name]
             assert org.gateway_url is not None
-            signer = network.nodes[index % len(network.nodes)]
+            index %= len(network.nodes)
+            signer = network.nodes[index]
             values = {
                 "MEDLEDGER_RPC_URL": signer.url,
                 "MEDLEDGER_CHAIN_ID": str(settings.network_chain_id),
@@ -99,6 +100,8 @@ def running_network(
                 peers = [o.enode for o in network.nodes if o is not signer and o.enode]
                 ChainNode(signer.command(peers), str(signer.data_dir), signer.url).save(node)
                 node.pid_file("chain").write_text(f"{signer.pid}\n")
+            else:
+                (node.root / CHAIN_FILE).unlink(missing_ok=True)  # an earlier run's, if any
             orgs.append(node)
             nodes[name] = signer.url
         start_nodes(stack, orgs)
