@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,12 +106,14 @@ def start_nodes(stack: ExitStack, nodes: Iterable[OrgNode]) -> None:
     for node in nodes:
         stack.callback(stop_processes, node)
         start_chain(node)
-        start_ipfs(node)
-        publish_peer(node)
-    for node in nodes:
-        sync_peers(node)
-    for node in nodes:
-        start_gateway(node)
+    # Processes start side by side: a gateway spends seconds importing before it answers.
+    with ThreadPoolExecutor(max_workers=max(len(nodes), 1)) as pool:
+        list(pool.map(start_ipfs, nodes))
+        for node in nodes:
+            publish_peer(node)
+        for node in nodes:
+            sync_peers(node)
+        list(pool.map(start_gateway, nodes))
 
 
 @contextmanager
