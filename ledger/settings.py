@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     network_rpc_port: int = Field(default=8645, ge=1, le=65535)
     network_p2p_port: int = Field(default=30403, ge=1, le=65535)
     network_api_port: int = Field(default=8100, ge=1, le=65535)
+    # Each gateway's organisation runs its IPFS node there too: API and libp2p from these on.
+    network_ipfs_api_port: int = Field(default=5101, ge=1, le=65535)
+    network_ipfs_swarm_port: int = Field(default=4101, ge=1, le=65535)
     network_tx_confirmations: int = Field(default=3, ge=1)
 
     # The organisation this gateway speaks for: its key signs the transactions it sends.

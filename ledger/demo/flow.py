@@ -34,7 +34,7 @@ from ledger.network.consortium import DEMO_KDF_N, Consortium, demo_dir
 from ledger.network.org import OrgNode
 from ledger.records.document import RecordDocument, Verdict
 from ledger.records.verify import access_batch_lookup, verify_against_ledger
-from ledger.store import KuboStore
+from ledger.store import ContentStore, KuboStore
 
 DEMO_BUNDLE: dict[str, Any] = {
     "resourceType": "Bundle",
@@ -238,13 +238,8 @@ def run_demo(data_dir: Path) -> None:
         ),
     )
 
-    # The insurer checks the documents itself, as `medledger verify` does: against its own view
-    # of the chain and the envelopes its own IPFS node holds or fetches.
-    at_insurer = OrgNode.of(data_dir, "insurer")
-    insurer_settings = at_insurer.settings()
-    w3 = connect(insurer_settings.local_rpc_url)
-    chain = Chain(w3, load_deployment(w3, at_insurer.root, chain_id=insurer_settings.chain_id))
-    with KuboStore(insurer_settings.kubo_url) as store:
+    chain, store, where = _insurers_view(data_dir)
+    with store:
         for doc in documents:
             verdict = verify_against_ledger(RecordDocument.model_validate(doc), chain, store)
             _check(verdict is Verdict.INTACT, f"v{doc['version']} verified as {verdict.value}")
@@ -259,7 +254,7 @@ def run_demo(data_dir: Path) -> None:
         v1="intact",
         v2="intact",
         tampered=verdict.value,
-        node=insurer_settings.kubo_url,
+        store=where,
     )
     _consent_steps(consortium, patient, record_id)
     regulator = consortium.account(consortium.orgs["regulator"].staff["auditor"].key_file)
@@ -349,6 +344,16 @@ def _consent_steps(consortium: Consortium, patient: PatientKeys, record_id: str)
             "patient sees who accessed their data, under which grant, and the refusal",
             entries="; ".join(f"{e['view']} {e['outcome']} grant={e['grant']}" for e in seen),
         )
+
+
+def _insurers_view(data_dir: Path) -> tuple[Chain, ContentStore, str]:
+    """What the insurer checks documents against, as `medledger verify` does: its own view of the
+    chain and its own IPFS node, from its organisation's directory."""
+    node = OrgNode.of(data_dir, "insurer")
+    settings = node.settings()
+    w3 = connect(settings.local_rpc_url)
+    deployment = load_deployment(w3, node.root, chain_id=settings.chain_id)
+    return Chain(w3, deployment), KuboStore(settings.kubo_url), settings.kubo_url
 
 
 def _await_anchored_trail(client: GatewayClient, record_id: str) -> dict[str, Any]:

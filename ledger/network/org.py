@@ -10,28 +10,34 @@ The directory holds everything the organisation's processes read, and nothing of
     orgs/<org>/gateways/*.sqlite         the gateway's databases
     orgs/<org>/ipfs/                     its IPFS node's repository
     orgs/<org>/logs/, orgs/<org>/run/    logs, pid files
+    orgs/<org>/chain.json                its chain node's command, where it runs one
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from ledger.chain.node import is_listening
 from ledger.errors import ConfigError
 from ledger.settings import Settings
 from ledger.store import IpfsNode
 from ledger.store.ipfs_node import PEERS_FILE
 
 ORG_ENV = "org.env"
-#: The processes of a node, in the order they start; they stop in the reverse order.
-PROCESSES = ("ipfs", "gateway")
+CHAIN_FILE = "chain.json"
+#: The processes of a node, in the order they start (a chain node only where it runs one); they
+#: stop in the reverse order.
+PROCESSES = ("chain", "ipfs", "gateway")
 
 
 def org_dir(data_dir: Path, org: str) -> Path:
@@ -126,7 +132,10 @@ def copy_private(source: Path, target: Path) -> None:
 
 # Processes: started detached (their own session, so `org start` may return), each with a pid
 # file; a pid counts as ours only while the process's environment or command line names the
-# organisation's directory, so a pid reused by the system is never signalled.
+# organisation's directory (a chain node: its data directory), so a reused pid is never signalled.
+
+#: Runs ``argv[2:]`` in the directory ``argv[1]`` (posix_spawn cannot change directory itself).
+_IN_DIRECTORY = "import os, sys; os.chdir(sys.argv[1]); os.execv(sys.argv[2], sys.argv[2:])"
 
 
 def _alive(pid: int, marker: str) -> bool:
@@ -138,13 +147,40 @@ def _alive(pid: int, marker: str) -> bool:
     return marker.encode() in seen
 
 
+@dataclass(frozen=True)
+class ChainNode:
+    """The chain node an organisation runs, where it runs one (``chain.json`` in its directory,
+    written by whoever set it up: `make network-up` for its Clique signers)."""
+
+    argv: list[str]
+    cwd: str
+    url: str
+
+    @classmethod
+    def of(cls, node: OrgNode) -> ChainNode | None:
+        path = node.root / CHAIN_FILE
+        if not path.is_file():
+            return None
+        raw = json.loads(path.read_text())
+        return cls(list(raw["argv"]), str(raw["cwd"]), str(raw["url"]))
+
+    def save(self, node: OrgNode) -> None:
+        text = json.dumps({"argv": self.argv, "cwd": self.cwd, "url": self.url}, indent=2)
+        (node.root / CHAIN_FILE).write_text(text + "\n")
+
+
+def _marker(node: OrgNode, process: str) -> str:
+    chain = ChainNode.of(node) if process == "chain" else None
+    return f"{chain.cwd}/" if chain is not None else f"{node.root}/"
+
+
 def running_pid(node: OrgNode, process: str) -> int | None:
     """The pid of ``process`` if its pid file names one of this node's processes that runs."""
     try:
         pid = int(node.pid_file(process).read_text())
     except (FileNotFoundError, ValueError):
         return None
-    return pid if _alive(pid, f"{node.root}/") else None
+    return pid if _alive(pid, _marker(node, process)) else None
 
 
 def _ipfs_node(settings: Settings, node: OrgNode) -> IpfsNode:
@@ -161,10 +197,38 @@ def _ipfs_node(settings: Settings, node: OrgNode) -> IpfsNode:
     )
 
 
-def _spawn(node: OrgNode, process: str, argv: list[str], log: Path) -> int:
+def _probes(node: OrgNode) -> dict[str, tuple[str, Callable[[], bool]]]:
+    """Each process the node runs: its URL, and whether it answers there now."""
+    settings = node.settings()
+    ipfs, gateway = settings.kubo_url, gateway_url(settings)
+    probes = {
+        "ipfs": (ipfs, lambda: _answers("POST", f"{ipfs}/api/v0/id")),
+        "gateway": (gateway, lambda: _answers("GET", f"{gateway}/v1/health")),
+    }
+    chain = ChainNode.of(node)
+    if chain is not None:
+        probes = {"chain": (chain.url, lambda: is_listening(chain.url)), **probes}
+    return probes
+
+
+def processes(node: OrgNode) -> list[str]:
+    """The processes this node runs, in start order: a chain node only where it runs one."""
+    return list(_probes(node))
+
+
+def _answers(method: str, url: str) -> bool:
+    try:
+        return httpx.request(method, url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _spawn(node: OrgNode, process: str, argv: list[str], log: Path, cwd: str | None = None) -> int:
     """Start ``argv`` in a session of its own, detached (no Popen object is left to warn about
     or wait on it), logging to ``log``; its pid goes to the process's pid file."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    if cwd is not None:
+        argv = [sys.executable, "-c", _IN_DIRECTORY, cwd, *argv]
     pid = os.posix_spawn(
         argv[0],
         argv,
@@ -180,37 +244,51 @@ def _spawn(node: OrgNode, process: str, argv: list[str], log: Path) -> int:
     return pid
 
 
-def _await(node: OrgNode, process: str, pid: int, probe: str, log: Path, timeout_s: float) -> int:
-    """Return ``pid`` once ``probe`` answers; ConfigError (and the node stopped) if the process
-    exits first or does not answer within ``timeout_s``."""
-    method = "POST" if process == "ipfs" else "GET"
+def _start(
+    node: OrgNode,
+    process: str,
+    argv: list[str],
+    log: Path,
+    timeout_s: float,
+    cwd: str | None = None,
+) -> int:
+    """Start ``process`` unless it runs; return its pid once it answers. ConfigError if another
+    process answers at its URL, or (the node then stopped) if it exits or stays silent."""
+    pid = running_pid(node, process)
+    if pid is not None:
+        return pid
+    url, answering = _probes(node)[process]
+    if answering():
+        raise ConfigError(f"something else answers at {url}: {node.name}'s {process} cannot start")
+    pid = _spawn(node, process, argv, log, cwd)
     deadline = time.monotonic() + timeout_s
-    while not _healthy(probe, method):
+    while not answering():
         exited, _ = os.waitpid(pid, os.WNOHANG)
         if exited or time.monotonic() > deadline:
             stop_processes(node)
-            what = "exited" if exited else f"did not answer at {probe} in {timeout_s:.0f}s"
+            what = "exited" if exited else f"did not answer at {url} in {timeout_s:.0f}s"
             raise ConfigError(f"{node.name}'s {process} {what}; see {log}")
         time.sleep(0.05)
     return pid
 
 
+def start_chain(node: OrgNode, *, timeout_s: float = 60.0) -> int | None:
+    """Start the organisation's chain node, if it runs one; its pid once it answers JSON-RPC."""
+    chain = ChainNode.of(node)
+    if chain is None:
+        return None
+    return _start(node, "chain", chain.argv, node.log_file("chain"), timeout_s, chain.cwd)
+
+
 def start_ipfs(node: OrgNode, *, timeout_s: float = 30.0) -> int:
     """Start the node's IPFS node (if it does not run) and return its pid once it answers."""
-    pid = running_pid(node, "ipfs")
-    if pid is not None:
-        return pid
     ipfs = _ipfs_node(node.settings(), node)
-    probe = f"{ipfs.url}/api/v0/id"
-    if _healthy(probe, "POST"):
-        raise ConfigError(f"an IPFS node already answers at {ipfs.url}; choose other ports")
     if not node.swarm_key.is_file():
         raise ConfigError(f"swarm key {node.swarm_key} does not exist")
     ipfs.repo_dir.mkdir(parents=True, exist_ok=True)
     if not (ipfs.repo_dir / PEERS_FILE).exists():
         ipfs.set_peers(node.settings().ipfs_peers)  # the directory's come with sync_peers
-    pid = _spawn(node, "ipfs", ipfs.command(), ipfs.log_file)
-    return _await(node, "ipfs", pid, probe, ipfs.log_file, timeout_s)
+    return _start(node, "ipfs", ipfs.command(), ipfs.log_file, timeout_s)
 
 
 def ipfs_identity(node: OrgNode) -> tuple[str, str]:
@@ -222,45 +300,34 @@ def ipfs_identity(node: OrgNode) -> tuple[str, str]:
 
 def start_gateway(node: OrgNode, *, timeout_s: float = 60.0) -> int:
     """Start the node's gateway (if it does not run) and return its pid once it is healthy."""
-    pid = running_pid(node, "gateway")
-    if pid is not None:
-        return pid
     settings = node.settings()
-    url = gateway_url(settings)
-    if _healthy(f"{url}/v1/health", "GET"):
-        raise ConfigError(f"a gateway already answers at {url}; choose another port")
-    argv = [
+    argv = gateway_command(settings.api_host, settings.api_port)
+    return _start(node, "gateway", argv, node.log_file("gateway"), timeout_s)
+
+
+def gateway_command(host: str, port: int) -> list[str]:
+    """The command that serves one organisation's gateway (its settings from its environment);
+    the separate-host tests run it under ``ip netns exec``."""
+    return [
         sys.executable,
         *("-m", "uvicorn", "--factory", "api.main:app_from_env"),
-        *("--host", settings.api_host, "--port", str(settings.api_port)),
-        "--no-access-log",
+        *("--host", host, "--port", str(port), "--no-access-log"),
     ]
-    log = node.log_file("gateway")
-    pid = _spawn(node, "gateway", argv, log)
-    return _await(node, "gateway", pid, f"{url}/v1/health", log, timeout_s)
 
 
 def gateway_url(settings: Settings) -> str:
     return f"http://{settings.api_host}:{settings.api_port}"
 
 
-def _healthy(url: str, method: str) -> bool:
-    try:
-        return httpx.request(method, url, timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def stop_processes(node: OrgNode, *, timeout_s: float = 15.0) -> list[str]:
-    """SIGTERM the node's processes (gateway first), wait until they are gone, SIGKILL what still
-    runs after ``timeout_s``; returns the names of those that were running."""
+def stop_processes(node: OrgNode, *, timeout_s: float = 30.0) -> list[str]:
+    """SIGTERM the node's processes (gateway, IPFS node, chain node), wait until they are gone,
+    SIGKILL what still runs after ``timeout_s``; returns the names of those that were running."""
     pids = {p: pid for p in reversed(PROCESSES) if (pid := running_pid(node, p)) is not None}
     for pid in pids.values():
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    marker = f"{node.root}/"
-    for pid in pids.values():
-        while not _gone(pid, marker):
+    for process, pid in pids.items():
+        while not _gone(pid, _marker(node, process)):
             if time.monotonic() > deadline:
                 os.kill(pid, signal.SIGKILL)
             time.sleep(0.05)
@@ -289,15 +356,8 @@ class ProcessStatus:
 
 def status(node: OrgNode) -> list[ProcessStatus]:
     """What runs of the node now: each process's pid (None: not running), URL, and health."""
-    settings = node.settings()
-    ipfs_url = f"http://{settings.ipfs_host}:{settings.ipfs_api_port}"
-    checks = {
-        "ipfs": (ipfs_url, f"{ipfs_url}/api/v0/id", "POST"),
-        "gateway": (gateway_url(settings), f"{gateway_url(settings)}/v1/health", "GET"),
-    }
     rows = []
-    for process in PROCESSES:
-        url, probe, method = checks[process]
+    for process, (url, answering) in _probes(node).items():
         pid = running_pid(node, process)
-        rows.append(ProcessStatus(process, pid, url, pid is not None and _healthy(probe, method)))
+        rows.append(ProcessStatus(process, pid, url, pid is not None and answering()))
     return rows

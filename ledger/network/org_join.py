@@ -26,6 +26,7 @@ from ledger.network.org import (
     copy_private,
     ipfs_identity,
     org_dir,
+    start_chain,
     start_gateway,
     start_ipfs,
     write_org_env,
@@ -90,9 +91,10 @@ def sync_peers(node: OrgNode) -> list[str]:
 
 
 def start_org(node: OrgNode, *, peers: bool = True) -> None:
-    """Start the organisation's processes, detached: its IPFS node; its directory entry published
-    and its peers taken from the directory (``peers``); then its gateway. Idempotent: what runs
-    already is left running."""
+    """Start the organisation's processes, detached: its chain node where it runs one; its IPFS
+    node; its directory entry published and its peers taken from the directory (``peers``); then
+    its gateway. Idempotent: what runs already is left running."""
+    start_chain(node)
     start_ipfs(node)
     if peers:
         publish_peer(node)

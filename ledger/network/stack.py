@@ -3,23 +3,17 @@
 Each organisation's node (ledger.network.org) runs from its own directory
 (``<DATA_DIR>/orgs/<org>``), started by the code `medledger org start` runs; stopping `up` stops
 them and the chain, whose state stays under the data directory for the next start.
-``gateway_env`` and ``gateway_process`` serve the multi-node network's gateways (supervisor).
 """
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
 
 from ledger.chain import _artifacts, deploy
 from ledger.chain.connection import connect
@@ -33,6 +27,7 @@ from ledger.network.org import (
     copy_private,
     gateway_url,
     org_dir,
+    start_chain,
     start_gateway,
     start_ipfs,
     stop_processes,
@@ -55,70 +50,6 @@ def chain_endpoint(settings: Settings) -> Iterator[str]:
         binary=settings.anvil_bin,
     ) as anvil:
         yield anvil.url
-
-
-def gateway_env(
-    data_dir: Path, rpc_url: str, key_file: str, port: int, chain_id: int
-) -> dict[str, str]:
-    """The environment of one organisation's gateway process."""
-    env = dict(os.environ)
-    env.update(
-        MEDLEDGER_RPC_URL=rpc_url,
-        MEDLEDGER_CHAIN_ID=str(chain_id),
-        MEDLEDGER_DATA_DIR=str(data_dir.resolve()),
-        MEDLEDGER_ORG_KEY_FILE=str(Path(key_file).resolve()),
-        MEDLEDGER_API_PORT=str(port),
-    )
-    return env
-
-
-def gateway_command(host: str, port: int) -> list[str]:
-    """The command that serves one organisation's gateway (settings from its environment)."""
-    return [
-        sys.executable,
-        *("-m", "uvicorn", "--factory", "api.main:app_from_env"),
-        *("--host", host, "--port", str(port), "--no-access-log"),
-    ]
-
-
-@contextmanager
-def gateway_process(env: dict[str, str], host: str, port: int, log: Path) -> Iterator[str]:
-    """One organisation's gateway in its own uvicorn process; yields its URL once it answers."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
-            gateway_command(host, port),
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://{host}:{port}"
-    try:
-        _wait_healthy(url, proc, log)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_healthy(
-    url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 30.0
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise ConfigError(f"gateway at {url} exited with {proc.returncode}; see {log}")
-        try:
-            if httpx.get(f"{url}/v1/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise ConfigError(f"gateway at {url} did not answer within {timeout_s:.0f}s; see {log}")
 
 
 @dataclass(frozen=True)
@@ -147,30 +78,42 @@ _INHERITED = (
 
 
 def write_demo_org(
-    settings: Settings, rpc_url: str, org: OrgRecord, index: int, port: int
+    settings: Settings, root: Path, org: OrgRecord, values: dict[str, str]
 ) -> OrgNode:
-    """Write (or refresh) one demo organisation's directory: org.env with its ports (gateway on
-    ``port``, IPFS on the IPFS ports plus ``index``), its copies of the deployment and swarm key.
-    Its key is there already: seeding made it in place."""
-    node = OrgNode(org_dir(settings.data_dir, org.name).resolve())
-    values = {
+    """Write (or refresh) a demo organisation's directory under ``root`` (where the consortium was
+    seeded): org.env with ``values`` (its chain endpoint and ports) over what it inherits from
+    ``settings``, its copies of the deployment and of the swarm key. Its key is there already:
+    seeding made it in place."""
+    node = OrgNode(org_dir(root, org.name).resolve())
+    inherited = {
         f"MEDLEDGER_{name.upper()}": str(value)
         for name in _INHERITED
         if (value := getattr(settings, name)) is not None
     }
-    values.update(
-        MEDLEDGER_RPC_URL=rpc_url,
-        MEDLEDGER_CHAIN_ID=str(settings.chain_id),
-        MEDLEDGER_API_PORT=str(port),
-        MEDLEDGER_IPFS_API_PORT=str(settings.ipfs_api_port + index),
-        MEDLEDGER_IPFS_SWARM_PORT=str(settings.ipfs_swarm_port + index),
-    )
-    write_org_env(node, values)
+    write_org_env(node, {**inherited, **values})
     if Path(org.key_file).resolve() != node.key_file:
         raise ConfigError(f"{org.name}'s key is at {org.key_file}, not in {node.root}")
-    deploy.load_deployment(connect(rpc_url), settings.data_dir).save(node.root)
-    copy_private(consortium_swarm_key(settings), node.swarm_key)
+    deploy.load_deployment(connect(values["MEDLEDGER_RPC_URL"]), root).save(node.root)
+    swarm_key = consortium_swarm_key(settings.model_copy(update={"data_dir": root}))
+    copy_private(swarm_key, node.swarm_key)
     return node
+
+
+def start_nodes(stack: ExitStack, nodes: Iterable[OrgNode]) -> None:
+    """Start each organisation's node as `medledger org start` does, stopped when ``stack``
+    closes; every node publishes its peer before any takes its peers from the directory."""
+    nodes = list(nodes)
+    for node in nodes:
+        stack.callback(stop_processes, node)
+        start_chain(node)
+    # Processes start side by side: a gateway spends seconds importing before it answers.
+    with ThreadPoolExecutor(max_workers=max(len(nodes), 1)) as pool:
+        list(pool.map(start_ipfs, nodes))
+        for node in nodes:
+            publish_peer(node)
+        for node in nodes:
+            sync_peers(node)
+        list(pool.map(start_gateway, nodes))
 
 
 @contextmanager
@@ -205,16 +148,15 @@ def running_stack(settings: Settings, only: Iterable[str] | None = None) -> Iter
         for index, org in enumerate(o for o in consortium.orgs.values() if o.gateway_url):
             if wanted is None or org.name in wanted:
                 assert org.gateway_url is not None
-                port = int(org.gateway_url.rsplit(":", 1)[1])
-                nodes[org.name] = write_demo_org(settings, rpc_url, org, index, port)
-        for node in nodes.values():
-            stack.callback(stop_processes, node)
-            start_ipfs(node)
-            publish_peer(node)
-        for node in nodes.values():
-            sync_peers(node)  # now that every node has published its peer
-        for node in nodes.values():
-            start_gateway(node)
+                values = {
+                    "MEDLEDGER_RPC_URL": rpc_url,
+                    "MEDLEDGER_CHAIN_ID": str(settings.chain_id),
+                    "MEDLEDGER_API_PORT": org.gateway_url.rsplit(":", 1)[1],
+                    "MEDLEDGER_IPFS_API_PORT": str(settings.ipfs_api_port + index),
+                    "MEDLEDGER_IPFS_SWARM_PORT": str(settings.ipfs_swarm_port + index),
+                }
+                nodes[org.name] = write_demo_org(settings, settings.data_dir, org, values)
+        start_nodes(stack, nodes.values())
         urls = {name: gateway_url(node.settings()) for name, node in nodes.items()}
         ipfs = {name: node.settings().kubo_url for name, node in nodes.items()}
         yield Stack(rpc_url, consortium, urls, ipfs, nodes)

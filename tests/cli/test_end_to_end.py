@@ -62,7 +62,8 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.timeout(300)
+# Seven IPFS nodes and seven gateways, started twice, and the demo twice: minutes on 2 cores.
+@pytest.mark.timeout(600)
 def test_up_demo_restart_keeps_every_record(tmp_path: Path) -> None:
     # The demo's gateways take base .. base + the largest offset, all free and below the ephemeral
     # range, where a client connection could take one between choosing and binding.

@@ -33,6 +33,9 @@ def network_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         network_rpc_port=rpc,
         network_p2p_port=p2p,
         network_api_port=api,
+        network_ipfs_api_port=free_run(3, 39_500),
+        network_ipfs_swarm_port=free_run(3, 39_600),
+        ipfs_redial_interval_s=0.5,
         network_block_period_s=1,
         tx_timeout_s=60,
     )

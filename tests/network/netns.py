@@ -41,9 +41,9 @@ from ledger.errors import ConfigError
 from ledger.gateway.client import GatewayClient, fetch_domain
 from ledger.network.consortium import Consortium, OrgRecord, seed_demo
 from ledger.network.content import SWARM_KEY_FILE
-from ledger.network.org import OrgNode, write_org_env
+from ledger.network.org import OrgNode, gateway_command, write_org_env
 from ledger.network.org_join import publish_peer, sync_peers
-from ledger.network.stack import gateway_command, write_demo_org
+from ledger.network.stack import write_demo_org
 from ledger.settings import Settings
 from ledger.store import IpfsNode, swarm_key_new
 from tests.conftest import free_run

@@ -22,7 +22,7 @@ from ledger.consent.patients import sign_enrolment
 from ledger.crypto.keys import PatientKeys, load_key, new_key_file
 from ledger.gateway.client import GatewayClient, fetch_domain
 from ledger.network.consortium import DEMO_KDF_N, DEMO_ORGS
-from ledger.network.org import PROCESSES, OrgNode, ipfs_identity, running_pid, stop_processes
+from ledger.network.org import OrgNode, ipfs_identity, processes, running_pid, stop_processes
 from ledger.network.stack import Stack, running_stack
 from ledger.settings import Settings
 from tests.conftest import free_run
@@ -130,7 +130,7 @@ def test_each_organisation_has_its_own_directory_with_everything_its_node_reads(
 def test_no_process_of_an_organisation_holds_a_file_of_anothers(stack: Stack, record: str) -> None:
     data_dir = str(_data_dir(stack))
     for node in stack.orgs.values():
-        for process in PROCESSES:
+        for process in processes(node):
             pid = running_pid(node, process)
             assert pid is not None, f"{node.name}'s {process} does not run"
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
@@ -191,7 +191,8 @@ def test_org_stop_returns_once_the_processes_are_gone_and_start_brings_them_back
 ) -> None:
     monkeypatch.setenv("MEDLEDGER_DATA_DIR", str(_data_dir(stack)))
     node = stack.orgs["regulator"]
-    pids = [running_pid(node, p) for p in PROCESSES]
+    assert processes(node) == ["ipfs", "gateway"]  # the chain is the consortium's anvil
+    pids = [running_pid(node, p) for p in processes(node)]
     assert None not in pids
     assert main(["org", "status", "regulator"]) == EXIT_OK
     assert capsys.readouterr().out.count("healthy") == 2
@@ -199,7 +200,7 @@ def test_org_stop_returns_once_the_processes_are_gone_and_start_brings_them_back
     assert main(["org", "stop", "regulator"]) == EXIT_OK
     assert "stopped gateway, ipfs" in capsys.readouterr().out
     assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
-    assert not any(node.pid_file(p).exists() for p in PROCESSES)
+    assert not any(node.pid_file(p).exists() for p in processes(node))
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{stack.gateways['regulator']}/v1/health", timeout=2)
     assert main(["org", "status", "regulator"]) == 1
