@@ -3,9 +3,10 @@
 Four organisations (hospital-a, hospital-b, insurer, pharmacy), each with its own Helia node and
 its own gateway (kubo backend) with its replication worker, on a scratch anvil; the nodes peer only
 through the on-chain directory. Hospital A anchors N records one after another (POST /v1/records);
-for each, the clock starts when the gateway answers with the receipt and stops when both holders
-rendezvous hashing assigns report the CID pinned (``pin/ls`` on their nodes, polled every 10 ms).
-The lag is the worker's poll interval, one ``eth_getLogs``, and the bitswap fetch and pin.
+each at a random moment of the pinners' poll cycle; the clock starts when the gateway answers with
+the receipt and stops when both holders rendezvous hashing assigns report the CID pinned
+(``pin/ls`` on their nodes, polled every 10 ms). The lag is the wait for the next poll (half the
+interval on average), one ``eth_getLogs``, and the bitswap fetch and pin.
 Usage: python bench/replication.py [N] [--interval SECONDS]
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import secrets
 import socket
 import statistics
@@ -118,6 +120,9 @@ def main(n: int, interval_s: float) -> None:
                 },
             )
             for i in range(n):
+                # Anchor at a random moment of the pinners' cycle: one anchored just after the
+                # last CID was pinned would always wait a whole interval (the worst case).
+                time.sleep(random.uniform(0, interval_s))
                 body = {**OBSERVATION, "id": f"bench-{i}-{secrets.token_hex(4)}"}
                 receipt = client.post_json(
                     "/v1/records",

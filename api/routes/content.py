@@ -51,6 +51,9 @@ class ContentPublic(BaseModel):
     replication_factor: int
     pinned_here: bool
     replicating_here: bool
+    #: This gateway's organisation is the writer or a holder; why its node has not pinned it yet.
+    assigned_here: bool
+    pin_error: str | None
 
 
 @router.get("/{cid}", response_model=ContentPublic)
@@ -71,6 +74,7 @@ def content_holders(
     if replicator is None or placement is None:
         raise NotFound(f"no event on chain names {normal}", code="content.unknown")
     content = placement.content
+    state = replicator.index.pin_state(content.cid)
     return ContentPublic(
         cid=content.cid,
         event=content.event,
@@ -81,6 +85,8 @@ def content_holders(
         replication_factor=replicator.policy.factor,
         pinned_here=gateway.store.has(content.cid),
         replicating_here=gateway.replicates,
+        assigned_here=gateway.org.address in (content.writer, *placement.holders),
+        pin_error=state[2] if state is not None else None,
     )
 
 

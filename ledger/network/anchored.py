@@ -20,9 +20,17 @@ from web3 import Web3
 
 from ledger.chain.connection import Chain
 from ledger.errors import ChainUnavailable
+from ledger.records.batch_proof import RECORD_BATCH_KIND
 from ledger.store import cid_from_bytes, cid_to_bytes
 
-__all__ = ["CID_EVENTS", "MEMBERSHIP_EVENTS", "AnchoredContent", "ContentIndex", "Followed"]
+__all__ = [
+    "CID_EVENTS",
+    "MEMBERSHIP_EVENTS",
+    "AnchoredContent",
+    "ContentIndex",
+    "Followed",
+    "RecordBatch",
+]
 
 #: (contract, event, the argument naming the writing organisation, the argument holding the CID).
 CID_EVENTS: tuple[tuple[str, str, str, str], ...] = (
@@ -34,6 +42,7 @@ CID_EVENTS: tuple[tuple[str, str, str, str], ...] = (
     ("ClaimRegistry", "ClaimSubmitted", "insurer", "cid"),
     ("ClaimRegistry", "ClaimDecided", "insurer", "cid"),
     ("ClaimRegistry", "ClaimSettled", "insurer", "cid"),
+    ("BatchAnchor", "BatchAnchored", "org", "manifest"),
 )
 #: Events after which the holders of everything are computed again, and the peers re-dialled.
 MEMBERSHIP_EVENTS: tuple[tuple[str, str], ...] = (
@@ -56,6 +65,15 @@ CREATE TABLE IF NOT EXISTS replication_content (
     event TEXT NOT NULL,
     block INTEGER NOT NULL,
     tx TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS replication_batches (
+    manifest TEXT PRIMARY KEY,
+    org TEXT NOT NULL,
+    root BLOB NOT NULL,
+    count INTEGER NOT NULL,
+    expanded INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_try REAL NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS replication_pins (
     cid TEXT PRIMARY KEY REFERENCES replication_content(cid),
@@ -83,6 +101,16 @@ class AnchoredContent:
 
 
 @dataclass(frozen=True)
+class RecordBatch:
+    """A record-version batch whose manifest lists envelope CIDs the chain names only through it."""
+
+    manifest: str
+    org: str
+    root: bytes
+    count: int
+
+
+@dataclass(frozen=True)
 class Followed:
     """What one step of following found: new CIDs, and whether membership or the directory moved."""
 
@@ -99,7 +127,8 @@ class ContentIndex:
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(_SCHEMA)
-        self._lock = threading.Lock()
+        # One connection shared by the worker and request threads: every use under this lock.
+        self._lock = threading.RLock()
         self._follow_lock = threading.Lock()
         self._decoders: dict[tuple[str, bytes], tuple[Any, str | None, str | None]] = {}
         for contract, event, writer, cid in CID_EVENTS:
@@ -121,7 +150,8 @@ class ContentIndex:
     @property
     def cursor(self) -> int:
         """The last block whose events are in the index (the deployment's, before any)."""
-        row = self._conn.execute("SELECT block FROM replication_cursor").fetchone()
+        with self._lock:
+            row = self._conn.execute("SELECT block FROM replication_cursor").fetchone()
         return int(row[0]) if row else self._chain.deployment.block_number - 1
 
     def follow(self) -> Followed:
@@ -147,6 +177,7 @@ class ContentIndex:
         except (OSError, ValueError) as exc:
             raise ChainUnavailable(f"events of blocks {start}-{end} not read: {exc}") from exc
         found: list[AnchoredContent] = []
+        batches: list[RecordBatch] = []
         changed = False
         for log in logs:
             key = (str(log["address"]).lower(), bytes(log["topics"][0]) if log["topics"] else b"")
@@ -174,6 +205,10 @@ class ContentIndex:
                     tx=log["transactionHash"].to_0x_hex(),
                 )
             )
+            if event.event_name == "BatchAnchored" and bytes(args["kind"]) == RECORD_BATCH_KIND:
+                batches.append(
+                    RecordBatch(cid, found[-1].writer, bytes(args["root"]), int(args["count"]))
+                )
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -181,6 +216,11 @@ class ContentIndex:
                     "INSERT OR IGNORE INTO replication_content (cid, writer, event, block, tx)"
                     " VALUES (?, ?, ?, ?, ?)",
                     [(c.cid, c.writer, c.event, c.block, c.tx) for c in found],
+                )
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO replication_batches (manifest, org, root, count)"
+                    " VALUES (?, ?, ?, ?)",
+                    [(b.manifest, b.org, b.root, b.count) for b in batches],
                 )
                 self._conn.execute(
                     "INSERT INTO replication_cursor (id, block) VALUES (1, ?)"
@@ -195,22 +235,66 @@ class ContentIndex:
         return found, changed
 
     def get(self, cid: str) -> AnchoredContent | None:
-        row = self._conn.execute(
-            "SELECT cid, writer, event, block, tx FROM replication_content WHERE cid = ?", (cid,)
-        ).fetchone()
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT cid, writer, event, block, tx FROM replication_content WHERE cid = ?",
+                (cid,),
+            ).fetchone()
         return AnchoredContent(*row) if row else None
 
     def all(self) -> Iterator[AnchoredContent]:
-        return self.between(-1, 2**62)
+        return (content for _, content in self.added_after(0))
 
-    def between(self, after: int, upto: int) -> Iterator[AnchoredContent]:
-        """The CIDs first anchored in blocks ``after`` < block <= ``upto``."""
-        rows = self._conn.execute(
-            "SELECT cid, writer, event, block, tx FROM replication_content"
-            " WHERE block > ? AND block <= ? ORDER BY block",
-            (after, upto),
-        ).fetchall()
-        return (AnchoredContent(*row) for row in rows)
+    def added_after(self, row: int) -> list[tuple[int, AnchoredContent]]:
+        """The CIDs indexed after row ``row`` (0: all), each with its row, in the order indexed:
+        a batch's items come after their manifest's block, when the manifest was read."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT rowid, cid, writer, event, block, tx FROM replication_content"
+                " WHERE rowid > ? ORDER BY rowid",
+                (row,),
+            ).fetchall()
+        return [(int(r[0]), AnchoredContent(*r[1:])) for r in rows]
+
+    # Record batches: their items' envelope CIDs are indexed once the manifest has been read.
+
+    def unexpanded(self, limit: int) -> list[RecordBatch]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT manifest, org, root, count FROM replication_batches"
+                " WHERE expanded = 0 AND next_try <= ? ORDER BY next_try LIMIT ?",
+                (time.time(), limit),
+            ).fetchall()
+        return [RecordBatch(str(m), str(o), bytes(r), int(c)) for m, o, r, c in rows]
+
+    def expand(self, batch: RecordBatch, cids: list[str]) -> None:
+        """Index ``cids`` as written by the batch's organisation, where its manifest was."""
+        manifest = self.get(batch.manifest)
+        assert manifest is not None
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO replication_content (cid, writer, event, block, tx)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [(c, batch.org, "BatchItem", manifest.block, manifest.tx) for c in cids],
+                )
+                self._conn.execute(
+                    "UPDATE replication_batches SET expanded = 1 WHERE manifest = ?",
+                    (batch.manifest,),
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def expand_failed(self, batch: RecordBatch, *, base_s: float, max_s: float) -> None:
+        with self._lock:
+            self._conn.execute(
+                "UPDATE replication_batches SET attempts = attempts + 1,"
+                " next_try = ? + min(?, ? * (1 << attempts)) WHERE manifest = ?",
+                (time.time(), max_s, base_s, batch.manifest),
+            )
 
     # This node's replication pins: wanted (pinned = 0) until pinned, retried with backoff.
 
@@ -224,15 +308,38 @@ class ContentIndex:
 
     def pins(self) -> dict[str, bool]:
         """Every CID this node is assigned, and whether it is pinned yet."""
-        rows = self._conn.execute("SELECT cid, pinned FROM replication_pins").fetchall()
+        with self._lock:
+            rows = self._conn.execute("SELECT cid, pinned FROM replication_pins").fetchall()
         return {str(cid): bool(pinned) for cid, pinned in rows}
 
+    def forget_pinned(self, held: set[str]) -> list[str]:
+        """Mark as wanted again every CID recorded as pinned that the node does not hold (a node
+        restored from an older backup, or rebuilt); returns them."""
+        with self._lock:
+            rows = self._conn.execute("SELECT cid FROM replication_pins WHERE pinned = 1")
+            lost = [str(r[0]) for r in rows.fetchall() if str(r[0]) not in held]
+            self._conn.executemany(
+                "UPDATE replication_pins SET pinned = 0, next_try = 0 WHERE cid = ?",
+                [(c,) for c in lost],
+            )
+        return lost
+
+    def pin_state(self, cid: str) -> tuple[bool, int, str | None] | None:
+        """(pinned, failed attempts since the last success, the last failure) of an assigned
+        CID; None if this node is not assigned it."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT pinned, attempts, last_error FROM replication_pins WHERE cid = ?", (cid,)
+            ).fetchone()
+        return (bool(row[0]), int(row[1]), row[2]) if row else None
+
     def due(self, limit: int) -> list[str]:
-        rows = self._conn.execute(
-            "SELECT cid FROM replication_pins WHERE pinned = 0 AND next_try <= ?"
-            " ORDER BY next_try LIMIT ?",
-            (time.time(), limit),
-        ).fetchall()
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT cid FROM replication_pins WHERE pinned = 0 AND next_try <= ?"
+                " ORDER BY next_try LIMIT ?",
+                (time.time(), limit),
+            ).fetchall()
         return [str(r[0]) for r in rows]
 
     def pinned(self, cid: str) -> None:
@@ -258,4 +365,5 @@ class ContentIndex:
             )
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:
+            self._conn.close()

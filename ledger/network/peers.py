@@ -53,6 +53,10 @@ class NodeRpc:
     def disconnect(self, multiaddr: str) -> None:
         self._call("swarm/disconnect", arg=multiaddr)
 
+    def pinned(self) -> set[str]:
+        """Every CID the node keeps pinned recursively."""
+        return set(self._call("pin/ls", type="recursive").get("Keys") or {})
+
     def connected(self) -> set[str]:
         """The peer ids the node has a connection to now."""
         return {str(p["Peer"]) for p in self._call("swarm/peers").get("Peers") or []}
@@ -111,7 +115,8 @@ def sync_peering(node: NodeRpc, wanted: Mapping[str, str]) -> tuple[list[str], l
     """Make the node's peering set ``wanted`` (peer id -> multiaddr): add the missing, remove and
     disconnect the rest. Returns (added, removed) peer ids."""
     held = node.peering()
-    added = [peer for peer in wanted if peer not in held]
+    # A peer whose published address moved is added again under the new one.
+    added = [p for p in wanted if p not in held or wanted[p].split(_P2P)[0] not in held[p]]
     removed = [peer for peer in held if peer not in wanted]
     for peer in added:
         node.peering_add(wanted[peer])

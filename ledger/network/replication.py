@@ -21,10 +21,17 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from web3 import Web3
 
 from ledger.chain.directory import OrgDirectory
-from ledger.errors import ContentNotFound, LedgerError, StoreError, StoreUnavailable
+from ledger.errors import (
+    ContentNotFound,
+    ContractRevert,
+    LedgerError,
+    StoreError,
+    StoreUnavailable,
+)
 from ledger.network.anchored import AnchoredContent, ContentIndex
 from ledger.network.holders import Candidates
 from ledger.network.peers import NodeRpc, publish_entry, sync_peering
+from ledger.records.batch_manifest import ManifestInvalid, decode_manifest
 from ledger.store import ContentStore
 
 __all__ = ["Placement", "ReplicationPolicy", "Replicator"]
@@ -77,7 +84,7 @@ class Replicator:
         self._published = False
         self._candidates: Candidates | None = None
         self._membership_seen = -1
-        self._assessed_block = -1
+        self._assessed_row = 0
         self._round_lock = threading.Lock()
         self._wake = threading.Event()
 
@@ -99,31 +106,64 @@ class Replicator:
         peering set, pin what is due. Returns how many CIDs were pinned this round."""
         with self._round_lock:
             if self.node is not None and not self._published:
-                self._published = publish_entry(
-                    self.directory, self._org_key, self.node, self._announce
-                )
+                try:
+                    self._published = publish_entry(
+                        self.directory, self._org_key, self.node, self._announce
+                    )
+                except ContractRevert as exc:  # suspended: nothing to publish, nothing to keep
+                    log.info("node not published: %s", exc)
             self.index.follow()
+            self._expand_batches()
             candidates = self._candidates
-            cursor = self.index.cursor
+            new_rows = self.index.added_after(self._assessed_row)
+            if candidates is None and self.node is not None:
+                # First round of this process: what the node lost since (restored from an older
+                # backup, or rebuilt) is fetched back from the other holders.
+                lost = self.index.forget_pinned(self.node.pinned())
+                if lost:
+                    log.warning("%d pinned CIDs missing from the node; pinning again", len(lost))
             if candidates is None or self.index.membership_events != self._membership_seen:
                 self._membership_seen = self.index.membership_events
                 candidates = self._candidates = Candidates.load(self.directory)
                 self._assign(candidates, self.index.all())
             else:
-                self._assign(candidates, self.index.between(self._assessed_block, cursor))
-            self._assessed_block = cursor
+                self._assign(candidates, (content for _, content in new_rows))
+            if new_rows:
+                self._assessed_row = new_rows[-1][0]
             if self.node is not None:
                 added, removed = sync_peering(self.node, candidates.dial_addrs(self.org))
                 if added or removed:
                     log.info("peering: added %s, dropped %s", added, removed)
             return self._pin_due()
 
+    def _expand_batches(self) -> None:
+        """Read the manifests of record batches not read yet, so that the envelopes they list
+        (named on chain only through the manifest) are replicated like any other CID."""
+        for batch in self.index.unexpanded(self.policy.pin_workers * 64):
+            try:
+                data = self.store.get(batch.manifest)
+                items = decode_manifest(data, root=batch.root, count=batch.count, org=batch.org)
+            except StoreUnavailable:
+                raise
+            except ManifestInvalid as exc:
+                # Not what the chain anchored: nothing it lists can be trusted to be the batch's.
+                log.warning("manifest %s of %s refused: %s", batch.manifest, batch.org, exc)
+                self.index.expand(batch, [])
+                continue
+            except StoreError as exc:  # no peer has it yet
+                log.info("manifest %s not read yet: %s", batch.manifest, exc)
+                self.index.expand_failed(
+                    batch, base_s=self.policy.interval_s, max_s=self.policy.retry_max_s
+                )
+                continue
+            self.index.expand(batch, [item.cid for item in items])
+
     def _assign(self, candidates: Candidates, contents: Iterable[AnchoredContent]) -> None:
         pins = self.index.pins()
         for content in contents:
-            if content.writer == self.org:
-                continue  # the writer pinned it when it stored it
-            mine = self.org in candidates.holders(
+            # The writer keeps its own too (pinned when stored; a rebuilt node fetches it back
+            # from the holders), and never lets it go.
+            mine = content.writer == self.org or self.org in candidates.holders(
                 content.binary, content.writer, self.policy.factor
             )
             if mine and content.cid not in pins:
@@ -135,12 +175,13 @@ class Replicator:
                 self.index.drop(content.cid)
 
     def _pin_due(self) -> int:
-        due = self.index.due(self.policy.pin_workers * 4)
-        if not due:
-            return 0
+        """Pin everything due, a few at a time: a pinned CID is no longer due and a failed one
+        is due again only after its backoff, so a backlog drains in this round."""
+        pinned = 0
         with ThreadPoolExecutor(self.policy.pin_workers, "replication-pin") as pool:
-            done = list(pool.map(self._pin, due))
-        return sum(done)
+            while due := self.index.due(self.policy.pin_workers * 4):
+                pinned += sum(pool.map(self._pin, due))
+        return pinned
 
     def _pin(self, cid: str) -> bool:
         try:

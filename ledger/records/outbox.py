@@ -137,6 +137,12 @@ class Outbox:
             ).fetchone()
         return int(count)
 
+    def accepted(self) -> int:
+        """How many items were ever accepted here, waiting, sealed or anchored."""
+        with self._lock:
+            (count,) = self._conn.execute("SELECT count(*) FROM record_outbox").fetchone()
+        return int(count)
+
     def latest_version(self, record_id: bytes, *, anchored_only: bool) -> int:
         """The highest version of ``record_id`` here (0 if none), anchored or merely accepted."""
         sql = "SELECT max(o.version) FROM record_outbox o"

@@ -7,7 +7,6 @@ the hostile hospital's key; the checks run on another organisation's gateway and
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,29 +24,11 @@ from ledger.records.batch_proof import RECORD_BATCH_KIND, BatchedVersion
 from ledger.records.document import BatchInclusion, RecordDocument, Verdict
 from ledger.records.verify import verify_against_ledger
 from ledger.store import ContentStore, cid_of, cid_to_bytes
+from tests.api.hostile import OBSERVATION, anchoring, resynchronised  # noqa: F401
 from tests.contracts.hostile_records_rpc import artifact_contract, send_raw
 from tests.world import Patient, World
 
-OBSERVATION = {
-    "resourceType": "Observation",
-    "status": "final",
-    "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
-    "valueQuantity": {"value": 118, "unit": "mmHg"},
-}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def anchoring(world: World) -> Iterator[None]:
-    with world.gateways["hospital-a"].gateway.anchorer.running():
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _resynchronised(world: World) -> Iterator[None]:
-    """The attacks spend hospital-b's nonces behind its gateway's back."""
-    yield
-    for served in world.gateways.values():
-        served.gateway.chain._next_nonce = None
+pytestmark = pytest.mark.usefixtures("anchoring", "resynchronised")
 
 
 def hostile(world: World) -> LocalAccount:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,32 +24,12 @@ from ledger.records.batch_proof import RECORD_BATCH_KIND, BatchedVersion
 from ledger.records.document import BatchInclusion, RecordDocument, Verdict
 from ledger.records.verify import verify_against_ledger
 from ledger.store import cid_of
+from tests.api.hostile import OBSERVATION, anchoring, resynchronised  # noqa: F401
 from tests.contracts.hostile_records_rpc import artifact_contract, attempt, send_raw
 from tests.world import Patient, World
 
 BULK = "/v1/records:bulk"
-OBSERVATION = {
-    "resourceType": "Observation",
-    "status": "final",
-    "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
-    "valueQuantity": {"value": 131, "unit": "mmHg"},
-}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def anchoring(world: World) -> Iterator[None]:
-    with world.gateways["hospital-a"].gateway.anchorer.running():
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _resynchronised(world: World) -> Iterator[None]:
-    """The attacks spend organisation nonces behind the gateways' backs; the gateways count
-    their nonces locally, so each is told to read its count from the node again afterwards
-    (until a gateway notices by itself: issue 13, item 7)."""
-    yield
-    for served in world.gateways.values():
-        served.gateway.chain._next_nonce = None
+pytestmark = pytest.mark.usefixtures("anchoring", "resynchronised")
 
 
 def org_key(world: World, name: str) -> LocalAccount:

@@ -253,6 +253,8 @@ COVERED_ELSEWHERE |= {
 }
 #: The organisation directory: any member reads it, nobody else.
 COVERED_ELSEWHERE |= {"GET /v1/directory": "tests/api/test_directory.py"}
+#: Who should hold a CID: any member asks, nobody else (four real nodes and gateways).
+COVERED_ELSEWHERE |= {"GET /v1/content/{cid}": "tests/network/test_replication.py"}
 #: Bulk writes and their receipts.
 COVERED_ELSEWHERE |= {
     route: "tests/api/test_bulk.py"

@@ -26,6 +26,7 @@ from api.gateway import Gateway, build_gateway
 from api.main import create_app
 from api.serving import serve
 from ledger.chain.connection import Chain
+from ledger.chain.directory import OrgDirectory
 from ledger.chain.node import Anvil
 from ledger.cli.app import main as cli
 from ledger.errors import ContentNotFound
@@ -35,7 +36,7 @@ from ledger.network.holders import choose_holders
 from ledger.network.peers import NodeRpc
 from ledger.network.replication import Replicator
 from ledger.settings import Settings
-from ledger.store import IpfsNode, cid_of, cid_to_bytes, swarm_key_new
+from ledger.store import IpfsNode, cid_from_bytes, cid_of, cid_to_bytes, swarm_key_new
 from tests.conftest import free_run
 from tests.world import Served, World, enrol_patient, fhir
 
@@ -274,6 +275,33 @@ def test_a_record_is_pinned_by_its_writer_and_its_two_assigned_holders(net: Net)
     assert not net.members[other].has(cid)
 
 
+def test_a_batch_manifest_and_the_envelopes_it_lists_are_replicated(net: Net) -> None:
+    """Bulk-written versions are named on chain only through their batch's manifest: the
+    pinners read it and replicate every envelope it lists, as for one anchored alone."""
+    a = net.members["hospital-a"]
+    patient = enrol_patient(net.world)
+    items = []
+    for value in (1, 2, 3):
+        resource = fhir("observation-example.json")
+        resource["id"] = secrets.token_hex(8)
+        resource["valueQuantity"] = {"value": value, "unit": "mmHg"}
+        items.append({"patient": patient.pseudonym.address, "resource": resource})
+    with net.world.as_staff("hospital-a", "doctor") as doctor:
+        receipts = doctor.post_json("/v1/records:bulk", {"items": items})["receipts"]
+    assert a.gateway.anchorer.run_once() == 3
+    anchor_contract = a.gateway.chain.contract("BatchAnchor")
+    (event,) = anchor_contract.events.BatchAnchored().get_logs(
+        from_block=a.gateway.chain.head(), argument_filters={"org": a.address}
+    )
+    manifest = cid_from_bytes(bytes(event["args"]["manifest"]))
+    for cid in [manifest, *(r["cid"] for r in receipts)]:
+        for name in net.expected_holders(cid):
+            eventually(partial(_pins, net.members[name], cid), f"{name} pins {cid}")
+    placement = net.members["insurer"].replicator.placement(receipts[0]["cid"])
+    assert placement is not None
+    assert (placement.content.event, placement.content.writer) == ("BatchItem", a.address)
+
+
 def test_a_suspended_holders_share_moves_to_another_organisation_and_back(net: Net) -> None:
     cid = net.anchor_record()
     first, second = net.expected_holders(cid)
@@ -312,7 +340,44 @@ def test_a_suspended_organisations_node_is_dropped_and_cannot_fetch(net: Net) ->
     eventually(partial(_connected_to, writer.node, peer), "the reinstated node is peered again")
 
 
-def test_a_restarted_pinner_catches_up_on_what_it_missed(net: Net) -> None:
+def test_a_cid_no_peer_has_yet_is_retried_until_the_writers_node_is_back(net: Net) -> None:
+    a = net.members["hospital-a"]
+    others = [m for m in net.members.values() if m is not a]
+    for member in others:
+        member.stop_worker()
+    try:
+        cid = net.anchor_record()
+        holders = [net.members[name] for name in net.expected_holders(cid)]
+        a.node.stop()
+        try:
+            for member in others:
+                member.start_worker()
+            for holder in holders:
+                eventually(partial(_failed_once, holder, cid), f"{holder.name} tries and fails")
+                assert not holder.has(cid)
+            with net.world.as_staff("insurer", "auditor", gateway=holders[0].name) as auditor:
+                placement = auditor.get_json(f"/v1/content/{cid}")
+            assert (placement["assigned_here"], placement["pinned_here"]) == (True, False)
+            assert "not found" in placement["pin_error"]
+        finally:
+            a.node.start()
+        for holder in holders:
+            eventually(partial(_pins, holder, cid), f"{holder.name} pins on a retry")
+            assert holder.replicator.index.pin_state(cid) == (True, 0, None)
+    finally:
+        for member in others:
+            member.stop_worker()
+            member.start_worker()
+
+
+def _failed_once(member: Member, cid: str) -> bool:
+    state = member.replicator.index.pin_state(cid)
+    return state is not None and not state[0] and state[1] >= 1 and bool(state[2])
+
+
+def test_a_restarted_pinner_catches_up_on_what_it_missed_and_what_its_node_lost(
+    net: Net,
+) -> None:
     # Anchor until the insurer is among the holders (two in three records are its share).
     insurer = net.members["insurer"]
     insurer.stop_worker()
@@ -327,6 +392,11 @@ def test_a_restarted_pinner_catches_up_on_what_it_missed(net: Net) -> None:
     assert missed, "no record fell to the insurer in 12 tries"
     time.sleep(1.0)
     assert not any(insurer.has(cid) for cid in missed)
+    # And one it had pinned is lost from its node meanwhile (a node restored from a backup).
+    held = [cid for cid, pinned in insurer.replicator.index.pins().items() if pinned]
+    assert held, "the insurer held nothing yet"
+    insurer.gateway.store.unpin(held[0])
+    missed.append(held[0])
     # A new pinner on the same database, as a restarted gateway builds it.
     old = insurer.replicator
     index = ContentIndex(old.index._chain, _db(insurer))
@@ -373,8 +443,10 @@ def test_get_content_names_writer_and_holders_and_whether_this_node_pins_it(net:
         net.members[h].node.peer_id for h in holders
     ]
     assert (placement["replication_factor"], placement["pinned_here"]) == (2, True)
+    assert (placement["assigned_here"], placement["pin_error"]) == (True, None)
     with net.world.as_staff("insurer", "auditor", gateway=other) as auditor:
-        assert auditor.get_json(f"/v1/content/{cid}")["pinned_here"] is False
+        elsewhere = auditor.get_json(f"/v1/content/{cid}")
+    assert (elsewhere["pinned_here"], elsewhere["assigned_here"]) == (False, False)
 
 
 @pytest.mark.parametrize(
@@ -397,6 +469,18 @@ def test_get_content_refuses_a_bad_or_unknown_cid(
     ):
         auditor.get_json(f"/v1/content/{cid}")
     assert (err.value.status, err.value.problem_code) == (status, code)
+
+
+def test_a_non_member_may_not_ask_who_holds_a_cid(net: Net) -> None:
+    from ledger.gateway.client import GatewayError
+
+    cid = net.anchor_record()
+    with (
+        net.world.client(Account.create(), gateway="insurer") as stranger,
+        pytest.raises(GatewayError) as err,
+    ):
+        stranger.get_json(f"/v1/content/{cid}")
+    assert (err.value.status, err.value.problem_code) == (403, "auth.not_member")
 
 
 def test_the_cli_prints_a_cids_holders(net: Net, capsys: pytest.CaptureFixture[str]) -> None:
@@ -448,3 +532,85 @@ def test_a_member_claiming_anothers_node_is_no_holder_and_changes_no_peering(net
                 assert a.node.peer_id in connected(member.node)
     finally:
         send_raw(net.world.w3, hostile, directory, "setEntry", key, b"", [])
+
+
+def test_peering_follows_a_moved_address_and_drops_a_peer_no_longer_wanted(
+    tmp_path: Path,
+) -> None:
+    """On one node of its own: a peer whose published address changed is re-added under the new
+    one; a peer no longer in the directory leaves the peering set."""
+    from ledger.network.peers import sync_peering
+
+    peer = "12D3KooWGd4n7w353hNroBT5f4FmBLZwgFAXXNeJgzkKTKUE1TEd"
+    with IpfsNode(
+        repo_dir=tmp_path / "ipfs",
+        swarm_key=swarm_key_new(tmp_path / "swarm.key"),
+        api_port=_port(),
+        swarm_port=_port(),
+        fetch_timeout_s=FETCH_TIMEOUT_S,
+    ) as node:
+        rpc = NodeRpc(node.url)
+        try:
+            assert sync_peering(rpc, {peer: f"/ip4/127.0.0.1/tcp/1/p2p/{peer}"}) == ([peer], [])
+            assert sync_peering(rpc, {peer: f"/ip4/127.0.0.1/tcp/1/p2p/{peer}"}) == ([], [])
+            assert sync_peering(rpc, {peer: f"/ip4/127.0.0.1/tcp/2/p2p/{peer}"}) == ([peer], [])
+            assert rpc.peering() == {peer: ["/ip4/127.0.0.1/tcp/2"]}
+            assert sync_peering(rpc, {}) == ([], [peer])
+            assert rpc.peering() == {}
+        finally:
+            rpc.close()
+
+
+def test_announced_addresses_are_the_setting_else_the_nodes_own_without_the_peer_id() -> None:
+    from ledger.network.peers import announced_addrs
+    from ledger.store import NodeIdentity
+
+    peer = "12D3KooWGd4n7w353hNroBT5f4FmBLZwgFAXXNeJgzkKTKUE1TEd"
+    own = NodeIdentity(ID=peer, Addresses=[f"/ip4/127.0.0.1/tcp/4001/p2p/{peer}"] * 2)
+    assert announced_addrs(own, []) == ["/ip4/127.0.0.1/tcp/4001"]
+    public = [f"/ip4/203.0.113.{i}/tcp/4001" for i in range(10)]
+    assert announced_addrs(own, public) == public[:8]
+
+
+def test_a_gateway_whose_node_is_down_publishes_its_key_and_the_peer_once_the_node_answers(
+    tmp_path: Path, w3: Web3
+) -> None:
+    """On a deployment of its own: the node is not running when the gateway starts, so only the
+    key is published; the next try (the replication worker makes one each round until one
+    succeeds) publishes the peer once the node answers."""
+    from ledger.chain.deploy import deploy_contracts
+    from ledger.crypto.keys import x25519_from_eth_key
+    from ledger.network.peers import publish_entry
+    from ledger.types import OrgKind
+
+    regulator = Account.from_key(Web3.keccak(text="medledger/tests/replication/regulator"))
+    org = Account.from_key(Web3.keccak(text="medledger/tests/replication/late-node"))
+    deployment = deploy_contracts(w3, Account.create(), regulator.address)
+    chain = Chain(w3, deployment, regulator)
+    chain.transact(
+        chain.contract("Membership").functions.admitOrganisation(
+            org.address, OrgKind.HOSPITAL, org.address
+        )
+    )
+    directory = OrgDirectory(Chain(w3, deployment, org))
+    key = x25519_from_eth_key(bytes(org.key))
+    node = IpfsNode(
+        repo_dir=tmp_path / "ipfs",
+        swarm_key=swarm_key_new(tmp_path / "swarm.key"),
+        api_port=_port(),
+        swarm_port=_port(),
+    )
+    rpc = NodeRpc(node.url)
+    try:
+        assert publish_entry(directory, key, rpc) is False
+        assert (directory.entry(org.address).peer_id, directory.entry(org.address).addrs) == (
+            "",
+            (),
+        )
+        with node:
+            assert publish_entry(directory, key, rpc) is True
+            entry = directory.entry(org.address)
+            assert entry.peer_id == node.peer_id
+            assert entry.addrs == (f"/ip4/127.0.0.1/tcp/{node.swarm_port}",)
+    finally:
+        rpc.close()
