@@ -1,7 +1,7 @@
 """Organisations as a consortium runs them: each gateway on its own IPFS node
 (scripts/ipfs_node.mjs) and in its own data directory, the nodes peered in one private swarm, so a
-member reads another's content only by CID from its peers. Shares the session's chain and
-consortium (tests/world.py).
+member reads another's content only by CID from its peers. On a chain and consortium of their own,
+seeded as tests/world.py's is.
 
 The fixture `members` (a pytest plugin, see tests/conftest.py) and helpers to use it.
 """
@@ -18,13 +18,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+import requests
+from web3 import Web3
 
 from api.gateway import build_gateway
 from api.main import create_app
 from api.serving import serve
+from ledger.chain.node import Anvil
+from ledger.network.consortium import seed_demo
 from ledger.settings import Settings
 from ledger.store import IpfsNode, swarm_key_new
-from tests.conftest import free_run
+from tests.conftest import _free_port, free_run
 from tests.world import MAX_PAYLOAD, Served, World
 
 #: Organisations that get a node and a gateway of their own; hospital-a writes, the rest read.
@@ -101,10 +105,17 @@ def own_settings(world: World, data_dir: Path, org: str, kubo_url: str) -> Setti
 
 
 @pytest.fixture(scope="session")
-def members(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Members]:
+def members(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Members]:
     root = tmp_path_factory.mktemp("members")
     swarm_key = swarm_key_new(root / "swarm.key")
     with ExitStack() as stack:
+        # A chain of its own: every batch on it names a manifest these nodes can serve (the
+        # session's world writes to the embedded store, out of their reach).
+        chain = stack.enter_context(Anvil(state_dir=root / "chain", port=_free_port()))
+        session = stack.enter_context(requests.Session())
+        session.trust_env = False
+        w3 = Web3(Web3.HTTPProvider(chain.url, session=session))
+        seeded = World(seed_demo(w3, root / "seed", chain.url, api_port=1), root / "seed", {}, w3)
         nodes: dict[str, IpfsNode] = {}
         for org in NODE_ORGS:
             # The writer first, on its own; every reader dials it, and it admits them all.
@@ -116,7 +127,7 @@ def members(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         writer.set_peers([reader.address for reader in readers])
         _wait_connected(writer, readers)
         settings = {
-            org: own_settings(world, root / org / "data", org, nodes[org].url) for org in NODE_ORGS
+            org: own_settings(seeded, root / org / "data", org, nodes[org].url) for org in NODE_ORGS
         }
         served: dict[str, Served] = {}
         for org in NODE_ORGS:
@@ -124,7 +135,7 @@ def members(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             stack.callback(gateway.close)
             served[org] = Served(stack.enter_context(serve(create_app(gateway))), gateway)
         yield Members(
-            World(world.consortium, root / NODE_ORGS[0] / "data", served, world.w3),
+            World(seeded.consortium, root / NODE_ORGS[0] / "data", served, w3),
             nodes,
             settings,
         )

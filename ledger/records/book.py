@@ -23,7 +23,7 @@ from ledger.records.anchoring import BuildCall, seal_store_anchor
 from ledger.records.batch_index import BatchIndex
 from ledger.records.batch_proof import BatchedVersion
 from ledger.records.bulk_sealing import BulkSealer, SealJob
-from ledger.records.content import content_state
+from ledger.records.content import content_states
 from ledger.records.document import BatchInclusion, OnchainVersion, RecordDocument
 from ledger.records.ids import new_record_id
 from ledger.records.outbox import Outbox
@@ -315,15 +315,7 @@ class RecordBook:
 
     def history(self, record_id: bytes) -> list[VersionInfo]:
         """Every version's chain facts and the state of its content in the store."""
-        versions = (self._version(record_id, n) for n in range(1, self._latest(record_id) + 1))
-        return [replace(v, content=self._content_state(record_id, v)) for v in versions]
-
-    def _content_state(self, record_id: bytes, v: VersionInfo) -> str:
-        return content_state(
-            self._store,
-            v.cid,
-            record_id=record_id,
-            version=v.version,
-            hospital=v.hospital,
-            patient=v.patient,
-        ).value
+        versions = [self._version(record_id, n) for n in range(1, self._latest(record_id) + 1)]
+        facts = [(v.cid, v.version, v.hospital, v.patient) for v in versions]
+        states = content_states(self._store, record_id, facts)
+        return [replace(v, content=s.value) for v, s in zip(versions, states, strict=True)]

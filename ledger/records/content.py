@@ -4,6 +4,8 @@ version, sealed for the hospital and the patient the chain names, carrying a sal
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 
 from eth_utils.address import is_address, to_canonical_address
@@ -11,6 +13,10 @@ from eth_utils.address import is_address, to_canonical_address
 from ledger.crypto.envelope import parse_envelope
 from ledger.errors import ContentCorrupt, ContentNotFound, ContentUnavailable, CryptoError
 from ledger.store import ContentStore
+
+#: Fetches one verification makes at once: content no peer has costs one fetch timeout, not one a
+#: version, while a record with many versions does not flood the node.
+_PARALLEL_FETCHES = 8
 
 
 class ContentState(StrEnum):
@@ -51,3 +57,21 @@ def content_state(
     ):
         return ContentState.CORRUPT
     return ContentState.INTACT
+
+
+def content_states(
+    store: ContentStore, record_id: bytes, versions: Sequence[tuple[str, int, str, str]]
+) -> list[ContentState]:
+    """``content_state`` of each ``(cid, version, hospital, patient)`` of one record, in order,
+    fetched at once."""
+    if not versions:
+        return []
+
+    def one(v: tuple[str, int, str, str]) -> ContentState:
+        cid, version, hospital, patient = v
+        return content_state(
+            store, cid, record_id=record_id, version=version, hospital=hospital, patient=patient
+        )
+
+    with ThreadPoolExecutor(min(_PARALLEL_FETCHES, len(versions))) as pool:
+        return list(pool.map(one, versions))

@@ -46,8 +46,41 @@ def onchain_version(chain: Chain, record_id: str, version: int) -> OnchainVersio
     )
 
 
+class HospitalBatches:
+    """A hospital's record-version batches, read from their manifests at the first check that
+    needs them; ``gaps`` names what could not be read (a check resting on it did not fully run)."""
+
+    def __init__(self, chain: Chain, store: ContentStore | None, hospital: str) -> None:
+        self._chain, self._store, self._hospital = chain, store, hospital
+        self._index: BatchIndex | None = None
+        self.gaps: tuple[str, ...] = ()
+
+    def index(self) -> BatchIndex | None:
+        """The synced index, or None when there is no store to read manifests from."""
+        if self._store is None:
+            self._gap("no content store to read their manifests from")
+            return None
+        if self._index is None:
+            self._index = BatchIndex(self._chain, self._store, ":memory:", hospital=self._hospital)
+            self._index.sync()
+            # A manifest that no peer served is a check that could not run; one that does not
+            # rebuild its root is a finding about the hospital, which the index reports.
+            unread = [u.batch_id for u in self._index.unread() if u.state == "unavailable"]
+            if unread:
+                batches = ", ".join(map(str, unread))
+                self._gap(f"no peer delivered the manifests of batches {batches} in time")
+        return self._index
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+
+    def _gap(self, why: str) -> None:
+        self.gaps = (f"another anchoring of this version in the hospital's batches ({why})",)
+
+
 def batched_version(
-    chain: Chain, doc: RecordDocument, store: ContentStore | None = None
+    chain: Chain, doc: RecordDocument, batches: HospitalBatches | None = None
 ) -> OnchainVersion | Verdict:
     """The facts a batch-anchored ``doc`` claims, once its proof checks against the root its
     batch has on chain and the chain contradicts none of them (``claim_verdict``); else the
@@ -88,15 +121,11 @@ def batched_version(
     if not merkle.verify(proof, bytes(root), leaf):
         return Verdict.NOT_IN_BATCH
     contradicted = claim_verdict(chain, inclusion.batch, item)
-    if contradicted is None and store is not None:
+    index = batches.index() if contradicted is None and batches is not None else None
+    if index is not None:
         # The hospital's own batches, read from their manifests: this leaf must be the one that
         # stands for its version (not a second one, not one that skips a version).
-        index = BatchIndex(chain, store, ":memory:", hospital=doc.hospital)
-        try:
-            index.sync()
-            contradicted = leaf_verdict(index, inclusion.batch, item)
-        finally:
-            index.close()
+        contradicted = leaf_verdict(index, inclusion.batch, item)
     if contradicted is not None:
         return contradicted
     return OnchainVersion(
@@ -126,21 +155,34 @@ def check_against_ledger(
     """Check ``doc`` against the chain, and against the anchored envelope's salt check as fetched
     from ``store``. An envelope the store cannot give (missing, unavailable from the network in
     time, corrupt, or no store at all) leaves the salt check unrun and named in ``not_checked``;
-    StoreUnavailable (the store itself down) is raised."""
+    StoreUnavailable (the store itself down) is raised. A hospital batch whose manifest no peer
+    delivered (or no store to read manifests from) leaves the check for another anchoring of the
+    version incomplete, and is named too."""
+    batches = HospitalBatches(chain, store, doc.hospital)
+    try:
+        verdict, skipped = _check(doc, chain, store, batches)
+    finally:
+        batches.close()
+    return LedgerCheck(verdict, (*batches.gaps, *skipped))
+
+
+def _check(
+    doc: RecordDocument, chain: Chain, store: ContentStore | None, batches: HospitalBatches
+) -> tuple[Verdict, tuple[str, ...]]:
     if doc.batch_inclusion is not None:
-        found = batched_version(chain, doc, store)
+        found = batched_version(chain, doc, batches)
         if isinstance(found, Verdict):
-            return LedgerCheck(found)
+            return found, ()
         onchain: OnchainVersion | None = found
     else:
         onchain = onchain_version(chain, doc.record_id, doc.version)
-        if onchain is not None and store is not None and _batched_first(chain, store, doc):
-            return LedgerCheck(Verdict.VERSION_CONFLICT)
+        if onchain is not None and _batched_first(chain, batches, doc):
+            return Verdict.VERSION_CONFLICT, ()
     if onchain is None:
-        return LedgerCheck(verify_document(doc, onchain=None, envelope_salt_check=None))
+        return verify_document(doc, onchain=None, envelope_salt_check=None), ()
     salt_check, why = _envelope_salt_check(store, onchain.cid)
     verdict = verify_document(doc, onchain=onchain, envelope_salt_check=salt_check)
-    return LedgerCheck(verdict, () if why is None else (f"envelope salt check ({why})",))
+    return verdict, () if why is None else (f"envelope salt check ({why})",)
 
 
 def verify_against_ledger(doc: RecordDocument, chain: Chain, store: ContentStore | None) -> Verdict:
@@ -166,7 +208,7 @@ def _envelope_salt_check(store: ContentStore | None, cid: str) -> tuple[bytes | 
     return sealed.salt_check, None
 
 
-def _batched_first(chain: Chain, store: ContentStore, doc: RecordDocument) -> bool:
+def _batched_first(chain: Chain, batches: HospitalBatches, doc: RecordDocument) -> bool:
     """Whether the hospital batch-anchored ``doc``'s record before RecordRegistry anchored it:
     one write path a record, and the first anchoring stands."""
     record_id = bytes.fromhex(doc.record_id[2:])
@@ -177,12 +219,10 @@ def _batched_first(chain: Chain, store: ContentStore, doc: RecordDocument) -> bo
     if not logs:
         return False
     first = (int(logs[0]["blockNumber"]), int(logs[0]["logIndex"]))
-    index = BatchIndex(chain, store, ":memory:", hospital=doc.hospital)
-    try:
-        index.sync()
-        return any((leaf.block, leaf.log_index) < first for leaf in index.leaves(record_id))
-    finally:
-        index.close()
+    index = batches.index()
+    if index is None:
+        return False
+    return any((leaf.block, leaf.log_index) < first for leaf in index.leaves(record_id))
 
 
 def access_batch_lookup(chain: Chain) -> BatchLookup:

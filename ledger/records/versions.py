@@ -39,7 +39,7 @@ class VersionInfo:
     author: str
     anchored_at: int
     block: int
-    content: str | None = None  # a ContentState: intact | missing | unavailable | corrupt
+    content: str | None = None  # a ContentState (intact, missing, unavailable, corrupt): history()
     batch: int | None = None  # BatchAnchor's batch id, for a batch-anchored version
     proof: tuple[str, ...] = ()  # and the version's Merkle proof in that batch
 

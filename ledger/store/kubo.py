@@ -123,6 +123,17 @@ class KuboStore(ContentStore):
         """POST an RPC command (Kubo refuses GET); map failures onto the store's errors."""
         try:
             response = self._client.post(command, **kwargs)
+        except httpx.RemoteProtocolError as exc:
+            if command != "cat":
+                raise StoreUnavailable(f"Kubo at {self._url} hung up: {exc!r}") from exc
+            # cat streams: the status went out with the first block, so scripts/ipfs_node.mjs can
+            # only cut the stream when a later block does not come in time. (Kubo ends it with an
+            # X-Stream-Error trailer instead, which httpx does not surface: the truncated bytes
+            # then fail the CID check as ContentCorrupt.)
+            raise ContentUnavailable(
+                f"Kubo at {self._url} cut the content off midway: a block did not come in time, "
+                f"or the node stopped ({exc!r})"
+            ) from exc
         except httpx.TransportError as exc:
             raise StoreUnavailable(f"Kubo at {self._url} is unreachable: {exc!r}") from exc
         except httpx.RequestError as exc:

@@ -81,6 +81,29 @@ def test_content_no_peer_has_is_unavailable_within_the_bound_not_missing_nor_503
     assert checked["not_checked"] == [1]
 
 
+def test_versions_no_peer_has_cost_one_fetch_timeout_together_not_one_each(
+    members: Members, patient: Patient
+) -> None:
+    versions = 6
+    rid = str(anchor(members.world, patient, fhir("observation-example.json"))["record_id"])
+    resource = fhir("observation-example.json")
+    with members.world.as_staff("hospital-a", "doctor") as doctor:
+        for n in range(1, versions):
+            resource["id"] = f"v{n + 1}"
+            doctor.post_json(
+                f"/v1/records/{rid}/versions",
+                content=json.dumps(resource).encode(),
+                params={"expected_version": n},
+            )
+        cids = [v["cid"] for v in doctor.get_json(f"/v1/records/{rid}/verification")["versions"]]
+    for cid in cids:
+        members.drop_everywhere(cid)
+    started = time.monotonic()
+    checked = verification(members.world, "insurer", "auditor", rid)
+    assert time.monotonic() - started < versions * FETCH_TIMEOUT_S - 1.0
+    assert checked["not_checked"] == list(range(1, versions + 1))
+
+
 def test_an_envelope_no_peer_has_is_a_504_content_unavailable(
     members: Members, patient: Patient
 ) -> None:

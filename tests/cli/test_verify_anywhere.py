@@ -1,17 +1,20 @@
 """`medledger verify` on a member that did not write, its store its own IPFS node
-(tests/own_nodes.py): every check run and passed exits 0; what it could not check it names, and
-exits 3; a document that fails a check exits 1 whatever else ran; its own node down exits 2."""
+(tests/own_nodes.py): every check run and passed exits 0; what it could not check (an envelope, a
+batch manifest) it names, and exits 3; a document that fails a check exits 1 whatever else ran;
+its own node down exits 2."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ledger.cli.app import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_NOT_INTACT, EXIT_OK, main
+from ledger.store import cid_from_bytes
 from tests.own_nodes import FETCH_TIMEOUT_S, Members
 from tests.world import anchor, enrol_patient, fhir
 
@@ -88,6 +91,42 @@ def test_a_store_without_the_envelope_is_named_as_not_checked_and_exits_3(
     monkeypatch.setenv("MEDLEDGER_STORE_BACKEND", "embedded")  # the insurer's own, empty
     assert verify(document, tmp_path) == EXIT_INCOMPLETE
     assert "not checked: envelope salt check (content not in the store" in capsys.readouterr().out
+
+
+@pytest.fixture
+def unread_batch(members: Members) -> Iterator[int]:
+    """A batch hospital A anchored whose manifest no node serves (put back afterwards)."""
+    world = members.world
+    item = {
+        "patient": enrol_patient(world).pseudonym.address,
+        "resource": fhir("patient-example.json"),
+    }
+    with world.as_staff("hospital-a", "doctor") as doctor:
+        doctor.post_json("/v1/records:bulk", {"items": [item]})
+    gateway = world.gateways["hospital-a"].gateway
+    assert gateway.anchorer.run_once() == 1
+    events = gateway.chain.contract("BatchAnchor").events.BatchAnchored()
+    (log,) = events.get_logs(from_block=gateway.chain.w3.eth.block_number)
+    manifest = cid_from_bytes(bytes(log["args"]["manifest"]))
+    kept = gateway.store.get(manifest)
+    members.drop_everywhere(manifest)
+    yield int(log["args"]["batchId"])
+    assert gateway.store.put(kept) == manifest
+
+
+def test_a_batch_of_the_hospital_it_cannot_read_is_named_and_exits_3(
+    document: dict[str, Any],
+    unread_batch: int,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert verify(document, tmp_path) == EXIT_INCOMPLETE
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("verdict: intact")
+    assert lines[1:] == [
+        "not checked: another anchoring of this version in the hospital's batches (no peer "
+        f"delivered the manifests of batches {unread_batch} in time)"
+    ]
 
 
 def test_its_own_node_down_is_an_error_exit_2(

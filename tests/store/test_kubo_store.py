@@ -3,6 +3,7 @@ test needs to see the calls or make the node misbehave."""
 
 from __future__ import annotations
 
+import io
 import socket
 import time
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import pytest
 from conftest import FETCH_TIMEOUT_S
 from kubo_proxy import KuboProxy
 from store_data import pattern
+from test_ipfs_node import car, dag_import
 
 from ledger.errors import (
     ContentCorrupt,
@@ -19,8 +21,8 @@ from ledger.errors import (
     StoreError,
     StoreUnavailable,
 )
-from ledger.store import IpfsNode, KuboStore, cid_of
-from ledger.store._unixfs import CHUNK_SIZE, MAX_LINKS
+from ledger.store import IpfsNode, KuboStore, cid_from_bytes, cid_of
+from ledger.store._unixfs import CHUNK_SIZE, MAX_LINKS, iter_blocks
 from ledger.store.kubo import ADD_PARAMS
 
 
@@ -96,6 +98,21 @@ def test_pinning_content_no_peer_delivers_is_unavailable(kubo_proxy: KuboProxy) 
             store.pin(cid)
         assert not store.has(cid)
     assert kubo_proxy.calls[0] == ("pin/add", {"arg": cid, "timeout": "0.5s"})
+
+
+def test_a_file_whose_later_block_no_peer_delivers_is_unavailable_not_a_node_down(
+    ipfs_node: IpfsNode,
+) -> None:
+    data = pattern(3 * CHUNK_SIZE)
+    blocks = list(iter_blocks(io.BytesIO(data)))
+    root, last_leaf = blocks[-1][0], blocks[-2][0]
+    partial = [block for block in blocks if block[0] != last_leaf]
+    dag_import(ipfs_node, car(root, partial))  # the root's pin fails; the blocks are stored
+    with (
+        KuboStore(ipfs_node.url, fetch_timeout_s=0.5) as store,
+        pytest.raises(ContentUnavailable, match="cut"),
+    ):
+        store.get(cid_from_bytes(root))
 
 
 def test_content_the_node_has_comes_back_under_a_fetch_timeout(kubo_proxy: KuboProxy) -> None:
