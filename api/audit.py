@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -91,7 +92,10 @@ class AccessTraceMiddleware:
 def _entry(scope: Scope, trace: Trace, status: int, body: bytes) -> AccessEntry:
     claimed = dict(scope.get("headers", [])).get(SIGNER_HEADER.lower().encode(), b"").decode()
     route = scope.get("route")
-    action = f"{scope['method']} {getattr(route, 'path', scope['path'])}"
+    # An unrouted path is the caller's, decoded: quoted again, so that no whitespace of theirs
+    # splits the action (a FHIR code, and "METHOD PATH" for whoever reads a published batch).
+    path = getattr(route, "path", None) or quote(scope["path"], safe="/{}:@!$&'()*+,;=")
+    action = f"{scope['method']} {path}"
     return AccessEntry(
         at=now(),
         actor=trace.actor or claimed or "anonymous",

@@ -244,6 +244,13 @@ def build_gateway(settings: Settings) -> Gateway:
             batch_max=settings.record_batch_max,
             interval_s=settings.record_batch_interval_s,
         ),
-        TrailIndex(db, chain, store, org=org.address, key=org_key),
+        TrailIndex(
+            db,
+            chain,
+            store,
+            org=org.address,
+            key=org_key,
+            retry_after_s=settings.access_trail_retry_s,
+        ),
         replicator,
     )

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     # Access log: sealed into a Merkle batch anchored on chain this often, at most this many each.
     access_log_seal_interval_s: float = Field(default=5.0, gt=0)
     access_log_batch_max: int = Field(default=1000, ge=1)
+    # The consortium trail: how long a batch whose manifest no node had waits before it is asked
+    # for again (each ask waits up to content_fetch_timeout_s, on the request that makes it).
+    access_trail_retry_s: float = Field(default=60.0, ge=0)
 
     # Batch anchoring of record versions (POST /v1/records:bulk): accepted into a durable SQLite
     # outbox (default: beside the gateway's database), sealed into one Merkle batch when this many

@@ -4,7 +4,7 @@ encrypted batches, so that a patient opens their own entries with their own key,
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
@@ -15,6 +15,7 @@ from api.gateway import Gateway
 from api.problems import SIGNED_PROBLEMS, Forbidden, responses
 from api.schemas import Address, Bytes32
 from ledger.audit.access_log import AccessEntry
+from ledger.audit.auditevent import audit_event
 from ledger.audit.trail_index import OK, IndexedBatch
 from ledger.errors import StoreError
 from ledger.types import OrgKind
@@ -79,7 +80,7 @@ class PublishedBatchesPublic(_Model):
     next_after: int | None
 
 
-@router.get("/trail", response_model=ConsortiumTrailPublic)
+@router.get("/trail", response_model=None)
 def consortium_trail(
     signer: Signer,
     gateway: GatewayDep,
@@ -87,10 +88,12 @@ def consortium_trail(
     record_id: Bytes32 | None = None,
     patient: Address | None = None,
     org: Address | None = None,
-) -> ConsortiumTrailPublic:
+    format: Literal["json", "fhir"] = "json",
+) -> ConsortiumTrailPublic | dict[str, Any]:
     """Every organisation's entries matching the query, decrypted with this (a regulator's)
     gateway's key and each checked against its anchored root; hospital A's gateway need not be
-    up, only some node holding its batches."""
+    up, only some node holding its batches. ``format=fhir``: a Bundle of AuditEvents, each
+    observed by the organisation whose log it is in."""
     member = lookup_member(gateway, signer)
     trace.view = "audit"
     if member is None or member.org is None or org_kind(gateway, member.org) != OrgKind.REGULATOR:
@@ -110,6 +113,12 @@ def consortium_trail(
         )
         for found in gateway.trail.entries(record_id=record_id, patient=patient, org=org)
     ]
+    if format == "fhir":
+        return {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": audit_event(i.entry, gateway=i.org)} for i in items],
+        }
     return ConsortiumTrailPublic(
         gateway=gateway.org.address,
         complete=not problems,

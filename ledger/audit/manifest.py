@@ -17,6 +17,7 @@ Wire form, RFC 8785 JSON: ``{"v":1,"kind":"medledger.access-log.v1","org":"0x.."
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -235,6 +236,40 @@ def _entries(plain: bytes) -> list[AccessEntry]:
 def _check_leaf(manifest: Manifest, index: int, entry: AccessEntry) -> None:
     if not 0 <= index < len(manifest.leaves) or leaf_hash(entry.digest()) != manifest.leaves[index]:
         raise ManifestInvalid(f"entry {index} does not match its leaf (altered or misplaced)")
+    problem = _misshapen(entry)
+    if problem:
+        raise ManifestInvalid(f"entry {index} is not an access entry: {problem}")
+
+
+_ACTION = re.compile(r"\S+ \S+")  # method and route (api/audit.py quotes any whitespace in it)
+_OUTCOME = re.compile(r"(allowed|denied|error)(:\S+)?")
+_SALT = re.compile(r"0x[0-9a-f]{64}")
+_LAST_FHIR_INSTANT = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
+def _misshapen(entry: AccessEntry) -> str | None:
+    """What makes ``entry`` other than one a gateway logs, or None. Another member sealed it, and
+    its leaf matching proves only that it hashed what it wrote: an entry of another shape would
+    fail later, where it is served or shown as a FHIR AuditEvent."""
+    if type(entry.at) is not int or not 0 <= entry.at <= _LAST_FHIR_INSTANT:
+        return "at is not a time"
+    if entry.version is not None and (type(entry.version) is not int or entry.version < 0):
+        return "version is not a number"
+    texts = (entry.actor, entry.action, entry.outcome)
+    optional = (entry.org, entry.record_id, entry.view, entry.patient, entry.grant, entry.purpose)
+    if not all(isinstance(t, str) for t in texts) or not all(
+        t is None or isinstance(t, str) for t in (*optional, entry.salt)
+    ):
+        return "a field is not text"
+    if not entry.actor:
+        return "actor is empty"
+    if entry.grant is not None and any(c.isspace() for c in entry.grant):
+        return "grant is not an id"
+    if not _ACTION.fullmatch(entry.action) or not _OUTCOME.fullmatch(entry.outcome):
+        return "action or outcome is not one a gateway writes"
+    if entry.salt is not None and not _SALT.fullmatch(entry.salt):
+        return "salt is not 32 bytes of hex"
+    return None
 
 
 def _hex32(text: object) -> bytes:

@@ -14,8 +14,10 @@ with the reason, and never read.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +55,8 @@ CREATE TABLE IF NOT EXISTS trail_synced (id INTEGER PRIMARY KEY CHECK (id = 1),
     block INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS trail_batches (chain_batch_id INTEGER PRIMARY KEY,
     org TEXT NOT NULL, root BLOB NOT NULL, count INTEGER NOT NULL, cid TEXT,
-    status TEXT NOT NULL, reason TEXT, leaves BLOB, readable INTEGER NOT NULL DEFAULT 0);
+    status TEXT NOT NULL, reason TEXT, leaves BLOB, readable INTEGER NOT NULL DEFAULT 0,
+    tried_at REAL);
 CREATE TABLE IF NOT EXISTS trail_entries (chain_batch_id INTEGER NOT NULL,
     leaf_index INTEGER NOT NULL, body TEXT NOT NULL, record_id TEXT, patient TEXT,
     PRIMARY KEY (chain_batch_id, leaf_index));
@@ -94,7 +97,14 @@ class TrailIndex:
     """Gathers and checks the consortium's published access-log batches, for one organisation."""
 
     def __init__(
-        self, path: Path, chain: Chain, store: ContentStore, *, org: str, key: X25519PrivateKey
+        self,
+        path: Path,
+        chain: Chain,
+        store: ContentStore,
+        *,
+        org: str,
+        key: X25519PrivateKey,
+        retry_after_s: float = 60.0,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -106,14 +116,16 @@ class TrailIndex:
         self._store = store
         self._org = Web3.to_checksum_address(org)
         self._key = key
+        self._retry_after_s = retry_after_s
 
     def sync(self, *, retry_unavailable: bool = True) -> None:
         """Read the batches anchored since the last sync, and fetch and check every manifest not
-        yet had (those that were unavailable too, unless ``retry_unavailable`` is False)."""
+        yet had; those that were unavailable too, unless ``retry_unavailable`` is False, once
+        ``retry_after_s`` has passed since they were last asked for (each costs the node's fetch
+        timeout: a request must not wait that long for every missing batch, every time)."""
         with self._sync_lock:
             self._follow_chain()
-            wanted = (PENDING, UNAVAILABLE) if retry_unavailable else (PENDING,)
-            for batch in self._batches_in(wanted):
+            for batch in self._due(retry_unavailable):
                 self._gather(batch)
 
     def _follow_chain(self) -> None:
@@ -225,17 +237,20 @@ class TrailIndex:
     def _mark(self, chain_batch_id: int, status: str, reason: str) -> None:
         with self._lock:
             self._conn.execute(
-                "UPDATE trail_batches SET status = ?, reason = ? WHERE chain_batch_id = ?",
-                (status, reason, chain_batch_id),
+                "UPDATE trail_batches SET status = ?, reason = ?, tried_at = ?"
+                " WHERE chain_batch_id = ?",
+                (status, reason, time.time(), chain_batch_id),
             )
 
-    def _batches_in(self, statuses: tuple[str, ...]) -> list[IndexedBatch]:
-        marks = ", ".join("?" for _ in statuses)
+    def _due(self, retry_unavailable: bool) -> list[IndexedBatch]:
+        # With retries off, no unavailable batch is due: no time it was tried at is before -inf.
+        before = time.time() - self._retry_after_s if retry_unavailable else -math.inf
         with self._lock:
             rows = self._conn.execute(
-                "SELECT chain_batch_id, org, root, count, cid, status, reason, readable"  # noqa: S608
-                f" FROM trail_batches WHERE status IN ({marks}) ORDER BY chain_batch_id",
-                statuses,
+                "SELECT chain_batch_id, org, root, count, cid, status, reason, readable"
+                " FROM trail_batches WHERE status = ? OR (status = ? AND tried_at <= ?)"
+                " ORDER BY chain_batch_id",
+                (PENDING, UNAVAILABLE, before),
             ).fetchall()
         return [_batch(row) for row in rows]
 

@@ -15,20 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import requests
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from api.gateway import build_gateway
 from api.main import create_app
 from api.serving import serve
 from ledger.audit.access_log import ACCESS_LOG_KIND, AccessEntry, new_salt
-from ledger.audit.manifest import build_manifest, open_for_regulator, parse_manifest
+from ledger.audit.manifest import Enrolment, build_manifest, open_for_regulator, parse_manifest
 from ledger.audit.patient_trail import consortium_accesses
 from ledger.audit.trail_index import TrailIndex, verify_consortium_trail
 from ledger.chain.node import Anvil
-from ledger.cli.app import EXIT_OK, main
-from ledger.crypto.keys import PatientKeys, load_key
+from ledger.cli.app import EXIT_NOT_INTACT as EXIT_INCOMPLETE, EXIT_OK, main
+from ledger.crypto.keys import PatientKeys, load_key, x25519_public_hex
 from ledger.crypto.merkle import MerkleTree, leaf_hash, verify
 from ledger.errors import DecryptionFailed
 from ledger.gateway.client import GatewayClient, GatewayError
@@ -152,6 +155,37 @@ def anchored_batch(three: Consortium3, batch_id: int) -> tuple[bytes, str]:
     return bytes(root), str(org)
 
 
+def anchor_raw(three: Consortium3, sender: LocalAccount, root: bytes, count: int, cid: str) -> int:
+    """Anchor an access-log batch as ``sender``, as an attacker would: a raw transaction signed
+    with its key, no client of ours in between; returns the batch id."""
+    batches = three.gateway("regulator").chain.contract("BatchAnchor")
+    receipt = send_raw(
+        three.world.w3,
+        sender,
+        batches,
+        "anchorBatch",
+        ACCESS_LOG_KIND,
+        root,
+        count,
+        cid_to_bytes(cid),
+    )
+    assert receipt["status"] == 1
+    (event,) = batches.events.BatchAnchored().process_receipt(receipt)
+    return int(event["args"]["batchId"])
+
+
+def audit_trail_cli(three: Consortium3, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    """`medledger audit trail` as the regulator's auditor, on the regulator's gateway."""
+    world = three.world
+    monkeypatch.setenv("MEDLEDGER_DATA_DIR", str(world.data_dir))
+    monkeypatch.setenv("MEDLEDGER_RPC_URL", three.gateway("regulator").settings.rpc_url)
+    monkeypatch.setenv("PASS", "")  # the demo's keys have empty passphrases
+    key = world.consortium.orgs["regulator"].staff["auditor"].key_file
+    url = world.gateways["regulator"].url
+    command = ["audit", "trail", "--key", str(key), "--passphrase-env", "PASS", "--gateway", url]
+    return main([*command, *args])
+
+
 def assert_proven(three: Consortium3, item: dict[str, Any]) -> None:
     """The entry, as served, is in the batch its organisation anchored on chain."""
     root, org = anchored_batch(three, item["chain_batch_id"])
@@ -180,6 +214,21 @@ def test_the_regulator_sees_one_records_trail_from_both_organisations(
     assert {item["entry"]["record_id"] for item in reply["items"]} == {rid}
     for item in reply["items"]:
         assert_proven(accessed, item)
+    bundle = trail(accessed, record_id=rid, format="fhir")
+    observers = {
+        e["resource"]["source"]["observer"]["identifier"]["value"] for e in bundle["entry"]
+    }
+    assert observers == {f"urn:ethereum:{a}", f"urn:ethereum:{insurer}"}
+    assert len(bundle["entry"]) == len(reply["items"])
+
+
+def test_a_path_with_whitespace_is_logged_as_an_action_without_any(accessed: Consortium3) -> None:
+    # An outsider's unrouted path is logged as sent; decoded, its whitespace would make an entry
+    # that every regulator refuses, and with it the honest batch it is sealed in.
+    served = accessed.world.gateways["regulator"]
+    httpx.get(served.url + "/v1/no%20such%09route", timeout=30)
+    (logged,) = served.gateway.access_log.entries(after_seq=0, limit=10**6)[-1:]
+    assert logged.entry.action == "GET /v1/no%20such%09route"
 
 
 def test_an_organisation_that_is_not_a_regulator_reads_no_ones_entries(
@@ -233,16 +282,9 @@ def test_audit_trail_checks_the_regulators_trail_against_the_chain(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    world = accessed.world
-    monkeypatch.setenv("MEDLEDGER_DATA_DIR", str(world.data_dir))
-    monkeypatch.setenv("MEDLEDGER_RPC_URL", accessed.gateway("regulator").settings.rpc_url)
-    monkeypatch.setenv("PASS", "")  # the demo's keys have empty passphrases
-    key = world.consortium.orgs["regulator"].staff["auditor"].key_file
     out = tmp_path / "trail.json"
-    args = ["audit", "trail", "--key", str(key), "--passphrase-env", "PASS"]
-    url = world.gateways["regulator"].url
     rid = accessed.records["alice"]
-    assert main([*args, "--gateway", url, "--record", rid, "--out", str(out)]) == EXIT_OK
+    assert audit_trail_cli(accessed, monkeypatch, "--record", rid, "--out", str(out)) == EXIT_OK
     printed = capsys.readouterr().out
     assert "organisations=2" in printed
     assert "mismatched=0 complete=yes" in printed
@@ -327,7 +369,9 @@ def test_with_hospital_a_down_the_regulator_still_has_a_complete_trail(
     assert len(reply["items"]) == len(rebuilt)
 
 
-def test_a_forged_batch_is_reported_and_not_taken(accessed: Consortium3) -> None:
+def test_a_forged_batch_is_reported_and_not_taken(
+    accessed: Consortium3, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     world, rid = accessed.world, accessed.records["alice"]
     pharmacy = world.consortium.account(world.consortium.orgs["pharmacy"].key_file)
     regulator = accessed.gateway("regulator")
@@ -343,27 +387,10 @@ def test_a_forged_batch_is_reported_and_not_taken(accessed: Consortium3) -> None
     )
     cid = regulator.store.put(manifest)
     root = MerkleTree([leaf_hash(e.digest()) for e in anchored]).root
-    batches = regulator.chain.contract("BatchAnchor")
-    receipt = send_raw(
-        world.w3, pharmacy, batches, "anchorBatch", ACCESS_LOG_KIND, root, 2, cid_to_bytes(cid)
-    )
-    assert receipt["status"] == 1
-    (event,) = batches.events.BatchAnchored().process_receipt(receipt)
-    forged = int(event["args"]["batchId"])
+    forged = anchor_raw(accessed, pharmacy, root, 2, cid)
     # And a batch whose manifest no node has.
     missing = build_manifest(pharmacy.address, anchored, regulators={}, patient_keys={})
-    receipt = send_raw(
-        world.w3,
-        pharmacy,
-        batches,
-        "anchorBatch",
-        ACCESS_LOG_KIND,
-        root,
-        2,
-        cid_to_bytes(cid_of(missing)),
-    )
-    (event,) = batches.events.BatchAnchored().process_receipt(receipt)
-    unhad = int(event["args"]["batchId"])
+    unhad = anchor_raw(accessed, pharmacy, root, 2, cid_of(missing))
     reply = trail(accessed, record_id=rid)
     problems = {p["chain_batch_id"]: p for p in reply["problems"]}
     assert not reply["complete"]
@@ -372,6 +399,13 @@ def test_a_forged_batch_is_reported_and_not_taken(accessed: Consortium3) -> None
     assert problems[unhad]["status"] == "unavailable"
     assert pharmacy.address not in {item["entry"]["actor"] for item in reply["items"]}
     assert json.dumps(reply).count("denied:x") == 0
+    # The CLI names both and exits 1: the trail is not complete.
+    capsys.readouterr()
+    assert audit_trail_cli(accessed, monkeypatch) == EXIT_INCOMPLETE
+    printed = capsys.readouterr().out
+    assert f"batch {forged} of {pharmacy.address}: rejected" in printed
+    assert f"batch {unhad} of {pharmacy.address}: unavailable" in printed
+    assert "complete=no" in printed
 
 
 def test_a_batch_sealed_before_publishing_is_reported_as_local_only(accessed: Consortium3) -> None:
@@ -389,13 +423,80 @@ def test_a_batch_sealed_before_publishing_is_reported_as_local_only(accessed: Co
         }
     )
     cid = regulator.store.put(placeholder)
-    batches = regulator.chain.contract("BatchAnchor")
-    receipt = send_raw(
-        world.w3, insurer, batches, "anchorBatch", ACCESS_LOG_KIND, root, 3, cid_to_bytes(cid)
-    )
-    (event,) = batches.events.BatchAnchored().process_receipt(receipt)
+    batch_id = anchor_raw(accessed, insurer, root, 3, cid)
     problems = {p["chain_batch_id"]: p for p in trail(accessed)["problems"]}
-    assert problems[int(event["args"]["batchId"])]["status"] == "local_only"
+    assert problems[batch_id]["status"] == "local_only"
+
+
+def test_an_enrolment_its_pseudonym_did_not_sign_is_not_taken(accessed: Consortium3) -> None:
+    world, bob = accessed.world, accessed.patients["bob"]
+    insurer = accessed.gateway("insurer")
+    insurer.trail.sync()
+    real = insurer.trail.enrolment(bob.pseudonym.address)
+    assert real is not None
+    # Bob's signed enrolment, as hospital A published it, with the attacker's key put in its place.
+    published = [
+        e
+        for b in insurer.trail.batches()
+        if b.status == "ok" and b.org == world.org_address("hospital-a")
+        for e in parse_manifest(insurer.store.get(str(b.cid))).enrolments
+        if e.pseudonym == bob.pseudonym.address
+    ]
+    attacker_key = X25519PrivateKey.generate().public_key()
+    swapped = Enrolment(
+        bob.pseudonym.address, x25519_public_hex(attacker_key), published[0].signature
+    )
+    pharmacy = world.consortium.account(world.consortium.orgs["pharmacy"].key_file)
+    own = [_entry(accessed.records["bob"], pharmacy.address, "allowed")]
+    manifest = build_manifest(
+        pharmacy.address, own, regulators={}, patient_keys={}, enrolments=[swapped]
+    )
+    cid = insurer.store.put(manifest)
+    root = MerkleTree([leaf_hash(e.digest()) for e in own]).root
+    anchor_raw(accessed, pharmacy, root, 1, cid)
+    insurer.trail.sync()
+    assert [b.status for b in insurer.trail.batches() if b.cid == cid] == ["ok"]
+    kept = insurer.trail.enrolment(bob.pseudonym.address)
+    assert kept is not None
+    assert x25519_public_hex(kept) == x25519_public_hex(real)
+
+
+def test_a_missing_batch_is_asked_for_again_only_after_the_retry_interval(
+    accessed: Consortium3, tmp_path: Path
+) -> None:
+    world = accessed.world
+    pharmacy = world.consortium.account(world.consortium.orgs["pharmacy"].key_file)
+    regulator = accessed.gateway("regulator")
+    own = [_entry(accessed.records["alice"], pharmacy.address, "allowed")]
+    manifest = build_manifest(
+        pharmacy.address,
+        own,
+        regulators={regulator.org.address: regulator.org_key.public_key()},
+        patient_keys={},
+    )
+    root = MerkleTree([leaf_hash(e.digest()) for e in own]).root
+    batch_id = anchor_raw(accessed, pharmacy, root, 1, cid_of(manifest))
+
+    def status(retry_after_s: float) -> str:
+        index = TrailIndex(
+            tmp_path / "index.sqlite",
+            regulator.chain,
+            regulator.store,
+            org=regulator.org.address,
+            key=regulator.org_key,
+            retry_after_s=retry_after_s,
+        )
+        try:
+            index.sync()
+            (found,) = [b for b in index.batches() if b.chain_batch_id == batch_id]
+            return found.status
+        finally:
+            index.close()
+
+    assert status(3600) == "unavailable"
+    regulator.store.put(manifest)  # published late (or replicated at last)
+    assert status(3600) == "unavailable"  # not asked for again yet
+    assert status(0) == "ok"
 
 
 def _entry(rid: str, actor: str, outcome: str) -> AccessEntry:

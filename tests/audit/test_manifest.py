@@ -8,6 +8,7 @@ from dataclasses import asdict, replace
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from hypothesis import given, settings, strategies as st
 
 from ledger.audit.access_log import AccessEntry, new_salt
 from ledger.audit.manifest import (
@@ -159,3 +160,40 @@ def test_an_entry_that_does_not_match_its_leaf_is_refused() -> None:
 def test_bytes_that_are_not_a_manifest_are_refused(blob: bytes) -> None:
     with pytest.raises(ManifestInvalid):
         parse_manifest(blob)
+
+
+@settings(max_examples=25, deadline=None)
+@given(owners=st.lists(st.sampled_from([ALICE, BOB, None]), min_size=1, max_size=8))
+def test_each_patient_opens_exactly_their_own_entries(owners: list[str | None]) -> None:
+    entries = [entry(owner, at) for at, owner in enumerate(owners)]
+    manifest = parse_manifest(published(entries))
+    check_anchored(manifest, root=anchored_root(entries), count=len(entries), org=HOSPITAL)
+    assert open_for_regulator(manifest, REGULATOR_KEY, REGULATOR) == entries
+    for pseudonym, key in ((ALICE, ALICE_KEY), (BOB, BOB_KEY)):
+        mine = [(i, e) for i, e in enumerate(entries) if e.patient == pseudonym]
+        assert open_for_patient(manifest, key) == mine
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"at": "yesterday"},
+        {"at": 10**13},
+        {"version": "1"},
+        {"action": "GET /v1/a  b"},
+        {"outcome": "maybe"},
+        {"actor": ""},
+        {"salt": "0x12"},
+        {"grant": "0x12 34"},
+    ],
+)
+def test_an_entry_no_gateway_writes_is_refused_though_it_matches_its_leaf(
+    odd: dict[str, object],
+) -> None:
+    # A hostile member hashes what it writes, so the leaf matches; the shape does not.
+    entries = [replace(ENTRIES[0], **odd), ENTRIES[1]]  # type: ignore[arg-type]
+    manifest = parse_manifest(published(entries))
+    with pytest.raises(ManifestInvalid, match="entry 0 is not an access entry"):
+        open_for_regulator(manifest, REGULATOR_KEY, REGULATOR)
+    with pytest.raises(ManifestInvalid, match="entry 0 is not an access entry"):
+        open_for_patient(manifest, ALICE_KEY)
