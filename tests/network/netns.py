@@ -41,7 +41,7 @@ from ledger.errors import ConfigError
 from ledger.gateway.client import GatewayClient, fetch_domain
 from ledger.network.consortium import Consortium, OrgRecord, seed_demo
 from ledger.network.content import SWARM_KEY_FILE
-from ledger.network.org import OrgNode, gateway_command, write_org_env
+from ledger.network.org import OrgNode, gateway_command
 from ledger.network.org_join import publish_peer, sync_peers
 from ledger.network.stack import write_demo_org
 from ledger.settings import Settings
@@ -450,17 +450,21 @@ def org_machine(
     """``record``'s machine on ``host``: its directory as `medledger up` writes it (org.env, its
     key, its copies of the deployment and swarm key) with the host's address and ports, an IPFS
     node and a gateway run from it under the host's prefix (not yet started)."""
-    settings = Settings(
-        data_dir=root,
-        api_host=host.address,
-        ipfs_host=host.address,
-        ipfs_api_port=host.port(5001),
-        ipfs_swarm_port=host.port(4001),
-        content_fetch_timeout_s=FETCH_TIMEOUT_S,
-        ipfs_redial_interval_s=0.5,
+    inherited = Settings(
+        data_dir=root, content_fetch_timeout_s=FETCH_TIMEOUT_S, ipfs_redial_interval_s=0.5
     )
-    directory = write_demo_org(settings, rpc_url, record, 0, host.port(8000))
-    write_org_env(directory, {**directory.env(), "MEDLEDGER_BULK_WORKERS": "0", **extra})
+    values = {
+        "MEDLEDGER_RPC_URL": rpc_url,
+        "MEDLEDGER_CHAIN_ID": str(inherited.chain_id),
+        "MEDLEDGER_API_HOST": host.address,
+        "MEDLEDGER_API_PORT": str(host.port(8000)),
+        "MEDLEDGER_IPFS_HOST": host.address,
+        "MEDLEDGER_IPFS_API_PORT": str(host.port(5001)),
+        "MEDLEDGER_IPFS_SWARM_PORT": str(host.port(4001)),
+        "MEDLEDGER_BULK_WORKERS": "0",
+        **extra,
+    }
+    directory = write_demo_org(inherited, root, record, values)
     own = directory.settings()
     node = IpfsNode(
         repo_dir=directory.root / "ipfs",
