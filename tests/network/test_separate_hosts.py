@@ -346,7 +346,7 @@ def a_down(separate: SeparateConsortium, written: Written) -> Written:
     with separate.as_staff("hospital-a", "doctor") as doctor:
         written.cids = {
             v["cid"]
-            for record in written.single
+            for record in written.anchored
             for v in doctor.get_json(f"/v1/records/{record}/verification")["versions"]
         }
     _await_replicated(separate, written.cids)
@@ -371,6 +371,9 @@ def a_down(separate: SeparateConsortium, written: Written) -> Written:
     # No request reaches A from here on: once its sealer has anchored what these logged, it
     # anchors nothing more, and it dies quiet.
     _await_quiet(separate.chain, separate.consortium.orgs["hospital-a"].address)
+    # Every batch A anchored (record versions and access logs) replicated too.
+    a = separate.consortium.orgs["hospital-a"].address
+    _await_replicated(separate, {manifest for _, manifest in _batches(separate.chain, a)})
     machine.power_off()
     return written
 
@@ -398,7 +401,7 @@ def test_the_insurer_verifies_every_record_hospital_a_anchored_one_by_one_from_i
             assert check["intact"] is True, check["versions"]
             assert {v["content"] for v in check["versions"]} == {"intact"}
             versions += len(check["versions"])
-    assert versions == len(a_down.cids) == 3  # two records, one of them amended
+    assert versions == 3  # two records, one of them amended
 
 
 def test_hospital_b_opens_its_granted_envelope_from_its_own_node(
@@ -419,6 +422,18 @@ def test_hospital_b_opens_its_granted_envelope_from_its_own_node(
     )
     resource = json.loads(plaintext)["resource"]
     assert resource["entry"][0]["resource"]["code"]["text"] == "admission, amended"
+
+
+def test_the_insurer_verifies_hospital_as_batch_anchored_records_from_its_own_node(
+    separate: SeparateConsortium, a_down: Written
+) -> None:
+    with separate.as_staff("insurer", "auditor") as insurer:
+        for record in a_down.batched:
+            check = insurer.get_json(f"/v1/records/{record}/verification")
+            assert check["intact"] is True, check["versions"]
+            (version,) = check["versions"]
+            assert version["content"] == "intact"
+            assert version["batch"] is not None
 
 
 def test_hospital_a_restarts_and_catches_up_with_nothing_lost(
