@@ -224,6 +224,35 @@ def test_org_status_of_an_organisation_with_no_directory_is_an_error(
     assert "no organisation 'nobody'" in capsys.readouterr().err
 
 
+def test_an_organisation_name_that_would_name_another_directory_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MEDLEDGER_DATA_DIR", str(tmp_path / "data"))
+    assert main(["org", "stop", "../regulator"]) == EXIT_ERROR
+    assert "not an organisation name" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [("MEDLEDGER_API_PORT=not-a-port", "api_port"), ("API_PORT=8000", "not a MEDLEDGER_NAME")],
+)
+def test_a_bad_line_in_org_env_is_an_error_that_names_the_file(
+    line: str,
+    said: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = tmp_path / "orgs" / "clinic-c"
+    root.mkdir(parents=True)
+    (root / "org.env").write_text(f"# a comment\n{line}\n")
+    monkeypatch.setenv("MEDLEDGER_DATA_DIR", str(tmp_path))
+    assert main(["org", "status", "clinic-c"]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert str(root / "org.env") in err
+    assert said in err
+
+
 def test_a_fourth_organisation_joins_is_admitted_starts_and_verifies_a_record(
     stack: Stack,
     record: str,
