@@ -134,7 +134,7 @@ def add_org_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         command.set_defaults(run=run)
         if name == "stop":
             command.add_argument(
-                "--timeout", type=float, default=15.0, help="seconds before SIGKILL"
+                "--timeout", type=float, default=30.0, help="seconds before SIGKILL"
             )
     join = org.add_parser("join", help="make a new organisation's directory to join a consortium")
     join.add_argument("org", help="its name: the directory <DATA_DIR>/orgs/<org>")

@@ -1,5 +1,6 @@
 """One organisation's node, the unit of deployment: its directory ``<DATA_DIR>/orgs/<org>/`` and the
-processes it runs from it (IPFS node, gateway), started detached with pid files and stopped by them.
+processes it runs from it (its chain node where it has one, IPFS node, gateway), started detached
+with pid files and stopped by them.
 
 The directory holds everything the organisation's processes read, and nothing of another's:
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -29,7 +31,7 @@ import httpx
 
 from ledger.chain.node import is_listening
 from ledger.errors import ConfigError
-from ledger.settings import Settings
+from ledger.settings import Settings, load_settings
 from ledger.store import IpfsNode
 from ledger.store.ipfs_node import PEERS_FILE
 
@@ -40,8 +42,15 @@ CHAIN_FILE = "chain.json"
 PROCESSES = ("chain", "ipfs", "gateway")
 
 
+#: An organisation's name names its directory: no path separators, nothing hidden.
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
 def org_dir(data_dir: Path, org: str) -> Path:
-    """Where an organisation's own processes keep their state."""
+    """Where an organisation's own processes keep their state; ConfigError for a name that is
+    not lower-case letters, digits and hyphens (it would name another directory)."""
+    if not _NAME.match(org):
+        raise ConfigError(f"{org!r} is not an organisation name (a-z, 0-9, '-'; up to 63)")
     return data_dir / "orgs" / org
 
 
@@ -97,7 +106,10 @@ class OrgNode:
         """This organisation's settings: org.env first, the environment for what it leaves out
         (a passphrase, say, which org.env never holds)."""
         fields = {name.removeprefix("MEDLEDGER_").lower(): v for name, v in self.env().items()}
-        return Settings(**fields)  # type: ignore[arg-type]
+        try:
+            return load_settings(**fields)
+        except ConfigError as exc:
+            raise ConfigError(f"{self.env_file}: {exc}") from exc
 
 
 def write_org_env(node: OrgNode, values: dict[str, str]) -> None:

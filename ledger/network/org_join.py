@@ -10,6 +10,7 @@ admits it once it re-reads the directory (`medledger org peers`).
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,6 +135,11 @@ def join(
         raise ConfigError(f"{deployment_file} is not a deployment file") from exc
     if not swarm_key.is_file():
         raise ConfigError(f"swarm key {swarm_key} does not exist")
+    # The deployment must name contracts that are there on this chain: refused before anything
+    # is written, so a failed join leaves no directory behind.
+    with tempfile.TemporaryDirectory() as scratch:
+        recorded.save(Path(scratch))
+        deploy.load_deployment(connect(rpc_url), Path(scratch), chain_id=recorded.chain_id)
     api_port, ipfs_api, ipfs_swarm = ports
     node = OrgNode(root)
     write_org_env(
@@ -148,8 +154,6 @@ def join(
         },
     )
     recorded.save(root)
-    # The copy must name contracts that are there on this chain: refused now, not at start.
-    deploy.load_deployment(connect(rpc_url), root, chain_id=recorded.chain_id)
     copy_private(swarm_key, node.swarm_key)
     if key_file is not None:
         copy_private(key_file, node.key_file)

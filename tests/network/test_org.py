@@ -224,6 +224,60 @@ def test_org_status_of_an_organisation_with_no_directory_is_an_error(
     assert "no organisation 'nobody'" in capsys.readouterr().err
 
 
+def test_an_organisation_name_that_would_name_another_directory_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MEDLEDGER_DATA_DIR", str(tmp_path / "data"))
+    assert main(["org", "stop", "../regulator"]) == EXIT_ERROR
+    assert "not an organisation name" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [("MEDLEDGER_API_PORT=not-a-port", "api_port"), ("API_PORT=8000", "not a MEDLEDGER_NAME")],
+)
+def test_a_bad_line_in_org_env_is_an_error_that_names_the_file(
+    line: str,
+    said: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = tmp_path / "orgs" / "clinic-c"
+    root.mkdir(parents=True)
+    (root / "org.env").write_text(f"# a comment\n{line}\n")
+    monkeypatch.setenv("MEDLEDGER_DATA_DIR", str(tmp_path))
+    assert main(["org", "status", "clinic-c"]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert str(root / "org.env") in err
+    assert said in err
+
+
+def test_a_join_with_a_deployment_that_is_not_on_the_chain_is_refused_and_leaves_nothing(
+    stack: Stack,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data_dir = _data_dir(stack)
+    monkeypatch.setenv("MEDLEDGER_DATA_DIR", str(data_dir))
+    recorded = json.loads(
+        (stack.orgs["hospital-a"].root / "deployments" / "31337.json").read_text()
+    )
+    recorded["addresses"]["Membership"] = "0x" + "11" * 20  # no code there
+    forged = tmp_path / "31337.json"
+    forged.write_text(json.dumps(recorded))
+    join = [
+        *("org", "join", "clinic-x", "--rpc-url", stack.rpc_url, "--deployment", str(forged)),
+        *("--swarm-key", str(data_dir / "swarm.key"), "--passphrase-env", "NOPE"),
+        *("--api-port", "1", "--ipfs-api-port", "2", "--ipfs-swarm-port", "3"),
+    ]
+    monkeypatch.setenv("NOPE", "")
+    assert main(join) == EXIT_ERROR
+    assert "no code at" in capsys.readouterr().err
+    assert not (data_dir / "orgs" / "clinic-x").exists()
+
+
 def test_a_fourth_organisation_joins_is_admitted_starts_and_verifies_a_record(
     stack: Stack,
     record: str,
