@@ -10,7 +10,7 @@ import pytest
 from ledger.network.supervisor import RunningNetwork, running_network
 from ledger.settings import Settings
 from tests.conftest import free_run
-from tests.network.netns import Hosts, SeparateConsortium, hosts, separate_consortium
+from tests.network.netns import Hosts, SeparateConsortium, separate_consortium
 
 THREE_GATEWAYS = {"hospital-a": 0, "insurer": 1, "hospital-b": 2}
 
@@ -54,7 +54,7 @@ def machines() -> Iterator[Hosts]:
     """This module's hosts: network namespaces on a bridge as root, else loopback (the mode is
     printed at the end of the run); every process on them killed and every namespace removed at
     the end, whatever happened."""
-    with hosts() as made:
+    with Hosts() as made:
         HOST_MODES.add(f"{made.mode}{f' ({made.why})' if made.why else ''}")
         yield made
 

@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Self
@@ -234,7 +235,9 @@ class Socket:
 
 
 class Hosts:
-    """The machines of one test run: a bridge and a namespace per host, or loopback."""
+    """The machines of one test run: a bridge and a namespace per host, or loopback; one per
+    process at a time (the names carry the process's id). Closing kills every process on them
+    and removes what was made."""
 
     def __init__(self, mode: Mode | Literal["auto"] = "auto") -> None:
         wanted = os.environ.get("MEDLEDGER_TEST_HOSTS", mode)
@@ -361,16 +364,6 @@ def wait_until(condition: object, timeout_s: float, what: str, interval_s: float
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
         time.sleep(interval_s)
-
-
-@contextlib.contextmanager
-def hosts(mode: Mode | Literal["auto"] = "auto") -> Iterator[Hosts]:
-    """A run's hosts, torn down on exit however it ends."""
-    made = Hosts(mode)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 @dataclass
@@ -509,8 +502,9 @@ def separate_consortium(
                 publish_peer(machine.directory)  # its peer id and address, on chain
             for machine in machines.values():
                 sync_peers(machine.directory)  # every other member's, from the chain
-            for machine in machines.values():
-                machine.gateway.start()
+            # Side by side: each gateway spends seconds importing before it answers.
+            with ThreadPoolExecutor(len(machines)) as pool:
+                list(pool.map(lambda m: m.gateway.start(), machines.values()))
             yield SeparateConsortium(made, anvil, w3, consortium, swarm_key, machines)
         finally:
             # Gateways first: one stopping seals its access log onto its node.
