@@ -287,6 +287,8 @@ def _consent_steps(consortium: Consortium, patient: PatientKeys, record_id: str)
     assert hospital.gateway_url is not None
     auditor = consortium.account(insurer.staff["auditor"].key_file)
     read = {"purpose": "claim_verification"}
+    # The insurer asks hospital A's gateway: only the writer holds the data key, and cuts the
+    # view the grant allows (keys follow consent); the patient's wallet relays through it too.
     with (
         PatientWallet(patient, hospital.gateway_url) as wallet,
         GatewayClient(

@@ -23,7 +23,7 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -265,7 +265,7 @@ def _start(
     cwd: str | None = None,
 ) -> int:
     """Start ``process`` unless it runs; return its pid once it answers. ConfigError if another
-    process answers at its URL, or (the node then stopped) if it exits or stays silent."""
+    process answers at its URL, or (it then stopped) if it exits or stays silent."""
     pid = running_pid(node, process)
     if pid is not None:
         return pid
@@ -277,7 +277,7 @@ def _start(
     while not answering():
         exited, _ = os.waitpid(pid, os.WNOHANG)
         if exited or time.monotonic() > deadline:
-            stop_processes(node)
+            stop_processes(node, only=[process])
             what = "exited" if exited else f"did not answer at {url} in {timeout_s:.0f}s"
             raise ConfigError(f"{node.name}'s {process} {what}; see {log}")
         time.sleep(0.05)
@@ -331,10 +331,18 @@ def gateway_url(settings: Settings) -> str:
     return f"http://{settings.api_host}:{settings.api_port}"
 
 
-def stop_processes(node: OrgNode, *, timeout_s: float = 30.0) -> list[str]:
-    """SIGTERM the node's processes (gateway, IPFS node, chain node), wait until they are gone,
-    SIGKILL what still runs after ``timeout_s``; returns the names of those that were running."""
-    pids = {p: pid for p in reversed(PROCESSES) if (pid := running_pid(node, p)) is not None}
+def stop_processes(
+    node: OrgNode, *, timeout_s: float = 30.0, only: Iterable[str] = PROCESSES
+) -> list[str]:
+    """SIGTERM the node's processes (gateway, IPFS node, chain node; or those of them in
+    ``only``), wait until they are gone, SIGKILL what still runs after ``timeout_s``; returns the
+    names of those that were running."""
+    wanted = set(only)
+    pids = {
+        p: pid
+        for p in reversed(PROCESSES)
+        if p in wanted and (pid := running_pid(node, p)) is not None
+    }
     for pid in pids.values():
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
@@ -343,7 +351,7 @@ def stop_processes(node: OrgNode, *, timeout_s: float = 30.0) -> list[str]:
             if time.monotonic() > deadline:
                 os.kill(pid, signal.SIGKILL)
             time.sleep(0.05)
-    for process in PROCESSES:
+    for process in wanted:
         node.pid_file(process).unlink(missing_ok=True)
     return list(pids)
 

@@ -27,9 +27,12 @@ from ledger.network.org import (
     copy_private,
     ipfs_identity,
     org_dir,
+    processes,
+    running_pid,
     start_chain,
     start_gateway,
     start_ipfs,
+    stop_processes,
     write_org_env,
 )
 from ledger.types import OrgKind
@@ -91,16 +94,21 @@ def sync_peers(node: OrgNode) -> list[str]:
     return peers
 
 
-def start_org(node: OrgNode, *, peers: bool = True) -> None:
+def start_org(node: OrgNode) -> None:
     """Start the organisation's processes, detached: its chain node where it runs one; its IPFS
-    node; its directory entry published and its peers taken from the directory (``peers``); then
-    its gateway. Idempotent: what runs already is left running."""
-    start_chain(node)
-    start_ipfs(node)
-    if peers:
+    node; its directory entry published and its peers taken from the directory; then its gateway.
+    Idempotent: what runs already is left running. If a step fails, what this call started is
+    stopped again, so a failed start leaves nothing behind."""
+    before = {p for p in processes(node) if running_pid(node, p) is not None}
+    try:
+        start_chain(node)
+        start_ipfs(node)
         publish_peer(node)
         sync_peers(node)
-    start_gateway(node)
+        start_gateway(node)
+    except BaseException:
+        stop_processes(node, only=[p for p in processes(node) if p not in before])
+        raise
 
 
 @dataclass(frozen=True)

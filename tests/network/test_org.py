@@ -22,9 +22,18 @@ from ledger.consent.patients import sign_enrolment
 from ledger.crypto.keys import PatientKeys, load_key, new_key_file
 from ledger.gateway.client import GatewayClient, fetch_domain
 from ledger.network.consortium import DEMO_KDF_N, DEMO_ORGS
-from ledger.network.org import OrgNode, ipfs_identity, processes, running_pid, stop_processes
+from ledger.network.org import (
+    OrgNode,
+    ipfs_identity,
+    processes,
+    running_pid,
+    status,
+    stop_processes,
+    write_org_env,
+)
 from ledger.network.stack import Stack, running_stack
 from ledger.settings import Settings
+from ledger.store import swarm_key_new
 from tests.conftest import free_run
 from tests.world import FIXTURES
 
@@ -276,6 +285,33 @@ def test_a_join_with_a_deployment_that_is_not_on_the_chain_is_refused_and_leaves
     assert main(join) == EXIT_ERROR
     assert "no code at" in capsys.readouterr().err
     assert not (data_dir / "orgs" / "clinic-x").exists()
+
+
+def test_org_start_with_its_chain_down_fails_and_leaves_nothing_running(
+    tmp_path: Path,
+    free_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    node = OrgNode((tmp_path / "orgs" / "clinic-c").resolve())
+    write_org_env(
+        node,
+        {
+            "MEDLEDGER_RPC_URL": f"http://127.0.0.1:{free_port}",  # nothing listens there
+            "MEDLEDGER_API_PORT": str(free_run(1, 28_600)),
+            "MEDLEDGER_IPFS_API_PORT": str(free_run(1, 29_750)),
+            "MEDLEDGER_IPFS_SWARM_PORT": str(free_run(1, 29_850)),
+        },
+    )
+    swarm_key_new(node.swarm_key)
+    new_key_file(node.key_file, "", iterations=DEMO_KDF_N)
+    monkeypatch.setenv("MEDLEDGER_DATA_DIR", str(tmp_path))
+    assert main(["org", "start", "clinic-c"]) == EXIT_ERROR
+    assert "no Ethereum JSON-RPC node answers" in capsys.readouterr().err
+    # Its IPFS node had started before the chain was needed; the failed start stopped it again.
+    assert (node.root / "ipfs" / "datastore").is_dir()
+    assert [row.pid for row in status(node)] == [None, None]
+    assert not node.pid_file("ipfs").exists()
 
 
 def test_a_fourth_organisation_joins_is_admitted_starts_and_verifies_a_record(
