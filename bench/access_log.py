@@ -27,7 +27,15 @@ from ledger.settings import Settings
 def main(entries: int, batch: int) -> None:
     with (
         tempfile.TemporaryDirectory() as tmp,
-        running_stack(Settings(data_dir=Path(tmp), api_port=18900, anvil_port=18945)) as stack,
+        running_stack(
+            Settings(
+                data_dir=Path(tmp),
+                api_port=18900,
+                anvil_port=18945,
+                ipfs_api_port=18910,  # each organisation's IPFS node: one port more each
+                ipfs_swarm_port=18930,
+            )
+        ) as stack,
     ):
         assert stack.consortium is not None
         hospital = stack.consortium.orgs["hospital-a"]

@@ -31,7 +31,15 @@ OBSERVATION = {
 def main(n: int) -> None:
     with (
         tempfile.TemporaryDirectory() as tmp,
-        running_stack(Settings(data_dir=Path(tmp), api_port=18700, anvil_port=18745)) as stack,
+        running_stack(
+            Settings(
+                data_dir=Path(tmp),
+                api_port=18700,
+                anvil_port=18745,
+                ipfs_api_port=18710,  # each organisation's IPFS node: one port more each
+                ipfs_swarm_port=18730,
+            )
+        ) as stack,
     ):
         assert stack.consortium is not None
         hospital = stack.consortium.orgs["hospital-a"]

@@ -43,7 +43,15 @@ VISIT = {
 def main(n: int) -> None:
     with (
         tempfile.TemporaryDirectory() as tmp,
-        running_stack(Settings(data_dir=Path(tmp), api_port=18900, anvil_port=18945)) as stack,
+        running_stack(
+            Settings(
+                data_dir=Path(tmp),
+                api_port=18900,
+                anvil_port=18945,
+                ipfs_api_port=18910,  # each organisation's IPFS node: one port more each
+                ipfs_swarm_port=18930,
+            )
+        ) as stack,
     ):
         consortium = stack.consortium
         assert consortium is not None

@@ -36,7 +36,15 @@ DIAGNOSIS = {
 def main(n: int) -> None:
     with (
         tempfile.TemporaryDirectory() as tmp,
-        running_stack(Settings(data_dir=Path(tmp), api_port=18800, anvil_port=18845)) as stack,
+        running_stack(
+            Settings(
+                data_dir=Path(tmp),
+                api_port=18800,
+                anvil_port=18845,
+                ipfs_api_port=18810,  # each organisation's IPFS node: one port more each
+                ipfs_swarm_port=18830,
+            )
+        ) as stack,
     ):
         consortium = stack.consortium
         assert consortium is not None

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     network_rpc_port: int = Field(default=8645, ge=1, le=65535)
     network_p2p_port: int = Field(default=30403, ge=1, le=65535)
     network_api_port: int = Field(default=8100, ge=1, le=65535)
+    # Each gateway's organisation runs its IPFS node there too: API and libp2p from these on.
+    network_ipfs_api_port: int = Field(default=5101, ge=1, le=65535)
+    network_ipfs_swarm_port: int = Field(default=4101, ge=1, le=65535)
     network_tx_confirmations: int = Field(default=3, ge=1)
 
     # The organisation this gateway speaks for: its key signs the transactions it sends.
@@ -74,10 +77,6 @@ class Settings(BaseSettings):
     ipfs_peers: list[str] = Field(default_factory=list)
     ipfs_redial_interval_s: float = Field(default=5.0, gt=0)
     node_bin: Path | None = None
-    # `medledger up` starts one IPFS node per organisation (ports from ipfs_api_port and
-    # ipfs_swarm_port on) and points each gateway's store at its own. Off by default until the
-    # demo reads content through the gateways rather than from <data_dir>/store (issue #14).
-    ipfs_nodes: bool = False
     # What this organisation publishes in the directory as its node's addresses, where the node's
     # own listen addresses are not what peers dial (NAT, a container, 0.0.0.0): multiaddrs without
     # the /p2p/ part, at most 8. Empty: the addresses the node's `id` reports.

@@ -1,5 +1,5 @@
-"""The `medledger` command: up, demo, verify, audit, consent, rx, practice, claims, network, cid,
-keys.
+"""The `medledger` command: up, demo, verify, audit, consent, rx, practice, claims, network, org,
+cid, keys.
 
 Exit codes: 0 success (for verify: intact, every check run), 1 verify found the record not intact,
 2 any error, 3 verify could not run every check (each named) and found nothing wrong in the rest.
@@ -20,6 +20,7 @@ from ledger.cli._prompt import passphrase
 from ledger.cli.audit import add_audit_commands
 from ledger.cli.claims import add_claims
 from ledger.cli.content import add_content
+from ledger.cli.org import add_org_commands
 from ledger.cli.staff import add_staff_commands
 from ledger.errors import KeyFileError, LedgerError
 from ledger.settings import Settings, load_settings
@@ -301,6 +302,7 @@ def _parser() -> argparse.ArgumentParser:
     pseudonym.add_argument("--passphrase-env")
     pseudonym.set_defaults(run=_cmd_keys_pseudonym)
     _network_parser(sub)
+    add_org_commands(sub)
     return parser
 
 

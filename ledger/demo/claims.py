@@ -233,10 +233,12 @@ def claim_steps(
         )
 
     regulator = orgs["regulator"]
+    assert regulator.gateway_url is not None
+    # On the regulator's own gateway: the figures are chain facts, which every member's node has.
     with GatewayClient(
-        hospital_url,
+        regulator.gateway_url,
         consortium.account(regulator.staff["auditor"].key_file),
-        fetch_domain(hospital_url),
+        fetch_domain(regulator.gateway_url),
     ) as as_regulator:
         figures = as_regulator.get_json("/v1/claims/figures")
     names = {org.address: name for name, org in orgs.items()}

@@ -31,9 +31,10 @@ from ledger.demo.prescriptions import prescription_steps
 from ledger.errors import ConfigError, LedgerError
 from ledger.gateway.client import GatewayClient, GatewayError, fetch_domain
 from ledger.network.consortium import DEMO_KDF_N, Consortium, demo_dir
+from ledger.network.org import OrgNode
 from ledger.records.document import RecordDocument, Verdict
 from ledger.records.verify import access_batch_lookup, verify_against_ledger
-from ledger.store import open_store
+from ledger.store import ContentStore, KuboStore
 
 DEMO_BUNDLE: dict[str, Any] = {
     "resourceType": "Bundle",
@@ -218,7 +219,10 @@ def run_demo(data_dir: Path) -> None:
         ]
 
     auditor = consortium.account(insurer.staff["auditor"].key_file)
-    with GatewayClient(hospital.gateway_url, auditor, domain) as as_insurer:
+    assert insurer.gateway_url is not None
+    # On the insurer's own gateway: its own IPFS node fetches hospital A's envelopes from its peers.
+    insurer_domain = fetch_domain(insurer.gateway_url)
+    with GatewayClient(insurer.gateway_url, auditor, insurer_domain) as as_insurer:
         check = as_insurer.get_json(f"/v1/records/{record_id}/verification")
     _check(
         check["intact"] and check["latest_version"] == 2,
@@ -226,7 +230,7 @@ def run_demo(data_dir: Path) -> None:
     )
     _step(
         7,
-        "insurer verifies: anchored, by whom, when, every version intact",
+        "insurer verifies on its own gateway: anchored, by whom, when, every version intact",
         hospital=check["hospital"],
         latest=check["latest_version"],
         versions=", ".join(
@@ -234,25 +238,28 @@ def run_demo(data_dir: Path) -> None:
         ),
     )
 
-    w3 = connect(consortium.rpc_url)
-    chain = Chain(w3, load_deployment(w3, data_dir))
-    store = open_store("embedded", path=data_dir / "store", url="")
-    for doc in documents:
-        verdict = verify_against_ledger(RecordDocument.model_validate(doc), chain, store)
-        _check(verdict is Verdict.INTACT, f"version {doc['version']} verified as {verdict.value}")
-    tampered = copy.deepcopy(documents[1])
-    tampered["resource"]["entry"][2]["resource"]["valueQuantity"]["value"] = 120
-    verdict = verify_against_ledger(RecordDocument.model_validate(tampered), chain, store)
+    chain, store, where = _insurers_view(data_dir)
+    with store:
+        for doc in documents:
+            verdict = verify_against_ledger(RecordDocument.model_validate(doc), chain, store)
+            _check(verdict is Verdict.INTACT, f"v{doc['version']} verified as {verdict.value}")
+        tampered = copy.deepcopy(documents[1])
+        tampered["resource"]["entry"][2]["resource"]["valueQuantity"]["value"] = 120
+        verdict = verify_against_ledger(RecordDocument.model_validate(tampered), chain, store)
     _check(verdict is Verdict.PAYLOAD_ALTERED, f"tampered copy verified as {verdict.value}")
     _step(
         8,
-        "both versions verify against the chain; a tampered copy is caught",
+        "the insurer checks both versions against the chain and its own IPFS node; "
+        "a tampered copy is caught",
         v1="intact",
         v2="intact",
         tampered=verdict.value,
+        store=where,
     )
     _consent_steps(consortium, patient, record_id)
     regulator = consortium.account(consortium.orgs["regulator"].staff["auditor"].key_file)
+    # On hospital A's gateway, whose access log holds the trail, until audit-trail lands (the
+    # consortium's trail assembled on the regulator's own gateway, issue 14 item 6).
     with GatewayClient(hospital.gateway_url, regulator, domain) as as_regulator:
         result = _await_anchored_trail(as_regulator, record_id)
         trail = as_regulator.get_json("/v1/access-log", params={"record_id": record_id})
@@ -280,6 +287,8 @@ def _consent_steps(consortium: Consortium, patient: PatientKeys, record_id: str)
     assert hospital.gateway_url is not None
     auditor = consortium.account(insurer.staff["auditor"].key_file)
     read = {"purpose": "claim_verification"}
+    # The insurer asks hospital A's gateway: only the writer holds the data key, and cuts the
+    # view the grant allows (keys follow consent); the patient's wallet relays through it too.
     with (
         PatientWallet(patient, hospital.gateway_url) as wallet,
         GatewayClient(
@@ -324,9 +333,12 @@ def _consent_steps(consortium: Consortium, patient: PatientKeys, record_id: str)
             insurer_gets=refusal,
         )
 
+        # Hospital A's log: the read of step 10 and the refusal of step 11. The insurer's own
+        # verification (step 7) is in the insurer's gateway's log, which the patient sees once
+        # audit-trail lands (one consortium trail, issue 14 item 6).
         seen = [e for e in wallet.accesses(record_id=record_id) if e["actor"] == auditor.address]
         _check(
-            [e["outcome"] for e in seen] == ["allowed", "allowed", "denied:record.forbidden"],
+            [e["outcome"] for e in seen] == ["allowed", "denied:record.forbidden"],
             f"the patient's trail of the insurer: {[e['outcome'] for e in seen]}",
         )
         _step(
@@ -334,6 +346,16 @@ def _consent_steps(consortium: Consortium, patient: PatientKeys, record_id: str)
             "patient sees who accessed their data, under which grant, and the refusal",
             entries="; ".join(f"{e['view']} {e['outcome']} grant={e['grant']}" for e in seen),
         )
+
+
+def _insurers_view(data_dir: Path) -> tuple[Chain, ContentStore, str]:
+    """What the insurer checks documents against, as `medledger verify` does: its own view of the
+    chain and its own IPFS node, from its organisation's directory."""
+    node = OrgNode.of(data_dir, "insurer")
+    settings = node.settings()
+    w3 = connect(settings.local_rpc_url)
+    deployment = load_deployment(w3, node.root, chain_id=settings.chain_id)
+    return Chain(w3, deployment), KuboStore(settings.kubo_url), settings.kubo_url
 
 
 def _await_anchored_trail(client: GatewayClient, record_id: str) -> dict[str, Any]:

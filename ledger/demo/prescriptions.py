@@ -136,6 +136,7 @@ def prescription_steps(
     step(17, "hospital A's pharmacist approves the follow-up prescription", **approved)
 
     pharmacies = orgs["pharmacy"], orgs["pharmacy-b"]
+    # At hospital A's gateway: the issuing hospital opens the prescription and cuts the view.
     with as_staff("pharmacy", "pharmacist") as pharmacy_at_hospital:
         view = pharmacy_at_hospital.get_json(f"/v1/prescriptions/{pid}")
     check("reasonCode" not in view["resource"], "the dispensing view shows the diagnosis")

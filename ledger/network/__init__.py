@@ -1,6 +1,7 @@
-"""Running a consortium's network: the local Clique signers and their supervisor, the `medledger up`
-stack, the demo consortium's seeding, the production Besu configs; and the content network through
-the directory: peering, the holders of each anchored CID, and the replication worker."""
+"""Running a consortium's network: each organisation's node (its directory and processes), joining,
+the local Clique signers and their supervisor, the `medledger up` stack, the demo consortium's
+seeding, the production Besu configs; and the content network through the directory: peering,
+the holders of each anchored CID, and the replication worker."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from ledger.network.holders import Candidates as Candidates, choose_holders as choose_holders
     from ledger.network.joining import StaffJoin as StaffJoin, join_args as join_args
     from ledger.network.local import LocalNetwork as LocalNetwork, NetworkPorts as NetworkPorts
+    from ledger.network.org import OrgNode as OrgNode, org_dir as org_dir
+    from ledger.network.org_join import join as join, start_org as start_org
     from ledger.network.peers import NodeRpc as NodeRpc, publish_entry as publish_entry
     from ledger.network.replication import (
         ReplicationPolicy as ReplicationPolicy,

@@ -7,6 +7,7 @@ working network on a fresh clone. Its keys have empty passphrases: development o
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from ledger.chain.directory import OrgDirectory
 from ledger.crypto import commitment
 from ledger.crypto.keys import load_key, new_key_file, x25519_from_eth_key
 from ledger.network.joining import join_args
+from ledger.network.org import org_dir
 from ledger.prescribing import FilingStatus, PracticeScope, RegistrationStatus
 from ledger.types import OrgKind
 
@@ -194,14 +196,14 @@ def seed_demo(
     consortium.rpc_url = rpc_url
     chain = Chain(w3, deployment, regulator, confirmations=confirmations)
     for spec in DEMO_ORGS:
-        org = consortium.orgs.get(spec.name) or _admit(chain, keys, spec)
+        org = consortium.orgs.get(spec.name) or _admit(chain, data_dir, spec)
+        _keep_key_in_org_dir(data_dir, org)
         consortium.orgs[spec.name] = org
         admin = Chain(w3, deployment, consortium.account(org.key_file), confirmations=confirmations)
         for label, person in spec.staff.items():
             if label not in org.staff:
                 org.staff[label] = _register(admin, keys, org, label, person)
-        # No peer id or addresses yet: the demo organisations have no IPFS node of their own
-        # until one is wired in; their envelope keys are what the directory gives today.
+        # The envelope key only: each organisation's node publishes its peer when it starts.
         if chain.call(chain.contract("Membership").functions.isActiveOrganisation(org.address)):
             OrgDirectory(admin).publish(x25519_from_eth_key(load_key(Path(org.key_file), "")))
         org.gateway_url = _gateway_url(spec, api_port)
@@ -218,12 +220,27 @@ def _recorded(path: Path, membership: str) -> Consortium | None:
     return existing if existing.membership == membership else None
 
 
-def _admit(chain: Chain, keys: Path, spec: OrgSpec) -> OrgRecord:
-    org_key = keys / f"{spec.name}.json"
+def org_key_path(data_dir: Path, org: str) -> Path:
+    """Where the organisation key lives: in the organisation's own directory."""
+    return org_dir(data_dir, org) / "keys" / f"{org}.json"
+
+
+def _admit(chain: Chain, data_dir: Path, spec: OrgSpec) -> OrgRecord:
+    org_key = org_key_path(data_dir, spec.name)
+    org_key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     org_address = new_key_file(org_key, "", iterations=DEMO_KDF_N)
     membership = chain.contract("Membership")
     chain.transact(membership.functions.admitOrganisation(org_address, int(spec.kind), org_address))
     return OrgRecord(spec.name, spec.kind.name.lower(), org_address, str(org_key), None, {})
+
+
+def _keep_key_in_org_dir(data_dir: Path, org: OrgRecord) -> None:
+    """Move a key seeded before organisations had directories (data/demo/keys) into its own."""
+    wanted = org_key_path(data_dir, org.name)
+    if Path(org.key_file) != wanted and Path(org.key_file).is_file() and not wanted.exists():
+        wanted.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.replace(org.key_file, wanted)
+        org.key_file = str(wanted)
 
 
 def _register(admin: Chain, keys: Path, org: OrgRecord, label: str, person: StaffSpec) -> Member:

@@ -20,6 +20,7 @@ from ledger.errors import ChainUnavailable, ConfigError
 from ledger.network.clique import rpc
 from ledger.network.consortium import DEMO_ORGS, Consortium, seed_demo
 from ledger.network.local import LocalNetwork, NetworkPorts
+from ledger.network.org import CHAIN_FILE, ORG_ENV, ChainNode, OrgNode, gateway_url, stop_processes
 from ledger.settings import Settings
 
 STATE_FILE = "network.json"
@@ -58,9 +59,11 @@ class RunningNetwork:
 def running_network(
     settings: Settings, gateways_at: Mapping[str, int] = GATEWAY_NODES
 ) -> Iterator[RunningNetwork]:
-    """Signers up, contracts deployed and the demo consortium seeded once, and a gateway for each
-    organisation in ``gateways_at`` (organisation -> node index) served."""
-    from ledger.network.stack import gateway_env, gateway_process
+    """Signers up, contracts deployed and the demo consortium seeded once, and a node for each
+    organisation in ``gateways_at`` (organisation -> the index of the signer its gateway talks
+    to): its directory under ``<root>/orgs``, its IPFS node and gateway. The first organisation
+    on each signer runs it (its ``chain.json``), so `org stop` stops that signer too."""
+    from ledger.network.stack import start_nodes, write_demo_org
 
     _artifacts.check_sources()
     root = network_root(settings)
@@ -74,20 +77,35 @@ def running_network(
         consortium = seed_demo(
             w3, root, first, settings.network_api_port, confirmations=confirmations
         )
-        gateways: dict[str, str] = {}
         nodes: dict[str, str] = {}
-        for name, index in gateways_at.items():
+        orgs = []
+        owned: set[int] = set()
+        for place, (name, index) in enumerate(gateways_at.items()):
             org = consortium.orgs[name]
             assert org.gateway_url is not None
-            port = int(org.gateway_url.rsplit(":", 1)[1])
-            node_url = network.nodes[index % len(network.nodes)].url
-            env = gateway_env(root, node_url, org.key_file, port, settings.network_chain_id)
-            env["MEDLEDGER_TX_TIMEOUT_S"] = str(settings.tx_timeout_s)
-            env["MEDLEDGER_TX_CONFIRMATIONS"] = str(confirmations)
-            gateways[name] = stack.enter_context(
-                gateway_process(env, settings.api_host, port, root / "logs" / f"gateway-{name}.log")
-            )
-            nodes[name] = node_url
+            index %= len(network.nodes)
+            signer = network.nodes[index]
+            values = {
+                "MEDLEDGER_RPC_URL": signer.url,
+                "MEDLEDGER_CHAIN_ID": str(settings.network_chain_id),
+                "MEDLEDGER_API_PORT": org.gateway_url.rsplit(":", 1)[1],
+                "MEDLEDGER_IPFS_API_PORT": str(settings.network_ipfs_api_port + place),
+                "MEDLEDGER_IPFS_SWARM_PORT": str(settings.network_ipfs_swarm_port + place),
+                "MEDLEDGER_TX_TIMEOUT_S": str(settings.tx_timeout_s),
+                "MEDLEDGER_TX_CONFIRMATIONS": str(confirmations),
+            }
+            node = write_demo_org(settings, root, org, values)
+            if index not in owned and signer.pid is not None:
+                owned.add(index)
+                peers = [o.enode for o in network.nodes if o is not signer and o.enode]
+                ChainNode(signer.command(peers), str(signer.data_dir), signer.url).save(node)
+                node.pid_file("chain").write_text(f"{signer.pid}\n")
+            else:
+                (node.root / CHAIN_FILE).unlink(missing_ok=True)  # an earlier run's, if any
+            orgs.append(node)
+            nodes[name] = signer.url
+        start_nodes(stack, orgs)
+        gateways = {node.name: gateway_url(node.settings()) for node in orgs}
         yield RunningNetwork(network, consortium, gateways, nodes)
 
 
@@ -191,6 +209,9 @@ def down(settings: Settings, *, timeout_s: float = 90.0) -> bool:
             if node_pid and _alive(node_pid, marker):
                 os.kill(node_pid, signal.SIGTERM)
                 stopped_any = True
+    # An organisation's processes restarted with `org start` are not the supervisor's children.
+    for env_file in sorted((root / "orgs").glob(f"*/{ORG_ENV}")):
+        stopped_any = bool(stop_processes(OrgNode(env_file.parent))) or stopped_any
     pid_file.unlink(missing_ok=True)
     return stopped_any
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Self, TypedDict
 
@@ -73,7 +73,10 @@ class IpfsNode(NodeProcess):
         redial_interval_s: float = 5.0,
         node_bin: Path | None = None,
         startup_timeout_s: float = 30.0,
+        prefix: Sequence[str] = (),
     ) -> None:
+        """``prefix`` goes before the command, to run the node elsewhere than here (tests run
+        each organisation's under ``ip netns exec NS``, on a host of its own)."""
         super().__init__(
             host=host,
             rpc_port=api_port,
@@ -88,6 +91,7 @@ class IpfsNode(NodeProcess):
         self._redial_interval_s = redial_interval_s
         self._node_bin = node_bin
         self._identity: NodeIdentity | None = None
+        self._prefix = list(prefix)
 
     def start(self) -> Self:
         """Start the node; returns once its API answers ``id``."""
@@ -97,19 +101,21 @@ class IpfsNode(NodeProcess):
             raise ConfigError(f"swarm key {self.swarm_key} does not exist")
         self.repo_dir.mkdir(parents=True, exist_ok=True)
         self.set_peers(self._peers)
-        self._launch(
-            [
-                str(find_node(self._node_bin)),
-                *("--import", POLYFILL.as_uri(), str(SCRIPT)),
-                *("--dir", str(self.repo_dir), "--swarm-key", str(self.swarm_key)),
-                *("--host", self.host, "--api-port", str(self.rpc_port)),
-                *("--swarm-port", str(self.swarm_port)),
-                *("--peers-file", str(self.repo_dir / PEERS_FILE)),
-                *("--fetch-timeout-s", str(self.fetch_timeout_s)),
-                *("--redial-s", str(self._redial_interval_s)),
-            ]
-        )
+        self._launch([*self._prefix, *self.command()])
         return self
+
+    def command(self) -> list[str]:
+        """The node's command line (for a supervisor that runs it detached, as `org start`)."""
+        return [
+            str(find_node(self._node_bin)),
+            *("--import", POLYFILL.as_uri(), str(SCRIPT)),
+            *("--dir", str(self.repo_dir), "--swarm-key", str(self.swarm_key)),
+            *("--host", self.host, "--api-port", str(self.rpc_port)),
+            *("--swarm-port", str(self.swarm_port)),
+            *("--peers-file", str(self.repo_dir / PEERS_FILE)),
+            *("--fetch-timeout-s", str(self.fetch_timeout_s)),
+            *("--redial-s", str(self._redial_interval_s)),
+        ]
 
     def set_peers(self, peers: Iterable[str]) -> None:
         """Replace the peers the node admits and keeps connected (multiaddrs ending in /p2p/ID);

@@ -1,7 +1,7 @@
 """`medledger up` and `medledger demo` as a user runs them: real processes, stopped, started again.
 
-This is `make run` + `make demo` on a fresh data directory, and the promise that a restart keeps the
-chain and every record.
+This is `make run` + `make demo` on a fresh data directory (a node per organisation, each from its
+own directory), and the promise that a restart keeps the chain and every record.
 """
 
 from __future__ import annotations
@@ -21,17 +21,21 @@ import pytest
 
 from ledger.gateway.client import GatewayClient, fetch_domain
 from ledger.network.consortium import DEMO_ORGS, Consortium
+from ledger.network.org import OrgNode
 from tests.conftest import free_run
 
 MEDLEDGER = [sys.executable, "-m", "ledger.cli"]
 
 
-def _env(data_dir: Path, api_port: int, anvil_port: int) -> dict[str, str]:
+def _env(data_dir: Path, api_port: int, anvil_port: int, nodes: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDLEDGER_")}
     env.update(
         MEDLEDGER_DATA_DIR=str(data_dir),
         MEDLEDGER_API_PORT=str(api_port),
         MEDLEDGER_ANVIL_PORT=str(anvil_port),
+        # Each organisation's IPFS node takes the next of these ports.
+        MEDLEDGER_IPFS_API_PORT=str(free_run(nodes, 29_700)),
+        MEDLEDGER_IPFS_SWARM_PORT=str(free_run(nodes, 29_800)),
     )
     return env
 
@@ -58,14 +62,16 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.timeout(300)
+# Seven IPFS nodes and seven gateways, started twice, and the demo twice: minutes on 2 cores.
+@pytest.mark.timeout(600)
 def test_up_demo_restart_keeps_every_record(tmp_path: Path) -> None:
     # The demo's gateways take base .. base + the largest offset, all free and below the ephemeral
     # range, where a client connection could take one between choosing and binding.
     last = max(spec.port_offset or 0 for spec in DEMO_ORGS)
     base = free_run(last + 1, 28_100)
     anvil_port = free_run(1, base + last + 1)
-    env = _env(tmp_path / "data", api_port=base, anvil_port=anvil_port)
+    nodes = sum(1 for spec in DEMO_ORGS if spec.port_offset is not None)
+    env = _env(tmp_path / "data", api_port=base, anvil_port=anvil_port, nodes=nodes)
     with medledger_up(env, tmp_path / "up-1.log"):
         first = run(env, "demo")
         assert first.returncode == 0, first.stderr
@@ -77,7 +83,9 @@ def test_up_demo_restart_keeps_every_record(tmp_path: Path) -> None:
     with medledger_up(env, tmp_path / "up-2.log"):
         saved = tmp_path / "record.json"
         saved.write_text(json.dumps(_read_back(tmp_path / "data", record_id[1])))
-        verified = run(env, "verify", str(saved), "--record", record_id[1])
+        # The insurer verifies with its own settings: its chain view and its own IPFS node.
+        insurer = OrgNode.of(tmp_path / "data", "insurer")
+        verified = run({**env, **insurer.env()}, "verify", str(saved), "--record", record_id[1])
         assert verified.returncode == 0, verified.stdout + verified.stderr
         assert verified.stdout.startswith("verdict: intact")
         again = run(env, "demo")

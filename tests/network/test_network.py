@@ -18,9 +18,12 @@ from eth_account.signers.local import LocalAccount
 
 from ledger.chain.connection import Chain, connect
 from ledger.chain.deploy import load_deployment
+from ledger.chain.node import is_listening
 from ledger.consent.patients import sign_enrolment
 from ledger.crypto.keys import PatientKeys
 from ledger.gateway.client import GatewayClient, fetch_domain
+from ledger.network.org import OrgNode, status, stop_processes
+from ledger.network.org_join import start_org
 from ledger.network.supervisor import RunningNetwork
 
 pytestmark = pytest.mark.network
@@ -118,3 +121,28 @@ def test_a_killed_signer_is_survived_and_catches_up(net: RunningNetwork) -> None
         assert _verified_by_insurer(net, record_id)["intact"] is True
         for node in nodes:
             assert _anchored_on(node.url, net, record_id) == 1, (node.name, record_id)
+
+
+def test_an_organisations_node_stops_and_starts_with_its_signer(net: RunningNetwork) -> None:
+    node = OrgNode.of(net.network.root.parent, "hospital-a")
+    signer = net.network.nodes[0]  # hospital A's gateway talks to node 1, which it runs
+    assert net.gateway_nodes["hospital-a"] == signer.url
+    rows = {row.process: row for row in status(node)}
+    assert list(rows) == ["chain", "ipfs", "gateway"]
+    assert rows["chain"].pid == signer.pid
+    assert all(row.healthy for row in rows.values())
+
+    assert stop_processes(node) == ["gateway", "ipfs", "chain"]
+    assert not is_listening(signer.url)
+    survivors = net.network.nodes[1:]
+    head = max(n.block_number() for n in survivors)
+
+    start_org(node)
+    assert all(row.healthy for row in status(node))
+    deadline = time.monotonic() + 120
+    while signer.block_number() < head + 2:
+        assert time.monotonic() < deadline, "the restarted signer did not catch up"
+        time.sleep(0.5)
+    # Hospital A writes again through its own restarted node; the insurer verifies on node 2.
+    receipt = _anchor(net, _enrol(net))
+    assert _verified_by_insurer(net, receipt["record_id"])["intact"] is True
