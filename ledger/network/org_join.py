@@ -4,8 +4,8 @@ on-chain directory and takes its peers from it), joining a running consortium, a
 Joining, as docs/operations.md walks it: the new organisation runs `medledger org join` (its key,
 its directory with the chain endpoint, the deployment and the consortium's swarm key); the
 regulator runs `medledger org admit` with its own key; the new organisation runs `medledger org
-start`, which publishes its directory entry and peers with every active member; each member's node
-admits it once it re-reads the directory (`medledger org peers`).
+start`, which publishes its directory entry and peers with every active member; each member's
+gateway peers its node with the newcomer at its replication worker's next round.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from ledger.chain.connection import Chain, connect
 from ledger.chain.directory import OrgDirectory
 from ledger.crypto.keys import load_key, new_key_file, x25519_from_eth_key
 from ledger.errors import ConfigError
+from ledger.network.holders import Candidates
 from ledger.network.org import (
     OrgNode,
     copy_private,
@@ -35,6 +36,7 @@ from ledger.network.org import (
     stop_processes,
     write_org_env,
 )
+from ledger.network.peers import NodeRpc, sync_peering
 from ledger.types import OrgKind
 
 
@@ -79,19 +81,24 @@ def publish_peer(node: OrgNode) -> str | None:
 
 
 def sync_peers(node: OrgNode) -> list[str]:
-    """Rewrite the IPFS node's peers file from the directory: every other active member's node
-    (and ``IPFS_PEERS``); a suspended member's drops out. Returns the peers written."""
+    """Peer the IPFS node with the directory: every other active member's node, as its peering
+    set (the gateway's replication worker keeps that set current from then on, dropping a member
+    once it is suspended), and ``IPFS_PEERS`` as the peers file, the operator's static list.
+    Returns the static peers, then the directory's."""
     chain, _ = org_chain(node)
-    peers = list(node.settings().ipfs_peers)
-    for entry in OrgDirectory(chain).active_peers():
-        if entry.org == _sender(chain) or not entry.peer_id:
-            continue
-        peers += [f"{addr}/p2p/{entry.peer_id}" for addr in entry.addrs]
+    settings = node.settings()
+    static = list(settings.ipfs_peers)
     path = node.root / "ipfs" / "peers"
     scratch = path.with_suffix(".tmp")
-    scratch.write_text("".join(f"{peer}\n" for peer in peers))
+    scratch.write_text("".join(f"{peer}\n" for peer in static))
     scratch.replace(path)
-    return peers
+    wanted = Candidates.load(OrgDirectory(chain)).dial_addrs(_sender(chain))
+    rpc = NodeRpc(settings.kubo_url)
+    try:
+        sync_peering(rpc, wanted)
+    finally:
+        rpc.close()
+    return [*static, *wanted.values()]
 
 
 def start_org(node: OrgNode) -> None:
