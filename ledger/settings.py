@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # /p2p/<peer id>), and how often it re-dials a lost one.
     ipfs_swarm_key_file: Path | None = None
     ipfs_host: str = "127.0.0.1"
+    # Where the node's RPC API listens: it has no authentication (Kubo's neither), so loopback,
+    # the gateway beside it, unless the gateway runs on another machine of the organisation.
+    ipfs_api_host: str = "127.0.0.1"
     ipfs_api_port: int = Field(default=5001, ge=1, le=65535)
     ipfs_swarm_port: int = Field(default=4001, ge=1, le=65535)
     ipfs_peers: list[str] = Field(default_factory=list)

@@ -28,14 +28,14 @@ import { sha256 } from 'multiformats/hashes/sha2'
 
 const { values: opt } = parseArgs({ options: {
   dir: { type: 'string' }, 'swarm-key': { type: 'string' },
-  host: { type: 'string', default: '127.0.0.1' },
+  host: { type: 'string', default: '127.0.0.1' }, 'api-host': { type: 'string', default: '127.0.0.1' },
   'api-port': { type: 'string', default: '5001' }, 'swarm-port': { type: 'string', default: '4001' },
   peer: { type: 'string', multiple: true, default: [] }, 'peers-file': { type: 'string' },
   'fetch-timeout-s': { type: 'string', default: '10' }, 'redial-s': { type: 'string', default: '5' },
   help: { type: 'boolean' }
 } })
 if (opt.help || !opt.dir || !opt['swarm-key']) {
-  console.error('usage: ipfs_node.mjs --dir DIR --swarm-key FILE [--host 127.0.0.1] [--api-port 5001]\n' +
+  console.error('usage: ipfs_node.mjs --dir DIR --swarm-key FILE [--host 127.0.0.1] [--api-host 127.0.0.1] [--api-port 5001]\n' +
     '  [--swarm-port 4001] [--peer /ip4/H/tcp/P/p2p/ID ...] [--peers-file FILE] [--fetch-timeout-s 10] [--redial-s 5]')
   process.exit(opt.help ? 0 : 2)
 }
@@ -286,8 +286,10 @@ const server = createServer(async (req, res) => {
     res.writeHead(500, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Message: String(err?.message ?? err), Code: 0, Type: 'error' }))
   }
 })
-server.listen(Number(opt['api-port']), opt.host, () => {
-  console.error(`ipfs node ${libp2p.peerId} api http://${opt.host}:${opt['api-port']} swarm ${libp2p.getMultiaddrs().join(' ')}`)
+// The RPC API has no authentication (as Kubo's): it listens on loopback unless told otherwise,
+// whatever address the swarm listens on, so the consortium's hosts reach the swarm and nothing else.
+server.listen(Number(opt['api-port']), opt['api-host'], () => {
+  console.error(`ipfs node ${libp2p.peerId} api http://${opt['api-host']}:${opt['api-port']} swarm ${libp2p.getMultiaddrs().join(' ')}`)
 })
 
 async function shutdown () {

@@ -123,7 +123,8 @@ def write_org_env(node: OrgNode, values: dict[str, str]) -> None:
         "MEDLEDGER_IPFS_SWARM_KEY_FILE": str(node.swarm_key),
         "MEDLEDGER_STORE_BACKEND": "kubo",
     }
-    host, port = values.get("MEDLEDGER_IPFS_HOST", "127.0.0.1"), values["MEDLEDGER_IPFS_API_PORT"]
+    host = values.get("MEDLEDGER_IPFS_API_HOST", "127.0.0.1")
+    port = values["MEDLEDGER_IPFS_API_PORT"]
     values["MEDLEDGER_KUBO_URL"] = f"http://{host}:{port}"
     body = "".join(f"{name}={value}\n" for name, value in sorted(values.items()))
     scratch = node.env_file.with_suffix(".tmp")
@@ -202,6 +203,7 @@ def _ipfs_node(settings: Settings, node: OrgNode) -> IpfsNode:
         api_port=settings.ipfs_api_port,
         swarm_port=settings.ipfs_swarm_port,
         host=settings.ipfs_host,
+        api_host=settings.ipfs_api_host,
         peers=settings.ipfs_peers,
         fetch_timeout_s=settings.content_fetch_timeout_s,
         redial_interval_s=settings.ipfs_redial_interval_s,

@@ -68,6 +68,7 @@ class IpfsNode(NodeProcess):
         api_port: int = 5001,
         swarm_port: int = 4001,
         host: str = "127.0.0.1",
+        api_host: str = "127.0.0.1",
         peers: Iterable[str] = (),
         fetch_timeout_s: float = 10.0,
         redial_interval_s: float = 5.0,
@@ -75,15 +76,18 @@ class IpfsNode(NodeProcess):
         startup_timeout_s: float = 30.0,
         prefix: Sequence[str] = (),
     ) -> None:
-        """``prefix`` goes before the command, to run the node elsewhere than here (tests run
-        each organisation's under ``ip netns exec NS``, on a host of its own)."""
+        """``host`` is where libp2p listens, ``api_host`` where the RPC API does (it has no
+        authentication, so loopback unless the gateway is elsewhere). ``prefix`` goes before the
+        command, to run the node elsewhere than here (tests run each organisation's under
+        ``ip netns exec NS``, on a host of its own)."""
         super().__init__(
-            host=host,
+            host=api_host,
             rpc_port=api_port,
             log_file=repo_dir / LOG_FILE,
             startup_timeout_s=startup_timeout_s,
         )
         self.repo_dir = repo_dir
+        self.swarm_host = host
         self.swarm_key = swarm_key
         self.swarm_port = swarm_port
         self.fetch_timeout_s = fetch_timeout_s
@@ -110,7 +114,7 @@ class IpfsNode(NodeProcess):
             str(find_node(self._node_bin)),
             *("--import", POLYFILL.as_uri(), str(SCRIPT)),
             *("--dir", str(self.repo_dir), "--swarm-key", str(self.swarm_key)),
-            *("--host", self.host, "--api-port", str(self.rpc_port)),
+            *("--host", self.swarm_host, "--api-host", self.host, "--api-port", str(self.rpc_port)),
             *("--swarm-port", str(self.swarm_port)),
             *("--peers-file", str(self.repo_dir / PEERS_FILE)),
             *("--fetch-timeout-s", str(self.fetch_timeout_s)),
@@ -142,7 +146,7 @@ class IpfsNode(NodeProcess):
     @property
     def address(self) -> str:
         """The multiaddr a peer dials this node at."""
-        return f"/ip4/{self.host}/tcp/{self.swarm_port}/p2p/{self.peer_id}"
+        return f"/ip4/{self.swarm_host}/tcp/{self.swarm_port}/p2p/{self.peer_id}"
 
     def store(self, timeout: float | None = None) -> KuboStore:
         """A KuboStore on this node, waiting a little longer than the node's own fetch timeout."""

@@ -452,6 +452,9 @@ def org_machine(
         "MEDLEDGER_API_HOST": host.address,
         "MEDLEDGER_API_PORT": str(host.port(8000)),
         "MEDLEDGER_IPFS_HOST": host.address,
+        # The tests read every node's RPC API from the root namespace, so it listens on the
+        # host's bridge address here; an organisation's node keeps it on loopback by default.
+        "MEDLEDGER_IPFS_API_HOST": host.address,
         "MEDLEDGER_IPFS_API_PORT": str(host.port(5001)),
         "MEDLEDGER_IPFS_SWARM_PORT": str(host.port(4001)),
         "MEDLEDGER_BULK_WORKERS": "0",
@@ -465,6 +468,7 @@ def org_machine(
         api_port=own.ipfs_api_port,
         swarm_port=own.ipfs_swarm_port,
         host=own.ipfs_host,
+        api_host=own.ipfs_api_host,
         fetch_timeout_s=own.content_fetch_timeout_s,
         redial_interval_s=own.ipfs_redial_interval_s,
         prefix=host.prefix,

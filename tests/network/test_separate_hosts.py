@@ -73,6 +73,7 @@ def outsider(
         api_port=host.port(5001),
         swarm_port=host.port(4001),
         host=host.address,
+        api_host=host.address,  # read from the root namespace, as the members' (netns.py)
         peers=[m.node.address for m in separate.orgs.values()],
         fetch_timeout_s=FETCH_TIMEOUT_S,
         redial_interval_s=0.5,

@@ -5,6 +5,7 @@ reaches."""
 from __future__ import annotations
 
 import io
+import socket
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -358,3 +359,29 @@ def test_swarm_key_new_never_overwrites_a_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="never overwritten"):
         swarm_key_new(key)
     assert key.read_text() == before
+
+
+def test_the_rpc_api_listens_on_loopback_whatever_address_the_swarm_takes(
+    tmp_path: Path, swarm_key: Path
+) -> None:
+    """The API has no authentication: a node whose swarm listens on another address (here
+    127.0.0.2, as a host's network address would be) keeps its API on 127.0.0.1, so another host
+    reaches its swarm port and nothing else."""
+    from conftest import _node_port
+
+    api_port, swarm_port = _node_port(), _node_port()
+    node = IpfsNode(
+        repo_dir=tmp_path / "ipfs",
+        swarm_key=swarm_key,
+        api_port=api_port,
+        swarm_port=swarm_port,
+        host="127.0.0.2",
+    )
+    with node:
+        assert node.url == f"http://127.0.0.1:{api_port}"
+        assert httpx.post(f"{node.url}/api/v0/id", timeout=5).status_code == 200
+        with pytest.raises(httpx.ConnectError):
+            httpx.post(f"http://127.0.0.2:{api_port}/api/v0/id", timeout=5)
+        assert node.address.startswith(f"/ip4/127.0.0.2/tcp/{swarm_port}/p2p/")
+        with socket.create_connection(("127.0.0.2", swarm_port), timeout=5):
+            pass  # the swarm answers on its own address
