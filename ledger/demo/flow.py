@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from pathlib import Path
 from typing import Any
 
-from ledger.audit.access_log import verify_trail
+from ledger.audit.trail_index import verify_consortium_trail
 from ledger.chain.connection import Chain, connect
 from ledger.chain.deploy import load_deployment
 from ledger.consent.grants import Purpose, Scope
@@ -28,6 +27,7 @@ from ledger.crypto.envelope import open_envelope
 from ledger.crypto.keys import PatientKeys, load_key, new_key_file
 from ledger.demo.claims import claim_steps
 from ledger.demo.prescriptions import prescription_steps
+from ledger.demo.trail import consortium_trail
 from ledger.errors import ConfigError, LedgerError
 from ledger.gateway.client import GatewayClient, GatewayError, fetch_domain
 from ledger.network.consortium import DEMO_KDF_N, Consortium, demo_dir
@@ -258,21 +258,20 @@ def run_demo(data_dir: Path) -> None:
     )
     _consent_steps(consortium, patient, record_id)
     regulator = consortium.account(consortium.orgs["regulator"].staff["auditor"].key_file)
-    # On hospital A's gateway, whose access log holds the trail, until audit-trail lands (the
-    # consortium's trail assembled on the regulator's own gateway, issue 14 item 6).
-    with GatewayClient(hospital.gateway_url, regulator, domain) as as_regulator:
-        result = _await_anchored_trail(as_regulator, record_id)
-        trail = as_regulator.get_json("/v1/access-log", params={"record_id": record_id})
-    checked, _, mismatches = verify_trail(
-        trail["items"], access_batch_lookup(chain), hospital.address
-    )
-    _check(not mismatches and checked == result["checked"], f"trail mismatches: {mismatches}")
+    trail = consortium_trail(consortium, regulator, record_id, _check)
+    checked, mismatches = verify_consortium_trail(trail["items"], access_batch_lookup(chain))
+    _check(not mismatches and checked == len(trail["items"]), f"trail mismatches: {mismatches}")
+    names = {o.address.lower(): name for name, o in consortium.orgs.items()}
     _step(
         13,
-        "regulator audits the record's trail: every access, each proven against the chain",
+        "regulator audits the record's whole trail on its own gateway: every organisation's "
+        "accesses, read from IPFS, each proven against the chain",
         entries=len(trail["items"]),
-        accesses=", ".join(sorted({e["action"] + " " + e["outcome"] for e in trail["items"]})),
-        anchored=f"{checked} checked on the gateway and again here, 0 mismatched",
+        organisations=", ".join(sorted({names[i["org"].lower()] for i in trail["items"]})),
+        accesses=", ".join(
+            sorted({i["entry"]["action"] + " " + i["entry"]["outcome"] for i in trail["items"]})
+        ),
+        anchored=f"{checked} checked here against the chain, 0 mismatched",
     )
     prescription_id = prescription_steps(consortium, pseudonym, record_id, _step, _check)
     claim_steps(consortium, patient, record_id, prescription_id, _step, _check)
@@ -334,8 +333,8 @@ def _consent_steps(consortium: Consortium, patient: PatientKeys, record_id: str)
         )
 
         # Hospital A's log: the read of step 10 and the refusal of step 11. The insurer's own
-        # verification (step 7) is in the insurer's gateway's log, which the patient sees once
-        # audit-trail lands (one consortium trail, issue 14 item 6).
+        # verification (step 7) is in the insurer's gateway's log; the regulator's trail of
+        # step 13 holds both, and `medledger audit mine` gives the patient both from any gateway.
         seen = [e for e in wallet.accesses(record_id=record_id) if e["actor"] == auditor.address]
         _check(
             [e["outcome"] for e in seen] == ["allowed", "denied:record.forbidden"],
@@ -356,19 +355,6 @@ def _insurers_view(data_dir: Path) -> tuple[Chain, ContentStore, str]:
     w3 = connect(settings.local_rpc_url)
     deployment = load_deployment(w3, node.root, chain_id=settings.chain_id)
     return Chain(w3, deployment), KuboStore(settings.kubo_url), settings.kubo_url
-
-
-def _await_anchored_trail(client: GatewayClient, record_id: str) -> dict[str, Any]:
-    """The gateway seals its access log every few seconds; wait until this record's is anchored."""
-    deadline = time.monotonic() + 60
-    while True:
-        result: dict[str, Any] = client.get_json(
-            "/v1/access-log/verification", params={"record_id": record_id}
-        )
-        if result["unanchored"] == 0 or time.monotonic() > deadline:
-            _check(result["unanchored"] == 0, "the access log was not anchored within a minute")
-            return result
-        time.sleep(0.5)
 
 
 def _summary(document: dict[str, Any]) -> str:
