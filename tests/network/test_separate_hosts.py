@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ledger.audit.trail_index import verify_consortium_trail
 from ledger.chain.connection import Chain
 from ledger.consent.grants import Purpose, Scope
 from ledger.consent.patients import sign_enrolment
@@ -30,6 +31,7 @@ from ledger.crypto.keys import PatientKeys, x25519_from_eth_key, x25519_public_h
 from ledger.errors import ContentNotFound
 from ledger.gateway.client import GatewayClient, fetch_domain
 from ledger.network.org_join import sync_peers
+from ledger.records.verify import access_batch_lookup
 from ledger.store import IpfsNode, cid_from_bytes, swarm_key_new
 from ledger.store.ipfs_node import PEERS_FILE
 from tests.network.netns import FETCH_TIMEOUT_S, SeparateConsortium, Socket, wait_until
@@ -435,6 +437,25 @@ def test_the_insurer_verifies_hospital_as_batch_anchored_records_from_its_own_no
             (version,) = check["versions"]
             assert version["content"] == "intact"
             assert version["batch"] is not None
+
+
+def test_the_regulators_trail_of_hospital_as_records_is_complete_and_verified(
+    separate: SeparateConsortium, a_down: Written
+) -> None:
+    """With A's machine off, the regulator's own gateway assembles the trail of every record A
+    wrote from the batches replicated to the other members' nodes, and it checks on chain."""
+    a = separate.consortium.orgs["hospital-a"].address
+    with separate.as_staff("regulator", "auditor") as regulator:
+        for record, anchored in a_down.trail.items():
+            reply = regulator.get_json("/v1/audit/trail", params={"record_id": record})
+            assert reply["complete"], reply["problems"]
+            checked, mismatches = verify_consortium_trail(
+                reply["items"], access_batch_lookup(separate.chain)
+            )
+            assert (checked, mismatches) == (len(reply["items"]), [])
+            at_a = {_entry_key(i["entry"]) for i in reply["items"] if i["org"] == a}
+            assert anchored, record
+            assert anchored <= at_a, record
 
 
 def test_hospital_a_restarts_and_catches_up_with_nothing_lost(
