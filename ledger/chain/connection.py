@@ -146,6 +146,8 @@ class Chain:
             raise self._decoder.decode(_revert_data(exc)) from exc
         except (requests.RequestException, OSError) as exc:
             raise ChainUnavailable(str(exc)) from exc
+        except Web3RPCError as exc:  # the node answered, but cannot serve the read now
+            raise ChainUnavailable(f"the node could not answer: {exc}") from exc
 
     def head(self) -> int:
         """The latest block number; ChainUnavailable if the node does not answer."""
@@ -153,6 +155,8 @@ class Chain:
             return int(self.w3.eth.block_number)
         except (requests.RequestException, OSError) as exc:
             raise ChainUnavailable(str(exc)) from exc
+        except Web3RPCError as exc:
+            raise ChainUnavailable(f"the node could not answer: {exc}") from exc
 
     def preflight(self, fn: ContractFunction) -> None:
         """Run ``fn`` as a call from the sender, so a doomed write fails before anything is stored.
