@@ -164,7 +164,10 @@ def build_gateway(settings: Settings) -> Gateway:
         max_payload_bytes=settings.max_payload_bytes,
         outbox=outbox,
         batch_index=BatchIndex(
-            chain, store, settings.data_dir / "gateways" / f"{org.address}.batches.sqlite"
+            chain,
+            store,
+            settings.data_dir / "gateways" / f"{org.address}.batches.sqlite",
+            retry_after_s=settings.batch_manifest_retry_s,
         ),
         sealer=BulkSealer(
             settings.bulk_workers,

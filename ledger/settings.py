@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     # The consortium trail: how long a batch whose manifest no node had waits before it is asked
     # for again (each ask waits up to content_fetch_timeout_s, on the request that makes it).
     access_trail_retry_s: float = Field(default=60.0, ge=0)
+    # The same for a record batch's manifest, in the batch index every gateway keeps.
+    batch_manifest_retry_s: float = Field(default=60.0, ge=0)
 
     # Batch anchoring of record versions (POST /v1/records:bulk): accepted into a durable SQLite
     # outbox (default: beside the gateway's database), sealed into one Merkle batch when this many

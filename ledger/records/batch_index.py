@@ -6,14 +6,15 @@ follows BatchAnchored logs of record-version batches, fetches each manifest from
 network, checks that it rebuilds the anchored root, and keeps every leaf. A (record id, version)
 that two leaves name is a conflict, the first anchoring standing (chain order: block, log, leaf);
 a version whose predecessor was not anchored before it skips one. A manifest no peer served in
-time is retried on the next sync; one that does not rebuild its root is kept as ``invalid``,
-reported, never trusted.
+time is asked for again after ``retry_after_s``; one that does not rebuild its root is kept as
+``invalid``, reported, never trusted.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ import requests
 
 from ledger.chain.connection import Chain
 from ledger.crypto.merkle import MerkleTree
-from ledger.errors import ChainUnavailable, ContentNotFound, StoreError
+from ledger.errors import ChainUnavailable, StoreError
 from ledger.records.batch_manifest import ManifestInvalid, decode_manifest
 from ledger.records.batch_proof import RECORD_BATCH_KIND, Anchoring, BatchedVersion
 from ledger.records.document import Verdict
@@ -106,11 +107,22 @@ class BatchIndex:
     ``path`` (``":memory:"`` for a one-off check)."""
 
     def __init__(
-        self, chain: Chain, store: ContentStore, path: Path | str, *, hospital: str | None = None
+        self,
+        chain: Chain,
+        store: ContentStore,
+        path: Path | str,
+        *,
+        hospital: str | None = None,
+        retry_after_s: float = 60.0,
     ) -> None:
         self._chain = chain
         self._store = store
         self._hospital = hospital
+        # A manifest no peer served is asked for again only this long after: each ask can wait a
+        # whole fetch timeout, on the request that makes it, and a hostile hospital could name a
+        # manifest nobody has to make every verification wait.
+        self._retry_after_s = retry_after_s
+        self._retry_at: dict[int, float] = {}
         self._anchor = chain.contract("BatchAnchor")
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._conn.executescript(_SCHEMA)
@@ -129,8 +141,10 @@ class BatchIndex:
                 for log in self._logs(start, latest):
                     self._remember_batch(log)
                 self._set_next_block(latest + 1)
+            now = time.monotonic()
             for batch_id, org, root, count, manifest in self._to_read():
-                self._read(batch_id, org, bytes(root), count, manifest)
+                if self._retry_at.get(batch_id, 0.0) <= now:
+                    self._read(batch_id, org, bytes(root), count, manifest)
 
     def _logs(self, start: int, end: int) -> list[Any]:
         filters: dict[str, Any] = {"kind": RECORD_BATCH_KIND}
@@ -177,10 +191,8 @@ class BatchIndex:
         except ManifestInvalid as exc:
             self._set_state(batch_id, "invalid", str(exc))
             return
-        except ContentNotFound as exc:  # no peer served it in time: retried on the next sync
-            self._set_state(batch_id, "unavailable", str(exc))
-            return
-        except StoreError as exc:  # the store itself failed: also retried, and said
+        except StoreError as exc:  # no peer served it in time, or the store failed: retried later
+            self._retry_at[batch_id] = time.monotonic() + self._retry_after_s
             self._set_state(batch_id, "unavailable", str(exc))
             return
         rows = [

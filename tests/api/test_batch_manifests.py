@@ -7,6 +7,7 @@ the hostile hospital's key; the checks run on another organisation's gateway and
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from ledger.records.batch_proof import RECORD_BATCH_KIND, BatchedVersion
 from ledger.records.document import BatchInclusion, RecordDocument, Verdict
 from ledger.records.verify import verify_against_ledger
 from ledger.store import ContentStore, cid_of, cid_to_bytes
+from ledger.types import Cid
 from tests.api.hostile import OBSERVATION, anchoring, resynchronised  # noqa: F401
 from tests.contracts.hostile_records_rpc import artifact_contract, send_raw
 from tests.world import Patient, World
@@ -269,3 +271,62 @@ def test_a_one_by_one_anchoring_after_a_batch_of_the_same_record_is_a_conflict(
 
     alone = one_by_one(own_id(org))
     assert verify_against_ledger(alone, chain(world), store(world)) is not Verdict.VERSION_CONFLICT
+
+
+class CountingStore(ContentStore):
+    """The insurer's store, counting the reads of each CID (to see what the index asks for)."""
+
+    def __init__(self, inner: ContentStore) -> None:
+        self.inner, self.reads = inner, Counter[str]()
+
+    def put(self, data: bytes) -> Cid:
+        return self.inner.put(data)
+
+    def get(self, cid: str) -> bytes:
+        self.reads[cid] += 1
+        return self.inner.get(cid)
+
+    def pin(self, cid: str) -> None:
+        self.inner.pin(cid)
+
+    def unpin(self, cid: str) -> None:
+        self.inner.unpin(cid)
+
+    def has(self, cid: str) -> bool:
+        return self.inner.has(cid)
+
+    def remove(self, cid: str) -> None:
+        self.inner.remove(cid)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_manifest_nobody_has_is_asked_for_again_only_after_the_retry_interval(
+    world: World,
+) -> None:
+    """A hostile hospital names a manifest no node has: each ask may wait a whole fetch timeout,
+    so the index asks again only after its retry interval, not on every verification."""
+    org = hostile(world)
+    items = [version(world, org, own_id(org), 1)[0]]
+    nowhere = cid_of(secrets.token_bytes(40))
+    batches = artifact_contract(
+        world.w3, "BatchAnchor", chain(world).deployment.address("BatchAnchor")
+    )
+    root = MerkleTree([i.leaf() for i in items]).root
+    receipt = send_raw(
+        world.w3, org, batches, "anchorBatch", RECORD_BATCH_KIND, root, 1, cid_to_bytes(nowhere)
+    )
+    assert int(receipt["status"], 16) == 1
+    for retry_after_s, asks in ((3600.0, 1), (0.0, 3)):
+        counting = CountingStore(store(world))
+        index = BatchIndex(
+            chain(world), counting, ":memory:", hospital=org.address, retry_after_s=retry_after_s
+        )
+        try:
+            for _ in range(3):
+                index.sync()
+            assert counting.reads[nowhere] == asks
+            assert any(u.manifest == nowhere and u.state == "unavailable" for u in index.unread())
+        finally:
+            index.close()
