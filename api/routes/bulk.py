@@ -11,7 +11,7 @@ from api.audit import CurrentTrace
 from api.deps import CLERK_ROLE, DOCTOR_ROLE, GatewayDep, OwnStaff, require_role
 from api.problems import Unprocessable, responses
 from api.schemas import BulkReceiptPublic, RecordBulkAcceptedPublic, RecordBulkCreate
-from ledger.audit.access_log import AccessEntry, now
+from ledger.audit.access_log import BULK_ITEM_ACTION, AccessEntry, now
 from ledger.records.book import BulkVersion
 
 router = APIRouter(prefix="/v1/records:bulk", tags=["records"])
@@ -58,7 +58,7 @@ def accept_bulk(
             at=at,
             actor=staff.address,
             org=staff.org,
-            action="POST /v1/records:bulk item",
+            action=BULK_ITEM_ACTION,
             record_id=a.record_id,
             version=a.version,
             view="write",

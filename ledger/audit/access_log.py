@@ -26,6 +26,10 @@ from ledger.payload import canonicalize
 #: The ``kind`` BatchAnchor records for access-log batches.
 ACCESS_LOG_KIND = keccak(text="medledger.access-log.v1")
 
+#: The action of the entry a bulk write logs for each version it wrote; every other entry's is the
+#: request's "METHOD ROUTE".
+BULK_ITEM_ACTION = "POST /v1/records:bulk item"
+
 
 @dataclass(frozen=True)
 class AccessEntry:

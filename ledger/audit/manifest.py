@@ -28,7 +28,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils.address import is_address, to_checksum_address
 
-from ledger.audit.access_log import AccessEntry, entry_from_wire
+from ledger.audit.access_log import BULK_ITEM_ACTION, AccessEntry, entry_from_wire
 from ledger.consent.patients import ENROLMENT_TYPES
 from ledger.crypto import envelope
 from ledger.crypto.merkle import MerkleTree, leaf_hash
@@ -241,9 +241,7 @@ def _check_leaf(manifest: Manifest, index: int, entry: AccessEntry) -> None:
         raise ManifestInvalid(f"entry {index} is not an access entry: {problem}")
 
 
-# Method and route (api/audit.py quotes any whitespace in it); a bulk write logs one entry per
-# version written as "POST /v1/records:bulk item" (api/routes/bulk.py).
-_ACTION = re.compile(r"\S+ \S+( item)?")
+_ACTION = re.compile(r"\S+ \S+")  # method and route (api/audit.py quotes any whitespace in it)
 _OUTCOME = re.compile(r"(allowed|denied|error)(:\S+)?")
 _SALT = re.compile(r"0x[0-9a-f]{64}")
 _LAST_FHIR_INSTANT = 253_402_300_799  # 9999-12-31T23:59:59Z
@@ -267,7 +265,8 @@ def _misshapen(entry: AccessEntry) -> str | None:
         return "actor is empty"
     if entry.grant is not None and any(c.isspace() for c in entry.grant):
         return "grant is not an id"
-    if not _ACTION.fullmatch(entry.action) or not _OUTCOME.fullmatch(entry.outcome):
+    action_known = entry.action == BULK_ITEM_ACTION or _ACTION.fullmatch(entry.action)
+    if not action_known or not _OUTCOME.fullmatch(entry.outcome):
         return "action or outcome is not one a gateway writes"
     if entry.salt is not None and not _SALT.fullmatch(entry.salt):
         return "salt is not 32 bytes of hex"

@@ -16,7 +16,7 @@ from web3 import Web3
 
 from ledger.chain.connection import Chain
 from ledger.errors import ChainUnavailable
-from ledger.records.batch_index import BatchIndex, leaf_verdict, standing_leaves
+from ledger.records.batch_index import BatchIndex, IndexedLeaf, leaf_verdict, standing_leaves
 from ledger.records.batch_proof import BatchedVersion
 from ledger.records.document import Verdict
 from ledger.records.versions import VersionInfo
@@ -56,8 +56,13 @@ def contradictions(
     skipped, as the batch ``index`` shows), and the verdict on each batch version the chain
     contradicts."""
     contradicted: dict[int, Verdict] = {}
+    leaves: list[IndexedLeaf] = []
+    refused: dict[tuple[int, int], Verdict] = {}
     if index is not None:
+        # Read and judged once for the record: every version below is looked up in them.
         index.sync()
+        leaves = index.leaves(record_id)
+        refused = standing_leaves(leaves)[1]
     for v in versions:
         if v.batch is None:
             continue
@@ -71,16 +76,14 @@ def contradictions(
             v.author,
         )
         verdict = claim_verdict(chain, v.batch, item)
-        if verdict is None and index is not None:
-            verdict = leaf_verdict(index, v.batch, item)
+        if verdict is None:
+            verdict = leaf_verdict(leaves, v.batch, item, refused)
         if verdict is not None:
             contradicted[v.version] = verdict
     batched = any(v.batch is not None for v in versions)
     registry = chain.contract("RecordRegistry")
     rival = batched and int(chain.call(registry.functions.latestVersion(record_id))) != 0
-    if index is not None:
-        rival = rival or bool(standing_leaves(index.leaves(record_id))[1])
-    return rival, contradicted
+    return rival or bool(refused), contradicted
 
 
 def _was_writer(chain: Chain, hospital: str, author: str, at: tuple[int, int]) -> bool:

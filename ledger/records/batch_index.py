@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,15 +91,21 @@ def standing_leaves(
     return standing, refused
 
 
-def leaf_verdict(index: BatchIndex, batch_id: int, item: BatchedVersion) -> Verdict | None:
-    """Why ``item``, proven in batch ``batch_id``, does not stand for its version, or None: it
-    stands, or the index has not read that batch (ask ``index.unread()``)."""
-    leaves = index.leaves(item.record_id)
-    mine = [leaf for leaf in leaves if leaf.batch_id == batch_id and leaf.item == item]
-    if not mine:
+def leaf_verdict(
+    leaves: Sequence[IndexedLeaf],
+    batch_id: int,
+    item: BatchedVersion,
+    refused: Mapping[tuple[int, int], Verdict] | None = None,
+) -> Verdict | None:
+    """Why ``item``, proven in batch ``batch_id``, does not stand for its version among its
+    record's ``leaves`` (``refused``: their ``standing_leaves`` verdicts, when already at hand), or
+    None: it stands, or the index has not read that batch (ask ``index.unread()``)."""
+    mine = next((x for x in leaves if x.batch_id == batch_id and x.item == item), None)
+    if mine is None:
         return None
-    refused = standing_leaves(leaves)[1]
-    return refused.get((mine[0].batch_id, mine[0].leaf_index))
+    if refused is None:
+        refused = standing_leaves(leaves)[1]
+    return refused.get((mine.batch_id, mine.leaf_index))
 
 
 class BatchIndex:

@@ -125,7 +125,7 @@ def batched_version(
     if index is not None:
         # The hospital's own batches, read from their manifests: this leaf must be the one that
         # stands for its version (not a second one, not one that skips a version).
-        contradicted = leaf_verdict(index, inclusion.batch, item)
+        contradicted = leaf_verdict(index.leaves(item.record_id), inclusion.batch, item)
     if contradicted is not None:
         return contradicted
     return OnchainVersion(

@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from hypothesis import given, settings, strategies as st
 
-from ledger.audit.access_log import AccessEntry, new_salt
+from ledger.audit.access_log import BULK_ITEM_ACTION, AccessEntry, new_salt
 from ledger.audit.manifest import (
     ManifestInvalid,
     build_manifest,
@@ -176,7 +176,7 @@ def test_each_patient_opens_exactly_their_own_entries(owners: list[str | None]) 
 
 def test_the_entry_of_each_version_a_bulk_write_wrote_opens() -> None:
     # As api/routes/bulk.py logs it: its action has a third word.
-    written = replace(ENTRIES[0], action="POST /v1/records:bulk item", view="write")
+    written = replace(ENTRIES[0], action=BULK_ITEM_ACTION, view="write")
     manifest = parse_manifest(published([written, ENTRIES[1]]))
     assert open_for_regulator(manifest, REGULATOR_KEY, REGULATOR)[0] == written
 
