@@ -135,6 +135,18 @@ class Settings(BaseSettings):
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
     claim_rules_file: Path = DEFAULT_CLAIM_RULES_FILE
 
+    # The rules an internet hospital is held to (docs/rules.md lists each with its source).
+    # -- break-glass --
+
+    # -- guardians and proxies --
+
+    # -- prescription limits and practice filings --
+
+    # -- retention --
+
+    # -- real-time supervision --
+
+
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
