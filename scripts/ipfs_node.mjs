@@ -251,22 +251,42 @@ const commands = {
     res.writeHead(200, { 'Content-Type': 'application/json' })
     res.end(removed.map((cid) => JSON.stringify({ Key: { '/': cid.toString() } }) + '\n').join(''))
   },
-  // A CAR file's blocks, each checked against its CID (sha2-256), its roots pinned: Kubo's dag import.
+  // A CAR file's blocks, each checked against its CID (sha2-256), then its roots pinned: Kubo's dag
+  // import, one JSON line a root. A batch's envelopes come this way, thousands in one request, so
+  // blocks are written and roots pinned a bounded number at a time rather than one after another.
   async 'dag/import' (q, req, res) {
     const file = await formFile(req)
     if (!(file instanceof Blob)) throw new Error('dag/import needs one file part')
     const car = await CarBlockIterator.fromIterable(Readable.fromWeb(file.stream()))
+    const writes = new Set()
     for await (const { cid, bytes } of car) {
       if (cid.multihash.code !== sha256.code) throw new Error(`${cid}: only sha2-256 blocks are accepted`)
       const digest = await sha256.digest(bytes)
       if (Buffer.compare(digest.bytes, cid.multihash.bytes) !== 0) throw new Error(`block ${cid} does not match its CID`)
-      await helia.blockstore.put(cid, bytes)
+      const write = Promise.resolve(helia.blockstore.put(cid, bytes)).finally(() => writes.delete(write))
+      writes.add(write)
+      if (writes.size >= IMPORT_CONCURRENCY) await Promise.race(writes)
     }
+    await Promise.all(writes)
     const roots = await car.getRoots()
-    for (const root of roots) await pin(root, idleSignal(res))
-    return { Root: roots.map((r) => ({ Cid: { '/': r.toString() }, PinErrorMsg: '' }))[0] }
+    const pinRoots = q.get('pin-roots') !== 'false'
+    const idle = idleSignal(res)
+    const lines = new Array(roots.length)
+    let next = 0
+    async function pinner () {
+      for (let i = next++; i < roots.length; i = next++) {
+        const root = roots[i]
+        let error = ''
+        if (pinRoots) await pin(root, idle).then(() => idle.touch(), (err) => { error = String(err?.message ?? err) })
+        lines[i] = JSON.stringify({ Root: { Cid: { '/': root.toString() }, PinErrorMsg: error } }) + '\n'
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(IMPORT_CONCURRENCY, roots.length) }, pinner))
+    res.writeHead(200, { 'Content-Type': 'application/json' })
+    res.end(lines.join(''))
   }
 }
+const IMPORT_CONCURRENCY = 64
 
 async function hangUp (id) {
   for (const c of libp2p.getConnections()) if (c.remotePeer.toString() === id) await c.close().catch(() => c.abort(new Error('disconnected')))

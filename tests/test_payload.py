@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rfc8785
 from hypothesis import given, settings, strategies as st
 
+from ledger import payload as payload_module
 from ledger.errors import PayloadNotFhir, PayloadNotJson, PayloadTooLarge
 from ledger.payload import MAX_DEPTH, canonicalize, load_json, parse_payload
 
@@ -218,3 +220,86 @@ def test_primitive_of_the_wrong_json_kind_is_refused(resource: dict[str, Any], w
 def test_canonicalize_refuses_integers_outside_ijson() -> None:
     with pytest.raises(PayloadNotJson):
         canonicalize({"value": 2**60})
+
+
+# The fast paths: canonical bytes by orjson where it agrees with RFC 8785, and the coercion check
+# by walking the validated model rather than its dump. Each must answer what the slow path does.
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.floats(min_value=-1e-3, max_value=1e-3)
+    | st.text(),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400)
+@given(value=_JSON)
+def test_canonicalize_writes_what_rfc8785_writes_or_refuses_as_it_does(value: Any) -> None:
+    try:
+        expected: bytes | None = rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError:
+        expected = None
+    if expected is None:
+        with pytest.raises(PayloadNotJson):
+            canonicalize(value)
+    else:
+        assert canonicalize(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"é": 1, "z": 2, "\ue000": 3, "\U0001f600": 4},  # UTF-16 order differs from UTF-8's
+        [100.0, -0.0, 1e16, 2.1e-6, 1.5e-5, 0.1, 2**53 - 1],
+        ["\x00\x1f\x7f\u2028\ufeff", "\ud800"],
+    ],
+    ids=["non-ascii-keys", "floats", "strings"],
+)
+def test_canonicalize_matches_rfc8785_where_orjson_differs(value: Any) -> None:
+    try:
+        expected = rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError:
+        with pytest.raises(PayloadNotJson):
+            canonicalize(value)
+    else:
+        assert canonicalize(value) == expected
+
+
+_WRONG_KINDS = st.sampled_from(["true", "1.5", "x", 1, 0, 2.5, True, False, None, [], {}])
+
+
+def _mutated(value: Any, rng: random.Random, wrong: list[Any]) -> Any:
+    """``value`` with some primitives swapped for values of other JSON kinds."""
+    if isinstance(value, dict):
+        return {
+            k: v if k == "resourceType" else _mutated(v, rng, wrong) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_mutated(child, rng, wrong) for child in value]
+    return rng.choice(wrong) if rng.random() < 0.08 else value
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    example=st.sampled_from(EXAMPLES),
+    rng=st.randoms(use_true_random=False),
+    wrong=st.lists(_WRONG_KINDS, min_size=1, max_size=3),
+)
+def test_the_coercion_walk_finds_what_comparing_with_the_dump_finds(
+    example: Path, rng: random.Random, wrong: list[Any]
+) -> None:
+    resource = _mutated(json.loads(example.read_bytes()), rng, wrong)
+    try:
+        model = payload_module._validate(resource["resourceType"], resource)
+    except PayloadNotFhir:
+        return  # refused by the validator: the coercion check never runs
+    dumped = model.model_dump(mode="json")
+    path = resource["resourceType"]
+    expected = payload_module._first_coerced(resource, dumped, path)
+    assert payload_module.first_coerced(resource, model, path) == expected

@@ -12,7 +12,7 @@ from web3.types import TxReceipt
 
 from ledger.chain.connection import Chain
 from ledger.crypto import commitment, envelope
-from ledger.payload import Payload, canonicalize
+from ledger.payload import Payload
 from ledger.store import ContentStore, cid_of, cid_to_bytes
 
 __all__ = ["Anchored", "BuildCall", "Sealed", "seal_payload", "seal_store_anchor"]
@@ -57,7 +57,10 @@ def seal_payload(
     """Commit to ``payload`` with a fresh salt and seal it, salt inside, for ``recipients``."""
     salt = commitment.new_salt()
     digest = commitment.commit(salt, payload.canonical)
-    plaintext = canonicalize({"resource": payload.resource, "salt": "0x" + salt.hex()})
+    # The RFC 8785 form of {"resource": ..., "salt": ...}, built from the payload's canonical bytes
+    # rather than canonicalising the resource a second time: JCS sorts "resource" before "salt",
+    # and a member's value is encoded the same wherever it sits.
+    plaintext = b'{"resource":%b,"salt":"0x%b"}' % (payload.canonical, salt.hex().encode())
     blob = envelope.seal(
         plaintext,
         record_id=context_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from contextlib import suppress
 from typing import Any
 
@@ -17,8 +18,9 @@ from ledger.errors import (
     StoreUnavailable,
 )
 from ledger.store import _unixfs
+from ledger.store._car import car_of
 from ledger.store.base import Cid, ContentStore
-from ledger.store.cid import binary_cid, cid_of, cid_to_bytes
+from ledger.store.cid import binary_cid, cid_from_bytes, cid_of, cid_to_bytes
 
 # Spelled out rather than left to the node's Import config (a unixfs-v1-2025 profile would build
 # 1 MiB chunks under 1024 links). A node ignores options it does not know, so an older one is not
@@ -38,6 +40,7 @@ _NOT_FOUND = re.compile(r"not found|could not find", re.IGNORECASE)
 _TIMED_OUT = re.compile(r"deadline exceeded|no block from this node or its peers", re.IGNORECASE)
 #: Time an answer may take beyond the node's own fetch timeout before the node counts as hung.
 _GRACE_S = 5.0
+_IMPORT_WAIT_S, _IMPORT_WAIT_PER_ROOT_S = 30.0, 0.01
 _NOT_PINNED = re.compile(r"not pinned", re.IGNORECASE)
 
 
@@ -81,6 +84,36 @@ class KuboStore(ContentStore):
             "settings differ from ipfs add --cid-version=1 (raw leaves, 256 KiB chunks, "
             "balanced layout of 174 links, sha2-256)"
         )
+
+    def put_many(self, blobs: Iterable[bytes]) -> list[Cid]:
+        """Store and pin every blob in one request: a CAR file of all their blocks, imported
+        with Kubo's ``dag/import``, each blob's root pinned. The CIDs are computed here, as
+        ``put`` would (the node checks every block against its CID); StoreError unless the node
+        answers every root as pinned."""
+        roots, archive = car_of(blobs)
+        if not roots:
+            return []
+        files = {"file": ("batch.car", archive, "application/vnd.ipld.car")}
+        # A batch of thousands takes the node seconds: the wait grows with it.
+        wait = httpx.Timeout(_IMPORT_WAIT_S + len(roots) * _IMPORT_WAIT_PER_ROOT_S, connect=5.0)
+        reply = self._call("dag/import", params={"pin-roots": "true"}, files=files, timeout=wait)
+        pinned: set[bytes] = set()
+        for line in reply.text.splitlines():
+            root = _import_root(line)
+            if root is None:
+                continue
+            cid, error = root
+            if error:
+                raise StoreError(f"Kubo at {self._url} did not pin {cid}: {error}")
+            with suppress(ValueError):
+                pinned.add(cid_to_bytes(cid))
+        missing = [root for root in roots if root not in pinned]
+        if missing:
+            raise StoreError(
+                f"Kubo at {self._url} did not report {len(missing)} of {len(roots)} imported "
+                f"roots as pinned, {cid_from_bytes(missing[0])} among them"
+            )
+        return [cid_from_bytes(root) for root in roots]
 
     def get(self, cid: str) -> bytes:
         wanted = binary_cid(cid)
@@ -169,6 +202,17 @@ def _last_json_line(response: httpx.Response) -> dict[str, Any]:
     if not isinstance(reply, dict):
         raise StoreError(f"unreadable answer from Kubo add: {response.text[:200]!r}")
     return reply
+
+
+def _import_root(line: str) -> tuple[str, str] | None:
+    """(CID, pin error) of one ``dag/import`` answer line naming a root; None for any other line
+    (Kubo may add a statistics line)."""
+    try:
+        body = json.loads(line)
+        root = body["Root"]
+        return str(root["Cid"]["/"]), str(root.get("PinErrorMsg") or "")
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _same(stored: str, expected: Cid) -> bool:
