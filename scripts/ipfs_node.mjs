@@ -269,19 +269,19 @@ const commands = {
     }
     await Promise.all(writes)
     const roots = await car.getRoots()
-    const pinRoots = q.get('pin-roots') !== 'false'
+    // As Kubo: with pin-roots=false nothing is pinned and no root is reported.
+    const pinning = q.get('pin-roots') === 'false' ? [] : roots
     const idle = idleSignal(res)
-    const lines = new Array(roots.length)
+    const lines = new Array(pinning.length)
     let next = 0
     async function pinner () {
-      for (let i = next++; i < roots.length; i = next++) {
-        const root = roots[i]
+      for (let i = next++; i < pinning.length; i = next++) {
         let error = ''
-        if (pinRoots) await pin(root, idle).then(() => idle.touch(), (err) => { error = String(err?.message ?? err) })
-        lines[i] = JSON.stringify({ Root: { Cid: { '/': root.toString() }, PinErrorMsg: error } }) + '\n'
+        await pin(pinning[i], idle).then(() => idle.touch(), (err) => { error = String(err?.message ?? err) })
+        lines[i] = JSON.stringify({ Root: { Cid: { '/': pinning[i].toString() }, PinErrorMsg: error } }) + '\n'
       }
     }
-    await Promise.all(Array.from({ length: Math.min(IMPORT_CONCURRENCY, roots.length) }, pinner))
+    await Promise.all(Array.from({ length: Math.min(IMPORT_CONCURRENCY, pinning.length) }, pinner))
     res.writeHead(200, { 'Content-Type': 'application/json' })
     res.end(lines.join(''))
   }

@@ -187,3 +187,49 @@ def test_something_else_at_the_url_raises_store_error(ipfs_node: IpfsNode) -> No
         pytest.raises(StoreError, match="404"),
     ):
         store.put(b"envelope")
+
+
+# put_many: a batch of contents in one CAR import (dag/import), under exactly put's CIDs.
+
+
+def test_put_many_imports_a_batch_in_one_call_under_the_cids_add_gives(
+    kubo: KuboStore, kubo_proxy: KuboProxy, ipfs_node: IpfsNode
+) -> None:
+    # envelopes (one raw block each), an empty content, and a file of several chunks (a DAG)
+    blobs = [pattern(n) + bytes([i]) for i, n in enumerate((1, 700, 1500, CHUNK_SIZE - 1))]
+    blobs += [b"", pattern(2 * CHUNK_SIZE + 5)]
+    cids = kubo.put_many(blobs)
+    assert [command for command, _ in kubo_proxy.calls] == ["dag/import"]
+    assert cids == [cid_of(blob) for blob in blobs]
+    for blob, cid in zip(blobs, cids, strict=True):
+        assert kubo.has(cid)
+        assert kubo.get(cid) == blob
+    # ... which is what the node's own add says for the same bytes
+    fresh = [pattern(900) + b"fresh", pattern(CHUNK_SIZE + 9) + b"fresh"]
+    (imported, dag), added = kubo.put_many(fresh), []
+    with KuboStore(ipfs_node.url) as direct:
+        for blob in fresh:
+            direct.remove(cid_of(blob))
+            added.append(direct.put(blob))
+    assert [imported, dag] == added
+
+
+def test_put_many_of_nothing_calls_no_one(kubo: KuboStore, kubo_proxy: KuboProxy) -> None:
+    assert kubo.put_many([]) == []
+    assert kubo_proxy.calls == []
+
+
+def test_put_many_whose_root_the_node_cannot_pin_is_a_store_error(
+    kubo: KuboStore, ipfs_node: IpfsNode
+) -> None:
+    # The node is told (through the proxy) not to pin the roots: nothing may then count as stored.
+    data = [pattern(300) + b"unpinned"]
+    with KuboStore(ipfs_node.url) as direct:
+        direct.remove(cid_of(data[0]))
+    proxy = KuboProxy(ipfs_node.url).start()
+    try:
+        proxy.rewrite["dag/import"] = {"pin-roots": "false"}
+        with KuboStore(proxy.url) as store, pytest.raises(StoreError, match="not report"):
+            store.put_many(data)
+    finally:
+        proxy.stop()
