@@ -9,7 +9,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -299,8 +300,43 @@ class ContentIndex:
     # This node's replication pins: wanted (pinned = 0) until pinned, retried with backoff.
 
     def want(self, cid: str) -> None:
+        self.want_many([cid])
+
+    def want_many(self, cids: Iterable[str], *, pinned: bool = False) -> None:
+        """Assign ``cids`` to this node in one transaction (a batch's thousands of envelopes);
+        ``pinned``: they are pinned here already (this gateway stored them itself)."""
+        rows = [(cid, int(pinned)) for cid in cids]
+        if not rows:
+            return
+        with self._lock, self._transaction():
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO replication_pins (cid, pinned) VALUES (?, ?)", rows
+            )
+
+    def assigned(self, cids: Iterable[str]) -> set[str]:
+        """Which of ``cids`` this node is assigned (pinned or not)."""
+        found: set[str] = set()
+        wanted = list(cids)
         with self._lock:
-            self._conn.execute("INSERT OR IGNORE INTO replication_pins (cid) VALUES (?)", (cid,))
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._conn.execute(
+                    f"SELECT cid FROM replication_pins WHERE cid IN ({marks})",  # noqa: S608
+                    chunk,
+                ).fetchall()
+                found.update(str(r[0]) for r in rows)
+        return found
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
     def drop(self, cid: str) -> None:
         with self._lock:
@@ -343,11 +379,18 @@ class ContentIndex:
         return [str(r[0]) for r in rows]
 
     def pinned(self, cid: str) -> None:
-        with self._lock:
-            self._conn.execute(
+        self.pinned_many([cid])
+
+    def pinned_many(self, cids: Iterable[str]) -> None:
+        """Record ``cids`` pinned, in one transaction."""
+        rows = [(cid,) for cid in cids]
+        if not rows:
+            return
+        with self._lock, self._transaction():
+            self._conn.executemany(
                 "UPDATE replication_pins SET pinned = 1, attempts = 0, last_error = NULL"
                 " WHERE cid = ?",
-                (cid,),
+                rows,
             )
 
     def failed(self, cid: str, error: str, *, base_s: float, max_s: float) -> None:

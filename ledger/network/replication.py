@@ -123,11 +123,12 @@ class Replicator:
                 if lost:
                     log.warning("%d pinned CIDs missing from the node; pinning again", len(lost))
             if candidates is None or self.index.membership_events != self._membership_seen:
+                first = candidates is None
                 self._membership_seen = self.index.membership_events
                 candidates = self._candidates = Candidates.load(self.directory)
-                self._assign(candidates, self.index.all())
+                self._assign(candidates, list(self.index.all()), stored_here=not first)
             else:
-                self._assign(candidates, (content for _, content in new_rows))
+                self._assign(candidates, [content for _, content in new_rows], stored_here=True)
             if new_rows:
                 self._assessed_row = new_rows[-1][0]
             if self.node is not None:
@@ -158,21 +159,33 @@ class Replicator:
                 continue
             self.index.expand(batch, [item.cid for item in items])
 
-    def _assign(self, candidates: Candidates, contents: Iterable[AnchoredContent]) -> None:
-        pins = self.index.pins()
+    def _assign(
+        self, candidates: Candidates, contents: list[AnchoredContent], *, stored_here: bool
+    ) -> None:
+        """Assign this node its share of ``contents``, in one transaction. ``stored_here``: they
+        were anchored while this process ran, so what this organisation wrote of them its own
+        gateway stored and pinned before anchoring (content goes first), and is recorded pinned
+        rather than pinned again, one request a CID. A process's first round records its own as
+        wanted instead: its node may have been rebuilt since."""
+        assigned = self.index.assigned(content.cid for content in contents)
+        own: list[str] = []
+        wanted: list[str] = []
         for content in contents:
             # The writer keeps its own too (pinned when stored; a rebuilt node fetches it back
             # from the holders), and never lets it go.
-            mine = content.writer == self.org or self.org in candidates.holders(
+            writer = content.writer == self.org
+            mine = writer or self.org in candidates.holders(
                 content.binary, content.writer, self.policy.factor
             )
-            if mine and content.cid not in pins:
-                self.index.want(content.cid)
-            elif not mine and content.cid in pins:
+            if mine and content.cid not in assigned:
+                (own if writer and stored_here else wanted).append(content.cid)
+            elif not mine and content.cid in assigned:
                 # No longer this organisation's to keep: its new holders pin it from the writer
                 # or the other holders, which still have it.
                 self.store.unpin(content.cid)
                 self.index.drop(content.cid)
+        self.index.want_many(own, pinned=True)
+        self.index.want_many(wanted)
 
     def _pin_due(self) -> int:
         """Pin everything due, a few at a time: a pinned CID is no longer due and a failed one
@@ -180,7 +193,9 @@ class Replicator:
         pinned = 0
         with ThreadPoolExecutor(self.policy.pin_workers, "replication-pin") as pool:
             while due := self.index.due(self.policy.pin_workers * 4):
-                pinned += sum(pool.map(self._pin, due))
+                done = [cid for cid, ok in zip(due, pool.map(self._pin, due), strict=True) if ok]
+                self.index.pinned_many(done)
+                pinned += len(done)
         return pinned
 
     def _pin(self, cid: str) -> bool:
@@ -195,7 +210,6 @@ class Replicator:
                 cid, str(exc), base_s=self.policy.interval_s, max_s=self.policy.retry_max_s
             )
             return False
-        self.index.pinned(cid)
         return True
 
     def nudge(self) -> None:

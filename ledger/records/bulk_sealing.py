@@ -41,11 +41,17 @@ def seal_jobs(jobs: list[SealJob], max_bytes: int, store_root: str | None) -> li
     """Validate and seal ``jobs`` in order; with ``store_root``, also write each envelope there."""
     store = EmbeddedStore(store_root, durable=False) if store_root is not None else None
     sealed = []
+    # A request's items share a few recipients (the hospital, a patient each): each key is
+    # loaded once, not once an item.
+    keys: dict[bytes, X25519PublicKey] = {}
     for job in jobs:
         payload = parse_payload(job.resource, max_bytes=max_bytes)
-        recipients = {
-            label: X25519PublicKey.from_public_bytes(key) for label, key in job.recipients.items()
-        }
+        recipients = {}
+        for label, raw in job.recipients.items():
+            key = keys.get(raw)
+            if key is None:
+                key = keys[raw] = X25519PublicKey.from_public_bytes(raw)
+            recipients[label] = key
         one = seal_payload(
             payload, context_id=job.record_id, version=job.version, recipients=recipients
         )
