@@ -48,6 +48,7 @@ HOSPITAL = "hospital-a"
 BATCH_INTERVAL_S = 3.0
 BATCH_MAX = 10_000
 PER_REQUEST = 500
+ACCESS_BATCH_MAX = 50_000
 BULK_CLIENTS = 4
 BASELINE_CLIENTS = 8
 #: The block period the latency target counts two of (the local Clique network's; Besu QBFT's
@@ -95,6 +96,9 @@ def start(tmp: Path, interval_s: float, stack: ExitStack) -> Bench:
     os.environ.update(
         MEDLEDGER_RECORD_BATCH_MAX=str(BATCH_MAX),
         MEDLEDGER_RECORD_BATCH_INTERVAL_S=str(interval_s),
+        # An access entry a record: at thousands a second the trail's default of 1,000 entries a
+        # batch would be several batch transactions (and manifests) a second.
+        MEDLEDGER_ACCESS_LOG_BATCH_MAX=str(ACCESS_BATCH_MAX),
     )
     settings = load_settings(
         data_dir=tmp,

@@ -232,8 +232,9 @@ _JSON = st.recursive(
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.floats(min_value=-1e-3, max_value=1e-3)
     | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -277,9 +278,7 @@ _WRONG_KINDS = st.sampled_from(["true", "1.5", "x", 1, 0, 2.5, True, False, None
 def _mutated(value: Any, rng: random.Random, wrong: list[Any]) -> Any:
     """``value`` with some primitives swapped for values of other JSON kinds."""
     if isinstance(value, dict):
-        return {
-            k: v if k == "resourceType" else _mutated(v, rng, wrong) for k, v in value.items()
-        }
+        return {k: v if k == "resourceType" else _mutated(v, rng, wrong) for k, v in value.items()}
     if isinstance(value, list):
         return [_mutated(child, rng, wrong) for child in value]
     return rng.choice(wrong) if rng.random() < 0.08 else value

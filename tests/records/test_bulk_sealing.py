@@ -13,11 +13,15 @@ import time
 from pathlib import Path
 
 import pytest
+import rfc8785
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from ledger.crypto import envelope
 from ledger.errors import PayloadNotFhir
+from ledger.payload import parse_payload
+from ledger.records.anchoring import seal_payload
 from ledger.records.bulk_sealing import BulkSealer, SealJob
+from ledger.store import cid_of
 from ledger.store.embedded import EmbeddedStore
 
 OBSERVATION = {
@@ -107,3 +111,22 @@ def _alive(pid: int) -> bool:
         return False
     # A zombie has exited; only its parent (gone) would reap it.
     return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def test_the_sealed_plaintext_is_the_canonical_form_of_resource_and_salt() -> None:
+    # seal_payload builds {"resource": ..., "salt": ...} from the payload's canonical bytes rather
+    # than canonicalising again: what it seals must be exactly what RFC 8785 gives for it.
+    key = X25519PrivateKey.generate()
+    resource = {**OBSERVATION, "note": [{"text": 'é \u2028 \x01 "quoted"'}], "id": "x"}
+    resource["valueQuantity"] = {"value": 98.6, "unit": "°F"}
+    payload = parse_payload(json.dumps(resource).encode(), max_bytes=65536)
+    record_id = secrets.token_bytes(32)
+    sealed = seal_payload(
+        payload, context_id=record_id, version=1, recipients={"org": key.public_key()}
+    )
+    plaintext = envelope.open_envelope(
+        sealed.envelope, private_key=key, label="org", record_id=record_id, version=1
+    )
+    salt = json.loads(plaintext)["salt"]
+    assert plaintext == rfc8785.dumps({"resource": resource, "salt": salt})
+    assert sealed.cid == cid_of(sealed.envelope)
