@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
-from eth_utils.address import to_canonical_address, to_checksum_address
+from eth_utils.address import (
+    to_canonical_address as _to_canonical_address,
+    to_checksum_address as _to_checksum_address,
+)
 
 from ledger.crypto.merkle import MerkleTree
 from ledger.errors import LedgerError
@@ -27,6 +31,18 @@ from ledger.records.batch_proof import BatchedVersion
 
 #: What a record-version manifest says it is; a reader refuses any other.
 RECORD_MANIFEST_FORMAT = "medledger.record-versions.v1"
+
+
+# A batch's thousands of items name a handful of addresses (the hospital, its staff, the patients):
+# each is checksummed once (a keccak each time, in Python), not three times an item.
+@lru_cache(maxsize=65_536)
+def to_checksum_address(address: str) -> str:
+    return str(_to_checksum_address(address))
+
+
+@lru_cache(maxsize=1024)
+def to_canonical_address(address: str) -> bytes:
+    return bytes(_to_canonical_address(address))
 
 
 class ManifestInvalid(LedgerError):
