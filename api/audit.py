@@ -125,16 +125,21 @@ def periodic_sealer(gateway: Gateway) -> Iterator[None]:
     and once more on the way out, so that a clean stop leaves no entry unanchored."""
     stop = threading.Event()
 
-    def seal_all() -> None:
+    def seal_all(*, backlog_only: bool = False) -> None:
+        """Seal until nothing waits; ``backlog_only``: only while batches come out full, so that
+        entries arriving during a seal wait for the next interval instead of being sealed at
+        once in a small batch after small batch (a transaction and a manifest each)."""
+        full = gateway.settings.access_log_batch_max
         try:
-            while gateway.seal_access_log() is not None:
-                pass
+            while (sealed := gateway.seal_access_log()) is not None:
+                if backlog_only and sealed.count < full:
+                    break
         except LedgerError as exc:  # the chain may be down for a while; entries wait, durable
             log.warning("access log not anchored this round: %s", exc)
 
     def run() -> None:
         while not stop.wait(gateway.settings.access_log_seal_interval_s):
-            seal_all()
+            seal_all(backlog_only=True)
 
     thread = threading.Thread(target=run, name="access-log-sealer", daemon=True)
     thread.start()
