@@ -299,9 +299,6 @@ class ContentIndex:
 
     # This node's replication pins: wanted (pinned = 0) until pinned, retried with backoff.
 
-    def want(self, cid: str) -> None:
-        self.want_many([cid])
-
     def want_many(self, cids: Iterable[str], *, pinned: bool = False) -> None:
         """Assign ``cids`` to this node in one transaction (a batch's thousands of envelopes);
         ``pinned``: they are pinned here already (this gateway stored them itself)."""
@@ -315,18 +312,9 @@ class ContentIndex:
 
     def assigned(self, cids: Iterable[str]) -> set[str]:
         """Which of ``cids`` this node is assigned (pinned or not)."""
-        found: set[str] = set()
-        wanted = list(cids)
+        query = "SELECT 1 FROM replication_pins WHERE cid = ?"
         with self._lock:
-            for i in range(0, len(wanted), 500):
-                chunk = wanted[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                rows = self._conn.execute(
-                    f"SELECT cid FROM replication_pins WHERE cid IN ({marks})",  # noqa: S608
-                    chunk,
-                ).fetchall()
-                found.update(str(r[0]) for r in rows)
-        return found
+            return {c for c in cids if self._conn.execute(query, (c,)).fetchone() is not None}
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -377,9 +365,6 @@ class ContentIndex:
                 (time.time(), limit),
             ).fetchall()
         return [str(r[0]) for r in rows]
-
-    def pinned(self, cid: str) -> None:
-        self.pinned_many([cid])
 
     def pinned_many(self, cids: Iterable[str]) -> None:
         """Record ``cids`` pinned, in one transaction."""

@@ -1,9 +1,9 @@
 """CARv1 files (the IPLD content archive Kubo's ``dag import`` reads): a batch of contents, every
 block of each, in one upload instead of one ``add`` a content.
 
-Layout (https://ipld.io/specs/transport/car/carv1/): an unsigned-varint-prefixed dag-cbor header
-``{"roots": [CID, ...], "version": 1}``, then each block as varint(len(cid) + len(bytes)), its binary
-CID, its bytes. Every content's root is a root of the archive, so the node pins each one.
+Layout (https://ipld.io/specs/transport/car/carv1/): an unsigned-varint-prefixed dag-cbor
+header ``{"roots": [CID, ...], "version": 1}``, then each block as varint(len(cid) + len(bytes)),
+its binary CID, its bytes. Every content's root is a root of the archive, so the node pins each one.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def car_of(contents: Iterable[bytes]) -> tuple[list[bytes], bytes]:
     body: list[bytes] = []
     for data in contents:
         root = b""
-        for root, block in _blocks(data):  # noqa: B007 - the root is the last block
+        for root, block in _blocks(data):  # the root is the last block
             body.append(_uvarint(len(root) + len(block)))
             body.append(root)
             body.append(block)
