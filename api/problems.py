@@ -171,6 +171,8 @@ _REVERT_STATUS: dict[int, frozenset[str]] = {
             "PracticeInvalidWindow",
             "PracticeInvalidScope",
             "PracticeReasonRequired",
+            # retention branch: a registration without the date independent practice began.
+            "PracticeUnknownPracticeStart",
         }
     ),
 }

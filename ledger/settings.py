@@ -141,11 +141,14 @@ class Settings(BaseSettings):
     # -- guardians and proxies --
 
     # -- prescription limits and practice filings --
+    # Years of independent practice a doctor needs to be filed for internet diagnosis (2018
+    # measures art. 25): the PracticeRegistry is deployed with it; the regulator may change it on
+    # chain. The days' supply limits are in the pre-review rules file (its "supply" section).
+    min_internet_practice_years: int = Field(default=3, ge=0, le=255)
 
     # -- retention --
 
     # -- real-time supervision --
-
 
     @field_validator("time_zone")
     @classmethod
