@@ -22,6 +22,8 @@ from ledger.prescribing.book import UtcOffsetMismatch
 from ledger.prescribing.follow_up import FollowUpNotDiagnosis
 from ledger.prescribing.prereview import PreReviewBlocked
 from ledger.records.book import BatchProofInvalid, NotAuthoringHospital, NotBatchAnchored
+from ledger.records.retention import RetentionRunning
+from ledger.records.writer_keys import RecordErased
 
 
 class Forbidden(errors.LedgerError):
@@ -79,6 +81,10 @@ _STATUS: list[tuple[type[errors.LedgerError], int]] = [
     (NotFound, 404),
     (PaymentUnknown, 404),
     (NotBatchAnchored, 409),
+    # retention branch: an erasure within the retention period (the rule and its end in the
+    # detail); a version whose key this hospital destroyed on the patient's erasure request.
+    (RetentionRunning, 409),
+    (RecordErased, 410),
     # No usable directory entry to seal for: the organisation publishes one, or is reinstated.
     (errors.DirectoryError, 409),
     (BatchProofInvalid, 502),

@@ -505,3 +505,12 @@ class ReceiptPublic(_Model):
     leaf: str
     accepted_at: float
     anchoring: AnchoringPublic | None
+
+
+class ErasurePublic(_Model):
+    """What a patient's erasure did at this hospital: its KEK for the patient is destroyed, so the
+    versions it wrote for them (their ciphertext and anchors remain) no longer open here."""
+
+    patient: str
+    erased_at: int
+    versions: int

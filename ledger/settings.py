@@ -147,6 +147,16 @@ class Settings(BaseSettings):
     min_internet_practice_years: int = Field(default=3, ge=0, le=255)
 
     # -- retention --
+    # Years a record is kept (docs/rules.md, docs/operations.md): outpatient after the last visit,
+    # inpatient after the last discharge, internet consultation records, recordings. Replication
+    # keeps every CID for the longest; a patient's erasure is refused until their records' end.
+    retention_outpatient_years: int = Field(default=15, ge=0)
+    retention_inpatient_years: int = Field(default=30, ge=0)
+    retention_internet_years: int = Field(default=15, ge=0)
+    retention_recording_years: int = Field(default=3, ge=0)
+    # The writing hospital's per-patient key-encryption keys (default: beside the gateway's
+    # database). Erasure deletes a patient's file here: see docs/operations.md on backups.
+    kek_store_dir: Path | None = None
 
     # -- real-time supervision --
 
