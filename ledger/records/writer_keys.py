@@ -17,7 +17,7 @@ from ledger.errors import ConfigError, DecryptionFailed, LedgerError
 from ledger.records.retention import RetentionIndex, RetentionPeriods
 from ledger.settings import Settings
 
-__all__ = ["Erased", "RecordErased", "WriterKeys", "writer_keys"]
+__all__ = ["Erased", "RecordErased", "WriterKeys", "retention_hold_s", "writer_keys"]
 
 
 class RecordErased(LedgerError):
@@ -140,16 +140,26 @@ class WriterKeys:
         return kek
 
 
-def writer_keys(settings: Settings, org: str, org_key: X25519PrivateKey) -> WriterKeys:
-    """The gateway's writer keys from its settings: a KEK store and a retention index in its data
-    directory (or where the settings put the key store)."""
-    gateways = settings.data_dir / "gateways"
-    periods = RetentionPeriods(
+def retention_periods(settings: Settings) -> RetentionPeriods:
+    return RetentionPeriods(
         outpatient=settings.retention_outpatient_years,
         inpatient=settings.retention_inpatient_years,
         internet=settings.retention_internet_years,
         recording=settings.retention_recording_years,
     )
+
+
+def retention_hold_s(settings: Settings) -> float:
+    """How long replication keeps every CID from its anchoring: the longest retention, in mean
+    Gregorian years (a holder cannot read which class a ciphertext is)."""
+    return retention_periods(settings).longest * 31_556_952.0
+
+
+def writer_keys(settings: Settings, org: str, org_key: X25519PrivateKey) -> WriterKeys:
+    """The gateway's writer keys from its settings: a KEK store and a retention index in its data
+    directory (or where the settings put the key store)."""
+    gateways = settings.data_dir / "gateways"
+    periods = retention_periods(settings)
     return WriterKeys(
         org,
         org_key,

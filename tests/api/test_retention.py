@@ -109,6 +109,8 @@ def test_after_the_period_erasure_destroys_the_key_and_the_record_no_longer_open
     with world.as_staff("insurer", "adjuster", gateway="insurer") as member:
         verification = member.get_json(f"/v1/records/{rid}/verification")
     assert verification["versions"][0]["cid"] == record["cid"]
+    assert verification["intact"]
+    assert verification["versions"][0]["content"] == "intact"
     plaintext = open_envelope(
         blob,
         private_key=patient.keys.encryption_key(world.org_address("hospital-a")),
