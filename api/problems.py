@@ -201,7 +201,8 @@ _MEANINGS: dict[int, str] = {
     404: "No such record, told only to those who may know (`record.unknown`, `not_found`).",
     409: "The chain refused the write (`record.version_conflict`, `record.already_anchored`, "
     "`chain.revert`).",
-    410: "Gone: the prescription expired before this step (`prescription.expired`).",
+    410: "Gone: the prescription expired before this step (`prescription.expired`), or this "
+    "hospital destroyed the version's key on the patient's erasure request (`record.erased`).",
     413: "The body is larger than MEDLEDGER_MAX_PAYLOAD_BYTES (`payload.too_large`).",
     422: "A malformed request (`request.invalid`), or a payload or patient the gateway refuses "
     "(`payload.*`, `patient.not_enrolled`).",

@@ -58,7 +58,7 @@ _FHIR_BODY = {
     }
 }
 _WRITERS = (DOCTOR_ROLE, CLERK_ROLE)
-_READ_PROBLEMS = responses(401, 403, 404, 413, 422, 502, 503, 504)
+_READ_PROBLEMS = responses(401, 403, 404, 410, 413, 422, 502, 503, 504)
 
 
 @router.post(

@@ -191,6 +191,10 @@ class RecordBook:
             for (rid, version, patient), s in zip(targets, sealed, strict=True)
         ]
         receipt_ids = self._outbox.accept(accepted)
+        if self.keys.retention is not None:
+            self.keys.retention.note_unclassified(
+                [(v.record_id, v.version, v.cid, v.patient) for v, _ in accepted]
+            )
         return [
             BulkAccepted(
                 rid,

@@ -238,6 +238,20 @@ class RetentionIndex:
             )
         return Retained(record_id, version, cid, patient, record_class, counted_from, until)
 
+    def note_unclassified(self, versions: list[tuple[bytes, int, str, str]]) -> None:
+        """Index many ``(record id, version, cid, patient)`` at once, unread: each kept as long as
+        the longest class, from now (bulk writes, whose content this process never parses)."""
+        at = int(time.time())
+        until = retained_until(at, self.periods.longest)
+        rows = [
+            (rid, version, cid, patient.lower(), RecordClass.UNCLASSIFIED.value, at, until)
+            for rid, version, cid, patient in versions
+        ]
+        with self._lock:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO retained VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+            )
+
     def held_until(self, cid: str) -> int | None:
         """Until when ``cid`` must be kept, if this gateway anchored it."""
         with self._lock:

@@ -129,3 +129,15 @@ def test_only_the_patient_may_ask_for_erasure(world: World, patient: Patient) ->
         )
         status, code, _ = _refused(call)
     assert (status, code) == (403, "patient.not_the_patient")
+
+
+def test_a_bulk_written_record_is_kept_the_longest_and_its_erasure_refused(
+    world: World, patient: Patient
+) -> None:
+    """The bulk path does not parse content in the gateway's process: kept as unclassified."""
+    item = {"patient": patient.pseudonym.address, "resource": _visit("AMB", _years_ago(16))}
+    with world.as_staff("hospital-a", "doctor") as client:
+        client.post_json("/v1/records:bulk", {"items": [item]})
+    status, code, detail = _refused(lambda: _erase(world, patient))
+    assert (status, code) == (409, "retention.period_running")
+    assert "30 years from its anchoring" in detail
