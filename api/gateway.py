@@ -35,6 +35,7 @@ from ledger.records.batch_index import BatchIndex
 from ledger.records.book import RecordBook
 from ledger.records.bulk_sealing import BulkSealer
 from ledger.records.outbox import Outbox
+from ledger.records.writer_keys import retention_hold_s, writer_keys
 from ledger.settings import Settings
 from ledger.store import ContentStore, open_store
 
@@ -163,6 +164,7 @@ def build_gateway(settings: Settings) -> Gateway:
         org_key=org_key,
         max_payload_bytes=settings.max_payload_bytes,
         outbox=outbox,
+        writer_keys=writer_keys(settings, org.address, org_key),
         batch_index=BatchIndex(
             chain,
             store,
@@ -222,8 +224,10 @@ def build_gateway(settings: Settings) -> Gateway:
             interval_s=settings.replication_interval_s,
             retry_max_s=settings.replication_retry_max_s,
             pin_workers=settings.replication_pin_workers,
+            retain_s=retention_hold_s(settings),
         ),
         announce=settings.ipfs_announce_addrs,
+        block_time=lambda number: int(chain.w3.eth.get_block(number)["timestamp"]),
     )
     return Gateway(
         settings,

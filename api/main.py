@@ -29,6 +29,7 @@ from api.routes import (
     prescriptions,
     receipts,
     records,
+    retention,
 )
 from ledger.settings import load_settings
 
@@ -53,7 +54,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     routers = (meta, patients, bulk, records, receipts, consents, audit, prescriptions, dispenses)
     for module in (*routers, audit_trail, directory, content, practice):
         app.include_router(module.router)
-    for module in (payments, claims):
+    for module in (payments, claims, retention):
         app.include_router(module.router)
     _complete_openapi(app)
     return app

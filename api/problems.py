@@ -22,6 +22,8 @@ from ledger.prescribing.book import UtcOffsetMismatch
 from ledger.prescribing.follow_up import FollowUpNotDiagnosis
 from ledger.prescribing.prereview import PreReviewBlocked
 from ledger.records.book import BatchProofInvalid, NotAuthoringHospital, NotBatchAnchored
+from ledger.records.retention import RetentionRunning
+from ledger.records.writer_keys import RecordErased
 
 
 class Forbidden(errors.LedgerError):
@@ -79,6 +81,10 @@ _STATUS: list[tuple[type[errors.LedgerError], int]] = [
     (NotFound, 404),
     (PaymentUnknown, 404),
     (NotBatchAnchored, 409),
+    # retention branch: an erasure within the retention period (the rule and its end in the
+    # detail); a version whose key this hospital destroyed on the patient's erasure request.
+    (RetentionRunning, 409),
+    (RecordErased, 410),
     # No usable directory entry to seal for: the organisation publishes one, or is reinstated.
     (errors.DirectoryError, 409),
     (BatchProofInvalid, 502),
@@ -171,6 +177,8 @@ _REVERT_STATUS: dict[int, frozenset[str]] = {
             "PracticeInvalidWindow",
             "PracticeInvalidScope",
             "PracticeReasonRequired",
+            # retention branch: a registration without the date independent practice began.
+            "PracticeUnknownPracticeStart",
         }
     ),
 }
@@ -193,7 +201,8 @@ _MEANINGS: dict[int, str] = {
     404: "No such record, told only to those who may know (`record.unknown`, `not_found`).",
     409: "The chain refused the write (`record.version_conflict`, `record.already_anchored`, "
     "`chain.revert`).",
-    410: "Gone: the prescription expired before this step (`prescription.expired`).",
+    410: "Gone: the prescription expired before this step (`prescription.expired`), or this "
+    "hospital destroyed the version's key on the patient's erasure request (`record.erased`).",
     413: "The body is larger than MEDLEDGER_MAX_PAYLOAD_BYTES (`payload.too_large`).",
     422: "A malformed request (`request.invalid`), or a payload or patient the gateway refuses "
     "(`payload.*`, `patient.not_enrolled`).",

@@ -381,6 +381,10 @@ class RegistrationCreate(_Model):
     institution: Address
     valid_from: UnixTime
     valid_to: UnixTime
+    practising_since: UnixTime = Field(
+        description="when the doctor's independent practice began (Unix seconds; not PHI): "
+        "internet diagnosis filings need MEDLEDGER_MIN_INTERNET_PRACTICE_YEARS of it"
+    )
     licence_commitment: Bytes32 | None = Field(
         default=None,
         description="salted licence commitment; by default the one in the membership register",
@@ -408,6 +412,7 @@ class RegistrationPublic(_Model):
     licence_commitment: str
     valid_from: int
     valid_to: int
+    practising_since: int
     status: Literal["none", "active", "revoked"]
 
 
@@ -500,3 +505,12 @@ class ReceiptPublic(_Model):
     leaf: str
     accepted_at: float
     anchoring: AnchoringPublic | None
+
+
+class ErasurePublic(_Model):
+    """What a patient's erasure did at this hospital: its KEK for the patient is destroyed, so the
+    versions it wrote for them (their ciphertext and anchors remain) no longer open here."""
+
+    patient: str
+    erased_at: int
+    versions: int

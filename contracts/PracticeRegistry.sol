@@ -9,23 +9,35 @@ import {MembershipRoles} from "./MembershipRoles.sol";
 /**
  * @dev The practice registry: doctors' primary registrations, recorded by the regulator, and multi-point
  * practice filings, filed by the target institution and decided by the regulator. {canPrescribe} is the
- * one answer other contracts ask before a doctor acts for an institution.
+ * one answer other contracts ask before a doctor acts for an institution. A filing for internet diagnosis
+ * needs a doctor with {minInternetPracticeYears} of independent practice when it takes effect (2018 Measures
+ * for the Administration of Internet Diagnosis and Treatment, art. 25), counted from the registration's
+ * `practisingSince` in mean Gregorian years.
  */
 contract PracticeRegistry is IPracticeRegistry, MembershipGated {
     uint8 public constant INTERNET_DIAGNOSIS = 1;
     uint8 public constant PRESCRIBING = 2;
     uint8 private constant _ALL_SCOPES = INTERNET_DIAGNOSIS | PRESCRIBING;
+    /// @dev The mean Gregorian year: years of practice counted in it never run short over leap days.
+    uint64 private constant _YEAR = 365.2425 days;
+
+    uint8 private _minInternetYears;
 
     mapping(address doctor => Registration) private _registrations;
     mapping(bytes32 filingId => Filing) private _filings;
     mapping(address doctor => mapping(address institution => bytes32[])) private _filingIds;
 
     /**
-     * @dev Consults `membership_` for regulators, hospitals, their admins and their doctors.
+     * @dev Consults `membership_` for regulators, hospitals, their admins and their doctors; internet
+     * diagnosis filings need `minInternetYears_` years of independent practice until a regulator changes it.
      *
-     * Requirements: none. Emits nothing.
+     * Requirements: none.
+     *
+     * Emits a {PracticeMinInternetYearsSet} event.
      */
-    constructor(IMembership membership_) MembershipGated(membership_) {}
+    constructor(IMembership membership_, uint8 minInternetYears_) MembershipGated(membership_) {
+        _setMinInternetYears(minInternetYears_);
+    }
 
     /// @inheritdoc IPracticeRegistry
     function recordRegistration(
@@ -33,10 +45,22 @@ contract PracticeRegistry is IPracticeRegistry, MembershipGated {
         address institution,
         bytes32 licenceCommitment,
         uint64 validFrom,
-        uint64 validTo
+        uint64 validTo,
+        uint64 practisingSince
     ) public {
         _checkRegulator();
-        _recordRegistration(doctor, institution, licenceCommitment, validFrom, validTo);
+        _recordRegistration(doctor, institution, licenceCommitment, validFrom, validTo, practisingSince);
+    }
+
+    /// @inheritdoc IPracticeRegistry
+    function setMinInternetPracticeYears(uint8 minYears) public {
+        _checkRegulator();
+        _setMinInternetYears(minYears);
+    }
+
+    /// @inheritdoc IPracticeRegistry
+    function minInternetPracticeYears() public view returns (uint8) {
+        return _minInternetYears;
     }
 
     /// @inheritdoc IPracticeRegistry
@@ -118,7 +142,8 @@ contract PracticeRegistry is IPracticeRegistry, MembershipGated {
      *
      * Requirements:
      * - `doctor` is nonzero, `institution` is an active hospital;
-     * - `licenceCommitment` is nonzero and `validFrom < validTo`.
+     * - `licenceCommitment` is nonzero and `validFrom < validTo`;
+     * - `practisingSince` is nonzero.
      *
      * Emits a {PracticeRegistrationRecorded} event.
      */
@@ -127,20 +152,38 @@ contract PracticeRegistry is IPracticeRegistry, MembershipGated {
         address institution,
         bytes32 licenceCommitment,
         uint64 validFrom,
-        uint64 validTo
+        uint64 validTo,
+        uint64 practisingSince
     ) internal {
         if (doctor == address(0)) revert PracticeZeroDoctor();
         _checkHospital(institution);
         if (licenceCommitment == bytes32(0)) revert PracticeEmptyLicence();
         _checkWindow(validFrom, validTo);
+        if (practisingSince == 0) revert PracticeUnknownPracticeStart();
         _registrations[doctor] = Registration({
             institution: institution,
             licenceCommitment: licenceCommitment,
             validFrom: validFrom,
             validTo: validTo,
+            practisingSince: practisingSince,
             status: RegistrationStatus.Active
         });
-        emit PracticeRegistrationRecorded(doctor, institution, licenceCommitment, validFrom, validTo, msg.sender);
+        emit PracticeRegistrationRecorded(
+            doctor, institution, licenceCommitment, validFrom, validTo, practisingSince, msg.sender
+        );
+    }
+
+    /**
+     * @dev Sets the years of independent practice an internet diagnosis filing needs. Internal function
+     * without access restriction.
+     *
+     * Requirements: none.
+     *
+     * Emits a {PracticeMinInternetYearsSet} event.
+     */
+    function _setMinInternetYears(uint8 minYears) internal {
+        _minInternetYears = minYears;
+        emit PracticeMinInternetYearsSet(minYears, msg.sender);
     }
 
     /**
@@ -165,7 +208,8 @@ contract PracticeRegistry is IPracticeRegistry, MembershipGated {
      * Requirements:
      * - `filingId` has not been filed;
      * - `doctor` has an active registration, at another institution than `institution`;
-     * - `scope` is valid and `validFrom < validTo`.
+     * - `scope` is valid and `validFrom < validTo`;
+     * - for INTERNET_DIAGNOSIS, `doctor` has practised {minInternetPracticeYears} by `validFrom`.
      *
      * Emits a {PracticeFilingSubmitted} event.
      */
@@ -178,11 +222,11 @@ contract PracticeRegistry is IPracticeRegistry, MembershipGated {
         uint64 validTo
     ) internal {
         if (_filings[filingId].status != FilingStatus.None) revert PracticeFilingExists(filingId);
-        if (_activeRegistration(doctor).institution == institution) {
-            revert PracticeFilingAtRegisteredInstitution(doctor, institution);
-        }
+        Registration storage r = _activeRegistration(doctor);
+        if (r.institution == institution) revert PracticeFilingAtRegisteredInstitution(doctor, institution);
         _checkScope(scope);
         _checkWindow(validFrom, validTo);
+        if (scope & INTERNET_DIAGNOSIS != 0) _checkExperience(doctor, r.practisingSince, validFrom);
         _filings[filingId] = Filing({
             doctor: doctor,
             institution: institution,
@@ -229,6 +273,16 @@ contract PracticeRegistry is IPracticeRegistry, MembershipGated {
             }
         }
         return false;
+    }
+
+    /**
+     * @dev Reverts unless a doctor practising since `since` has {minInternetPracticeYears} by `time`.
+     *
+     * Requirements: see above. Emits nothing.
+     */
+    function _checkExperience(address doctor, uint64 since, uint64 time) private view {
+        uint256 eligibleFrom = uint256(since) + uint256(_minInternetYears) * _YEAR;
+        if (time < eligibleFrom) revert PracticeTooLittleExperience(doctor, since, eligibleFrom);
     }
 
     /**

@@ -141,11 +141,24 @@ class Settings(BaseSettings):
     # -- guardians and proxies --
 
     # -- prescription limits and practice filings --
+    # Years of independent practice a doctor needs to be filed for internet diagnosis (2018
+    # measures art. 25): the PracticeRegistry is deployed with it; the regulator may change it on
+    # chain. The days' supply limits are in the pre-review rules file (its "supply" section).
+    min_internet_practice_years: int = Field(default=3, ge=0, le=255)
 
     # -- retention --
+    # Years a record is kept (docs/rules.md, docs/operations.md): outpatient after the last visit,
+    # inpatient after the last discharge, internet consultation records, recordings. Replication
+    # keeps every CID for the longest; a patient's erasure is refused until their records' end.
+    retention_outpatient_years: int = Field(default=15, ge=0)
+    retention_inpatient_years: int = Field(default=30, ge=0)
+    retention_internet_years: int = Field(default=15, ge=0)
+    retention_recording_years: int = Field(default=3, ge=0)
+    # The writing hospital's per-patient key-encryption keys (default: beside the gateway's
+    # database). Erasure deletes a patient's file here: see docs/operations.md on backups.
+    kek_store_dir: Path | None = None
 
     # -- real-time supervision --
-
 
     @field_validator("time_zone")
     @classmethod

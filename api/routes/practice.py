@@ -105,6 +105,7 @@ def record_registration(
         Web3.to_checksum_address(body.institution),
         valid_from=body.valid_from,
         valid_to=body.valid_to,
+        practising_since=body.practising_since,
         licence_commitment=bytes.fromhex(body.licence_commitment[2:])
         if body.licence_commitment
         else None,
@@ -239,6 +240,7 @@ def _registration(r: Registration) -> RegistrationPublic:
         licence_commitment="0x" + r.licence_commitment.hex(),
         valid_from=r.valid_from,
         valid_to=r.valid_to,
+        practising_since=r.practising_since,
         status=r.status.name.lower(),
     )
 

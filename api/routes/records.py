@@ -38,7 +38,6 @@ from api.schemas import (
 )
 from ledger.consent.grants import Purpose, ScopeKind
 from ledger.consent.segmentation import apply_view, view_for
-from ledger.crypto.envelope import rewrap_data_key
 from ledger.errors import ContractRevert
 from ledger.records.batch_claims import contradictions
 from ledger.records.document import OnchainVersion
@@ -59,7 +58,7 @@ _FHIR_BODY = {
     }
 }
 _WRITERS = (DOCTOR_ROLE, CLERK_ROLE)
-_READ_PROBLEMS = responses(401, 403, 404, 413, 422, 502, 503, 504)
+_READ_PROBLEMS = responses(401, 403, 404, 410, 413, 422, 502, 503, 504)
 
 
 @router.post(
@@ -183,15 +182,9 @@ def rewrap_key(
     trace.record_id, trace.view, trace.purpose = record_id, "key", purpose
     access = _require_full(_authorise_reader(gateway, signer, rid, trace, purpose))
     trace.version = number = version or gateway.records.latest_version(rid)
-    blob = gateway.records.envelope(rid, number)
     try:
-        wrapped = rewrap_data_key(
-            blob,
-            private_key=gateway.org_key,
-            label=gateway.org.address,
-            record_id=rid,
-            version=number,
-            recipient=X25519PublicKey.from_public_bytes(bytes.fromhex(encryption_key[2:])),
+        wrapped = gateway.records.rewrap(
+            rid, number, X25519PublicKey.from_public_bytes(bytes.fromhex(encryption_key[2:]))
         )
     except ValueError as exc:  # a low-order point: no key agreement is possible with it
         raise Unprocessable("record.bad_encryption_key", f"unusable X25519 key: {exc}") from exc

@@ -5,9 +5,9 @@ import {IMembershipGated} from "./IMembershipGated.sol";
 
 /**
  * @dev Where a doctor may practise: the primary registration the regulator records (institution, salted
- * licence commitment, validity), and multi-point practice filings that another institution files for the
- * doctor and the regulator approves, rejects or revokes. Times are Unix seconds, windows inclusive at both
- * ends: `validTo` is the last second in force.
+ * licence commitment, validity, since when the doctor practises independently), and multi-point practice
+ * filings that another institution files for the doctor and the regulator approves, rejects or revokes.
+ * Times are Unix seconds, windows inclusive at both ends: `validTo` is the last second in force.
  */
 interface IPracticeRegistry is IMembershipGated {
     enum RegistrationStatus {
@@ -29,6 +29,7 @@ interface IPracticeRegistry is IMembershipGated {
         bytes32 licenceCommitment;
         uint64 validFrom;
         uint64 validTo;
+        uint64 practisingSince;
         RegistrationStatus status;
     }
 
@@ -77,6 +78,13 @@ interface IPracticeRegistry is IMembershipGated {
     /// @dev `filingId` has never been filed.
     error PracticeUnknownFiling(bytes32 filingId);
 
+    /// @dev The registration gives no date (zero) for when the doctor's independent practice began.
+    error PracticeUnknownPracticeStart();
+
+    /// @dev `doctor`, practising since `practisingSince`, has the years an internet diagnosis filing needs
+    /// only from `eligibleFrom`, after the filing would take effect.
+    error PracticeTooLittleExperience(address doctor, uint64 practisingSince, uint256 eligibleFrom);
+
     /// @dev `filingId` is in status `current`, from which the action asked for does not lead.
     error PracticeFilingUnexpectedStatus(bytes32 filingId, FilingStatus current);
 
@@ -87,8 +95,13 @@ interface IPracticeRegistry is IMembershipGated {
         bytes32 licenceCommitment,
         uint64 validFrom,
         uint64 validTo,
+        uint64 practisingSince,
         address indexed by
     );
+
+    /// @dev `by` (a regulator, or the deployer at construction) set the years of independent practice an
+    /// internet diagnosis filing needs to `minYears`.
+    event PracticeMinInternetYearsSet(uint8 minYears, address indexed by);
 
     /// @dev The regulator account `by` revoked `doctor`'s registration at `institution` for `reason`.
     event PracticeRegistrationRevoked(
@@ -123,12 +136,14 @@ interface IPracticeRegistry is IMembershipGated {
 
     /**
      * @dev Records `doctor`'s primary registration, replacing any earlier one (a renewal or a transfer):
-     * the doctor may practise in every scope at `institution` from `validFrom` to `validTo`.
+     * the doctor may practise in every scope at `institution` from `validFrom` to `validTo`, and has
+     * practised independently since `practisingSince` (a date from the doctor's licence record, not PHI).
      *
      * Requirements:
      * - the caller is a regulator;
      * - `doctor` is nonzero, `institution` is an active hospital;
-     * - `licenceCommitment` is nonzero and `validFrom < validTo`.
+     * - `licenceCommitment` is nonzero and `validFrom < validTo`;
+     * - `practisingSince` is nonzero.
      *
      * Emits a {PracticeRegistrationRecorded} event.
      */
@@ -137,8 +152,27 @@ interface IPracticeRegistry is IMembershipGated {
         address institution,
         bytes32 licenceCommitment,
         uint64 validFrom,
-        uint64 validTo
+        uint64 validTo,
+        uint64 practisingSince
     ) external;
+
+    /**
+     * @dev Sets the years of independent practice a doctor needs, when a filing takes effect, to be filed
+     * for internet diagnosis. Filings already made are not reassessed.
+     *
+     * Requirements:
+     * - the caller is a regulator.
+     *
+     * Emits a {PracticeMinInternetYearsSet} event.
+     */
+    function setMinInternetPracticeYears(uint8 minYears) external;
+
+    /**
+     * @dev Returns the years of independent practice an internet diagnosis filing needs.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function minInternetPracticeYears() external view returns (uint8);
 
     /**
      * @dev Revokes `doctor`'s registration: the doctor may practise nowhere, under no filing, until a
@@ -162,7 +196,9 @@ interface IPracticeRegistry is IMembershipGated {
      * - `filingId` has not been filed;
      * - `doctor` has an active registration, at another institution;
      * - `scope` is a nonzero combination of INTERNET_DIAGNOSIS and PRESCRIBING;
-     * - `validFrom < validTo`.
+     * - `validFrom < validTo`;
+     * - if `scope` includes INTERNET_DIAGNOSIS, `doctor` has practised independently for
+     *   {minInternetPracticeYears} (mean Gregorian years) by `validFrom`.
      *
      * Emits a {PracticeFilingSubmitted} event.
      */

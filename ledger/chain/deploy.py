@@ -40,7 +40,7 @@ _CONSTRUCTOR_ARGS: Mapping[str, tuple[str, ...]] = {
     "RecordRegistry": ("Membership",),
     "ConsentRegistry": ("Membership", "RecordRegistry"),
     "BatchAnchor": ("Membership",),
-    "PracticeRegistry": ("Membership",),
+    "PracticeRegistry": ("Membership", "min_internet_practice_years"),
     "PrescriptionRegistry": (
         "Membership",
         "RecordRegistry",
@@ -53,6 +53,9 @@ _CONSTRUCTOR_ARGS: Mapping[str, tuple[str, ...]] = {
     "OrgDirectory": ("Membership",),
 }
 CONTRACTS = tuple(_CONSTRUCTOR_ARGS)
+#: Years of independent practice an internet diagnosis filing needs (2018 measures, art. 25),
+#: until the regulator sets another number on chain; MEDLEDGER_MIN_INTERNET_PRACTICE_YEARS.
+MIN_INTERNET_PRACTICE_YEARS = 3
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ def deploy_contracts(
     prescription_validity: PrescriptionValidity | None = None,
     tx_timeout_s: float = 60.0,
     confirmations: int = 1,
+    min_internet_practice_years: int = MIN_INTERNET_PRACTICE_YEARS,
 ) -> Deployment:
     """Deploy every contract from ``account``, making ``regulator`` the membership's regulator.
 
@@ -152,7 +156,11 @@ def deploy_contracts(
     for name in CONTRACTS:
         if name in addresses:
             continue
-        known: dict[str, Any] = {"regulator": Web3.to_checksum_address(regulator), **addresses}
+        known: dict[str, Any] = {
+            "regulator": Web3.to_checksum_address(regulator),
+            "min_internet_practice_years": min_internet_practice_years,
+            **addresses,
+        }
         if name == "PrescriptionRegistry":
             rule = prescription_validity or PrescriptionValidity()
             known["prescription_online_days"] = rule.online_days
@@ -198,6 +206,7 @@ def ensure_deployed(
     *,
     prescription_validity: PrescriptionValidity | None = None,
     confirmations: int = 1,
+    min_internet_practice_years: int = MIN_INTERNET_PRACTICE_YEARS,
 ) -> Deployment:
     """The recorded deployment, completed with any contract it lacks; or a new one if none is
     recorded or its code is gone. What it returns is what is recorded."""
@@ -212,6 +221,7 @@ def ensure_deployed(
         onto=recorded,
         prescription_validity=prescription_validity,
         confirmations=confirmations,
+        min_internet_practice_years=min_internet_practice_years,
     )
     if deployment != recorded:
         deployment.save(data_dir)

@@ -150,6 +150,12 @@ def _cmd_consent_list(_: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_consent_erase(_: Settings, args: argparse.Namespace) -> int:
+    with _wallet(args) as wallet:
+        print(json.dumps(wallet.erase()))
+    return EXIT_OK
+
+
 def _add_consent(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     consent = sub.add_parser(
         "consent", help="a patient grants, revokes and lists access, signing with their key file"
@@ -158,6 +164,10 @@ def _add_consent(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "grant": ("sign a grant and relay it through the hospital's gateway", _cmd_consent_grant),
         "revoke": ("sign a revocation and relay it", _cmd_consent_revoke),
         "list": ("the grants made, and who accessed the data under them", _cmd_consent_list),
+        "erase": (
+            "ask the hospital to erase your records: refused within their retention period",
+            _cmd_consent_erase,
+        ),
     }
     for name, (summary, run) in commands.items():
         command = consent.add_parser(name, help=summary)

@@ -159,11 +159,20 @@ PRACTICE: dict[str, Step] = {
             (("--doctor",), {"required": True, **_ADDRESS}),
             (("--institution",), {"required": True, **_ADDRESS}),
             (("--licence-commitment",), {**_ID, "help": "default: the membership register's"}),
+            (
+                ("--practising-since",),
+                {
+                    "required": True,
+                    "help": "when the doctor's independent practice began: Unix seconds or "
+                    "ISO 8601 with offset (internet diagnosis filings need the years)",
+                },
+            ),
             *_WINDOW,
         ),
         body=lambda a: {
             "doctor": a.doctor,
             "institution": a.institution,
+            "practising_since": _when(a.practising_since),
             **_window(a),
             **({"licence_commitment": a.licence_commitment} if a.licence_commitment else {}),
         },

@@ -58,6 +58,13 @@ class PatientWallet:
         page: dict[str, Any] = self._client.get_json("/v1/access-log", params=filters or None)
         return list(page["items"])
 
+    def erase(self) -> dict[str, Any]:
+        """Ask this hospital to erase the patient's records: refused within their retention period
+        (``retention.period_running``), after it the hospital destroys its key for them."""
+        path = f"/v1/patients/{self.pseudonym.address}/erasure"
+        receipt: dict[str, Any] = self._client.post_json(path)
+        return receipt
+
     def consent_domain(self) -> ConsentDomain:
         if self._consent_domain is None:
             raw = self._client.get_json("/v1/consents/domain")

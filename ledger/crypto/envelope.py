@@ -1,4 +1,5 @@
-"""Envelopes: a payload under AES-256-GCM with a fresh data key, the key HPKE-wrapped per reader.
+"""Envelopes: a payload under AES-256-GCM with a fresh data key, the key HPKE-wrapped per reader,
+and for the writer (optionally) AES-256-GCM-wrapped under a key-encryption key only it holds.
 
 The wire form is RFC 8785 JSON, byte-exact (one envelope has one encoding, as content addressing
 wants): ``{"v":1,"record_id":"0x..","version":n,"nonce":b64,"ciphertext":b64,
@@ -8,6 +9,11 @@ Opening authenticates the ciphertext, the nonce, the opener's own wrapped key, a
 and version (bound as GCM associated data and HPKE ``info``). The other recipients' wrapped keys
 and the extra header are not authenticated by the cipher: keys are added for new grantees without
 re-encrypting, and the header's integrity comes from the CID the chain anchors.
+
+A key-encryption-key (KEK) wrap sits in ``wrapped_keys`` under a label starting ``kek:``; its
+bytes are a 12-byte nonce then AES-256-GCM of the data key, with the context and the label as
+associated data. Destroying the KEK leaves that wrap unopenable (docs/architecture.md: the writer's
+own key-encryption key).
 """
 
 from __future__ import annotations
@@ -29,19 +35,30 @@ from ledger.payload import canonicalize, load_json
 
 __all__ = [
     "ENVELOPE_VERSION",
+    "KEK_LABEL_PREFIX",
     "SALT_CHECK_HEADER",
     "Envelope",
     "associated_data",
+    "kek_label",
     "open_envelope",
+    "open_with_kek",
+    "open_with_wrapped_key",
     "parse_envelope",
+    "rewrap_data_key",
+    "rewrap_with_kek",
     "seal",
     "unwrap_data_key",
+    "unwrap_with_kek",
     "wrap_data_key",
+    "wrap_with_kek",
 ]
 
 ENVELOPE_VERSION = 1
 SALT_CHECK_HEADER = "salt_check"
 """Extra-header field holding ``0x`` + hex of ``commitment.salt_check(salt)``."""
+KEK_LABEL_PREFIX = "kek:"
+"""The label prefix of a data key wrapped under a key-encryption key, not to a public key."""
+_KEK_BYTES = 32
 
 _CONTEXT_PREFIX = b"medledger/v1/record"
 _RESERVED = frozenset({"v", "record_id", "version", "nonce", "ciphertext", "wrapped_keys"})
@@ -128,10 +145,14 @@ def seal(
     version: int,
     recipients: Mapping[str, X25519PublicKey],
     extra_header: Mapping[str, str] | None = None,
+    key_encryption_keys: Mapping[str, bytes] | None = None,
 ) -> bytes:
-    """Encrypt ``plaintext`` for ``recipients`` (label -> X25519 key); the envelope's bytes."""
+    """Encrypt ``plaintext`` for ``recipients`` (label -> X25519 key) and for the holders of
+    ``key_encryption_keys`` (label, which must start ``kek:``, -> 32-byte AES key); the envelope's
+    bytes."""
     context = associated_data(record_id, version)
-    if not recipients:
+    keks = dict(key_encryption_keys or {})
+    if not recipients and not keks:
         raise ValueError("an envelope needs at least one recipient")
     data_key = AESGCM.generate_key(bit_length=8 * _DATA_KEY_BYTES)
     # A random nonce is safe here: each data key is fresh and encrypts exactly one message.
@@ -142,11 +163,19 @@ def seal(
         nonce=nonce,
         ciphertext=AESGCM(data_key).encrypt(nonce, plaintext, context),
         wrapped_keys={
-            label: wrap_data_key(data_key, public_key, context)
-            for label, public_key in recipients.items()
+            **{
+                label: wrap_data_key(data_key, public_key, context)
+                for label, public_key in recipients.items()
+            },
+            **{label: wrap_with_kek(data_key, kek, context, label) for label, kek in keks.items()},
         },
         extra_header=dict(extra_header or {}),
     ).to_bytes()
+
+
+def kek_label(holder: str) -> str:
+    """The label under which ``holder`` (the writing organisation's address) wraps with its KEK."""
+    return KEK_LABEL_PREFIX + holder
 
 
 def open_envelope(
@@ -189,6 +218,33 @@ def open_with_wrapped_key(
     """The plaintext of ``blob`` for a grantee holding a key re-wrapped for it."""
     sealed = _sealed_for(blob, record_id, version)
     return _decrypt(sealed, unwrap_data_key(wrapped, private_key, sealed.context))
+
+
+def open_with_kek(blob: bytes, *, kek: bytes, label: str, record_id: bytes, version: int) -> bytes:
+    """The plaintext of ``blob`` for the holder of ``kek``, whose wrap is under ``label``."""
+    sealed = _sealed_for(blob, record_id, version)
+    return _decrypt(sealed, _kek_key(sealed, kek, label))
+
+
+def rewrap_with_kek(
+    blob: bytes,
+    *,
+    kek: bytes,
+    label: str,
+    record_id: bytes,
+    version: int,
+    recipient: X25519PublicKey,
+) -> bytes:
+    """``rewrap_data_key`` for a custodian whose own wrap is under a key-encryption key."""
+    sealed = _sealed_for(blob, record_id, version)
+    return wrap_data_key(_kek_key(sealed, kek, label), recipient, sealed.context)
+
+
+def _kek_key(sealed: Envelope, kek: bytes, label: str) -> bytes:
+    wrapped = sealed.wrapped_keys.get(label)
+    if wrapped is None:
+        raise DecryptionFailed(f"no data key is wrapped for {label!r}")
+    return unwrap_with_kek(wrapped, kek, sealed.context, label)
 
 
 def _sealed_for(blob: bytes, record_id: bytes, version: int) -> Envelope:
@@ -255,6 +311,36 @@ def unwrap_data_key(wrapped: bytes, private_key: X25519PrivateKey, info: bytes) 
         data_key = _HPKE.decrypt(wrapped, private_key, info)
     except (InvalidTag, ValueError) as exc:
         raise DecryptionFailed("the wrapped data key does not open with this key") from exc
+    if len(data_key) != _DATA_KEY_BYTES:
+        raise _malformed(f"the wrapped data key is not {_DATA_KEY_BYTES} bytes")
+    return data_key
+
+
+def wrap_with_kek(data_key: bytes, kek: bytes, context: bytes, label: str) -> bytes:
+    """``data_key`` under AES-256-GCM with ``kek``: nonce then ciphertext and tag; the context and
+    ``label`` are associated data, so the wrap opens for this version and this holder only."""
+    if len(data_key) != _DATA_KEY_BYTES:
+        raise ValueError(f"data key must be {_DATA_KEY_BYTES} bytes, got {len(data_key)}")
+    if len(kek) != _KEK_BYTES:
+        raise ValueError(f"a key-encryption key must be {_KEK_BYTES} bytes, got {len(kek)}")
+    if not label.startswith(KEK_LABEL_PREFIX):
+        raise ValueError(f"a key-encryption-key label starts {KEK_LABEL_PREFIX!r}, not {label!r}")
+    # A random nonce is safe: a KEK wraps one data key per version, far below GCM's 2**32 bound.
+    nonce = secrets.token_bytes(_NONCE_BYTES)
+    return nonce + AESGCM(kek).encrypt(nonce, data_key, context + label.encode())
+
+
+def unwrap_with_kek(wrapped: bytes, kek: bytes, context: bytes, label: str) -> bytes:
+    """The data key in ``wrapped``; DecryptionFailed unless ``kek``, context and label are the
+    sealer's."""
+    if len(kek) != _KEK_BYTES:
+        raise ValueError(f"a key-encryption key must be {_KEK_BYTES} bytes, got {len(kek)}")
+    try:
+        data_key = AESGCM(kek).decrypt(
+            wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:], context + label.encode()
+        )
+    except (InvalidTag, ValueError) as exc:
+        raise DecryptionFailed("the wrapped data key does not open with this KEK") from exc
     if len(data_key) != _DATA_KEY_BYTES:
         raise _malformed(f"the wrapped data key is not {_DATA_KEY_BYTES} bytes")
     return data_key

@@ -90,6 +90,9 @@ DEMO_ORGS: tuple[OrgSpec, ...] = (
 DEMO_FILING = ("hospital-b", "doctor", "hospital-a")
 #: How long seeded registrations and the filing are in force, from seeding.
 DEMO_PRACTICE_S = 5 * 365 * 86_400
+#: How long before seeding the demo doctors' independent practice began: enough for internet
+#: diagnosis filings under any default (the rule needs 3 years).
+DEMO_PRACTISED_S = 10 * 365 * 86_400
 
 
 @dataclass
@@ -164,6 +167,7 @@ def seed_demo(
     prescription_validity: deploy.PrescriptionValidity | None = None,
     follow_up_window_s: int = DEMO_FOLLOW_UP_WINDOW_S,
     confirmations: int = 1,
+    min_internet_practice_years: int = deploy.MIN_INTERNET_PRACTICE_YEARS,
 ) -> Consortium:
     """Deploy if needed and admit the demo organisations and staff once per deployment, each
     publishing its envelope key in the organisation directory; record the doctors' registrations,
@@ -182,6 +186,7 @@ def seed_demo(
         data_dir,
         prescription_validity=prescription_validity,
         confirmations=confirmations,
+        min_internet_practice_years=min_internet_practice_years,
     )
     keys = _keys_dir(data_dir)
     consortium = _recorded(path, deployment.address("Membership"))
@@ -288,7 +293,12 @@ def _seed_practice(chain: Chain, consortium: Consortium, follow_up_window_s: int
             _org, _role, licence, _active = chain.call(membership.functions.staff(doctor))
             chain.transact(
                 practice.functions.recordRegistration(
-                    doctor, hospital.address, licence, now, now + DEMO_PRACTICE_S
+                    doctor,
+                    hospital.address,
+                    licence,
+                    now,
+                    now + DEMO_PRACTICE_S,
+                    now - DEMO_PRACTISED_S,
                 )
             )
         policy_set, window = chain.call(prescriptions.functions.followUpPolicy(hospital.address))

@@ -4,7 +4,9 @@ holders). Each gateway whose store is its own IPFS node runs a ``Replicator``: i
 chain's CID events (ledger.network.anchored), pins on its own node what is assigned to its
 organisation (the node fetches by bitswap from peers), retries what no peer has yet with backoff,
 and, when membership or the directory changes, computes every assignment again: a newly assigned
-holder pins, one no longer assigned unpins. Cursor and pins live in the gateway's SQLite, so a
+holder pins, one no longer assigned unpins, unless the CID was anchored less than
+``ReplicationPolicy.retain_s`` ago (the longest retention period: a holder cannot read a record's
+class, so it keeps every CID that long). Cursor and pins live in the gateway's SQLite, so a
 restart resumes where it stopped.
 """
 
@@ -12,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +50,8 @@ class ReplicationPolicy:
     interval_s: float = 1.0
     retry_max_s: float = 60.0
     pin_workers: int = 4
+    # No CID anchored less than this long ago is unpinned (0: unpinned when unassigned).
+    retain_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,9 @@ class Replicator:
         node: NodeRpc | None,
         policy: ReplicationPolicy,
         announce: Iterable[str] = (),
+        block_time: Callable[[int], int] | None = None,
     ) -> None:
+        self._block_time = block_time
         self.directory = directory
         self.store = store
         self.index = index
@@ -181,11 +188,30 @@ class Replicator:
                 (own if writer and stored_here else wanted).append(content.cid)
             elif not mine and content.cid in assigned:
                 # No longer this organisation's to keep: its new holders pin it from the writer
-                # or the other holders, which still have it.
+                # or the other holders, which still have it; but not within retention.
+                if self._retained(content):
+                    continue
                 self.store.unpin(content.cid)
                 self.index.drop(content.cid)
         self.index.want_many(own, pinned=True)
         self.index.want_many(wanted)
+
+    def _retained(self, content: AnchoredContent) -> bool:
+        """Whether ``content`` is within its retention, logging why it is kept if so."""
+        if self.policy.retain_s <= 0:
+            return False
+        if self._block_time is None:
+            log.info("keeping %s, unassigned: retention is on and its age is unknown", content.cid)
+            return True
+        until = self._block_time(content.block) + self.policy.retain_s
+        if until <= time.time():
+            return False
+        log.info(
+            "keeping %s, unassigned: within retention until %s",
+            content.cid,
+            time.strftime("%Y-%m-%d", time.gmtime(until)),
+        )
+        return True
 
     def _pin_due(self) -> int:
         """Pin everything due, a few at a time: a pinned CID is no longer due and a failed one

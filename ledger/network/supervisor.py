@@ -75,7 +75,12 @@ def running_network(
         w3 = connect(first, timeout_s=settings.tx_timeout_s)
         confirmations = settings.network_tx_confirmations
         consortium = seed_demo(
-            w3, root, first, settings.network_api_port, confirmations=confirmations
+            w3,
+            root,
+            first,
+            settings.network_api_port,
+            confirmations=confirmations,
+            min_internet_practice_years=settings.min_internet_practice_years,
         )
         nodes: dict[str, str] = {}
         orgs = []

@@ -24,6 +24,7 @@ from ledger.prescribing.status import (
     PrescriptionStatus,
     fhir_status,
 )
+from ledger.prescribing.supply import SupplyLimits, days_supply
 from ledger.prescribing.validity import (
     DEFAULT_TIME_ZONE,
     OFFLINE_DAYS,
@@ -54,7 +55,9 @@ __all__ = [
     "PrescriptionStatus",
     "QuantityLimit",
     "RegistrationStatus",
+    "SupplyLimits",
     "TherapyGroup",
+    "days_supply",
     "decode_reason",
     "encode_reason",
     "expires_at",

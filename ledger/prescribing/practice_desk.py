@@ -29,6 +29,7 @@ class Registration:
     licence_commitment: bytes
     valid_from: int
     valid_to: int
+    practising_since: int
     status: RegistrationStatus
 
 
@@ -71,17 +72,19 @@ class PracticeDesk:
         *,
         valid_from: int,
         valid_to: int,
+        practising_since: int,
         licence_commitment: bytes | None = None,
     ) -> str:
-        """Record ``doctor``'s primary registration; the licence commitment defaults to the salted
-        one their organisation recorded in the membership register. The transaction hash."""
+        """Record ``doctor``'s primary registration, with when their independent practice began;
+        the licence commitment defaults to the salted one their organisation recorded in the
+        membership register. The transaction hash."""
         if licence_commitment is None:
             membership = self._chain.contract("Membership")
             _org, _role, licence, _active = self._chain.call(membership.functions.staff(doctor))
             licence_commitment = bytes(licence)
         return self._send(
             self._registry.functions.recordRegistration(
-                doctor, institution, licence_commitment, valid_from, valid_to
+                doctor, institution, licence_commitment, valid_from, valid_to, practising_since
             )
         )
 
@@ -124,14 +127,22 @@ class PracticeDesk:
     # -- reads ----------------------------------------------------------------------------------
 
     def registration(self, doctor: str) -> Registration | None:
-        institution, licence, start, end, status = self._chain.call(
+        institution, licence, start, end, since, status = self._chain.call(
             self._registry.functions.registration(doctor)
         )
         if RegistrationStatus(status) is RegistrationStatus.NONE:
             return None
         return Registration(
-            doctor, institution, bytes(licence), start, end, RegistrationStatus(status)
+            doctor, institution, bytes(licence), start, end, since, RegistrationStatus(status)
         )
+
+    def min_internet_years(self) -> int:
+        """The years of independent practice an internet diagnosis filing needs, on chain now."""
+        return int(self._chain.call(self._registry.functions.minInternetPracticeYears()))
+
+    def set_min_internet_years(self, years: int) -> str:
+        """The regulator sets those years; the transaction hash."""
+        return self._send(self._registry.functions.setMinInternetPracticeYears(years))
 
     def filing(self, filing_id: bytes) -> Filing | None:
         doctor, institution, scope, start, end, status = self._chain.call(

@@ -11,6 +11,8 @@ chain, where every member would read it beside the patient's pseudonym.
    (dispenseRequest.quantity times one plus the repeats allowed) against the drug's maximum.
 4. ``duplicate-therapy``: the patient has an active prescription for the same drug or for one in the
    same therapy group.
+5. ``supply-unknown``, ``over-max-days``, ``over-acute-days``: the days' supply against the rules'
+   ``supply`` section (``ledger.prescribing.supply``); a rules file without one sets no such limit.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ledger.errors import ConfigError, LedgerError, PayloadError, PayloadNotFhir
+from ledger.prescribing.supply import SupplyLimits, supply_findings
 
 __all__ = [
     "DEFAULT_RULES_FILE",
@@ -92,6 +95,7 @@ class PreReviewRules(_Rule):
     not_online: tuple[ControlledDrug, ...] = ()
     max_quantity: tuple[QuantityLimit, ...] = ()
     duplicate_therapy: tuple[TherapyGroup, ...] = ()
+    supply: SupplyLimits | None = None
 
     @model_validator(mode="after")
     def _each_drug_once(self) -> PreReviewRules:
@@ -111,6 +115,9 @@ class PreReviewReason(StrEnum):
     QUANTITY_UNIT = "quantity-unit"
     OVER_MAX_QUANTITY = "over-max-quantity"
     DUPLICATE_THERAPY = "duplicate-therapy"
+    SUPPLY_UNKNOWN = "supply-unknown"
+    OVER_MAX_DAYS = "over-max-days"
+    OVER_ACUTE_DAYS = "over-acute-days"
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +201,7 @@ def pre_review(
         *(_controlled(drugs, rules) if online else ()),
         *_quantity(medication_request, drugs, rules),
         *_duplicates(medication_request, drugs, active_prescriptions, rules),
+        *_supply(medication_request, rules.supply),
     ]
     return PreReviewResult(tuple(findings))
 
@@ -262,6 +270,13 @@ def _duplicates(
                     PreReviewReason.DUPLICATE_THERAPY,
                     f"{group.name}: already prescribed (MedicationRequest {other_id})",
                 )
+
+
+def _supply(request: dict[str, Any], limits: SupplyLimits | None) -> Iterable[Finding]:
+    if limits is None:
+        return
+    for reason, detail in supply_findings(request, limits):
+        yield Finding(PreReviewReason(reason.value), detail)
 
 
 def _medication_request(resource: dict[str, Any]) -> dict[str, Any]:

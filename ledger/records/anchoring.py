@@ -53,8 +53,10 @@ def seal_payload(
     context_id: bytes,
     version: int,
     recipients: Mapping[str, X25519PublicKey],
+    key_encryption_keys: Mapping[str, bytes] | None = None,
 ) -> Sealed:
-    """Commit to ``payload`` with a fresh salt and seal it, salt inside, for ``recipients``."""
+    """Commit to ``payload`` with a fresh salt and seal it, salt inside, for ``recipients`` and
+    the holders of ``key_encryption_keys`` (``envelope.seal``)."""
     salt = commitment.new_salt()
     digest = commitment.commit(salt, payload.canonical)
     # The RFC 8785 form of {"resource": ..., "salt": ...}, built from the payload's canonical bytes
@@ -67,6 +69,7 @@ def seal_payload(
         version=version,
         recipients=recipients,
         extra_header={"salt_check": "0x" + commitment.salt_check(salt).hex()},
+        key_encryption_keys=key_encryption_keys,
     )
     return Sealed(digest, cid_of(blob), blob)
 
@@ -80,10 +83,17 @@ def seal_store_anchor(
     version: int,
     recipients: Mapping[str, X25519PublicKey],
     build: BuildCall,
+    key_encryption_keys: Mapping[str, bytes] | None = None,
 ) -> Anchored:
     """Seal ``payload`` under ``context_id``/``version`` for ``recipients`` and anchor it with the
     call ``build`` makes; the contract refuses before anything is stored."""
-    sealed = seal_payload(payload, context_id=context_id, version=version, recipients=recipients)
+    sealed = seal_payload(
+        payload,
+        context_id=context_id,
+        version=version,
+        recipients=recipients,
+        key_encryption_keys=key_encryption_keys,
+    )
     digest, cid, blob = sealed.commitment, sealed.cid, sealed.envelope
     fn = build(digest, cid_to_bytes(cid))
     chain.preflight(fn)  # refuse before storing anything

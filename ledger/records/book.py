@@ -10,13 +10,12 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from ledger.chain.connection import Chain
 from ledger.consent.patients import PatientDirectory
-from ledger.crypto import envelope
 from ledger.errors import ConfigError, ContractRevert, LedgerError, PayloadNotJson
 from ledger.payload import Payload, parse_payload
 from ledger.records.anchoring import BuildCall, seal_store_anchor
@@ -28,6 +27,7 @@ from ledger.records.document import BatchInclusion, OnchainVersion, RecordDocume
 from ledger.records.ids import new_record_id
 from ledger.records.outbox import Outbox
 from ledger.records.versions import BatchProofInvalid, VersionInfo, VersionLookup
+from ledger.records.writer_keys import WriterKeys
 from ledger.store import ContentStore
 from ledger.types import Address, Cid
 
@@ -105,8 +105,10 @@ class RecordBook:
         outbox: Outbox | None = None,
         sealer: BulkSealer | None = None,
         batch_index: BatchIndex | None = None,
+        writer_keys: WriterKeys | None = None,
     ) -> None:
         self._chain = chain
+        self.keys = writer_keys or WriterKeys(org.address, org_key)
         self._outbox = outbox
         self._sealer = sealer or BulkSealer(0, max_bytes=max_payload_bytes, store_root=None)
         # Versions come from the outbox (written here), the batch index (batches anchored by
@@ -189,6 +191,10 @@ class RecordBook:
             for (rid, version, patient), s in zip(targets, sealed, strict=True)
         ]
         receipt_ids = self._outbox.accept(accepted)
+        if self.keys.retention is not None:
+            self.keys.retention.note_unclassified(
+                [(v.record_id, v.version, v.cid, v.patient) for v, _ in accepted]
+            )
         return [
             BulkAccepted(
                 rid,
@@ -241,15 +247,25 @@ class RecordBook:
         patient: str,
         build: BuildCall,
     ) -> AnchorReceipt:
+        recipients, keks = self.keys.recipients(patient, patient_key)
         anchored = seal_store_anchor(
             self._chain,
             self._store,
             payload,
             context_id=record_id,
             version=version,
-            recipients={self._org.address: self._org_key.public_key(), patient: patient_key},
+            recipients=recipients,
             build=build,
+            key_encryption_keys=keks,
         )
+        if self.keys.retention is not None:
+            self.keys.retention.note(
+                record_id=record_id,
+                version=version,
+                cid=anchored.cid,
+                patient=patient,
+                resource=payload.resource,
+            )
         return AnchorReceipt(
             record_id="0x" + record_id.hex(),
             version=version,
@@ -264,6 +280,8 @@ class RecordBook:
         self._sealer.close()
         if self.batch_index is not None:
             self.batch_index.close()
+        if self.keys.retention is not None:
+            self.keys.retention.close()
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -285,13 +303,7 @@ class RecordBook:
         number = version or self._latest(record_id)
         info = self._version(record_id, number)
         blob = self._store.get(info.cid)
-        plaintext = envelope.open_envelope(
-            blob,
-            private_key=self._org_key,
-            label=self._org.address,
-            record_id=record_id,
-            version=number,
-        )
+        plaintext = self.keys.open(blob, patient=info.patient, record_id=record_id, version=number)
         body = json.loads(plaintext)
         return RecordDocument(
             record_id="0x" + record_id.hex(),
@@ -307,6 +319,17 @@ class RecordBook:
             )
             if info.batch
             else None,
+        )
+
+    def rewrap(self, record_id: bytes, version: int, recipient: X25519PublicKey) -> bytes:
+        """Keys follow consent: the version's data key wrapped for ``recipient`` (WriterKeys)."""
+        info = self._version(record_id, version)
+        return self.keys.rewrap(
+            self._store.get(info.cid),
+            patient=info.patient,
+            record_id=record_id,
+            version=version,
+            recipient=recipient,
         )
 
     def envelope(self, record_id: bytes, version: int) -> bytes:

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from eth_utils.address import is_address, to_canonical_address
 
-from ledger.crypto.envelope import parse_envelope
+from ledger.crypto.envelope import KEK_LABEL_PREFIX, parse_envelope
 from ledger.errors import ContentCorrupt, ContentNotFound, ContentUnavailable, CryptoError
 from ledger.store import ContentStore
 
@@ -48,7 +48,10 @@ def content_state(
         sealed = parse_envelope(blob)
     except CryptoError:
         return ContentState.CORRUPT
-    labels = {to_canonical_address(label) for label in sealed.wrapped_keys if is_address(label)}
+    # The hospital's own wrap is to its org key (label: its address) or, since KEKs, under its
+    # key-encryption key for the patient (label: kek:<address>).
+    holders = (label.removeprefix(KEK_LABEL_PREFIX) for label in sealed.wrapped_keys)
+    labels = {to_canonical_address(label) for label in holders if is_address(label)}
     if (
         sealed.record_id != record_id
         or sealed.version != version

@@ -251,6 +251,8 @@ COVERED_ELSEWHERE |= {
     route: "tests/api/test_audit_trail.py"
     for route in ("GET /v1/audit/trail", "GET /v1/audit/batches")
 }
+#: A patient's erasure request: only the patient, refused within retention (retention branch).
+COVERED_ELSEWHERE |= {"POST /v1/patients/{pseudonym}/erasure": "tests/api/test_retention.py"}
 #: The organisation directory: any member reads it, nobody else.
 COVERED_ELSEWHERE |= {"GET /v1/directory": "tests/api/test_directory.py"}
 #: Who should hold a CID: any member asks, nobody else (four real nodes and gateways).

@@ -58,6 +58,7 @@ def register(world: World, doctor: str, org: str = "hospital-b", **extra: Any) -
         "institution": world.org_address(org),
         "valid_from": start,
         "valid_to": start + YEAR,
+        "practising_since": start - 10 * YEAR,
         **extra,
     }
     with as_regulator(world) as regulator:
@@ -112,6 +113,30 @@ def test_regulator_records_a_registration_with_the_licence_commitment_on_file(
     assert receipt["transaction"].startswith("0x")
     licence = Web3.keccak(text=f"salted licence commitment {staff.address}").to_0x_hex()
     assert receipt["licence_commitment"] == licence
+
+
+def test_a_registration_says_since_when_the_doctor_practises(world: World) -> None:
+    staff = register_staff(world, "hospital-b")
+    since = now(world) - 5 * YEAR
+    assert register(world, staff.address, practising_since=since)["practising_since"] == since
+
+
+def test_a_doctor_of_two_years_is_not_filed_for_internet_diagnosis(world: World) -> None:
+    """2018 measures art. 25: three years of independent practice; prescribing alone needs none."""
+    staff = register_staff(world, "hospital-b")
+    register(world, staff.address, practising_since=now(world) - 2 * YEAR)
+    assert refused(lambda: file(world, staff.address)) == (409, "practice.too_little_experience")
+    assert refused(lambda: file(world, staff.address, ["internet_diagnosis"])) == (
+        409,
+        "practice.too_little_experience",
+    )
+    assert file(world, staff.address, ["prescribing"])["status"] == "pending"
+
+
+def test_a_registration_without_a_practice_start_is_refused(world: World) -> None:
+    staff = register_staff(world, "hospital-b")
+    call = lambda: register(world, staff.address, practising_since=0)  # noqa: E731
+    assert refused(call) == (422, "practice.unknown_practice_start")
 
 
 def test_registration_with_an_empty_window_is_refused(world: World) -> None:
@@ -285,6 +310,7 @@ def test_a_hospital_may_not_register_doctors(world: World) -> None:
                 "institution": world.org_address("hospital-a"),
                 "valid_from": 1,
                 "valid_to": int(time.time()) + YEAR,
+                "practising_since": 1,
             },
         )
         assert refused(call) == (403, "auth.not_regulator")

@@ -35,6 +35,8 @@ PHARMACIST_ROLE = Web3.keccak(text="PHARMACIST_ROLE")
 CLERK_ROLE = Web3.keccak(text="CLERK_ROLE")
 AUDITOR_ROLE = Web3.keccak(text="AUDITOR_ROLE")
 LICENCE = Web3.keccak(text="salted licence commitment")
+#: When the test doctors' independent practice began (2001-09-09): years before any test clock.
+PRACTISING_SINCE = 1_000_000_000
 
 
 #: Every account `account` made, by address: staff sign their own consent to join (see `joined`).
@@ -183,9 +185,10 @@ def record_registration(
     valid_from: int,
     valid_to: int,
     licence: bytes = LICENCE,
+    practising_since: int = PRACTISING_SINCE,
 ) -> TxReceipt:
     return act(REGULATOR).transact(
         practice.functions.recordRegistration(
-            doctor.address, institution.address, licence, valid_from, valid_to
+            doctor.address, institution.address, licence, valid_from, valid_to, practising_since
         )
     )

@@ -20,6 +20,7 @@ from contract_helpers import (
     OUTSIDER,
     PHARMACY,
     PHARMACY_ADMIN,
+    PRACTISING_SINCE,
     REGULATOR,
     Act,
     OrgKind,
@@ -123,6 +124,7 @@ def test_regulator_records_a_registration(act: Act, practice: Contract, t0: int)
                 "licenceCommitment": LICENCE,
                 "validFrom": t0 - DAY,
                 "validTo": t0 + YEAR,
+                "practisingSince": PRACTISING_SINCE,
                 "by": REGULATOR.address,
             },
         )
@@ -132,6 +134,7 @@ def test_regulator_records_a_registration(act: Act, practice: Contract, t0: int)
         LICENCE,
         t0 - DAY,
         t0 + YEAR,
+        PRACTISING_SINCE,
         RegistrationStatus.ACTIVE,
     )
 
@@ -210,7 +213,7 @@ def test_recording_a_registration_by_a_non_regulator_is_refused(
     act: Act, practice: Contract, t0: int, caller: LocalAccount
 ) -> None:
     fn = practice.functions.recordRegistration(
-        DOCTOR.address, HOSPITAL.address, LICENCE, t0, t0 + YEAR
+        DOCTOR.address, HOSPITAL.address, LICENCE, t0, t0 + YEAR, PRACTISING_SINCE
     )
     assert refused(act(caller), fn) == (
         "PracticeCallerNotRegulator",
@@ -221,7 +224,9 @@ def test_recording_a_registration_by_a_non_regulator_is_refused(
 def test_recording_a_registration_for_the_zero_address_is_refused(
     act: Act, practice: Contract, t0: int
 ) -> None:
-    fn = practice.functions.recordRegistration(ZERO, HOSPITAL.address, LICENCE, t0, t0 + YEAR)
+    fn = practice.functions.recordRegistration(
+        ZERO, HOSPITAL.address, LICENCE, t0, t0 + YEAR, PRACTISING_SINCE
+    )
     assert refused(act(REGULATOR), fn) == ("PracticeZeroDoctor", {})
 
 
@@ -232,7 +237,7 @@ def test_recording_a_registration_at_a_non_hospital_is_refused(
     act: Act, practice: Contract, t0: int, institution: LocalAccount
 ) -> None:
     fn = practice.functions.recordRegistration(
-        DOCTOR.address, institution.address, LICENCE, t0, t0 + YEAR
+        DOCTOR.address, institution.address, LICENCE, t0, t0 + YEAR, PRACTISING_SINCE
     )
     assert refused(act(REGULATOR), fn) == (
         "PracticeNotHospital",
@@ -245,7 +250,7 @@ def test_recording_a_registration_at_a_suspended_hospital_is_refused(
 ) -> None:
     suspend(act, membership, HOSPITAL)
     fn = practice.functions.recordRegistration(
-        DOCTOR.address, HOSPITAL.address, LICENCE, t0, t0 + YEAR
+        DOCTOR.address, HOSPITAL.address, LICENCE, t0, t0 + YEAR, PRACTISING_SINCE
     )
     assert refused(act(REGULATOR), fn) == (
         "PracticeNotHospital",
@@ -257,7 +262,7 @@ def test_recording_a_registration_without_a_licence_is_refused(
     act: Act, practice: Contract, t0: int
 ) -> None:
     fn = practice.functions.recordRegistration(
-        DOCTOR.address, HOSPITAL.address, bytes(32), t0, t0 + YEAR
+        DOCTOR.address, HOSPITAL.address, bytes(32), t0, t0 + YEAR, PRACTISING_SINCE
     )
     assert refused(act(REGULATOR), fn) == ("PracticeEmptyLicence", {})
 
@@ -267,7 +272,7 @@ def test_recording_a_registration_with_an_empty_window_is_refused(
     act: Act, practice: Contract, t0: int, length: int
 ) -> None:
     fn = practice.functions.recordRegistration(
-        DOCTOR.address, HOSPITAL.address, LICENCE, t0, t0 + length
+        DOCTOR.address, HOSPITAL.address, LICENCE, t0, t0 + length, PRACTISING_SINCE
     )
     assert refused(act(REGULATOR), fn) == (
         "PracticeInvalidWindow",
@@ -290,7 +295,7 @@ def test_regulator_revokes_a_registration(
             },
         )
     ]
-    assert practice.functions.registration(DOCTOR.address).call()[4] == RegistrationStatus.REVOKED
+    assert practice.functions.registration(DOCTOR.address).call()[-1] == RegistrationStatus.REVOKED
     assert not _can_prescribe(practice, DOCTOR, HOSPITAL, t0)
 
 
@@ -730,7 +735,14 @@ def test_asking_about_an_invalid_scope_is_refused(
 
 
 def test_unknown_registrations_and_filings_read_as_zero(practice: Contract) -> None:
-    assert practice.functions.registration(DOCTOR.address).call() == (ZERO, bytes(32), 0, 0, 0)
+    assert practice.functions.registration(DOCTOR.address).call() == (
+        ZERO,
+        bytes(32),
+        0,
+        0,
+        0,
+        0,
+    )
     assert practice.functions.filing(FILING).call() == (ZERO, ZERO, 0, 0, 0, 0)
     assert practice.functions.filingsOf(DOCTOR.address, HOSPITAL.address).call() == []
 

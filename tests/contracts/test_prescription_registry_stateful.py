@@ -33,6 +33,7 @@ from contract_helpers import (
     PHARMACIST_ROLE,
     PHARMACY,
     PHARMACY_PHARMACIST,
+    PRACTISING_SINCE,
     REGULATOR,
     REGULATOR_ROLE,
     OrgKind,
@@ -191,6 +192,7 @@ class PracticeModel:
         self.registrations[doctor] = Registration(institution, frm, to)
         args = {"doctor": doctor, "institution": institution, "licenceCommitment": bytes(LICENCE)}
         event = {**args, "validFrom": frm, "validTo": to, "by": sender}
+        event["practisingSince"] = PRACTISING_SINCE
         return Emits([("PracticeRegistrationRecorded", event)])
 
     def revoke_registration(self, sender: str, doctor: str, reason: bytes) -> Expected:
@@ -442,7 +444,9 @@ def consortium(
     CONSORTIUM.seed(act, membership)
     for doctor, hospital in SEEDED.items():
         act(REGULATOR).transact(
-            practice.functions.recordRegistration(doctor, hospital.address, LICENCE, 0, FAR)
+            practice.functions.recordRegistration(
+                doctor, hospital.address, LICENCE, 0, FAR, PRACTISING_SINCE
+            )
         )
     for hospital in HOSPITALS:
         act(REGULATOR).transact(prescriptions.functions.setFollowUpWindow(hospital.address, 0))
@@ -519,7 +523,7 @@ class PrescribingMachine(ContractMachine):
         sender = self._sender(data, REGULATOR, (HOSPITAL, OUTSIDER))
         frm, to = self._window(data)
         fn = self.practice.functions.recordRegistration(
-            doctor.address, institution.address, LICENCE, frm, to
+            doctor.address, institution.address, LICENCE, frm, to, PRACTISING_SINCE
         )
         expected = self.practice_model.record(
             sender.address, doctor.address, institution.address, frm, to
@@ -754,7 +758,9 @@ class PrescribingMachine(ContractMachine):
             return
         frm, to = now - DAY, FAR
         functions = self.practice.functions
-        fn = functions.recordRegistration(doctor.address, hospital.address, LICENCE, frm, to)
+        fn = functions.recordRegistration(
+            doctor.address, hospital.address, LICENCE, frm, to, PRACTISING_SINCE
+        )
         who = (doctor.address, hospital.address)
         expected = self.practice_model.record(REGULATOR.address, *who, frm, to)
         self.expect("PracticeRegistry", REGULATOR, fn, expected)
@@ -810,6 +816,7 @@ class PrescribingMachine(ContractMachine):
                 bytes(LICENCE),
                 r.valid_from,
                 r.valid_to,
+                PRACTISING_SINCE,
                 status,
             )
         for filing in FILINGS:

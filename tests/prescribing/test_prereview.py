@@ -98,24 +98,42 @@ def test_official_oxycodone_example_is_blocked_online(
             PreReviewReason.CONTROLLED_ONLINE,
             "Oral form oxycodone (example entry) is narcotic: not prescribable online",
         ),
+        Finding(PreReviewReason.OVER_MAX_DAYS, "10 days' supply, at most 7"),
     )
     assert result.reason is PreReviewReason.CONTROLLED_ONLINE
 
 
-def test_official_oxycodone_example_passes_offline(
+def test_official_oxycodone_example_for_a_week_passes_offline(
     oxycodone: dict[str, Any], default_rules: PreReviewRules
 ) -> None:
-    result = pre_review(oxycodone, online=False, active_prescriptions=[], rules=default_rules)
+    week = copy.deepcopy(oxycodone)
+    week["dispenseRequest"]["expectedSupplyDuration"]["value"] = 7
+    result = pre_review(week, online=False, active_prescriptions=[], rules=default_rules)
     assert result.passed
     assert result.reason is None
 
 
-def test_official_azithromycin_example_passes_online(
+def test_official_azithromycin_example_is_over_three_days_for_an_acute_condition(
     azithromycin: dict[str, Any], default_rules: PreReviewRules
 ) -> None:
-    assert pre_review(
-        azithromycin, online=True, active_prescriptions=[], rules=default_rules
-    ).passed
+    """Five days and one repeat, for traveller's diarrhoea (acute in the example rules)."""
+    result = pre_review(azithromycin, online=True, active_prescriptions=[], rules=default_rules)
+    assert result.findings == (
+        Finding(
+            PreReviewReason.OVER_ACUTE_DAYS,
+            "10 days' supply for an acute condition (Traveller's diarrhoea (example entry)), "
+            "at most 3",
+        ),
+    )
+
+
+def test_official_azithromycin_example_for_three_days_passes_online(
+    azithromycin: dict[str, Any], default_rules: PreReviewRules
+) -> None:
+    short = copy.deepcopy(azithromycin)
+    short["dispenseRequest"]["numberOfRepeatsAllowed"] = 0
+    short["dispenseRequest"]["expectedSupplyDuration"]["value"] = 3
+    assert pre_review(short, online=True, active_prescriptions=[], rules=default_rules).passed
 
 
 # Identifying the drug
