@@ -141,11 +141,12 @@ class Settings(BaseSettings):
     # -- guardians and proxies --
 
     # -- prescription limits and practice filings --
+    # Who may issue (branch prescriber): seconds a doctor has to sign a drafted prescription.
+    prescription_signing_window_s: int = Field(default=600, ge=10, le=86_400)
 
     # -- retention --
 
     # -- real-time supervision --
-
 
     @field_validator("time_zone")
     @classmethod
