@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -213,20 +214,25 @@ def recover_prescriber(registry: Contract, transaction: Any, institution: str) -
 
 
 def issue_signed(
-    client: GatewayClient, body: bytes, params: dict[str, str], *, path: str = "/v1/prescriptions"
+    client: GatewayClient,
+    body: bytes,
+    params: Mapping[str, Any],
+    *,
+    path: str = "/v1/prescriptions",
 ) -> Any:
     """Issue a prescription as ``client``'s doctor: ask the gateway to pre-review and seal ``body``,
     check that what comes back to sign is exactly that body, for that patient, at that gateway's
     hospital and with the doctor's own commitment, sign it here with the doctor's key, and send the
     signature. The issuance receipt; IssuanceMismatch if the gateway asked to sign anything else."""
-    draft = client.post_json(path, content=body, params=params)
+    query = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in params.items()}
+    draft = client.post_json(path, content=body, params=query)
     try:
         domain = PrescriptionDomain.from_wire(draft["domain"])
         issuance = SignedIssuance.from_wire(draft["issuance"])
         salt = bytes.fromhex(str(draft["salt"])[2:])
     except (KeyError, TypeError, ValueError) as exc:
         raise IssuanceMismatch(f"the gateway's draft is not one: {exc!r}") from exc
-    _check_draft(client, body, params, issuance, salt)
+    _check_draft(client, body, query, issuance, salt)
     signature = issuance.sign(client.account, domain)
     pid = "0x" + issuance.prescription_id.hex()
     return client.post_json(f"{path}/{pid}/issue", {"signature": "0x" + signature.hex()})
@@ -235,7 +241,7 @@ def issue_signed(
 def _check_draft(
     client: GatewayClient,
     body: bytes,
-    params: dict[str, str],
+    params: Mapping[str, str],
     issuance: SignedIssuance,
     salt: bytes,
 ) -> None:

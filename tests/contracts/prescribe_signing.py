@@ -17,7 +17,7 @@ PRESCRIBER_SALT = Web3.keccak(text="prescriber salt")
 #: A deadline no test block reaches.
 FOREVER = 2**64 - 1
 
-_TYPES = {
+PRESCRIBE_TYPES = {
     "Prescribe": [
         {"name": "prescriptionId", "type": "bytes32"},
         {"name": "commitment", "type": "bytes32"},
@@ -58,7 +58,7 @@ def prescribe_signature(
         "chainId": contract.w3.eth.chain_id,
         "verifyingContract": contract.address,
     }
-    signable = encode_typed_data(domain, _TYPES, message)
+    signable = encode_typed_data(domain, PRESCRIBE_TYPES, message)
     return bytes(signer.sign_message(signable).signature)
 
 
@@ -75,6 +75,7 @@ def signed_fields(
     record: bytes,
     deadline: int = FOREVER,
     prescriber: str | None = None,
+    salt: bytes = PRESCRIBER_SALT,
 ) -> dict[str, Any]:
     """An Issuance's fields by name, signed by ``signer``, committing to ``prescriber`` (default:
     the signer)."""
@@ -82,7 +83,7 @@ def signed_fields(
         "commitment": commitment,
         "cid": cid,
         "patient": patient,
-        "prescriberCommitment": prescriber_commitment(prescriber or signer.address),
+        "prescriberCommitment": prescriber_commitment(prescriber or signer.address, salt),
         "online": online,
         "followUpRecordId": record,
         "deadline": deadline,

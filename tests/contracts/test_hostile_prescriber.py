@@ -25,15 +25,24 @@ from contract_helpers import (
     PATIENT,
     REGULATOR,
     OrgKind,
+    account,
     admit,
     chain_client,
     latest_timestamp,
     record_registration,
     register,
 )
+from eth_account import Account
+from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from hostile_prescription_helpers import refused_raw
-from prescribe_signing import as_tuple, prescribe_signature, prescriber_commitment, signed_fields
+from prescribe_signing import (
+    PRESCRIBE_TYPES,
+    as_tuple,
+    prescribe_signature,
+    prescriber_commitment,
+    signed_fields,
+)
 from raw_tx import send_raw
 from web3 import Web3
 from web3.contract import Contract
@@ -44,6 +53,8 @@ DAY, YEAR = 86_400, 365 * 86_400
 COMMITMENT, CID = Web3.keccak(text="medication request"), b"bafkreisignedrequest"
 #: A doctor on the hospital's staff with the doctor role, whom no regulator ever registered.
 UNREGISTERED = OTHER_DOCTOR
+#: A second registered doctor of the hospital's, for what a member can count per doctor.
+SECOND_DOCTOR = account("second-doctor")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -60,8 +71,10 @@ def consortium(
     register(act, membership, HOSPITAL_ADMIN, HOSPITAL, DOCTOR, DOCTOR_ROLE)
     register(act, membership, HOSPITAL_ADMIN, HOSPITAL, UNREGISTERED, DOCTOR_ROLE)
     register(act, membership, HOSPITAL_ADMIN, HOSPITAL, CLERK, CLERK_ROLE)
+    register(act, membership, HOSPITAL_ADMIN, HOSPITAL, SECOND_DOCTOR, DOCTOR_ROLE)
     now = latest_timestamp(w3)
     record_registration(act, practice, DOCTOR, HOSPITAL, now - DAY, now + YEAR)
+    record_registration(act, practice, SECOND_DOCTOR, HOSPITAL, now - DAY, now + YEAR)
     act(HOSPITAL_ADMIN).transact(prescriptions.functions.setFollowUpWindow(HOSPITAL.address, 0))
 
 
@@ -223,3 +236,73 @@ def test_a_high_s_twin_of_the_doctors_signature_is_refused(
     s = int.from_bytes(sig[32:64], "big")
     fields["signature"] = sig[:32] + (n - s).to_bytes(32, "big") + bytes([55 - sig[64]])
     assert _attack(w3, prescriptions, rx, fields) == ("PrescriptionSignatureInvalid", {})
+
+
+# -- what a member's node can count per doctor (issue #16, item 6; bench/prescriber_stats.py) ----
+
+
+def test_a_members_node_cannot_group_by_doctor_from_the_logs_but_can_from_calldata(
+    w3: Web3, prescriptions: Contract
+) -> None:
+    """The honest measure SECURITY.md states: the logs hold no doctor and no link between two
+    prescriptions of one doctor; the calldata's signature gives every doctor back, exactly."""
+    first = w3.eth.block_number + 1
+    written = {DOCTOR.address: 3, SECOND_DOCTOR.address: 2}
+    for doctor in (DOCTOR, DOCTOR, SECOND_DOCTOR, DOCTOR, SECOND_DOCTOR):
+        rx = _rx(f"count {w3.eth.block_number}")
+        # A fresh salt per prescription, as a gateway derives one: else one doctor's
+        # commitments would be equal, and group their prescriptions as well as an address.
+        fields = _fields(prescriptions, doctor, rx, salt=Web3.keccak(rx))
+        assert (
+            send_raw(w3, HOSPITAL, prescriptions, "issuePrescription", rx, as_tuple(fields))[
+                "status"
+            ]
+            == 1
+        )
+    logs = w3.eth.get_logs({"address": prescriptions.address, "fromBlock": first})
+    doctors = [bytes.fromhex(a[2:]) for a in written]
+    for log in logs:
+        words = [bytes(t) for t in log["topics"]] + [bytes(log["data"])]
+        assert not any(d in word for d in doctors for word in words)
+    commitments = {bytes(log["data"])[:32] for log in logs}
+    assert len(commitments) == 5  # fresh per prescription: nothing to group by
+    recovered: dict[str, int] = {}
+    for log in logs:
+        tx = w3.eth.get_transaction(log["transactionHash"])
+        _, args = prescriptions.decode_function_input(tx["input"])
+        issuance = args["issuance"]
+        fields = dict(
+            zip(
+                (
+                    "commitment",
+                    "cid",
+                    "patient",
+                    "prescriberCommitment",
+                    "online",
+                    "followUpRecordId",
+                    "deadline",
+                    "signature",
+                ),
+                issuance if isinstance(issuance, tuple) else issuance.values(),
+                strict=True,
+            )
+        )
+        signer = _recover(prescriptions, bytes(args["prescriptionId"]), tx["from"], fields)
+        recovered[signer] = recovered.get(signer, 0) + 1
+    assert recovered == written
+
+
+def _recover(contract: Contract, rx: bytes, institution: str, fields: dict[str, Any]) -> str:
+    message = {
+        "prescriptionId": rx,
+        **{k: v for k, v in fields.items() if k != "signature"},
+        "institution": institution,
+    }
+    domain = {
+        "name": "MedLedger Prescriptions",
+        "version": "1",
+        "chainId": contract.w3.eth.chain_id,
+        "verifyingContract": contract.address,
+    }
+    signable = encode_typed_data(domain, PRESCRIBE_TYPES, message)
+    return str(Account.recover_message(signable, signature=fields["signature"]))
