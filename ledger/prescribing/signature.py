@@ -104,6 +104,10 @@ class SignedIssuance:
     institution: str
     deadline: int
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "patient", to_checksum_address(self.patient))
+        object.__setattr__(self, "institution", to_checksum_address(self.institution))
+
     def message(self) -> dict[str, Any]:
         return {
             "prescriptionId": self.prescription_id,
