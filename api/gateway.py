@@ -190,6 +190,7 @@ def build_gateway(settings: Settings) -> Gateway:
         rules=load_rules(settings.prereview_rules_file),
         zone=settings.zone,
         max_payload_bytes=settings.max_payload_bytes,
+        signing_window_s=settings.prescription_signing_window_s,
     )
     payments = PaymentBook(
         chain,

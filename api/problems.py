@@ -19,8 +19,10 @@ from ledger.claiming.payments import PaymentNotRecordable, PaymentUnknown
 from ledger.consent.patients import PatientNotEnrolled
 from ledger.gateway.auth import AuthError
 from ledger.prescribing.book import UtcOffsetMismatch
+from ledger.prescribing.drafts import DraftNotYours, DraftUnknown
 from ledger.prescribing.follow_up import FollowUpNotDiagnosis
 from ledger.prescribing.prereview import PreReviewBlocked
+from ledger.prescribing.signature import IssuanceMismatch
 from ledger.records.book import BatchProofInvalid, NotAuthoringHospital, NotBatchAnchored
 from ledger.records.retention import RetentionRunning
 from ledger.records.writer_keys import RecordErased
@@ -181,6 +183,19 @@ _REVERT_STATUS: dict[int, frozenset[str]] = {
             "PracticeUnknownPracticeStart",
         }
     ),
+}
+
+# Branch prescriber: a prescription carries its doctor's own signature (docs/rules.md, "Who may
+# issue a prescription"): drafts awaiting it, and the chain's refusals of a bad one.
+_STATUS += [
+    (DraftUnknown, 404),
+    (DraftNotYours, 403),
+    (IssuanceMismatch, 422),
+]
+_REVERT_STATUS[422] |= {
+    "PrescriptionSignatureInvalid",
+    "PrescriptionSignatureExpired",
+    "PrescriptionEmptyPrescriberCommitment",
 }
 
 

@@ -280,6 +280,26 @@ class PrescriptionReceiptPublic(_Model):
     block: int
 
 
+class PrescriptionDraftPublic(_Model):
+    """A pre-reviewed, sealed prescription awaiting its doctor's own signature (branch
+    prescriber): ``issuance`` is the EIP-712 ``Prescribe`` message to sign under ``domain``;
+    ``salt`` lets the doctor check the commitment against the MedicationRequest they sent.
+    Nothing is on chain or stored until ``POST /v1/prescriptions/{id}/issue``."""
+
+    prescription_id: str
+    domain: dict[str, Any]
+    issuance: dict[str, Any]
+    salt: str
+    deadline: int
+    pre_review: PreReviewPublic
+
+
+class PrescriptionSignatureCreate(_Model):
+    """The doctor's 65-byte EIP-712 signature of a draft's issuance, 0x and 130 hex digits."""
+
+    signature: Signature
+
+
 class PrescriptionReviewCreate(_Model):
     """A pharmacist's decision; a rejection needs a reason code, which stays in this gateway's
     access log: on chain it would tell every member something clinical about the patient."""
@@ -347,7 +367,9 @@ class PrescriptionSummaryPublic(_Model):
 
     prescription_id: str
     institution: str
-    prescriber: str
+    #: Recovered from the issuing transaction's signature (None if it does not open the commitment).
+    prescriber: str | None
+    prescriber_commitment: str
     patient: str
     issued_at: int
     expires_at: int

@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
 import {IPracticeRegistry} from "./interfaces/IPracticeRegistry.sol";
 import {IPrescriptionRegistry} from "./interfaces/IPrescriptionRegistry.sol";
 import {IRecordRegistry} from "./interfaces/IRecordRegistry.sol";
 import {MembershipGated} from "./MembershipGated.sol";
 import {MembershipRoles} from "./MembershipRoles.sol";
+import {TypedData} from "./utils/TypedData.sol";
 
 /**
- * @dev The prescription registry. A hospital issues for a doctor with prescribing rights there, for a
- * follow-up patient; a pharmacist reviews; one pharmacy dispenses, once, before expiry.
+ * @dev The prescription registry. A hospital relays what a doctor with prescribing rights there signed
+ * with their own key, for a follow-up patient; a pharmacist reviews; one pharmacy dispenses, once, before
+ * expiry. The doctor is kept as a salted commitment, not an address (see {IPrescriptionRegistry-Issuance}).
  *
  * Time: the local-day rule ("until 24:00 of the next day") is computed here from the block's time and
  * the hospital's UTC offset, which a regulator records, and enforced to the second at approval and
@@ -24,6 +27,12 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
     int32 private constant _MIN_UTC_OFFSET = -12 hours;
     int32 private constant _MAX_UTC_OFFSET = 14 hours;
     int32 private constant _UTC_OFFSET_QUANTUM = 15 minutes;
+
+    bytes32 private constant _NAME_HASH = keccak256("MedLedger Prescriptions");
+    bytes32 private constant _VERSION_HASH = keccak256("1");
+    bytes32 private constant _PRESCRIBE_TYPEHASH = keccak256(
+        "Prescribe(bytes32 prescriptionId,bytes32 commitment,bytes cid,address patient,bytes32 prescriberCommitment,bool online,bytes32 followUpRecordId,address institution,uint64 deadline)"
+    );
 
     IRecordRegistry private immutable _records;
     IPracticeRegistry private immutable _practice;
@@ -109,12 +118,19 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
     }
 
     /// @inheritdoc IPrescriptionRegistry
-    function cancelPrescription(bytes32 prescriptionId, address prescriber) public {
+    function cancelPrescription(bytes32 prescriptionId, address prescriber, bytes32 prescriberSalt) public {
         Prescription storage p = _issued(prescriptionId);
         if (p.institution != msg.sender) revert PrescriptionNotIssuingInstitution(prescriptionId, msg.sender);
         _checkHospitalCaller();
-        if (p.prescriber != prescriber) revert PrescriptionNotPrescriber(prescriptionId, prescriber);
+        if (keccak256(abi.encode(prescriber, prescriberSalt)) != p.prescriberCommitment) {
+            revert PrescriptionNotPrescriber(prescriptionId, prescriber);
+        }
         _cancel(prescriptionId, p);
+    }
+
+    /// @inheritdoc IPrescriptionRegistry
+    function checkFollowUp(address hospital, address patient, bytes32 followUpRecordId) public view {
+        _checkFollowUp(hospital, patient, followUpRecordId);
     }
 
     /// @inheritdoc IPrescriptionRegistry
@@ -211,15 +227,17 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
         if (s.commitment == bytes32(0)) revert PrescriptionEmptyCommitment();
         if (s.cid.length == 0) revert PrescriptionEmptyCid();
         if (s.patient == address(0)) revert PrescriptionZeroPatient();
-        if (!_practice.canPrescribe(s.prescriber, msg.sender, uint64(block.timestamp))) {
-            revert PrescriptionPrescriberNotPermitted(s.prescriber, msg.sender);
+        if (s.prescriberCommitment == bytes32(0)) revert PrescriptionEmptyPrescriberCommitment();
+        address prescriber = _prescriber(prescriptionId, s);
+        if (!_practice.canPrescribe(prescriber, msg.sender, uint64(block.timestamp))) {
+            revert PrescriptionPrescriberNotPermitted(prescriber, msg.sender);
         }
         _checkFollowUp(msg.sender, s.patient, s.followUpRecordId);
 
         Prescription storage p = _prescriptions[prescriptionId];
         p.commitment = s.commitment;
         p.institution = msg.sender;
-        p.prescriber = s.prescriber;
+        p.prescriberCommitment = s.prescriberCommitment;
         p.patient = s.patient;
         p.issuedAt = uint64(block.timestamp);
         p.expiresAt = expiryOf(msg.sender, s.online, uint64(block.timestamp));
@@ -230,7 +248,7 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
         emit PrescriptionIssued(
             prescriptionId,
             msg.sender,
-            s.prescriber,
+            s.prescriberCommitment,
             s.commitment,
             s.cid,
             s.patient,
@@ -307,7 +325,42 @@ contract PrescriptionRegistry is IPrescriptionRegistry, MembershipGated {
     function _cancel(bytes32 prescriptionId, Prescription storage p) internal {
         if (p.status != Status.Approved) _checkStatus(prescriptionId, p, Status.Pending);
         p.status = Status.Cancelled;
-        emit PrescriptionCancelled(prescriptionId, p.institution, p.prescriber);
+        emit PrescriptionCancelled(prescriptionId, p.institution);
+    }
+
+    /**
+     * @dev Returns who signed `s` as the prescriber of `prescriptionId` at the caller: the signer of the
+     * EIP-712 `Prescribe` over every field of `s` but the signature, the id and the caller. A signature
+     * of anything else recovers to another account, which {IPracticeRegistry-canPrescribe} then refuses.
+     *
+     * Requirements:
+     * - the deadline has not passed;
+     * - the signature is 65 bytes with a low `s` and recovers.
+     *
+     * Emits nothing.
+     */
+    function _prescriber(bytes32 prescriptionId, Issuance calldata s) private view returns (address signer) {
+        // slither-disable-next-line timestamp - a deadline of minutes; a validator's drift of seconds is immaterial
+        if (s.deadline < block.timestamp) revert PrescriptionSignatureExpired(s.deadline);
+        bytes32 structHash = keccak256(
+            abi.encode(
+                _PRESCRIBE_TYPEHASH,
+                prescriptionId,
+                s.commitment,
+                keccak256(s.cid),
+                s.patient,
+                s.prescriberCommitment,
+                s.online,
+                s.followUpRecordId,
+                msg.sender,
+                s.deadline
+            )
+        );
+        bytes32 separator = TypedData.domainSeparator(_NAME_HASH, _VERSION_HASH, block.chainid, address(this));
+        ECDSA.RecoverError err;
+        // slither-disable-next-line unused-return - the third value only details the error, and any error is refused alike
+        (signer, err,) = ECDSA.tryRecoverCalldata(TypedData.digest(separator, structHash), s.signature);
+        if (err != ECDSA.RecoverError.NoError) revert PrescriptionSignatureInvalid();
     }
 
     /**

@@ -145,6 +145,8 @@ class Settings(BaseSettings):
     # measures art. 25): the PracticeRegistry is deployed with it; the regulator may change it on
     # chain. The days' supply limits are in the pre-review rules file (its "supply" section).
     min_internet_practice_years: int = Field(default=3, ge=0, le=255)
+    # Who may issue (branch prescriber): seconds a doctor has to sign a drafted prescription.
+    prescription_signing_window_s: int = Field(default=600, ge=10, le=86_400)
 
     # -- retention --
     # Years a record is kept (docs/rules.md, docs/operations.md): outpatient after the last visit,

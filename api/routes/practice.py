@@ -80,7 +80,7 @@ def doctor_practice(
         doctor=doctor,
         registration=_registration(registration) if registration else None,
         filings=[_filing(f) for f in desk.filings_of(doctor)],
-        prescriptions=[summary(p) for p in gateway.prescriptions.issued(prescriber=doctor)],
+        prescriptions=[summary(p, doctor) for p in gateway.prescriptions.written_by(doctor)],
     )
 
 

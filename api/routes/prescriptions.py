@@ -39,15 +39,17 @@ from api.schemas import (
     DispenseReceiptPublic,
     FindingPublic,
     PreReviewPublic,
+    PrescriptionDraftPublic,
     PrescriptionPublic,
     PrescriptionReceiptPublic,
     PrescriptionReviewCreate,
+    PrescriptionSignatureCreate,
     PrescriptionSummaryPublic,
     ReviewPublic,
     TransactionPublic,
 )
 from ledger.consent.segmentation import apply_view
-from ledger.prescribing import PrescriptionStatus
+from ledger.prescribing import PreReviewResult, PrescriptionStatus
 from ledger.prescribing.book import DispenseInfo, OnchainPrescription
 from ledger.types import OrgKind
 
@@ -74,11 +76,11 @@ def _fhir_body(resource_type: str) -> dict[str, object]:
 
 @router.post(
     "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=PrescriptionReceiptPublic,
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=PrescriptionDraftPublic,
     openapi_extra=_fhir_body("MedicationRequest"),
 )
-def issue_prescription(
+def draft_prescription(
     patient: Annotated[Address, Query(description="the patient's pseudonym at this hospital")],
     member: CurrentMember,
     body: RawBody,
@@ -88,36 +90,70 @@ def issue_prescription(
     follow_up_record: Annotated[
         Bytes32 | None, Query(description="the offline diagnosis record this follows up")
     ] = None,
-) -> PrescriptionReceiptPublic:
-    """Issue for an enrolled patient: a doctor of this hospital, or one with an approved filing
-    here (the contract's canPrescribe decides). Pre-reviewed: a blocked one is refused (422
-    ``prescription.pre_review_blocked``, its findings in the detail) and never reaches the chain."""
+) -> PrescriptionDraftPublic:
+    """Draft for an enrolled patient, to be signed by the requesting doctor (a doctor of this
+    hospital, or one with an approved filing here: the contract's canPrescribe decides).
+    Pre-reviewed: a blocked one is refused (422 ``prescription.pre_review_blocked``, its findings
+    in the detail). Nothing reaches the chain until the doctor's own signature of the returned
+    issuance comes back (``POST /v1/prescriptions/{id}/issue``) within the signing window."""
     require_role(member, DOCTOR_ROLE)
     pseudonym = Web3.to_checksum_address(patient)
-    trace.patient, trace.view = pseudonym, "write"
-    receipt = gateway.prescriptions.issue(
+    trace.patient, trace.view = pseudonym, "draft"
+    draft = gateway.prescriptions.draft(
         body,
         patient=pseudonym,
         prescriber=member.address,
         online=online,
         follow_up_record=_id(follow_up_record) if follow_up_record else None,
     )
-    trace.record_id = receipt.prescription_id
-    result = receipt.pre_review
+    trace.record_id = "0x" + draft.issuance.prescription_id.hex()
+    return PrescriptionDraftPublic(
+        prescription_id=trace.record_id,
+        domain=gateway.prescriptions.domain.to_wire(),
+        issuance=draft.issuance.to_wire(),
+        salt="0x" + draft.salt.hex(),
+        deadline=draft.issuance.deadline,
+        pre_review=_pre_review(draft.pre_review),
+    )
+
+
+@router.post(
+    "/{prescription_id}/issue",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PrescriptionReceiptPublic,
+)
+def issue_prescription(
+    prescription_id: PrescriptionIdPath,
+    body: PrescriptionSignatureCreate,
+    member: CurrentMember,
+    gateway: GatewayDep,
+    trace: CurrentTrace,
+) -> PrescriptionReceiptPublic:
+    """The drafting doctor's own signature of the draft's issuance: the gateway stores the
+    envelope and relays the issuance, and the chain checks the signature (403
+    ``prescription.prescriber_not_permitted`` if its signer may not prescribe here)."""
+    require_role(member, DOCTOR_ROLE)
+    trace.record_id, trace.view = prescription_id, "write"
+    receipt = gateway.prescriptions.submit(
+        _id(prescription_id), _id(body.signature), prescriber=member.address
+    )
+    trace.patient = gateway.prescriptions.onchain(_id(prescription_id)).patient
     return PrescriptionReceiptPublic(
         prescription_id=receipt.prescription_id,
         expires_at=receipt.expires_at,
-        pre_review=PreReviewPublic(
-            outcome="passed",
-            reason=None,
-            findings=[
-                FindingPublic(reason=f.reason.value, detail=f.detail) for f in result.findings
-            ],
-        ),
+        pre_review=_pre_review(receipt.pre_review),
         cid=receipt.anchored.cid,
         commitment=receipt.anchored.commitment,
         transaction=receipt.anchored.transaction,
         block=receipt.anchored.block,
+    )
+
+
+def _pre_review(result: PreReviewResult) -> PreReviewPublic:
+    return PreReviewPublic(
+        outcome="passed",
+        reason=None,
+        findings=[FindingPublic(reason=f.reason.value, detail=f.detail) for f in result.findings],
     )
 
 
@@ -162,7 +198,7 @@ def read_prescription(
     resource, salt = book.read(prescription)
     review = book.review_of(pid)
     return PrescriptionPublic(
-        **summary(prescription).model_dump(),
+        **summary(prescription, book.prescriber_of(prescription)).model_dump(),
         view=view,
         salt=salt if view == "full" else None,
         resource=resource if view == "full" else apply_view(view, resource),
@@ -223,15 +259,17 @@ def list_prescriptions(
     require_regulator_or(gateway, member, institution)
     trace.view = "metadata"
     issued = gateway.prescriptions.issued(institution=Web3.to_checksum_address(institution))
-    return [summary(p) for p in issued]
+    return [summary(p, prescriber) for p, prescriber in issued]
 
 
-def summary(prescription: OnchainPrescription) -> PrescriptionSummaryPublic:
-    """The chain facts of a prescription, as every listing shows them."""
+def summary(prescription: OnchainPrescription, prescriber: str | None) -> PrescriptionSummaryPublic:
+    """The chain facts of a prescription, as every listing shows them, with its prescriber as
+    recovered from the issuing transaction (the chain itself keeps only a commitment)."""
     return PrescriptionSummaryPublic(
         prescription_id=prescription.prescription_id,
         institution=prescription.institution,
-        prescriber=prescription.prescriber,
+        prescriber=prescriber,
+        prescriber_commitment=prescription.prescriber_commitment,
         patient=prescription.patient,
         issued_at=prescription.issued_at,
         expires_at=prescription.expires_at,

@@ -31,20 +31,30 @@ interface IPrescriptionRegistry is IMembershipGated {
         Dispensed
     }
 
-    /// @dev What a hospital issues; the hospital itself is the caller and the issue time is the block's.
+    /**
+     * @dev What a hospital issues; the hospital itself is the caller and the issue time is the block's.
+     * `signature` is the prescriber's own EIP-712 `Prescribe` signature of every other field, of the
+     * prescription id and of the caller, under the domain `{name: "MedLedger Prescriptions", version: "1",
+     * chainId, verifyingContract: this}`; the prescriber is whoever it recovers to. `prescriberCommitment`
+     * is the salted commitment `keccak256(abi.encode(prescriber, salt))` kept in the prescriber's place,
+     * the salt known to those who can open the MedicationRequest. `deadline` is the last second the
+     * signature may be submitted.
+     */
     struct Issuance {
         bytes32 commitment;
         bytes cid;
         address patient;
-        address prescriber;
+        bytes32 prescriberCommitment;
         bool online;
         bytes32 followUpRecordId;
+        uint64 deadline;
+        bytes signature;
     }
 
     struct Prescription {
         bytes32 commitment;
         address institution;
-        address prescriber;
+        bytes32 prescriberCommitment;
         address patient;
         uint64 issuedAt;
         uint64 expiresAt;
@@ -150,8 +160,17 @@ interface IPrescriptionRegistry is IMembershipGated {
     /// @dev `caller` is not the institution that issued `prescriptionId`.
     error PrescriptionNotIssuingInstitution(bytes32 prescriptionId, address caller);
 
-    /// @dev `prescriber` is not the doctor who issued `prescriptionId`.
+    /// @dev `prescriber` and the salt given do not open the prescriber commitment of `prescriptionId`.
     error PrescriptionNotPrescriber(bytes32 prescriptionId, address prescriber);
+
+    /// @dev The prescriber's signature does not recover (wrong length, malleable, or no signer).
+    error PrescriptionSignatureInvalid();
+
+    /// @dev The prescriber's signature was to be submitted by `deadline`, which has passed.
+    error PrescriptionSignatureExpired(uint64 deadline);
+
+    /// @dev The prescriber commitment given is zero.
+    error PrescriptionEmptyPrescriberCommitment();
 
     /// @dev `by` (a regulator or the hospital's admin) set `hospital`'s follow-up window to `window` seconds.
     event PrescriptionFollowUpWindowSet(address indexed hospital, uint64 window, address indexed by);
@@ -159,11 +178,15 @@ interface IPrescriptionRegistry is IMembershipGated {
     /// @dev `by`, a regulator, recorded `hospital`'s UTC offset as `offset` seconds.
     event PrescriptionUtcOffsetSet(address indexed hospital, int32 offset, address indexed by);
 
-    /// @dev `institution` issued `prescriptionId`, written by `prescriber`, for `patient`.
+    /**
+     * @dev `institution` issued `prescriptionId`, signed by a doctor with prescribing rights there, for
+     * `patient`. The doctor is named only by `prescriberCommitment`: no member can filter or count the
+     * events by doctor (the signature in the transaction's calldata still names them: SECURITY.md).
+     */
     event PrescriptionIssued(
         bytes32 indexed prescriptionId,
         address indexed institution,
-        address indexed prescriber,
+        bytes32 prescriberCommitment,
         bytes32 commitment,
         bytes cid,
         address patient,
@@ -183,8 +206,8 @@ interface IPrescriptionRegistry is IMembershipGated {
         bytes32 indexed prescriptionId, address indexed pharmacy, address indexed pharmacist, bytes32 commitment, bytes cid
     );
 
-    /// @dev `institution` cancelled `prescriptionId` for its prescriber `prescriber`.
-    event PrescriptionCancelled(bytes32 indexed prescriptionId, address indexed institution, address indexed prescriber);
+    /// @dev `institution` cancelled `prescriptionId` for its prescriber.
+    event PrescriptionCancelled(bytes32 indexed prescriptionId, address indexed institution);
 
     /**
      * @dev Sets `hospital`'s follow-up window: a prescription must name an offline diagnosis record the
@@ -214,13 +237,19 @@ interface IPrescriptionRegistry is IMembershipGated {
 
     /**
      * @dev Issues `prescriptionId` for the calling hospital, stamped with the block's time, valid until
-     * {expiryOf} that time.
+     * {expiryOf} that time, in the name of the doctor whose signature it carries. The hospital relays
+     * (it pays and is the institution) but cannot issue in a doctor's name without the doctor's key; a
+     * clerk's, the hospital's or a service's key is no prescriber. The prescription id is the signature's
+     * nonce: an id is issued once, so no signature is accepted twice.
      *
      * Requirements:
      * - the caller is an active hospital;
      * - `prescriptionId` has not been issued;
-     * - the commitment is nonzero, the cid nonempty, the patient nonzero;
-     * - the prescriber may prescribe at the caller now ({IPracticeRegistry-canPrescribe});
+     * - the commitment and prescriber commitment are nonzero, the cid nonempty, the patient nonzero;
+     * - the deadline has not passed;
+     * - the signature recovers, with a low `s`, to a signer of `Prescribe` over this issuance, this
+     *   id and the caller, who may prescribe at the caller now ({IPracticeRegistry-canPrescribe}: an
+     *   active registration, which carries a licence commitment, and the doctor role);
      * - the caller has set its follow-up window; if it is nonzero the follow-up record is required;
      * - a follow-up record, if named, was anchored by the caller for the same patient, its first version
      *   at most the window ago (any age if the window is 0).
@@ -277,12 +306,20 @@ interface IPrescriptionRegistry is IMembershipGated {
      *
      * Requirements:
      * - `prescriptionId` has been issued, by the caller, which is an active hospital;
-     * - `prescriber` is the prescription's prescriber;
+     * - `prescriber` and `prescriberSalt` open the prescription's prescriber commitment;
      * - the prescription is pending or approved.
      *
      * Emits a {PrescriptionCancelled} event.
      */
-    function cancelPrescription(bytes32 prescriptionId, address prescriber) external;
+    function cancelPrescription(bytes32 prescriptionId, address prescriber, bytes32 prescriberSalt) external;
+
+    /**
+     * @dev Reverts as {issuePrescription} would if `patient` is no follow-up patient of `hospital` under
+     * `followUpRecordId`: a gateway asks before its doctor signs.
+     *
+     * Requirements: those of {issuePrescription} on the follow-up record, for `hospital`. Emits nothing.
+     */
+    function checkFollowUp(address hospital, address patient, bytes32 followUpRecordId) external view;
 
     /**
      * @dev Returns `hospital`'s follow-up policy; `set` is false until it is first set.

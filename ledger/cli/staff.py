@@ -54,6 +54,8 @@ class Step:
     params: Callable[[Namespace], dict[str, Any]] | None = None
     body: Callable[[Namespace], Any] | None = None
     file_body: bool = False  # the body is the bytes of --file (a FHIR resource), sent as it is
+    # Drafted at the gateway, checked and signed here with the doctor's own key, then issued.
+    signed_by_doctor: bool = False
     placeholders: tuple[str, ...] = field(default=())
 
 
@@ -89,7 +91,7 @@ RX: dict[str, Step] = {
     "issue": Step(
         "POST",
         "/v1/prescriptions",
-        "a doctor issues a FHIR MedicationRequest for an enrolled patient",
+        "a doctor issues a FHIR MedicationRequest for an enrolled patient, signing it here",
         (
             (("--patient",), {**_ADDRESS, "required": True, "help": "the pseudonym here"}),
             (("--file",), {"required": True, "help": "the MedicationRequest (JSON)"}),
@@ -102,6 +104,7 @@ RX: dict[str, Step] = {
             **({"follow_up_record": a.follow_up_record} if a.follow_up_record else {}),
         },
         file_body=True,
+        signed_by_doctor=True,
     ),
     "review": Step(
         "POST",
@@ -268,13 +271,16 @@ def _runner(step: Step, passphrase: Passphrase) -> Callable[[Any, Namespace], in
 
         from ledger.crypto.keys import load_key
         from ledger.gateway.client import GatewayClient, fetch_domain
+        from ledger.prescribing.signature import issue_signed
 
         account = Account.from_key(load_key(Path(args.key), passphrase(args.passphrase_env)))
         path = step.path.format(**{p: getattr(args, p) for p in step.placeholders})
         content = _read(args.file) if step.file_body else None
         domain = fetch_domain(args.gateway)
         with GatewayClient(args.gateway, account, domain, timeout=60) as client:
-            if step.method == "GET":
+            if step.signed_by_doctor and content is not None and step.params:
+                reply = issue_signed(client, content, step.params(args), path=path)
+            elif step.method == "GET":
                 reply = client.get_json(path, params=step.params(args) if step.params else None)
             else:
                 reply = client.post_json(

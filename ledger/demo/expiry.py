@@ -31,6 +31,7 @@ from ledger.consent.patients import sign_enrolment
 from ledger.crypto.keys import PatientKeys
 from ledger.gateway.client import GatewayClient, GatewayError, fetch_domain
 from ledger.network.consortium import Consortium, seed_demo
+from ledger.prescribing.signature import issue_signed
 from ledger.settings import Settings
 
 __all__ = ["expiry_facts"]
@@ -128,10 +129,10 @@ def expiry_facts(
             )["record_id"]
             for drug in (_ATORVASTATIN, _METFORMIN):  # two classes: no duplicate therapy
                 receipts.append(
-                    doctor.post_json(
-                        "/v1/prescriptions",
-                        content=json.dumps(medication_request(drug)).encode(),
-                        params={
+                    issue_signed(
+                        doctor,
+                        json.dumps(medication_request(drug)).encode(),
+                        {
                             "patient": pseudonym.address,
                             "online": "false",
                             "follow_up_record": record,

@@ -24,6 +24,7 @@ from ledger.demo.expiry import expiry_facts
 from ledger.errors import LedgerError
 from ledger.gateway.client import GatewayClient, GatewayError, fetch_domain
 from ledger.network.consortium import Consortium
+from ledger.prescribing.signature import issue_signed
 from ledger.settings import load_settings
 
 RAMIPRIL = {"system": "http://www.whocc.no/atc", "code": "C09AA05", "display": "ramipril"}
@@ -80,7 +81,8 @@ def prescription_steps(
             params["follow_up_record"] = record
         with as_staff(org, label) as doctor:
             body = json.dumps(medication_request(drug)).encode()
-            return doctor.post_json("/v1/prescriptions", content=body, params=params)
+            # The doctor's own key signs the issuance; the hospital only relays it.
+            return issue_signed(doctor, body, params)
 
     receipt = issue("hospital-b", "doctor", pseudonym.address, RAMIPRIL, record_id)
     pid = receipt["prescription_id"]

@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,23 +25,40 @@ from ledger.chain.connection import Chain
 from ledger.chain.directory import OrgDirectory
 from ledger.consent.patients import PatientDirectory
 from ledger.crypto import envelope
-from ledger.errors import ContractRevert, DecryptionFailed, LedgerError
+from ledger.errors import ContractRevert, DecryptionFailed
+from ledger.gateway.auth import AuthError
 from ledger.payload import parse_payload
 from ledger.prescribing import (
     PreReviewBlocked,
-    PreReviewResult,
     PreReviewRules,
     PrescriptionStatus,
-    fhir_status,
     pre_review,
-    utc_offset_s,
 )
+from ledger.prescribing.drafts import Draft, Drafts
 from ledger.prescribing.follow_up import check_follow_up
-from ledger.prescribing.status import FhirStatus
+from ledger.prescribing.onchain import (
+    DispenseInfo,
+    IssueReceipt,
+    OnchainPrescription,
+    ReviewInfo,
+    UtcOffsetMismatch,
+    check_utc_offset,
+    parse_dispense,
+    parse_prescription,
+    parse_review,
+)
+from ledger.prescribing.signature import (
+    IssuanceMismatch,
+    PrescriptionDomain,
+    SignedIssuance,
+    prescriber_commitment,
+    prescriber_salt,
+    recover_prescriber,
+)
 from ledger.prescribing.unexpired import UnexpiredIndex
-from ledger.records.anchoring import Anchored, seal_store_anchor
+from ledger.records.anchoring import Anchored, seal_payload, seal_store_anchor
 from ledger.records.book import RecordBook
-from ledger.store import ContentStore, cid_from_bytes
+from ledger.store import ContentStore, cid_to_bytes
 
 __all__ = [
     "DispenseInfo",
@@ -58,63 +73,6 @@ __all__ = [
 REQUEST_VERSION = 1
 DISPENSE_VERSION = 2
 _ZERO32 = bytes(32)
-#: Nonzero stand-ins for the commitment and CID, to ask the chain about an issuance before sealing.
-_PLACEHOLDER = b"\x01" * 32
-
-
-class UtcOffsetMismatch(LedgerError):
-    """This gateway's time zone is not at the UTC offset the chain counts its hospital's days in."""
-
-    code = "prescription.utc_offset_mismatch"
-
-
-@dataclass(frozen=True)
-class OnchainPrescription:
-    """A prescription as the chain holds it now."""
-
-    prescription_id: str
-    commitment: str
-    institution: str
-    prescriber: str
-    patient: str
-    issued_at: int
-    expires_at: int
-    online: bool
-    status: PrescriptionStatus
-    follow_up_record: str | None
-    cid: str
-
-    def expired(self, now: int | None = None) -> bool:
-        return (int(time.time()) if now is None else now) > self.expires_at
-
-    def fhir_status(self, now: int | None = None) -> FhirStatus:
-        return fhir_status(self.status, expired=self.expired(now))
-
-
-@dataclass(frozen=True)
-class ReviewInfo:
-    org: str
-    pharmacist: str
-    approved: bool
-    reviewed_at: int
-
-
-@dataclass(frozen=True)
-class DispenseInfo:
-    prescription_id: str
-    pharmacy: str
-    pharmacist: str
-    commitment: str
-    cid: str
-    dispensed_at: int
-
-
-@dataclass(frozen=True)
-class IssueReceipt:
-    prescription_id: str
-    expires_at: int
-    pre_review: PreReviewResult
-    anchored: Anchored
 
 
 class PrescriptionBook:
@@ -133,6 +91,7 @@ class PrescriptionBook:
         rules: PreReviewRules,
         zone: ZoneInfo,
         max_payload_bytes: int,
+        signing_window_s: int = 600,
     ) -> None:
         self._chain = chain
         self._store = store
@@ -144,12 +103,17 @@ class PrescriptionBook:
         self._rules = rules
         self._zone = zone
         self._max_payload_bytes = max_payload_bytes
+        self._signing_window_s = signing_window_s
         self._registry = chain.contract("PrescriptionRegistry")
+        self._practice = chain.contract("PracticeRegistry")
+        self._drafts = Drafts()
+        #: What this hospital's doctors sign issuances under.
+        self.domain = PrescriptionDomain.of(chain.deployment)
         self._unexpired = UnexpiredIndex(chain, self._registry, org.address)
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def issue(
+    def draft(
         self,
         raw_payload: bytes,
         *,
@@ -157,11 +121,11 @@ class PrescriptionBook:
         prescriber: str,
         online: bool,
         follow_up_record: bytes | None,
-    ) -> IssueReceipt:
-        """Pre-review and anchor a MedicationRequest for an enrolled patient. PreReviewBlocked,
-        before anything is stored or sent, if the pre-review blocks it: on chain, even a bare
-        "blocked" beside the pseudonym would tell every member something clinical about the
-        patient. The refusal is in this gateway's access log."""
+    ) -> Draft:
+        """Pre-review and seal a MedicationRequest for an enrolled patient, for ``prescriber`` to
+        sign (`submit`): nothing is stored or sent until the doctor's signature comes back.
+        PreReviewBlocked if the pre-review blocks it: on chain, even a bare "blocked" beside the
+        pseudonym would tell every member something clinical about the patient."""
         payload = parse_payload(
             raw_payload,
             max_bytes=self._max_payload_bytes,
@@ -169,15 +133,18 @@ class PrescriptionBook:
         )
         enrolment = self._patients.get(patient)
         self._check_utc_offset()
-        prescription_id = secrets.token_bytes(32)
-
-        def build(digest: bytes, cid: bytes) -> Any:
-            issuance = (digest, cid, patient, prescriber, online, follow_up_record or _ZERO32)
-            return self._registry.functions.issuePrescription(prescription_id, issuance)
-
-        # Who may prescribe for whom is asked of the chain first: a doctor without the right, or
-        # a patient who is no follow-up, learns nothing from a clinical check of the request.
-        self._chain.preflight(build(_PLACEHOLDER, _PLACEHOLDER))
+        # Who may prescribe for whom is asked of the chain first, as the contract will at issue:
+        # a doctor without the right, or a patient who is no follow-up, learns nothing clinical.
+        now = int(time.time())
+        if not self._chain.call(
+            self._practice.functions.canPrescribe(prescriber, self._org.address, now)
+        ):
+            raise ContractRevert(
+                "PrescriptionPrescriberNotPermitted",
+                {"prescriber": prescriber, "institution": self._org.address},
+            )
+        record = follow_up_record or _ZERO32
+        self._chain.call(self._registry.functions.checkFollowUp(self._org.address, patient, record))
         if follow_up_record is not None:
             self._check_diagnosis(follow_up_record, patient)
         result = pre_review(
@@ -188,21 +155,77 @@ class PrescriptionBook:
         )
         if not result.passed:
             raise PreReviewBlocked(result)
-        anchored = seal_store_anchor(
-            self._chain,
-            self._store,
-            payload,
-            context_id=prescription_id,
-            version=REQUEST_VERSION,
-            recipients={
-                self._org.address: self._org_key.public_key(),
-                patient: enrolment.encryption_key,
-            },
-            build=build,
+        prescription_id = secrets.token_bytes(32)
+        recipients = {
+            self._org.address: self._org_key.public_key(),
+            patient: enrolment.encryption_key,
+        }
+        sealed = seal_payload(
+            payload, context_id=prescription_id, version=REQUEST_VERSION, recipients=recipients
         )
+        salt = self._salt_of(sealed.envelope, prescription_id)
+        issuance = SignedIssuance(
+            prescription_id=prescription_id,
+            commitment=sealed.commitment,
+            cid=cid_to_bytes(sealed.cid),
+            patient=patient,
+            prescriber_commitment=prescriber_commitment(prescriber, prescriber_salt(salt)),
+            online=online,
+            follow_up_record=follow_up_record,
+            institution=self._org.address,
+            deadline=now + self._signing_window_s,
+        )
+        draft = Draft(issuance, prescriber, salt, sealed.envelope, sealed.cid, result)
+        self._drafts.put(draft, now)
+        return draft
+
+    def submit(self, prescription_id: bytes, signature: bytes, *, prescriber: str) -> IssueReceipt:
+        """Issue ``prescriber``'s draft with their signature of it: stored, then relayed to the
+        chain, which checks the signature itself. DraftUnknown, DraftNotYours; AuthBadSignature,
+        AuthMalformed or IssuanceMismatch if it is not that doctor's signature of the draft."""
+        draft = self._drafts.get(prescription_id, prescriber, int(time.time()))
+        try:
+            signer = draft.issuance.signer(signature, self.domain)
+        except AuthError as exc:
+            raise IssuanceMismatch(f"not a signature of this draft: {exc}") from exc
+        if signer != prescriber:
+            raise IssuanceMismatch("the signature is not the drafting doctor's, of this draft")
+        fn = self._registry.functions.issuePrescription(
+            prescription_id, draft.issuance.as_args(signature)
+        )
+        self._chain.preflight(fn)
+        self._store.put(draft.envelope)
+        try:
+            receipt = self._chain.transact(fn)
+        except BaseException:
+            self._store.remove(draft.cid)
+            raise
+        self._drafts.drop(prescription_id)
+        anchored = Anchored("0x" + draft.issuance.commitment.hex(), draft.cid, receipt)
         # The chain computed the expiry from its block's time: the one that counts.
         expiry = self.onchain(prescription_id).expires_at
-        return IssueReceipt("0x" + prescription_id.hex(), expiry, result, anchored)
+        return IssueReceipt("0x" + prescription_id.hex(), expiry, draft.pre_review, anchored)
+
+    def issue(
+        self,
+        raw_payload: bytes,
+        *,
+        patient: str,
+        prescriber: LocalAccount,
+        online: bool,
+        follow_up_record: bytes | None,
+    ) -> IssueReceipt:
+        """`draft` and `submit` in one, signing with ``prescriber``'s key in this process: for a
+        doctor's own tools and tests; a gateway takes the signature over its API instead."""
+        draft = self.draft(
+            raw_payload,
+            patient=patient,
+            prescriber=prescriber.address,
+            online=online,
+            follow_up_record=follow_up_record,
+        )
+        signature = draft.issuance.sign(prescriber, self.domain)
+        return self.submit(draft.issuance.prescription_id, signature, prescriber=prescriber.address)
 
     def review(self, prescription_id: bytes, *, pharmacist: str, approve: bool) -> str:
         """Approve or reject through this organisation's ``pharmacist``; the transaction hash. The
@@ -244,8 +267,11 @@ class PrescriptionBook:
         )
 
     def cancel(self, prescription_id: bytes, *, prescriber: str) -> str:
-        """Cancel for its prescriber, before dispense; the transaction hash."""
-        fn = self._registry.functions.cancelPrescription(prescription_id, prescriber)
+        """Cancel for its prescriber, before dispense; the transaction hash. The chain opens the
+        prescriber commitment with the salt this hospital derives from the MedicationRequest's."""
+        _, salt = self.read(self.onchain(prescription_id))
+        opening = prescriber_salt(bytes.fromhex(salt[2:]))
+        fn = self._registry.functions.cancelPrescription(prescription_id, prescriber, opening)
         self._chain.preflight(fn)
         return self._chain.transact(fn)["transactionHash"].to_0x_hex()
 
@@ -254,25 +280,7 @@ class PrescriptionBook:
     def onchain(self, prescription_id: bytes) -> OnchainPrescription:
         """The chain's record; PrescriptionUnknown (as ContractRevert) if never issued."""
         raw = self._chain.call(self._registry.functions.prescription(prescription_id))
-        (commitment, institution, prescriber, patient, issued_at, expiry, online, status) = raw[:8]
-        follow_up, cid = raw[8:]
-        if PrescriptionStatus(status) is PrescriptionStatus.NONE:
-            raise ContractRevert(
-                "PrescriptionUnknown", {"prescriptionId": "0x" + prescription_id.hex()}
-            )
-        return OnchainPrescription(
-            prescription_id="0x" + prescription_id.hex(),
-            commitment="0x" + bytes(commitment).hex(),
-            institution=institution,
-            prescriber=prescriber,
-            patient=patient,
-            issued_at=int(issued_at),
-            expires_at=int(expiry),
-            online=bool(online),
-            status=PrescriptionStatus(status),
-            follow_up_record=None if bytes(follow_up) == _ZERO32 else "0x" + bytes(follow_up).hex(),
-            cid=cid_from_bytes(bytes(cid)),
-        )
+        return parse_prescription(prescription_id, raw)
 
     def read(self, prescription: OnchainPrescription) -> tuple[dict[str, Any], str]:
         """The MedicationRequest and its salt, opened with this hospital's key."""
@@ -295,35 +303,51 @@ class PrescriptionBook:
         return body["resource"], body["salt"]
 
     def review_of(self, prescription_id: bytes) -> ReviewInfo | None:
-        org, pharmacist, approved, reviewed_at = self._chain.call(
-            self._registry.functions.review(prescription_id)
-        )
-        if reviewed_at == 0:
-            return None
-        return ReviewInfo(org, pharmacist, bool(approved), reviewed_at)
+        return parse_review(self._chain.call(self._registry.functions.review(prescription_id)))
 
     def dispense_of(self, prescription_id: bytes) -> DispenseInfo | None:
-        pharmacy, pharmacist, commitment, dispensed_at, cid = self._chain.call(
-            self._registry.functions.dispensing(prescription_id)
-        )
-        if dispensed_at == 0:
-            return None
-        return DispenseInfo(
-            "0x" + prescription_id.hex(),
-            pharmacy,
-            pharmacist,
-            "0x" + bytes(commitment).hex(),
-            cid_from_bytes(bytes(cid)),
-            int(dispensed_at),
-        )
+        raw = self._chain.call(self._registry.functions.dispensing(prescription_id))
+        return parse_dispense(prescription_id, raw)
 
-    def issued(self, **indexed: str) -> list[OnchainPrescription]:
-        """Every prescription issued, filtered on an indexed field (institution, prescriber),
-        oldest first, as the chain holds each now."""
+    def issued(self, **indexed: str) -> list[tuple[OnchainPrescription, str | None]]:
+        """Every prescription issued, filtered on an indexed field (institution), oldest first, as
+        the chain holds each now, with its prescriber (`prescriber_of`)."""
         return [
-            self.onchain(bytes(event["args"]["prescriptionId"]))
+            (self.onchain(bytes(event["args"]["prescriptionId"])), self._signer(event))
             for event in self._events(**indexed)
         ]
+
+    def written_by(self, doctor: str) -> list[OnchainPrescription]:
+        """Every prescription ``doctor`` signed, at any hospital: the chain does not index them
+        by doctor, so every issuing transaction's signature is recovered (the regulator's view)."""
+        return [p for p, signer in self.issued() if signer == doctor]
+
+    def prescriber_of(self, prescription: OnchainPrescription) -> str | None:
+        """Who signed ``prescription``: recovered from its issuing transaction's calldata, then
+        checked against the prescriber commitment with the salt this hospital can open (None if
+        either fails: the chain accepted the signature, so that is a commitment the doctor signed
+        for someone else)."""
+        events = self._events(prescriptionId=prescription.prescription_id)
+        signer = self._signer(events[0]) if events else None
+        if signer is None or prescription.institution != self._org.address:
+            return signer
+        salt = bytes.fromhex(self.read(prescription)[1][2:])
+        opened = prescriber_commitment(signer, prescriber_salt(salt))
+        return signer if "0x" + opened.hex() == prescription.prescriber_commitment else None
+
+    def _signer(self, event: Any) -> str | None:
+        tx = self._chain.w3.eth.get_transaction(event["transactionHash"])
+        return recover_prescriber(self._registry, tx, event["args"]["institution"])
+
+    def _salt_of(self, blob: bytes, prescription_id: bytes) -> bytes:
+        plaintext = envelope.open_envelope(
+            blob,
+            private_key=self._org_key,
+            label=self._org.address,
+            record_id=prescription_id,
+            version=REQUEST_VERSION,
+        )
+        return bytes.fromhex(json.loads(plaintext)["salt"][2:])
 
     def _events(self, **indexed: str) -> list[Any]:
         return list(
@@ -348,16 +372,8 @@ class PrescriptionBook:
         return [self.read(p)[0] for p in theirs if p.status in active and not p.expired()]
 
     def _check_utc_offset(self) -> None:
-        """Refuse to issue while this gateway's zone and the chain disagree on the hospital's UTC
-        offset: the expiry the doctor is told must be the one the chain enforces."""
-        chain = int(self._chain.call(self._registry.functions.utcOffset(self._org.address)))
-        here = utc_offset_s(self._zone, datetime.now(UTC))
-        if chain != here:
-            raise UtcOffsetMismatch(
-                f"time zone {self._zone.key} is at UTC{here / 3600:+g}h now, but the chain "
-                f"counts {self._org.address}'s days at UTC{chain / 3600:+g}h: a regulator "
-                "records the offset (setUtcOffset), or MEDLEDGER_TIME_ZONE is wrong"
-            )
+        offset = self._chain.call(self._registry.functions.utcOffset(self._org.address))
+        check_utc_offset(int(offset), self._zone, self._org.address)
 
     def _check_diagnosis(self, record_id: bytes, patient: str) -> None:
         """What the chain cannot see: the follow-up record is a diagnosis. Checked only when the

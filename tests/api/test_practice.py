@@ -18,6 +18,7 @@ from web3 import Web3
 
 from ledger.chain.connection import Chain
 from ledger.network.joining import join_args
+from ledger.prescribing.signature import issue_signed
 from tests.api.test_prescriptions import MEDICATION_REQUEST, diagnosis_record, refused
 from tests.world import Patient, World
 
@@ -80,10 +81,10 @@ def decide(world: World, filing_id: str, action: str, reason: str | None = None)
 
 def prescribe(world: World, doctor: LocalAccount, patient: Patient, record: str) -> Any:
     with world.client(doctor, "hospital-a") as client:
-        return client.post_json(
-            "/v1/prescriptions",
-            content=json.dumps(MEDICATION_REQUEST).encode(),
-            params={"patient": patient.pseudonym.address, "follow_up_record": record},
+        return issue_signed(
+            client,
+            json.dumps(MEDICATION_REQUEST).encode(),
+            {"patient": patient.pseudonym.address, "follow_up_record": record},
         )
 
 

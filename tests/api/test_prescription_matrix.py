@@ -95,6 +95,17 @@ PRESCRIPTION_TABLE: dict[str, dict[str, Any]] = {
         # here.
         "b_doctor": OK,
     },
+    # Signing a draft: any doctor of a member may try, and only a draft waiting at this gateway
+    # for them can be signed; no state's prescription is one (they are issued), so none is here.
+    # tests/api/test_prescription_signature.py walks the drafts themselves.
+    "POST /v1/prescriptions/{prescription_id}/issue": {
+        **every(ROLE_FORBIDDEN),
+        "stranger": NOT_MEMBER,
+        "patient": NOT_MEMBER,
+        "other_patient": NOT_MEMBER,
+        "a_doctor": No(404, "prescription.draft_unknown"),
+        "b_doctor": No(404, "prescription.draft_unknown"),
+    },
     "POST /v1/prescriptions/{prescription_id}/review": staff_writes(
         dict.fromkeys(PHARMACISTS, contract_decides(("pending",)))
     ),
@@ -227,6 +238,8 @@ def build(m: Rx, route: str, role: str, state: str) -> Call:
                 "follow_up_record": record,
             }
             return Call(method, path, params=params, content=_json(MEDICATION_REQUEST))
+        case "POST /v1/prescriptions/{prescription_id}/issue":
+            return Call(method, path, json={"signature": "0x" + "11" * 65})
         case "POST /v1/prescriptions/{prescription_id}/review":
             return Call(method, path, own_gateway, json={"decision": "approve"})
         case "POST /v1/prescriptions/{prescription_id}/dispense":

@@ -18,6 +18,7 @@ from api.main import create_app
 from api.serving import serve
 from ledger.chain.connection import Chain
 from ledger.gateway.client import GatewayClient, GatewayError
+from ledger.prescribing.signature import issue_signed
 from ledger.settings import Settings
 from tests.world import MAX_PAYLOAD, Patient, World, anchor, enrol_patient, fhir, private_world
 
@@ -73,9 +74,8 @@ def issue(
     if record is not None:
         params["follow_up_record"] = record
     with world.as_staff(*doctor, gateway="hospital-a") as client:
-        receipt: dict[str, Any] = client.post_json(
-            "/v1/prescriptions", content=json.dumps(resource).encode(), params=params
-        )
+        # Drafted at the gateway, signed here with the doctor's own key, then issued.
+        receipt: dict[str, Any] = issue_signed(client, json.dumps(resource).encode(), params)
     return receipt
 
 

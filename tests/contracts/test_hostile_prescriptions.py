@@ -32,6 +32,7 @@ from contract_helpers import (
 )
 from eth_account.signers.local import LocalAccount
 from hostile_prescription_helpers import field_names, issuance, refused_raw
+from prescribe_signing import signed_fields
 from raw_tx import send_raw
 from web3 import Web3
 from web3.contract import Contract
@@ -51,6 +52,7 @@ NON_CLINICAL_FIELDS = {
     "cid",
     "commitment",
     "current",
+    "deadline",
     "dispensedAt",
     "doctor",
     "expiresAt",
@@ -68,11 +70,14 @@ NON_CLINICAL_FIELDS = {
     "pharmacy",
     "practice_",
     "prescriber",
+    "prescriberCommitment",
+    "prescriberSalt",
     "prescriptionId",
     "recordId",
     "records_",
     "reviewedAt",
     "set",
+    "signature",
     "status",
     "window",
     "anchoredAt",
@@ -135,15 +140,18 @@ def _issue_at(
 ) -> TxReceipt:
     """The hostile hospital issues at ``at``, asking, where the ABI lets it, for expiry ``wish``."""
     next_block_at(w3, at)
-    wanted = {
-        "commitment": COMMITMENT,
-        "cid": CID,
-        "patient": PATIENT.address,
-        "prescriber": DOCTOR.address,
-        "expiresAt": wish,
-        "online": online,
-        "followUpRecordId": bytes(32),
-    }
+    wanted = signed_fields(
+        prescriptions,
+        DOCTOR,
+        rx,
+        HOSPITAL.address,
+        commitment=COMMITMENT,
+        cid=CID,
+        patient=PATIENT.address,
+        online=online,
+        record=bytes(32),
+    )
+    wanted["expiresAt"] = wish
     receipt = send_raw(
         w3, HOSPITAL, prescriptions, "issuePrescription", rx, issuance(prescriptions, **wanted)
     )

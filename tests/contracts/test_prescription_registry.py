@@ -56,6 +56,7 @@ from contract_helpers import (
 )
 from eth_account.signers.local import LocalAccount
 from hypothesis import HealthCheck, event, given, settings, strategies as st
+from prescribe_signing import PRESCRIBER_SALT, as_tuple, prescriber_commitment, signed_fields
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
@@ -168,7 +169,10 @@ class Issued:
 
 
 def _issuance(
+    prescriptions: Contract,
+    rx: bytes = RX,
     *,
+    sender: LocalAccount = HOSPITAL,
     online: bool = True,
     record: bytes = RECORD,
     prescriber: LocalAccount = DOCTOR,
@@ -176,19 +180,25 @@ def _issuance(
     commitment: bytes = COMMITMENT,
     cid: bytes = CID,
 ) -> tuple[Any, ...]:
-    """An ``IPrescriptionRegistry.Issuance`` in field order."""
-    return (
-        commitment,
-        cid,
-        patient,
-        prescriber.address,
-        online,
-        record,
+    """An ``IPrescriptionRegistry.Issuance`` in field order, signed by ``prescriber`` for
+    ``sender`` to relay."""
+    return as_tuple(
+        signed_fields(
+            prescriptions,
+            prescriber,
+            rx,
+            sender.address,
+            commitment=commitment,
+            cid=cid,
+            patient=patient,
+            online=online,
+            record=record,
+        )
     )
 
 
 def _issue_fn(prescriptions: Contract, rx: bytes = RX, **fields: Any) -> ContractFunction:
-    return prescriptions.functions.issuePrescription(rx, _issuance(**fields))
+    return prescriptions.functions.issuePrescription(rx, _issuance(prescriptions, rx, **fields))
 
 
 def _at(w3: Web3, timestamp: int | None = None) -> int:
@@ -211,7 +221,8 @@ def _issue(
     """Issue at ``at`` (default: a second after the latest block); the contract sets the expiry,
     by the local-day rule (test_hostile_prescriptions.py walks its edges)."""
     issued_at = _at(w3, at)
-    receipt = act(sender).transact(_issue_fn(prescriptions, rx, **fields), gas=FORCED_GAS)
+    fn = _issue_fn(prescriptions, rx, sender=sender, **fields)
+    receipt = act(sender).transact(fn, gas=FORCED_GAS)
     return receipt, Issued(issued_at, int(prescriptions.functions.prescription(rx).call()[5]))
 
 
@@ -248,8 +259,10 @@ def _dispense(act: Act, prescriptions: Contract, by: str = "pharmacy") -> TxRece
     return act(org).transact(_dispense_fn(prescriptions, pharmacist), gas=FORCED_GAS)
 
 
-def _cancel_fn(prescriptions: Contract, prescriber: LocalAccount = DOCTOR) -> ContractFunction:
-    return prescriptions.functions.cancelPrescription(RX, prescriber.address)
+def _cancel_fn(
+    prescriptions: Contract, prescriber: LocalAccount = DOCTOR, salt: bytes = PRESCRIBER_SALT
+) -> ContractFunction:
+    return prescriptions.functions.cancelPrescription(RX, prescriber.address, salt)
 
 
 def _status(prescriptions: Contract, rx: bytes = RX) -> PrescriptionStatus:
@@ -362,7 +375,7 @@ def test_hospital_issues_a_prescription_for_a_follow_up_patient(
             {
                 "prescriptionId": RX,
                 "institution": HOSPITAL.address,
-                "prescriber": DOCTOR.address,
+                "prescriberCommitment": prescriber_commitment(DOCTOR.address),
                 "commitment": COMMITMENT,
                 "cid": CID,
                 "patient": PATIENT.address,
@@ -375,7 +388,7 @@ def test_hospital_issues_a_prescription_for_a_follow_up_patient(
     assert prescriptions.functions.prescription(RX).call() == (
         COMMITMENT,
         HOSPITAL.address,
-        DOCTOR.address,
+        prescriber_commitment(DOCTOR.address),
         PATIENT.address,
         rx.issued_at,
         rx.expires_at,
@@ -455,6 +468,81 @@ def test_issuing_for_someone_without_prescribing_rights_here_is_refused(
     )
 
 
+# The prescriber's own signature (issue #16, item 3): the caller relays, the signer prescribes.
+
+
+def test_the_prescriber_is_the_signer_and_the_chain_keeps_only_a_commitment(
+    act: Act, w3: Web3, prescriptions: Contract
+) -> None:
+    """Neither the event nor the stored prescription carries the doctor's address."""
+    receipt, _ = _issue(act, w3, prescriptions)
+    ((_, args),) = emitted(prescriptions, receipt)
+    stored = prescriptions.functions.prescription(RX).call()
+    doctor = bytes.fromhex(DOCTOR.address[2:].lower())
+    assert DOCTOR.address not in args.values()
+    assert DOCTOR.address not in stored
+    assert all(doctor not in bytes(log["data"]) for log in receipt["logs"])
+    assert all(doctor not in bytes(t)[-20:] for log in receipt["logs"] for t in log["topics"])
+
+
+def test_a_signature_past_its_deadline_is_refused(
+    act: Act, w3: Web3, prescriptions: Contract
+) -> None:
+    at = _at(w3)
+    fields = signed_fields(
+        prescriptions,
+        DOCTOR,
+        RX,
+        HOSPITAL.address,
+        commitment=COMMITMENT,
+        cid=CID,
+        patient=PATIENT.address,
+        online=True,
+        record=RECORD,
+        deadline=at - 1,
+    )
+    fn = prescriptions.functions.issuePrescription(RX, as_tuple(fields))
+    assert refused(act(HOSPITAL), fn) == ("PrescriptionSignatureExpired", {"deadline": at - 1})
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [b"", b"\x01" * 64, b"\x00" * 65],
+    ids=["none", "64-bytes", "zero"],
+)
+def test_issuing_without_a_signature_that_recovers_is_refused(
+    act: Act, w3: Web3, prescriptions: Contract, signature: bytes
+) -> None:
+    _at(w3)
+    fields = list(_issuance(prescriptions))
+    fields[-1] = signature
+    fn = prescriptions.functions.issuePrescription(RX, tuple(fields))
+    assert refused(act(HOSPITAL), fn) == ("PrescriptionSignatureInvalid", {})
+
+
+def test_a_zero_prescriber_commitment_is_refused(
+    act: Act, w3: Web3, prescriptions: Contract
+) -> None:
+    _at(w3)
+    fields = list(_issuance(prescriptions))
+    fields[3] = bytes(32)
+    fn = prescriptions.functions.issuePrescription(RX, tuple(fields))
+    assert refused(act(HOSPITAL), fn) == ("PrescriptionEmptyPrescriberCommitment", {})
+
+
+def test_the_doctors_signature_for_one_hospital_does_not_issue_at_another(
+    act: Act, w3: Web3, practice: Contract, prescriptions: Contract, t0: int
+) -> None:
+    """OTHER_DOCTOR may prescribe at both hospitals; a signature names the one that relays it."""
+    _file_for_other_doctor(act, practice, t0, t0 + 30 * DAY)
+    act(OTHER_ADMIN).transact(prescriptions.functions.setFollowUpWindow(OTHER_HOSPITAL.address, 0))
+    _at(w3)
+    fn = _issue_fn(prescriptions, sender=HOSPITAL, prescriber=OTHER_DOCTOR, record=bytes(32))
+    name, args = refused(act(OTHER_HOSPITAL), fn)
+    assert name == "PrescriptionPrescriberNotPermitted"
+    assert args["prescriber"] != OTHER_DOCTOR.address
+
+
 def test_issuing_for_a_doctor_whose_registration_is_revoked_is_refused(
     act: Act, w3: Web3, practice: Contract, prescriptions: Contract
 ) -> None:
@@ -501,7 +589,8 @@ def test_a_doctor_with_a_filing_in_force_prescribes_at_the_filing_hospital(
 ) -> None:
     _file_for_other_doctor(act, practice, t0, t0 + 30 * DAY)
     receipt, _ = _issue(act, w3, prescriptions, prescriber=OTHER_DOCTOR)
-    assert emitted(prescriptions, receipt)[0][1]["prescriber"] == OTHER_DOCTOR.address
+    commitment = prescriber_commitment(OTHER_DOCTOR.address)
+    assert emitted(prescriptions, receipt)[0][1]["prescriberCommitment"] == commitment
 
 
 def test_a_doctor_whose_filing_lapsed_may_not_prescribe(
@@ -559,6 +648,7 @@ def test_a_hospital_that_never_set_its_window_cannot_issue(
     _at(w3)
     fn = _issue_fn(
         prescriptions,
+        sender=OTHER_HOSPITAL,
         prescriber=OTHER_DOCTOR,
         record=OTHER_HOSPITALS_RECORD,
     )
@@ -672,7 +762,7 @@ def test_a_hospital_with_window_zero_still_refuses_a_record_not_its_own(
     act: Act, w3: Web3, prescriptions: Contract, no_record_required: None
 ) -> None:
     _at(w3)
-    fn = _issue_fn(prescriptions, prescriber=OTHER_DOCTOR, record=RECORD)
+    fn = _issue_fn(prescriptions, sender=OTHER_HOSPITAL, prescriber=OTHER_DOCTOR, record=RECORD)
     assert refused(act(OTHER_HOSPITAL), fn) == (
         "PrescriptionFollowUpRecordMismatch",
         {"recordId": RECORD, "hospital": HOSPITAL.address, "patient": PATIENT.address},
@@ -1036,7 +1126,7 @@ def test_the_prescribers_institution_cancels_before_dispense(
     assert emitted(prescriptions, receipt) == [
         (
             "PrescriptionCancelled",
-            {"prescriptionId": RX, "institution": HOSPITAL.address, "prescriber": DOCTOR.address},
+            {"prescriptionId": RX, "institution": HOSPITAL.address},
         )
     ]
     assert _status(prescriptions) == CANCELLED
@@ -1088,6 +1178,17 @@ def test_cancelling_for_another_doctor_is_refused(
     )
 
 
+def test_cancelling_with_the_prescriber_but_a_wrong_salt_is_refused(
+    act: Act, prescriptions: Contract, issued: Issued
+) -> None:
+    """The commitment opens only with its salt: naming the right doctor is not enough."""
+    fn = _cancel_fn(prescriptions, DOCTOR, Web3.keccak(text="guessed salt"))
+    assert refused(act(HOSPITAL), fn) == (
+        "PrescriptionNotPrescriber",
+        {"prescriptionId": RX, "prescriber": DOCTOR.address},
+    )
+
+
 def test_cancelling_by_a_suspended_hospital_is_refused(
     act: Act, membership: Contract, prescriptions: Contract, issued: Issued
 ) -> None:
@@ -1112,7 +1213,7 @@ def test_an_unknown_prescription_reads_as_zero(prescriptions: Contract) -> None:
     assert prescriptions.functions.prescription(RX).call() == (
         bytes(32),
         ZERO,
-        ZERO,
+        bytes(32),
         ZERO,
         0,
         0,

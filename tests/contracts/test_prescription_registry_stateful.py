@@ -43,6 +43,7 @@ from contract_helpers import (
 from eth_account.signers.local import LocalAccount
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
+from prescribe_signing import PRESCRIBER_SALT, as_tuple, prescriber_commitment, signed_fields
 from stateful_helpers import (
     ZERO32,
     ZERO_ADDRESS,
@@ -337,7 +338,7 @@ class PrescriptionModel:
         issued = {
             "prescriptionId": rx,
             "institution": sender,
-            "prescriber": prescriber,
+            "prescriberCommitment": prescriber_commitment(prescriber),
             "commitment": COMMITMENT,
             "cid": CID,
             "patient": PATIENT.address,
@@ -416,7 +417,7 @@ class PrescriptionModel:
         if p.status is not Rx.APPROVED and (refusal := self._status(rx, p, Rx.PENDING)):
             return refusal
         self.prescriptions[rx] = replace(p, status=Rx.CANCELLED)
-        event = {"prescriptionId": rx, "institution": sender, "prescriber": prescriber}
+        event = {"prescriptionId": rx, "institution": sender}
         return Emits([("PrescriptionCancelled", event)])
 
 
@@ -621,8 +622,18 @@ class PrescribingMachine(ContractMachine):
         the expiry from it, and near a local midnight a second decides the day."""
         at = self._now() + 1
         self.w3.provider.make_request("evm_setNextBlockTimestamp", [at])  # type: ignore[arg-type]
-        issuance = (COMMITMENT, CID, PATIENT.address, prescriber.address, online, ZERO32)
-        fn = self.prescriptions.functions.issuePrescription(rx, issuance)
+        fields = signed_fields(
+            self.prescriptions,
+            prescriber,
+            rx,
+            sender.address,
+            commitment=COMMITMENT,
+            cid=CID,
+            patient=PATIENT.address,
+            online=online,
+            record=ZERO32,
+        )
+        fn = self.prescriptions.functions.issuePrescription(rx, as_tuple(fields))
         expected = self.model.issue(sender.address, rx, prescriber.address, online, at)
         self.expect("PrescriptionRegistry", sender, fn, expected)
 
@@ -675,7 +686,9 @@ class PrescribingMachine(ContractMachine):
             (h for h in HOSPITALS if issuer and h.address == issuer.institution), HOSPITAL
         )
         sender = self._sender(data, entitled, (*ORGS, OUTSIDER))
-        fn = self.prescriptions.functions.cancelPrescription(rx, prescriber.address)
+        fn = self.prescriptions.functions.cancelPrescription(
+            rx, prescriber.address, PRESCRIBER_SALT
+        )
         self.expect(
             "PrescriptionRegistry",
             sender,
@@ -864,7 +877,7 @@ def _stored(p: Prescription | None) -> Any:
         return (
             ZERO32,
             ZERO_ADDRESS,
-            ZERO_ADDRESS,
+            ZERO32,
             ZERO_ADDRESS,
             0,
             0,
@@ -876,7 +889,7 @@ def _stored(p: Prescription | None) -> Any:
     return (
         COMMITMENT,
         p.institution,
-        p.prescriber,
+        prescriber_commitment(p.prescriber),
         PATIENT.address,
         _ANY_TIME,
         p.expires_at,
