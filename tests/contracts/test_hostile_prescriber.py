@@ -23,6 +23,7 @@ from contract_helpers import (
     OTHER_DOCTOR,
     OTHER_PATIENT,
     PATIENT,
+    PRACTISING_SINCE,
     REGULATOR,
     OrgKind,
     account,
@@ -149,7 +150,14 @@ def test_no_registration_is_recorded_without_a_licence_commitment(
     w3: Web3, practice: Contract
 ) -> None:
     now = latest_timestamp(w3)
-    args = (UNREGISTERED.address, HOSPITAL.address, bytes(32), now - DAY, now + YEAR)
+    args = (
+        UNREGISTERED.address,
+        HOSPITAL.address,
+        bytes(32),
+        now - DAY,
+        now + YEAR,
+        PRACTISING_SINCE,
+    )
     assert refused_raw(w3, REGULATOR, practice, "recordRegistration", *args) == (
         "PracticeEmptyLicence",
         {},
