@@ -8,8 +8,11 @@ STAMP_NODE := node_modules/.installed
 SLITHER_VENV  := .venv-slither
 STAMP_SLITHER := $(SLITHER_VENV)/.installed
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test` (tests/conftest.py hands each a whole file at a time);
+# PYTEST_WORKERS=0 runs the suite in one process, as before.
+PYTEST_WORKERS ?= 2
 
-.PHONY: help deps run demo test lint format typecheck compile check-artifacts slither fuzz lock clean \
+.PHONY: help deps run demo test checks lint format typecheck compile check-artifacts slither fuzz lock clean \
 	bench bench-quick network-up network-down network-status test-network besu-config
 
 help:
@@ -71,8 +74,20 @@ format: $(STAMP_PY)
 typecheck: $(STAMP_PY)
 	$(BIN)/mypy
 
-test: deps lint typecheck check-artifacts slither
-	$(BIN)/pytest $(PYTEST_ARGS)
+# The static checks (slither alone takes minutes, its venv's install more in a fresh clone) run
+# beside the tests, which spend much of their time waiting on blocks and peers: their output is
+# printed when they end, pytest's closing line stays last, and either failing fails the target.
+test: deps
+	@log=$$(mktemp); \
+	{ $(MAKE) --no-print-directory checks >$$log 2>&1; rc=$$?; \
+	  printf '\n--- lint, typecheck, check-artifacts, slither (exit %s):\n' $$rc; cat $$log; \
+	  rm -f $$log; exit $$rc; } & checks=$$!; \
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS); tests=$$?; \
+	wait $$checks; checked=$$?; \
+	if [ $$checked -ne 0 ]; then echo "make test: the static checks failed (output above)"; fi; \
+	[ $$tests -eq 0 ] && [ $$checked -eq 0 ]
+
+checks: lint typecheck check-artifacts slither
 
 # Batch anchoring against the per-record baseline in one run (bench/anchor_scale.py): the full
 # run adds the growth curve to 1,000,000 records and writes BENCHMARKS.md and bench/growth.png

@@ -9,7 +9,7 @@ import pytest
 
 from ledger.network.supervisor import RunningNetwork, running_network
 from ledger.settings import Settings
-from tests.conftest import free_run
+from tests.conftest import HOST_MODES, free_run
 from tests.network.netns import Hosts, SeparateConsortium, separate_consortium
 
 THREE_GATEWAYS = {"hospital-a": 0, "insurer": 1, "hospital-b": 2}
@@ -68,12 +68,3 @@ def separate(
     root = Path(tmp_path_factory.mktemp("separate"))
     with separate_consortium(root, machines, SEPARATE_ORGS, SEPARATE_SETTINGS) as running:
         yield running
-
-
-#: How the hosts of this run's modules were made.
-HOST_MODES: set[str] = set()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for mode in sorted(HOST_MODES):
-        terminalreporter.write_line(f"tests/network hosts: {mode}")
