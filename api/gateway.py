@@ -188,6 +188,7 @@ def build_gateway(settings: Settings) -> Gateway:
         rules=load_rules(settings.prereview_rules_file),
         zone=settings.zone,
         max_payload_bytes=settings.max_payload_bytes,
+        online_min_age_without_guardian=settings.online_min_age_without_guardian,
     )
     payments = PaymentBook(
         chain,
