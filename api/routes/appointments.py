@@ -16,7 +16,7 @@ from api.agent_schemas import (
 from api.audit import CurrentTrace
 from api.deps import GatewayDep, Signer, lookup_member
 from api.gateway import Gateway
-from api.problems import SIGNED_PROBLEMS, Forbidden, responses
+from api.problems import SIGNED_PROBLEMS, Forbidden, NotFound, responses
 from api.schemas import ConsentDomainPublic
 from ledger.consent.agents import (
     AgentKind,
@@ -26,6 +26,9 @@ from ledger.consent.agents import (
     SignedAppointmentRevocation,
 )
 from ledger.consent.grants import ConsentDomain
+
+#: The contract's own code for it (ConsentUnknownAppointment), which a relay would get anyway.
+_UNKNOWN = "consent.unknown_appointment"
 
 router = APIRouter(
     prefix="/v1/consents/appointments",
@@ -73,6 +76,8 @@ def relay_appointment_revocation(
     patient, _kind, _expires_at, _revoked, agent = gateway.chain.call(
         consent.functions.appointment(appointment_id)
     )
+    if int(patient, 16) == 0:
+        raise NotFound(f"appointment {body.appointment_id} was never relayed", _UNKNOWN)
     _may_relay(gateway, signer, patient, agent)
     trace.patient, trace.grant = patient, f"appointment:{body.appointment_id}"
     signed = SignedAppointmentRevocation(
