@@ -1,6 +1,7 @@
-"""A child under six is seen online only with a guardian (2018 measures, art. 23): the age from
-``Patient.birthDate`` in FHIR content, on the local day of the consultation, and the chain asked
-whether a guardian's appointment is in force. A gateway rule: the chain holds no birth date."""
+"""A child under six is seen online only with a guardian (2018 internet diagnosis measures): the
+age from ``Patient.birthDate`` in FHIR content, on the local day of the consultation, and the chain
+asked whether a guardian's appointment is in force. A gateway rule: the chain holds no birth
+date."""
 
 from __future__ import annotations
 
