@@ -4,7 +4,6 @@ a young child's online consultation needs."""
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 
@@ -18,7 +17,8 @@ from ledger.consent.minors import (
     is_online_consultation,
     require_guardian_if_young,
 )
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, PayloadError
+from ledger.payload import load_json
 
 
 def acting_for(gateway: Gateway, signer: str, patient: str, trace: Trace) -> str | None:
@@ -40,9 +40,10 @@ def require_guardian_online(
     (GuardianRequired): ``body`` is the FHIR content of a new record for ``patient`` or of the next
     version of ``record_id``, whose first version may state the birth date instead."""
     try:
-        content = json.loads(body)
-    except ValueError:
-        return  # the record book refuses what is not JSON, with its own code
+        # Bounded parsing: json.loads on deep nesting would overflow the C stack (ledger.payload).
+        content = load_json(body)
+    except PayloadError:
+        return  # the record book refuses it, with its own code
     if not isinstance(content, dict) or not is_online_consultation(content):
         return
     contents = [content]
