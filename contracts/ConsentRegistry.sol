@@ -169,6 +169,7 @@ contract ConsentRegistry is IConsentRegistry, MembershipGated {
     function guardianInForce(address patient, uint64 time) public view returns (bool, bytes32 appointmentId) {
         bytes32[] storage ids = _appointmentIds[patient];
         for (uint256 i = 0; i < ids.length; ++i) {
+            // slither-disable-next-line timestamp - `time` is the caller's, and expiry a wall-clock rule of months
             if (_appointments[ids[i]].kind == uint8(AgentKind.Guardian) && _inForce(ids[i], time)) {
                 return (true, ids[i]);
             }
@@ -524,6 +525,7 @@ contract ConsentRegistry is IConsentRegistry, MembershipGated {
      */
     function _inForce(bytes32 appointmentId, uint64 time) private view returns (bool) {
         AppointmentState storage a = _appointments[appointmentId];
+        // slither-disable-next-line timestamp - as for grants: an appointment of months moves by a validator's seconds
         return !a.revoked && time < a.expiresAt;
     }
 
