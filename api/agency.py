@@ -20,6 +20,8 @@ from ledger.consent.minors import (
 from ledger.errors import LedgerError, PayloadError
 from ledger.payload import load_json
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def acting_for(gateway: Gateway, signer: str, patient: str, trace: Trace) -> str | None:
     """``patient`` (checksummed) if ``signer`` is their agent in force now, else None. An agent's
@@ -55,7 +57,9 @@ def require_guardian_online(
             return  # the amendment itself fails on what failed here, with its own code
     assert patient is not None
     now = datetime.now(UTC)
-    at = min(consultation_start(content) or now, now)  # a later start cannot age the child
+    # A later start cannot age the child; one before the epoch is no consultation of today's.
+    start = consultation_start(content)
+    at = start if start is not None and _EPOCH <= start <= now else now
     require_guardian_if_young(
         gateway.chain,
         patient,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -38,15 +38,18 @@ class GuardianRequired(LedgerError):
 
 
 def resources(resource: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """``resource``, every resource in it if a Bundle (nested too), and every contained one."""
+    """``resource``, every resource in it if a Bundle (nested too), and every contained one.
+
+    Read before the content is validated (the gateway checks the age first): anything not of
+    FHIR's shape is skipped here and refused by the validation after.
+    """
     yield resource
-    for inner in resource.get("contained") or ():
-        if isinstance(inner, dict):
-            yield inner
+    yield from (r for r in _list(resource.get("contained")) if isinstance(r, dict))
     if resource.get("resourceType") == "Bundle":
-        for entry in resource.get("entry") or ():
-            if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
-                yield from resources(entry["resource"])
+        for entry in _list(resource.get("entry")):
+            inner = entry.get("resource") if isinstance(entry, dict) else None
+            if isinstance(inner, dict):
+                yield from resources(inner)
 
 
 def birth_date(contents: Iterable[dict[str, Any]]) -> date | None:
@@ -73,7 +76,7 @@ def is_online_consultation(content: dict[str, Any]) -> bool:
     """Whether ``content`` records a virtual encounter (class ``VR``): an online consultation."""
     return any(
         r.get("resourceType") == "Encounter"
-        and (r.get("class") or {}).get("code") in _VIRTUAL_CLASSES
+        and str(_dict(r.get("class")).get("code")) in _VIRTUAL_CLASSES
         for r in resources(content)
     )
 
@@ -111,14 +114,22 @@ def consultation_start(content: dict[str, Any]) -> datetime | None:
     for r in resources(content):
         if r.get("resourceType") != "Encounter":
             continue
-        start = (r.get("period") or {}).get("start")
+        start = _dict(r.get("period")).get("start")
         try:
             when = datetime.fromisoformat(start) if isinstance(start, str) else None
         except ValueError:
             continue
-        if when is not None and when.tzinfo is not None:
-            return when
+        if when is not None and when.tzinfo is not None and 1 < when.year < 9999:
+            return when.astimezone(UTC)
     return None
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _latest_day(raw: str) -> date | None:
