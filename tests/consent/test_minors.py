@@ -91,3 +91,22 @@ def test_the_age_threshold_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None
     assert Settings().online_min_age_without_guardian == 6
     monkeypatch.setenv("MEDLEDGER_ONLINE_MIN_AGE_WITHOUT_GUARDIAN", "14")
     assert Settings().online_min_age_without_guardian == 14
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"resourceType": "Bundle", "entry": 5},
+        {"resourceType": "Bundle", "entry": [5, {"resource": "x"}]},
+        {"resourceType": "Encounter", "class": "VR", "period": "today"},
+        {"resourceType": "Encounter", "class": {"code": ["VR"]}},
+        {"resourceType": "Patient", "contained": 7, "birthDate": 19},
+        {"resourceType": "Encounter", "period": {"start": "0001-01-01T00:00:00+14:00"}},
+        {"resourceType": "Encounter", "period": {"start": "9999-12-31T23:00:00-05:00"}},
+    ],
+)
+def test_content_not_of_fhirs_shape_is_skipped_not_an_error(content: dict[str, object]) -> None:
+    """The gateway reads the age before the record book validates the content."""
+    assert birth_date([content]) is None
+    assert not is_online_consultation(content)
+    assert consultation_start(content) is None
