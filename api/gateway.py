@@ -191,6 +191,7 @@ def build_gateway(settings: Settings) -> Gateway:
         zone=settings.zone,
         max_payload_bytes=settings.max_payload_bytes,
         signing_window_s=settings.prescription_signing_window_s,
+        online_min_age_without_guardian=settings.online_min_age_without_guardian,
     )
     payments = PaymentBook(
         chain,

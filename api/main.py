@@ -14,6 +14,7 @@ from api.body_limit import BodyLimit
 from api.deps import known_query_only
 from api.gateway import Gateway, build_gateway
 from api.routes import (
+    appointments,
     audit,
     audit_trail,
     bulk,
@@ -56,6 +57,7 @@ def create_app(gateway: Gateway) -> FastAPI:
         app.include_router(module.router)
     for module in (payments, claims, retention):
         app.include_router(module.router)
+    app.include_router(appointments.router)
     _complete_openapi(app)
     return app
 

@@ -16,6 +16,7 @@ from ledger import errors
 from ledger.claiming.claims import ClaimForeign
 from ledger.claiming.fhir import ClaimMalformed
 from ledger.claiming.payments import PaymentNotRecordable, PaymentUnknown
+from ledger.consent.minors import GuardianRequired
 from ledger.consent.patients import PatientNotEnrolled
 from ledger.gateway.auth import AuthError
 from ledger.prescribing.book import UtcOffsetMismatch
@@ -197,6 +198,15 @@ _REVERT_STATUS[422] |= {
     "PrescriptionSignatureExpired",
     "PrescriptionEmptyPrescriberCommitment",
 }
+# guardians branch: appointments of guardians and proxies, and agents signing for patients.
+_REVERT_STATUS[403] |= {"ConsentAgentNotInForce", "ConsentAgentMayNotGrant"}
+_REVERT_STATUS[404] |= {"ConsentUnknownAppointment"}
+_REVERT_STATUS[422] |= {
+    "ConsentGrantOutlastsAppointment",
+    "ConsentUnknownAgentKind",
+    "ConsentBadAgent",
+}
+_STATUS.insert(0, (GuardianRequired, 403))
 
 
 def revert_code(name: str) -> str:

@@ -12,6 +12,8 @@ import {TypedData} from "./utils/TypedData.sol";
  * @dev The consent register: grants and revocations signed by patients' pseudonyms under the EIP-712 domain
  * `{name: "MedLedger Consent", version: "1", chainId, verifyingContract: this}`, relayed by member
  * organisations. Grants are indexed by what they open, so {isAuthorised} reads only the grants that could apply.
+ * A patient may appoint agents (guardians, proxies: see {AgentKind}) who sign grants and revocations for them;
+ * the chain names the agent who signed, and an agent's grants lapse with its appointment.
  */
 contract ConsentRegistry is IConsentRegistry, MembershipGated {
     bytes32 private constant _NAME_HASH = keccak256("MedLedger Consent");
@@ -20,6 +22,10 @@ contract ConsentRegistry is IConsentRegistry, MembershipGated {
         "Grant(address patient,address grantee,uint8 scopeKind,bytes32 scope,uint8 purpose,uint64 expiresAt,uint256 nonce)"
     );
     bytes32 private constant _REVOKE_TYPEHASH = keccak256("Revoke(bytes32 grantId,uint256 nonce)");
+    bytes32 private constant _APPOINT_TYPEHASH =
+        keccak256("Appointment(address patient,address agent,uint8 kind,uint64 expiresAt,uint256 nonce)");
+    bytes32 private constant _REVOKE_APPOINTMENT_TYPEHASH =
+        keccak256("RevokeAppointment(bytes32 appointmentId,uint256 nonce)");
 
     IRecordRegistry private immutable _records;
 
@@ -29,6 +35,10 @@ contract ConsentRegistry is IConsentRegistry, MembershipGated {
     mapping(address patient => mapping(uint256 nonce => bool)) private _usedNonces;
     // Ids of every grant made for one (patient, scope kind, scope, grantee, purpose): see {_slot}.
     mapping(bytes32 slot => bytes32[]) private _grantIds;
+    mapping(bytes32 appointmentId => AppointmentState) private _appointments;
+    // A patient appoints a handful of agents in a lifetime: their list is scanned whole.
+    mapping(address patient => bytes32[]) private _appointmentIds;
+    mapping(bytes32 grantId => bytes32 appointmentId) private _grantAppointments;
 
     /**
      * @dev Consults `membership_` for relayers and grantees, and `records_` for record-scoped grants.
@@ -46,8 +56,13 @@ contract ConsentRegistry is IConsentRegistry, MembershipGated {
     {
         _checkRelayer(msg.sender);
         grantId = _hashGrant(terms);
-        _checkSignature(grantId, domain, signature, terms.patient);
+        (address signer, bytes32 appointmentId) = _checkSignatureOrAgent(grantId, domain, signature, terms.patient);
+        if (appointmentId != bytes32(0)) _checkAgentGrant(signer, appointmentId, terms);
         _grantConsent(grantId, terms);
+        if (appointmentId != bytes32(0)) {
+            _grantAppointments[grantId] = appointmentId;
+            emit ConsentGrantedByAgent(grantId, signer, appointmentId);
+        }
     }
 
     /// @inheritdoc IConsentRegistry
@@ -57,8 +72,34 @@ contract ConsentRegistry is IConsentRegistry, MembershipGated {
         _checkRelayer(msg.sender);
         address patient = _grants[revocation.grantId].patient;
         if (patient == address(0)) revert ConsentUnknownGrant(revocation.grantId);
-        _checkSignature(_hashRevocation(revocation), domain, signature, patient);
+        (address signer, bytes32 appointmentId) =
+            _checkSignatureOrAgent(_hashRevocation(revocation), domain, signature, patient);
         _revokeConsent(revocation.grantId, patient, revocation.nonce);
+        if (appointmentId != bytes32(0)) emit ConsentRevokedByAgent(revocation.grantId, signer, appointmentId);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function appointAgent(Appointment calldata terms, SigningDomain calldata domain, bytes calldata signature)
+        public
+        returns (bytes32 appointmentId)
+    {
+        _checkRelayer(msg.sender);
+        appointmentId = _hashAppointment(terms);
+        _checkSignature(appointmentId, domain, signature, terms.patient);
+        _appointAgent(appointmentId, terms);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function revokeAppointment(
+        AppointmentRevocation calldata revocation,
+        SigningDomain calldata domain,
+        bytes calldata signature
+    ) public {
+        _checkRelayer(msg.sender);
+        address patient = _appointments[revocation.appointmentId].patient;
+        if (patient == address(0)) revert ConsentUnknownAppointment(revocation.appointmentId);
+        _checkSignature(_hashAppointmentRevocation(revocation), domain, signature, patient);
+        _revokeAppointment(revocation.appointmentId, patient, revocation.nonce);
     }
 
     /// @inheritdoc IConsentRegistry
@@ -107,6 +148,105 @@ contract ConsentRegistry is IConsentRegistry, MembershipGated {
     /// @inheritdoc IConsentRegistry
     function records() public view returns (IRecordRegistry) {
         return _records;
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function appointment(bytes32 appointmentId) public view returns (AppointmentState memory) {
+        return _appointments[appointmentId];
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function agentInForce(address patient, address agent, uint64 time)
+        public
+        view
+        returns (uint8 kind, bytes32 appointmentId)
+    {
+        (appointmentId,) = _agentAppointment(patient, agent, time);
+        kind = _appointments[appointmentId].kind;
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function guardianInForce(address patient, uint64 time) public view returns (bool, bytes32 appointmentId) {
+        bytes32[] storage ids = _appointmentIds[patient];
+        for (uint256 i = 0; i < ids.length; ++i) {
+            // slither-disable-next-line timestamp - `time` is the caller's, and expiry a wall-clock rule of months
+            if (_appointments[ids[i]].kind == uint8(AgentKind.Guardian) && _inForce(ids[i], time)) {
+                return (true, ids[i]);
+            }
+        }
+        return (false, bytes32(0));
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function grantAppointment(bytes32 grantId) public view returns (bytes32) {
+        return _grantAppointments[grantId];
+    }
+
+    /**
+     * @dev Stores the appointment `terms` under `appointmentId` and consumes its nonce. Internal function without
+     * access restriction: the caller has checked the patient's signature.
+     *
+     * Requirements:
+     * - `appointmentId` has not been appointed, and `terms.nonce` is unused by `terms.patient`;
+     * - `terms.expiresAt` is later than the current block's timestamp;
+     * - `terms.kind` is an {AgentKind} other than `None`; `terms.agent` is neither zero nor the patient.
+     *
+     * Emits an {AgentAppointed} event.
+     */
+    function _appointAgent(bytes32 appointmentId, Appointment calldata terms) internal {
+        AppointmentState storage stored = _appointments[appointmentId];
+        if (stored.revoked) revert ConsentAppointmentRevoked(appointmentId);
+        if (stored.patient != address(0)) revert ConsentAlreadyAppointed(appointmentId);
+        _useNonce(terms.patient, terms.nonce);
+        // slither-disable-next-line timestamp - as for grants: an appointment of months moves by a validator's seconds
+        if (terms.expiresAt <= block.timestamp) revert ConsentExpired(terms.expiresAt, uint64(block.timestamp));
+        if (terms.kind == uint8(AgentKind.None) || terms.kind > uint8(type(AgentKind).max)) {
+            revert ConsentUnknownAgentKind(terms.kind);
+        }
+        if (terms.agent == address(0) || terms.agent == terms.patient) revert ConsentBadAgent(terms.agent);
+        _appointments[appointmentId] = AppointmentState({
+            patient: terms.patient,
+            kind: terms.kind,
+            expiresAt: terms.expiresAt,
+            revoked: false,
+            agent: terms.agent
+        });
+        _appointmentIds[terms.patient].push(appointmentId);
+        emit AgentAppointed(appointmentId, terms.patient, terms.agent, terms.kind, terms.expiresAt, terms.nonce);
+    }
+
+    /**
+     * @dev Marks the appointment `appointmentId` of `patient` revoked and consumes `nonce`. Internal function
+     * without access restriction: the caller has checked the patient's signature.
+     *
+     * Requirements:
+     * - the appointment is not revoked, and `nonce` is unused by `patient`.
+     *
+     * Emits an {AgentAppointmentRevoked} event.
+     */
+    function _revokeAppointment(bytes32 appointmentId, address patient, uint256 nonce) internal {
+        AppointmentState storage stored = _appointments[appointmentId];
+        if (stored.revoked) revert ConsentAppointmentRevoked(appointmentId);
+        _useNonce(patient, nonce);
+        stored.revoked = true;
+        emit AgentAppointmentRevoked(appointmentId, patient, nonce);
+    }
+
+    /**
+     * @dev Reverts unless the agent `agent`, appointed under `appointmentId`, may sign the grant `terms`.
+     *
+     * Requirements:
+     * - a proxy grants for `Treatment` only;
+     * - `terms.expiresAt` is not later than the appointment's expiry.
+     *
+     * Emits nothing.
+     */
+    function _checkAgentGrant(address agent, bytes32 appointmentId, Grant calldata terms) internal view {
+        AppointmentState storage a = _appointments[appointmentId];
+        if (a.kind == uint8(AgentKind.Proxy) && terms.purpose != uint8(Purpose.Treatment)) {
+            revert ConsentAgentMayNotGrant(agent, a.kind, terms.purpose);
+        }
+        if (terms.expiresAt > a.expiresAt) revert ConsentGrantOutlastsAppointment(terms.expiresAt, a.expiresAt);
     }
 
     /**
@@ -212,14 +352,72 @@ contract ConsentRegistry is IConsentRegistry, MembershipGated {
         bytes calldata signature,
         address patient
     ) internal view {
+        address signer = _recover(structHash, domain, signature);
+        if (signer != patient) revert ConsentSignerNotPatient(signer, patient);
+        _checkDomain(domain);
+    }
+
+    /**
+     * @dev As {_checkSignature}, but the signer may also be an agent whose appointment for `patient` is in force
+     * now; returns the signer and that appointment's id (zero if the patient signed).
+     *
+     * Requirements:
+     * - `signature` is 65 bytes with a low `s`, and recovers to `patient` or to an agent of theirs in force;
+     * - `domain` names this chain and this contract.
+     *
+     * Emits nothing.
+     */
+    function _checkSignatureOrAgent(
+        bytes32 structHash,
+        SigningDomain calldata domain,
+        bytes calldata signature,
+        address patient
+    ) internal view returns (address signer, bytes32 appointmentId) {
+        signer = _recover(structHash, domain, signature);
+        if (signer != patient) {
+            bool appointed;
+            (appointmentId, appointed) = _agentAppointment(patient, signer, uint64(block.timestamp));
+            if (appointmentId == bytes32(0)) {
+                if (appointed) revert ConsentAgentNotInForce(signer, patient);
+                revert ConsentSignerNotPatient(signer, patient);
+            }
+        }
+        _checkDomain(domain);
+    }
+
+    /**
+     * @dev Returns who signed `structHash` under the domain `domain` claims.
+     *
+     * Requirements:
+     * - `signature` is 65 bytes with a low `s`, and recovers to an account.
+     *
+     * Emits nothing.
+     */
+    function _recover(bytes32 structHash, SigningDomain calldata domain, bytes calldata signature)
+        private
+        pure
+        returns (address signer)
+    {
         bytes32 separator =
             TypedData.domainSeparator(_NAME_HASH, _VERSION_HASH, domain.chainId, domain.verifyingContract);
-        (address signer, ECDSA.RecoverError err, bytes32 errArg) =
+        ECDSA.RecoverError err;
+        bytes32 errArg;
+        (signer, err, errArg) =
             ECDSA.tryRecoverCalldata(TypedData.digest(separator, structHash), signature);
         if (err == ECDSA.RecoverError.InvalidSignatureLength) revert ConsentBadSignatureLength(uint256(errArg));
         if (err == ECDSA.RecoverError.InvalidSignatureS) revert ConsentMalleableSignature(errArg);
         if (err != ECDSA.RecoverError.NoError) revert ConsentBadSignature();
-        if (signer != patient) revert ConsentSignerNotPatient(signer, patient);
+    }
+
+    /**
+     * @dev Reverts unless `domain` is this chain and this contract.
+     *
+     * Requirements:
+     * - `domain` names this chain and this contract.
+     *
+     * Emits nothing.
+     */
+    function _checkDomain(SigningDomain calldata domain) private view {
         if (domain.chainId != block.chainid) revert ConsentWrongChain(domain.chainId, block.chainid);
         if (domain.verifyingContract != address(this)) {
             revert ConsentWrongContract(domain.verifyingContract, address(this));
@@ -291,9 +489,44 @@ contract ConsentRegistry is IConsentRegistry, MembershipGated {
         bytes32[] storage ids = _grantIds[slot];
         for (uint256 i = 0; i < ids.length; ++i) {
             GrantState storage g = _grants[ids[i]];
+            bytes32 signedUnder = _grantAppointments[ids[i]];
+            if (signedUnder != bytes32(0) && _appointments[signedUnder].revoked) continue;
             if (!g.revoked && time < g.expiresAt) return ids[i];
         }
         return bytes32(0);
+    }
+
+    /**
+     * @dev Returns `agent`'s appointment for `patient` in force at `time`, a guardian's before a proxy's (zero if
+     * none), and whether `patient` ever appointed `agent`.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function _agentAppointment(address patient, address agent, uint64 time)
+        private
+        view
+        returns (bytes32 found, bool appointed)
+    {
+        bytes32[] storage ids = _appointmentIds[patient];
+        for (uint256 i = 0; i < ids.length; ++i) {
+            AppointmentState storage a = _appointments[ids[i]];
+            if (a.agent != agent) continue;
+            appointed = true;
+            if (!_inForce(ids[i], time)) continue;
+            if (a.kind == uint8(AgentKind.Guardian)) return (ids[i], true);
+            if (found == bytes32(0)) found = ids[i];
+        }
+    }
+
+    /**
+     * @dev Returns whether the appointment `appointmentId` is unrevoked and expires after `time`.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function _inForce(bytes32 appointmentId, uint64 time) private view returns (bool) {
+        AppointmentState storage a = _appointments[appointmentId];
+        // slither-disable-next-line timestamp - as for grants: an appointment of months moves by a validator's seconds
+        return !a.revoked && time < a.expiresAt;
     }
 
     /**
@@ -327,6 +560,26 @@ contract ConsentRegistry is IConsentRegistry, MembershipGated {
                 terms.nonce
             )
         );
+    }
+
+    /**
+     * @dev Returns the EIP-712 `hashStruct` of `terms`, which is also the appointment's id.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function _hashAppointment(Appointment calldata terms) private pure returns (bytes32) {
+        return keccak256(
+            abi.encode(_APPOINT_TYPEHASH, terms.patient, terms.agent, terms.kind, terms.expiresAt, terms.nonce)
+        );
+    }
+
+    /**
+     * @dev Returns the EIP-712 `hashStruct` of `revocation`, an appointment's end.
+     *
+     * Requirements: none. Emits nothing.
+     */
+    function _hashAppointmentRevocation(AppointmentRevocation calldata revocation) private pure returns (bytes32) {
+        return keccak256(abi.encode(_REVOKE_APPOINTMENT_TYPEHASH, revocation.appointmentId, revocation.nonce));
     }
 
     /**

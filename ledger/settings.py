@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     # -- break-glass --
 
     # -- guardians and proxies --
+    # A patient younger than this (whole years, from Patient.birthDate, on the local day of the
+    # consultation in time_zone) is seen online only while a guardian's appointment is in force.
+    online_min_age_without_guardian: int = Field(default=6, ge=0, le=150)
 
     # -- prescription limits and practice filings --
     # Years of independent practice a doctor needs to be filed for internet diagnosis (2018

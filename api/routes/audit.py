@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import APIRouter, Depends, Query
 
+from api.agency import acting_for
 from api.audit import CurrentTrace, Trace
 from api.deps import AUDITOR_ROLE, GatewayDep, Signer, lookup_member
 from api.gateway import Gateway
@@ -119,7 +120,9 @@ def _entries(
     trace.view = "audit"
     patient = query.patient
     if member is None:
-        patient = signer  # a patient's own trail, whatever they asked for
+        # A patient's own trail, whatever they asked for; or, for an agent in force, its patient's.
+        patient = acting_for(gateway, signer, patient, trace) if patient else None
+        patient = patient or signer
     elif not _may_audit(gateway, member.org, member.role):
         raise Forbidden("audit.forbidden", "only regulators and this organisation's auditors")
     else:

@@ -6,11 +6,13 @@ import time
 
 from fastapi import APIRouter, status
 
-from api.audit import CurrentTrace
+from api.agency import acting_for
+from api.audit import CurrentTrace, Trace
 from api.deps import GatewayDep, Signer, lookup_member
 from api.gateway import Gateway
 from api.problems import SIGNED_PROBLEMS, Forbidden, Unprocessable, responses
 from api.schemas import (
+    Address,
     ConsentDomainPublic,
     ConsentGrantCreate,
     ConsentPublic,
@@ -48,8 +50,9 @@ def consent_domain(gateway: GatewayDep) -> ConsentDomainPublic:
 def relay_grant(
     body: ConsentGrantCreate, signer: Signer, gateway: GatewayDep, trace: CurrentTrace
 ) -> ConsentReceiptPublic:
-    """Relay a patient's signed grant; sent by the patient, or by this organisation's staff."""
-    _may_relay(gateway, signer, body.patient)
+    """Relay a patient's signed grant; sent by the patient, an agent of theirs in force (who may
+    have signed it: the chain names the agent), or this organisation's staff."""
+    _may_relay(gateway, signer, body.patient, trace)
     try:
         scope = Scope(ScopeKind[body.scope_kind.upper()], bytes.fromhex(body.scope[2:]))
     except ValueError as exc:
@@ -85,7 +88,7 @@ def relay_revocation(
     consent = gateway.chain.contract("ConsentRegistry")
     grant_id = bytes.fromhex(body.grant_id[2:])
     patient = gateway.chain.call(consent.functions.grant(grant_id))[0]
-    _may_relay(gateway, signer, patient)
+    _may_relay(gateway, signer, patient, trace)
     trace.patient, trace.grant = patient, body.grant_id
     signed = SignedRevocation(
         Revocation(grant_id, int(body.nonce)),
@@ -103,12 +106,21 @@ def relay_revocation(
 
 
 @router.get("", response_model=list[ConsentPublic])
-def list_grants(signer: Signer, gateway: GatewayDep, trace: CurrentTrace) -> list[ConsentPublic]:
-    """The grants the signing patient pseudonym has made, and whether each is in force."""
-    trace.patient, trace.view = signer, "consents"
+def list_grants(
+    signer: Signer, gateway: GatewayDep, trace: CurrentTrace, patient: Address | None = None
+) -> list[ConsentPublic]:
+    """The grants the signing patient pseudonym has made, and whether each is in force; an agent
+    in force names the ``patient`` it acts for, and is logged as itself."""
+    whose = signer
+    if patient is not None and patient.lower() != signer.lower():
+        agent_of = acting_for(gateway, signer, patient, trace)
+        if agent_of is None:
+            raise Forbidden("consent.not_agent", f"{signer} is no agent of {patient} in force")
+        whose = agent_of
+    trace.patient, trace.view = whose, "consents"
     consent = gateway.chain.contract("ConsentRegistry")
     events = consent.events.ConsentGranted().get_logs(
-        from_block=gateway.chain.deployment.block_number, argument_filters={"patient": signer}
+        from_block=gateway.chain.deployment.block_number, argument_filters={"patient": whose}
     )
     now = int(time.time())
     grants = []
@@ -116,6 +128,7 @@ def list_grants(signer: Signer, gateway: GatewayDep, trace: CurrentTrace) -> lis
         grant_id = bytes(event["args"]["grantId"])
         state = gateway.chain.call(consent.functions.grant(grant_id))
         _patient, scope_kind, purpose, expires_at, revoked, grantee, scope = state
+        revoked = revoked or _appointment_revoked(gateway, grant_id)
         grants.append(
             ConsentPublic(
                 grant_id="0x" + grant_id.hex(),
@@ -130,13 +143,23 @@ def list_grants(signer: Signer, gateway: GatewayDep, trace: CurrentTrace) -> lis
     return grants
 
 
-def _may_relay(gateway: Gateway, signer: str, patient: str) -> None:
-    """The patient relays their own consent; this organisation's staff may relay it for them."""
-    if signer.lower() == str(patient).lower():
+def _may_relay(gateway: Gateway, signer: str, patient: str, trace: Trace) -> None:
+    """The patient or an agent of theirs in force relays their consent; this organisation's staff
+    may relay it for them."""
+    if signer.lower() == str(patient).lower() or acting_for(gateway, signer, patient, trace):
         return
     member = lookup_member(gateway, signer)
     if member is None or member.org != gateway.org.address:
         raise Forbidden("consent.not_relayer", "only the patient or this organisation's staff")
+
+
+def _appointment_revoked(gateway: Gateway, grant_id: bytes) -> bool:
+    """Whether an agent signed the grant under an appointment since revoked: it lapsed with it."""
+    consent = gateway.chain.contract("ConsentRegistry")
+    appointment_id = bytes(gateway.chain.call(consent.functions.grantAppointment(grant_id)))
+    if appointment_id == bytes(32):
+        return False
+    return bool(gateway.chain.call(consent.functions.appointment(appointment_id))[3])
 
 
 def _domain(domain: ConsentDomainPublic) -> ConsentDomain:

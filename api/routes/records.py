@@ -10,6 +10,7 @@ from typing import Annotated
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from fastapi import APIRouter, Path, Query, Response, status
 
+from api.agency import acting_for, require_guardian_online
 from api.audit import CurrentTrace, Trace
 from api.deps import (
     CLERK_ROLE,
@@ -78,6 +79,7 @@ def anchor_record(
     """Validate, encrypt, store and anchor version 1 of a new record for an enrolled patient."""
     require_role(staff, *_WRITERS)
     trace.patient, trace.view = patient, "write"
+    require_guardian_online(gateway, body, patient=patient)
     receipt = gateway.records.anchor(body, patient=patient, author=staff.address)
     trace.record_id, trace.version = receipt.record_id, receipt.version
     return RecordReceiptPublic(**vars(receipt))
@@ -103,6 +105,7 @@ def amend_record(
     """Anchor the next version of a record this hospital authored."""
     require_role(staff, *_WRITERS)
     trace.record_id, trace.view = record_id, "write"
+    require_guardian_online(gateway, body, record_id=_id(record_id))
     receipt = gateway.records.amend(
         _id(record_id), body, expected_version=expected_version, author=staff.address
     )
@@ -282,6 +285,8 @@ def _authorise_reader(
     trace.patient = first.patient
     if first.patient.lower() == signer.lower():
         return Access("full")
+    if member is None and acting_for(gateway, signer, first.patient, trace):
+        return Access("full")  # the patient's guardian or proxy, logged as itself
     if is_writer and purpose is None:
         if first.hospital.lower() != gateway.org.address.lower():
             raise Forbidden("record.foreign", "the record was anchored by another hospital")

@@ -1,5 +1,5 @@
-"""The `medledger` command: up, demo, verify, audit, consent, rx, practice, claims, network, org,
-cid, keys.
+"""The `medledger` command: up, demo, verify, audit, consent, patient, rx, practice, claims,
+network, org, cid, keys.
 
 Exit codes: 0 success (for verify: intact, every check run), 1 verify found the record not intact,
 2 any error, 3 verify could not run every check (each named) and found nothing wrong in the rest.
@@ -21,6 +21,7 @@ from ledger.cli.audit import add_audit_commands
 from ledger.cli.claims import add_claims
 from ledger.cli.content import add_content
 from ledger.cli.org import add_org_commands
+from ledger.cli.patient import add_patient
 from ledger.cli.staff import add_staff_commands
 from ledger.errors import KeyFileError, LedgerError
 from ledger.settings import Settings, load_settings
@@ -291,6 +292,7 @@ def _parser() -> argparse.ArgumentParser:
     trail.set_defaults(run=_cmd_audit_verify)
     add_audit_commands(audit, lambda env: passphrase(env, confirm=False))
     _add_consent(sub)
+    add_patient(sub, _wallet)
     add_claims(sub)
     add_content(sub)
     add_staff_commands(sub, lambda env: passphrase(env, confirm=False))

@@ -10,6 +10,11 @@ from ledger._exports import lazy_exports
 __getattr__, __all__ = lazy_exports(__name__, __file__)
 
 if TYPE_CHECKING:
+    from ledger.consent.agents import (
+        AgentKind as AgentKind,
+        sign_appointment as sign_appointment,
+        sign_appointment_revocation as sign_appointment_revocation,
+    )
     from ledger.consent.grants import (
         ConsentDomain as ConsentDomain,
         Grant as Grant,
@@ -20,6 +25,7 @@ if TYPE_CHECKING:
         sign_grant as sign_grant,
         sign_revocation as sign_revocation,
     )
+    from ledger.consent.minors import GuardianRequired as GuardianRequired
     from ledger.consent.patients import PatientDirectory as PatientDirectory
     from ledger.consent.segmentation import apply_view as apply_view, view_for as view_for
-    from ledger.consent.wallet import PatientWallet as PatientWallet
+    from ledger.consent.wallet import AgentWallet as AgentWallet, PatientWallet as PatientWallet

@@ -269,14 +269,17 @@ def sign_grant(
     purpose: Purpose,
     expires_at: int,
     nonce: int | None = None,
+    patient: str | None = None,
 ) -> SignedGrant:
     """The patient's side: sign a grant with the pseudonym key the scope's hospital knows them by.
 
+    An agent (guardian, proxy) signs with its own key and names the ``patient`` it acts for; the
+    contract takes its signature while its appointment is in force (``ledger.consent.agents``).
     ``nonce`` defaults to a random 256-bit number: nonces are unordered, so grants signed offline
     can be relayed in any order without the wallet asking the chain which nonce comes next.
     """
     grant = Grant(
-        patient=pseudonym.address,
+        patient=_address(patient) if patient is not None else pseudonym.address,
         grantee=_address(grantee),
         scope=scope,
         purpose=purpose,

@@ -26,6 +26,7 @@ from ledger.consent.wallet import PatientWallet, days_from_now
 from ledger.crypto.envelope import open_envelope
 from ledger.crypto.keys import PatientKeys, load_key, new_key_file
 from ledger.demo.claims import claim_steps
+from ledger.demo.guardian import guardian_steps
 from ledger.demo.prescriptions import prescription_steps
 from ledger.demo.trail import consortium_trail
 from ledger.errors import ConfigError, LedgerError
@@ -275,6 +276,7 @@ def run_demo(data_dir: Path) -> None:
     )
     prescription_id = prescription_steps(consortium, pseudonym, record_id, _step, _check)
     claim_steps(consortium, patient, record_id, prescription_id, _step, _check)
+    guardian_steps(consortium, _step, _check)
     print("demo complete")
 
 

@@ -23,6 +23,7 @@ from eth_account.signers.local import LocalAccount
 
 from ledger.chain.connection import Chain
 from ledger.chain.directory import OrgDirectory
+from ledger.consent.minors import require_guardian_if_young
 from ledger.consent.patients import PatientDirectory
 from ledger.crypto import envelope
 from ledger.errors import ContractRevert, DecryptionFailed
@@ -92,6 +93,7 @@ class PrescriptionBook:
         zone: ZoneInfo,
         max_payload_bytes: int,
         signing_window_s: int = 600,
+        online_min_age_without_guardian: int,
     ) -> None:
         self._chain = chain
         self._store = store
@@ -104,6 +106,7 @@ class PrescriptionBook:
         self._zone = zone
         self._max_payload_bytes = max_payload_bytes
         self._signing_window_s = signing_window_s
+        self._online_min_age = online_min_age_without_guardian
         self._registry = chain.contract("PrescriptionRegistry")
         self._practice = chain.contract("PracticeRegistry")
         self._drafts = Drafts()
@@ -147,6 +150,15 @@ class PrescriptionBook:
         self._chain.call(self._registry.functions.checkFollowUp(self._org.address, patient, record))
         if follow_up_record is not None:
             self._check_diagnosis(follow_up_record, patient)
+        if online:  # a young child only with a guardian (ledger.consent.minors)
+            known = [
+                self._own_first_version(follow_up_record, patient) if follow_up_record else None
+            ]
+            contents = [payload.resource, *(c for c in known if c)]
+            at, min_age = datetime.now(UTC), self._online_min_age
+            require_guardian_if_young(
+                self._chain, patient, contents, at=at, zone=self._zone, min_age=min_age
+            )
         result = pre_review(
             payload.resource,
             online=online,
@@ -378,14 +390,19 @@ class PrescriptionBook:
     def _check_diagnosis(self, record_id: bytes, patient: str) -> None:
         """What the chain cannot see: the follow-up record is a diagnosis. Checked only when the
         record is this hospital's and the patient's; otherwise the contract names the mismatch."""
+        resource = self._own_first_version(record_id, patient)
+        if resource is not None:
+            check_follow_up(record_id, resource)
+
+    def _own_first_version(self, record_id: bytes, patient: str) -> dict[str, Any] | None:
+        """Version 1 of ``record_id`` if it is this hospital's record of ``patient``, else None."""
         try:
             first = self._records.onchain(record_id, 1)
         except ContractRevert:
-            return
+            return None
         if str(first.hospital) != str(self._org.address) or first.patient != patient:
-            return
+            return None
         try:
-            resource = self._records.read(record_id, 1).resource
+            return self._records.read(record_id, 1).resource
         except DecryptionFailed:
-            return
-        check_follow_up(record_id, resource)
+            return None
