@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger.audit.supervision_rules import DEFAULT_SUPERVISION_RULES_FILE
 from ledger.claiming.rules import DEFAULT_CLAIM_RULES_FILE
 from ledger.errors import ConfigError
 from ledger.prescribing.prereview import DEFAULT_RULES_FILE
@@ -145,7 +146,14 @@ class Settings(BaseSettings):
     # -- retention --
 
     # -- real-time supervision --
-
+    # The regulator's rules engine (ledger/audit/supervision.py; docs/rules.md): its rules (JSON;
+    # the default is an example set), how often it follows the chain and the consortium trail, how
+    # long a prescription no node delivered waits before it is fetched again (doubling each time),
+    # and its SQLite file (default: beside the gateway's database).
+    supervision_rules_file: Path = DEFAULT_SUPERVISION_RULES_FILE
+    supervision_interval_s: float = Field(default=2.0, gt=0)
+    supervision_retry_s: float = Field(default=30.0, gt=0)
+    supervision_db_path: Path | None = None
 
     @field_validator("time_zone")
     @classmethod

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from ledger.cli._prompt import passphrase
+from ledger.cli.alerts import add_alerts
 from ledger.cli.audit import add_audit_commands
 from ledger.cli.claims import add_claims
 from ledger.cli.content import add_content
@@ -283,6 +284,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_consent(sub)
     add_claims(sub)
     add_content(sub)
+    add_alerts(sub)
     add_staff_commands(sub, lambda env: passphrase(env, confirm=False))
     cid = sub.add_parser("cid", help="print the CID `ipfs add --cid-version=1` gives a file")
     cid.add_argument("file")

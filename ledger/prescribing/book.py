@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -133,6 +134,7 @@ class PrescriptionBook:
         rules: PreReviewRules,
         zone: ZoneInfo,
         max_payload_bytes: int,
+        supervisors: Callable[[], Mapping[str, X25519PublicKey]] | None = None,
     ) -> None:
         self._chain = chain
         self._store = store
@@ -144,6 +146,7 @@ class PrescriptionBook:
         self._rules = rules
         self._zone = zone
         self._max_payload_bytes = max_payload_bytes
+        self._supervisors = supervisors
         self._registry = chain.contract("PrescriptionRegistry")
         self._unexpired = UnexpiredIndex(chain, self._registry, org.address)
 
@@ -197,6 +200,8 @@ class PrescriptionBook:
             recipients={
                 self._org.address: self._org_key.public_key(),
                 patient: enrolment.encryption_key,
+                # Reported as issued to the supervising regulators (2022 rules; docs/rules.md).
+                **(self._supervisors() if self._supervisors else {}),
             },
             build=build,
         )
