@@ -24,13 +24,12 @@ from ledger.audit.alerts import AlertStore
 from ledger.audit.supervision_checks import Checks, Evidence
 from ledger.audit.supervision_rules import SupervisionRules
 from ledger.audit.trail_index import OK, TrailIndex
-from ledger.chain import _artifacts
 from ledger.chain.connection import Chain
 from ledger.crypto.envelope import open_envelope
 from ledger.errors import ChainUnavailable, CryptoError, DeploymentError, LedgerError, StoreError
 from ledger.store import ContentStore, cid_from_bytes
 
-__all__ = ["BREAK_GLASS_EVENTS_ABI", "WATCHED", "Supervisor"]
+__all__ = ["WATCHED", "Supervisor"]
 
 log = logging.getLogger("medledger.supervision")
 
@@ -48,36 +47,6 @@ WATCHED: dict[str, tuple[str, ...]] = {
 }
 
 
-def _event(name: str, *inputs: tuple[str, str, bool]) -> dict[str, Any]:
-    return {
-        "type": "event",
-        "name": name,
-        "anonymous": False,
-        "inputs": [{"name": n, "type": t, "indexed": i} for n, t, i in inputs],
-    }
-
-
-#: BreakGlassRegistry's events as agreed, for a build whose artifacts predate the contract.
-BREAK_GLASS_EVENTS_ABI = [
-    _event(
-        "BreakGlassDeclared",
-        ("accessId", "bytes32", True),
-        ("org", "address", True),
-        ("doctor", "address", True),
-        ("recordId", "bytes32", False),
-        ("reason", "uint8", False),
-        ("declaredAt", "uint64", False),
-        ("expiresAt", "uint64", False),
-    ),
-    _event(
-        "BreakGlassReviewed",
-        ("accessId", "bytes32", True),
-        ("reviewer", "address", True),
-        ("justified", "bool", False),
-        ("note", "bytes32", False),
-        ("reviewedAt", "uint64", False),
-    ),
-]
 #: Blocks asked for in one eth_getLogs, so that a long catch-up is several bounded queries.
 MAX_BLOCK_SPAN = 2_000
 #: Claim statuses (IClaimRegistry.Status) a decision approves an amount under.
@@ -116,22 +85,28 @@ class Supervisor:
         self._wake = threading.Event()
         for contract, events in WATCHED.items():
             self._add_decoders(contract, events)
+        self.checks.review_window_s = self._review_window()
 
     def _add_decoders(self, contract: str, events: tuple[str, ...]) -> None:
         try:
-            address = self.chain.deployment.address(contract)
+            bound = self.chain.contract(contract)
         except DeploymentError:
             log.info("%s is not deployed here: its rules see nothing", contract)
             return
-        try:
-            abi: list[Any] = list(_artifacts.load(contract).abi)
-        except DeploymentError:
-            abi = list(BREAK_GLASS_EVENTS_ABI)
-        bound = self.chain.w3.eth.contract(address=address, abi=abi)
         for name in events:
-            event_abi = next(a for a in abi if a.get("type") == "event" and a["name"] == name)
-            topic = bytes(event_abi_to_log_topic(event_abi))
-            self._decoders[(str(address).lower(), topic)] = (contract, bound.events[name]())
+            abi: Any = next(
+                a for a in bound.abi if a.get("type") == "event" and a.get("name") == name
+            )
+            topic = bytes(event_abi_to_log_topic(abi))
+            self._decoders[(str(bound.address).lower(), topic)] = (contract, bound.events[name]())
+
+    def _review_window(self) -> int | None:
+        """BreakGlassRegistry's own review window, for rules that name none."""
+        try:
+            registry = self.chain.contract("BreakGlassRegistry")
+        except DeploymentError:
+            return None
+        return int(self.chain.call(registry.functions.reviewWindow()))
 
     def run_once(self) -> None:
         """One round: the chain's new events, prescriptions not read yet, overdue reviews, and

@@ -29,6 +29,11 @@ class Checks:
     def __init__(self, store: AlertStore, rules: SupervisionRules) -> None:
         self.store = store
         self.rules = rules
+        #: BreakGlassRegistry's review window, for a rule whose own is 0 (None: not deployed).
+        self.review_window_s: int | None = None
+
+    def _review_window(self, rule: SupervisionRule) -> int | None:
+        return int(rule["review_window_s"]) or self.review_window_s
 
     def _raise(
         self,
@@ -256,8 +261,10 @@ class Checks:
         trail = [declared["evidence"], evidence]
         late_by = int(fact["reviewed_at"]) - int(declared["declared_at"])
         for rule in self.rules.of("break_glass_unreviewed"):
-            if late_by > rule["review_window_s"]:
-                self._unreviewed(rule, declared, trail, f"reviewed {late_by} s after declared")
+            window = self._review_window(rule)
+            if window is not None and late_by > window:
+                how = f"reviewed {late_by} s after declared"
+                self._unreviewed(rule, window, declared, trail, how)
         if not fact["justified"]:
             for rule in self.rules.of("break_glass_unjustified"):
                 self._raise(
@@ -276,20 +283,27 @@ class Checks:
         for open_ in self.store.facts("bg_open"):
             waited = now - int(open_["declared_at"])
             for rule in self.rules.of("break_glass_unreviewed"):
-                if waited > rule["review_window_s"]:
-                    self._unreviewed(rule, open_, [open_["evidence"]], f"unreviewed {waited} s")
+                window = self._review_window(rule)
+                if window is not None and waited > window:
+                    how = f"unreviewed {waited} s"
+                    self._unreviewed(rule, window, open_, [open_["evidence"]], how)
 
     def _unreviewed(
-        self, rule: SupervisionRule, declared: Mapping[str, Any], trail: list[Evidence], how: str
+        self,
+        rule: SupervisionRule,
+        window: int,
+        declared: Mapping[str, Any],
+        trail: list[Evidence],
+        how: str,
     ) -> None:
         self._raise(
             rule,
             str(declared["access_id"]),
             institution=str(declared["org"]),
             subject=str(declared["doctor"]),
-            at=int(declared["declared_at"]) + int(rule["review_window_s"]),
+            at=int(declared["declared_at"]) + window,
             summary=f"break-glass {declared['access_id']} by {declared['doctor']} {how}"
-            f" (review window {rule['review_window_s']} s)",
+            f" (review window {window} s)",
             evidence=trail,
         )
 

@@ -45,8 +45,9 @@ KINDS: Mapping[str, Mapping[str, Any]] = {
     "claim_over_threshold": {"max_amount": 10_000, "events": ["submitted", "settled"]},
     # More than ``max_declarations`` break-glass declarations by one doctor within ``window_s``.
     "break_glass_repeated": {"max_declarations": 2, "window_s": 86_400},
-    # A declaration not reviewed within ``review_window_s`` of being declared.
-    "break_glass_unreviewed": {"review_window_s": 259_200},
+    # A declaration not reviewed within ``review_window_s`` of being declared (0: the window
+    # BreakGlassRegistry was deployed with, MEDLEDGER_BREAK_GLASS_REVIEW_WINDOW_S).
+    "break_glass_unreviewed": {"review_window_s": 0},
     # A declaration its reviewer found not justified.
     "break_glass_unjustified": {},
     # One staff member reading more than ``max_patients`` distinct patients of other hospitals
