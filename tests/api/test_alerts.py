@@ -71,8 +71,23 @@ RULES: dict[str, Any] = {
             "severity": "high",
             "params": {"max_patients": 1, "window_s": 3600},
         },
+        {
+            "id": "bg-repeated",
+            "kind": "break_glass_repeated",
+            "severity": "high",
+            "params": {"max_declarations": 2, "window_s": 86_400},
+        },
+        {
+            "id": "bg-unreviewed",
+            "kind": "break_glass_unreviewed",
+            "severity": "high",
+            "params": {"review_window_s": 1},
+        },
+        {"id": "bg-unjustified", "kind": "break_glass_unjustified", "severity": "critical"},
     ]
 }
+#: BreakGlassRegistry's reason code 2: a life-threatening emergency.
+LIFE_THREATENING = 2
 
 
 @dataclass
@@ -313,6 +328,55 @@ def test_a_doctor_reading_patients_of_another_hospital_alerts_with_the_access_en
         ]
         assert (found.entry.actor, found.entry.record_id) == (reader, item["record_id"])
         assert found.org == world.org_address("hospital-a")
+
+
+# -- break-glass --------------------------------------------------------------------------------
+
+
+def _declare(world: World, label: str) -> tuple[str, str]:
+    """Hospital B's own account declares break-glass for its doctor ``label`` on a record of
+    hospital A's, by raw transaction: (access id, transaction hash)."""
+    patient = enrol_patient(world)
+    record = str(anchor(world, patient, fhir("observation-example.json"))["record_id"])
+    hospital_b = world.consortium.account(world.consortium.orgs["hospital-b"].key_file)
+    registry = world.gateways["hospital-b"].gateway.chain.contract("BreakGlassRegistry")
+    access = secrets.token_bytes(32)
+    doctor = world.staff("hospital-b", label).address
+    args = (access, doctor, bytes.fromhex(record[2:]), LIFE_THREATENING)
+    receipt = send_raw(world.w3, hospital_b, registry, "declareBreakGlass", *args)
+    assert receipt["status"] == 1
+    return "0x" + access.hex(), receipt["transactionHash"].to_0x_hex()
+
+
+def test_a_doctors_third_break_glass_in_a_day_alerts(supervised: Supervised) -> None:
+    world = supervised.world
+    declared = [_declare(world, "doctor") for _ in range(3)]
+    doctor = world.staff("hospital-b", "doctor").address.lower()
+    (alert,) = [a for a in supervised.alerts("bg-repeated") if a.subject == doctor]
+    assert [e["tx"] for e in alert.evidence] == [tx for _, tx in declared]
+    assert [e["args"]["accessId"] for e in alert.evidence] == [a for a, _ in declared]
+    assert alert.institution == world.org_address("hospital-b")
+
+
+def test_a_break_glass_unreviewed_past_the_window_then_found_unjustified(
+    supervised: Supervised,
+) -> None:
+    world = supervised.world
+    access, tx = _declare(world, "locum")
+    time.sleep(2.1)  # past the 1 s review window of these rules
+    (late,) = _about(supervised.alerts("bg-unreviewed"), accessId=access)
+    assert [e["tx"] for e in late.evidence] == [tx]
+    holder = world.consortium.account(world.consortium.orgs["hospital-a"].key_file)
+    registry = world.gateways["hospital-a"].gateway.chain.contract("BreakGlassRegistry")
+    note = Web3.keccak(text="no emergency in the notes")
+    review = send_raw(
+        world.w3, holder, registry, "reviewBreakGlass", bytes.fromhex(access[2:]), False, note
+    )
+    assert review["status"] == 1
+    (unjustified,) = _about(supervised.alerts("bg-unjustified"), accessId=access)
+    assert [e["tx"] for e in unjustified.evidence] == [tx, review["transactionHash"].to_0x_hex()]
+    assert unjustified.severity == "critical"
+    assert len(_about(supervised.alerts("bg-unreviewed"), accessId=access)) == 1
 
 
 # -- restart, background ------------------------------------------------------------------------
