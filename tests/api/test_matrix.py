@@ -255,6 +255,10 @@ COVERED_ELSEWHERE |= {
 COVERED_ELSEWHERE |= {"GET /v1/directory": "tests/api/test_directory.py"}
 #: Who should hold a CID: any member asks, nobody else (four real nodes and gateways).
 COVERED_ELSEWHERE |= {"GET /v1/content/{cid}": "tests/network/test_replication.py"}
+#: The regulator's alerts: its staff on its own gateway, nobody else (a rules engine of their own).
+COVERED_ELSEWHERE |= {
+    route: "tests/api/test_alerts.py" for route in ("GET /v1/alerts", "GET /v1/alerts/{alert_id}")
+}
 #: Bulk writes and their receipts.
 COVERED_ELSEWHERE |= {
     route: "tests/api/test_bulk.py"
