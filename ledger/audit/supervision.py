@@ -26,7 +26,15 @@ from ledger.audit.supervision_rules import SupervisionRules
 from ledger.audit.trail_index import OK, TrailIndex
 from ledger.chain.connection import Chain
 from ledger.crypto.envelope import open_envelope
-from ledger.errors import ChainUnavailable, CryptoError, DeploymentError, LedgerError, StoreError
+from ledger.errors import (
+    ChainUnavailable,
+    CryptoError,
+    DeploymentError,
+    LedgerError,
+    PayloadError,
+    StoreError,
+)
+from ledger.payload import parse_payload
 from ledger.store import ContentStore, cid_from_bytes
 
 __all__ = ["WATCHED", "Supervisor"]
@@ -137,7 +145,8 @@ class Supervisor:
             times: dict[int, int] = {}
             with self.alerts.transaction():
                 for entry in ordered:
-                    key = (str(entry["address"]).lower(), bytes(entry["topics"][0]))
+                    topics = entry["topics"]
+                    key = (str(entry["address"]).lower(), bytes(topics[0]) if topics else b"")
                     if key in self._decoders:
                         contract, event = self._decoders[key]
                         self._on_event(contract, event.process_log(entry), times)
@@ -275,10 +284,15 @@ class Supervisor:
                 record_id=bytes.fromhex(fact["prescription_id"][2:]),
                 version=_REQUEST_VERSION,
             )
-            resource = json.loads(plaintext)["resource"]
-        except (CryptoError, ValueError, KeyError, TypeError):
+            # Validated as the issuing gateway validates it: a hospital sealing its own plaintext
+            # past its gateway may put anything there, and the checks read only FHIR.
+            raw = json.dumps(json.loads(plaintext)["resource"]).encode()
+            payload = parse_payload(
+                raw, max_bytes=len(raw), allowed_types=frozenset({"MedicationRequest"})
+            )
+        except (CryptoError, PayloadError, ValueError, KeyError, TypeError):
             return None
-        return resource if isinstance(resource, dict) else None
+        return dict(payload.resource)
 
     # -- the consortium's access trail ----------------------------------------------------------
 
@@ -313,6 +327,8 @@ class Supervisor:
                     self.run_once()
                 except LedgerError as exc:  # chain or node down a while: the cursor waits
                     log.warning("supervision round not finished: %s", exc)
+                except Exception:  # a fault of ours must not end the regulator's watch for good
+                    log.exception("supervision round failed")
                 self._wake.wait(self.interval_s)
                 self._wake.clear()
 

@@ -22,7 +22,7 @@ from ledger.audit.supervision import Supervisor
 from ledger.audit.supervision_rules import load_supervision_rules
 from ledger.cli.app import EXIT_ERROR, EXIT_OK, main
 from ledger.consent.grants import Purpose
-from ledger.crypto.envelope import parse_envelope
+from ledger.crypto.envelope import parse_envelope, seal
 from ledger.demo.claims import FOLLOW_UP, MEDICATION
 from ledger.store import cid_to_bytes
 from tests.api.test_claims import body, care, pay, submit
@@ -201,18 +201,16 @@ def test_a_prescription_within_the_limits_raises_nothing(
     assert _about(supervised.alerts("rx-value"), prescriptionId=pid) == []
 
 
-def test_a_hostile_hospital_issuing_past_its_gateway_is_caught_unreported(
-    supervised: Supervised, patient: Patient
-) -> None:
-    """Hospital A's own key issues by raw transaction, with an envelope sealed for nobody the
-    regulator knows: the chain accepts it (the doctor may prescribe), the regulator alerts."""
-    world = supervised.world
+def _issue_past_the_gateway(
+    world: World, patient: Patient, pid: bytes, envelope: bytes
+) -> tuple[str, str]:
+    """Hospital A's own key issues ``pid`` by raw transaction, naming its doctor, with
+    ``envelope`` as the content: (prescription id, transaction hash). The chain accepts it: the
+    doctor may prescribe, and the follow-up record is the patient's at A."""
     record = diagnosis_record(world, patient)
     hostile = world.consortium.account(world.consortium.orgs["hospital-a"].key_file)
-    store = world.gateways["hospital-a"].gateway.store
-    cid = store.put(b'{"not": "an envelope sealed for the regulator"}')
+    cid = world.gateways["hospital-a"].gateway.store.put(envelope)
     registry = world.gateways["hospital-a"].gateway.chain.contract("PrescriptionRegistry")
-    pid = secrets.token_bytes(32)
     issuance = (
         secrets.token_bytes(32),
         cid_to_bytes(cid),
@@ -223,10 +221,46 @@ def test_a_hostile_hospital_issuing_past_its_gateway_is_caught_unreported(
     )
     receipt = send_raw(world.w3, hostile, registry, "issuePrescription", pid, issuance)
     assert receipt["status"] == 1
-    (alert,) = _about(supervised.alerts("rx-unreported"), prescriptionId="0x" + pid.hex())
+    return "0x" + pid.hex(), receipt["transactionHash"].to_0x_hex()
+
+
+def test_a_hostile_hospital_issuing_past_its_gateway_is_caught_unreported(
+    supervised: Supervised, patient: Patient
+) -> None:
+    """An envelope sealed for nobody the regulator knows: the regulator alerts on it."""
+    world = supervised.world
+    pid, tx = _issue_past_the_gateway(
+        world, patient, secrets.token_bytes(32), b'{"not": "an envelope"}'
+    )
+    (alert,) = _about(supervised.alerts("rx-unreported"), prescriptionId=pid)
     assert alert.severity == "high"
-    assert alert.evidence[0]["tx"] == receipt["transactionHash"].to_0x_hex()
-    assert _about(supervised.alerts("rx-qty"), prescriptionId="0x" + pid.hex()) == []
+    assert alert.evidence[0]["tx"] == tx
+    assert _about(supervised.alerts("rx-qty"), prescriptionId=pid) == []
+
+
+def test_a_regulator_copy_that_is_no_medication_request_is_unreported_and_stops_nothing(
+    supervised: Supervised, patient: Patient
+) -> None:
+    """Sealed for the regulator, but not FHIR the checks could read: unreported; the follower
+    goes on to the next prescription."""
+    world = supervised.world
+    regulator = world.gateways["regulator"].gateway
+    plaintext = json.dumps(
+        {"resource": {"resourceType": "MedicationRequest", "medicationCodeableConcept": 5}}
+    ).encode()
+    pid_bytes = secrets.token_bytes(32)
+    envelope = seal(
+        plaintext,
+        record_id=pid_bytes,
+        version=1,
+        recipients={regulator.org.address: regulator.org_key.public_key()},
+    )
+    pid, tx = _issue_past_the_gateway(world, patient, pid_bytes, envelope)
+    (alert,) = _about(supervised.alerts("rx-unreported"), prescriptionId=pid)
+    assert alert.evidence[0]["tx"] == tx
+    other = enrol_patient(world)
+    honest = issue(world, other, record=diagnosis_record(world, other))["prescription_id"]
+    assert _about(supervised.alerts("rx-qty"), prescriptionId=honest)
 
 
 def test_a_doctor_prescribing_fast_alerts_once_per_window(supervised: Supervised) -> None:
