@@ -16,6 +16,7 @@ from api.gateway import Gateway, build_gateway
 from api.routes import (
     audit,
     audit_trail,
+    break_glass,
     bulk,
     claims,
     consents,
@@ -55,6 +56,7 @@ def create_app(gateway: Gateway) -> FastAPI:
         app.include_router(module.router)
     for module in (payments, claims):
         app.include_router(module.router)
+    app.include_router(break_glass.router)
     _complete_openapi(app)
     return app
 
