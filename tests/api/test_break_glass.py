@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_account import Account
 
 from ledger.audit.patient_trail import consortium_accesses
 from ledger.crypto.envelope import open_with_wrapped_key
@@ -139,6 +140,29 @@ def test_a_declaration_opens_its_own_record_and_no_other(
         403,
         "break_glass.not_in_force",
     )
+
+
+def test_any_member_reads_the_coded_reasons_and_a_stranger_may_not(world: World) -> None:
+    with world.as_staff("hospital-b", "doctor", "hospital-b") as client:
+        reasons = client.get_json("/v1/break-glass/reasons")
+    assert reasons[0] == {
+        "code": 1,
+        "name": REASON,
+        "text": "The patient is unconscious or otherwise unable to consent, and treatment "
+        "cannot wait.",
+    }
+    assert all(r["code"] >= 1 for r in reasons)
+    stranger = GatewayClient(
+        world.gateways["hospital-b"].url,
+        Account.create(),
+        world.gateways["hospital-b"].gateway.domain,
+        timeout=30,
+    )
+    with stranger:
+        assert refused(lambda: stranger.get_json("/v1/break-glass/reasons")) == (
+            403,
+            "auth.not_member",
+        )
 
 
 def test_a_reason_outside_the_coded_list_is_refused_before_the_chain(
