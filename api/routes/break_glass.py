@@ -29,7 +29,13 @@ from api.gateway import Gateway
 from api.problems import SIGNED_PROBLEMS, Forbidden, NotFound, Unprocessable, responses
 from api.schemas import Address, Bytes32, _Model
 from ledger.consent.break_glass import BreakGlassAccess, BreakGlassDesk
-from ledger.consent.emergency import Reason, break_glass_purpose, load_reasons, reason_by_name
+from ledger.consent.emergency import (
+    BREAK_GLASS_PURPOSE,
+    Reason,
+    break_glass_purpose,
+    load_reasons,
+    reason_by_name,
+)
 from ledger.types import OrgKind
 
 router = APIRouter(
@@ -183,6 +189,8 @@ def authorise_break_glass(
     """The access id, if its declaration opens ``record_id`` of this gateway's hospital to
     ``member`` now: the declared doctor, of the declaring hospital, in force on chain. The chain's
     word, never the requester's: else 403 ``break_glass.not_in_force``."""
+    # Logged as a break-glass attempt whatever the outcome: the patient sees refused ones too.
+    trace.grant, trace.purpose = access_id, BREAK_GLASS_PURPOSE
     if member.role != DOCTOR_ROLE or member.org is None:
         raise Forbidden(
             "break_glass.not_doctor", "only the declared doctor reads under break-glass"
@@ -200,7 +208,6 @@ def authorise_break_glass(
             f"no break-glass declaration {access_id} in force for {member.address} on this record",
         )
     reason = reasons_of(gateway).get(access.reason)
-    trace.grant = access.access_id
     trace.purpose = break_glass_purpose(reason.name if reason else str(access.reason))
     return access.access_id
 

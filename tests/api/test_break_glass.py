@@ -214,11 +214,16 @@ def test_the_patient_sees_the_break_glass_read_highlighted(
 ) -> None:
     patient, record_id, declared = emergency
     read(world, record_id, declared["access_id"])
+    made_up = "0x" + secrets.token_hex(32)
+    assert refused(lambda: read(world, record_id, made_up))[0] == 403
     with world.client(patient.pseudonym) as client:
         page = client.get_json("/v1/access-log")
     flagged = [e for e in page["items"] if e["break_glass"]]
-    assert flagged
-    assert {e["actor"] for e in flagged} == {world.staff("hospital-b", "doctor").address}
+    allowed = [e for e in flagged if e["outcome"] == "allowed"]
+    assert allowed
+    assert {e["actor"] for e in allowed} == {world.staff("hospital-b", "doctor").address}
+    # The refused attempts (a made-up id, a colleague's) are flagged too.
+    assert {e["outcome"] for e in flagged} >= {"denied:break_glass.not_in_force"}
     assert not [
         e for e in page["items"] if e["org"] == world.org_address("hospital-a") and e["break_glass"]
     ]
@@ -230,9 +235,10 @@ def test_the_patient_sees_the_break_glass_read_highlighted(
     hospital = world.org_address("hospital-a")
     with GatewayClient(served.url, patient.pseudonym, served.gateway.domain, timeout=30) as c:
         trail = consortium_accesses(c, [patient.keys.encryption_key(hospital)])
-    marked = [a for a in trail.accesses if a.break_glass]
+    marked = [a for a in trail.accesses if a.break_glass and a.entry.outcome == "allowed"]
     assert marked
     assert {a.entry.grant for a in marked} == {declared["access_id"]}
+    assert made_up in {a.entry.grant for a in trail.accesses if a.break_glass}
 
 
 def test_the_holder_and_the_regulator_list_it_and_others_may_not(
