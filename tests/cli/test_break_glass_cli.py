@@ -4,11 +4,14 @@ declares, hospital A's auditor lists and reviews, and a refusal's code and exit 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ledger.cli.app import EXIT_ERROR, EXIT_OK, main
+from ledger.crypto.keys import PatientKeys, load_key, new_key_file
+from ledger.network.consortium import DEMO_KDF_N
 from tests.world import World, anchor, enrol_patient, fhir
 
 
@@ -22,11 +25,17 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
     return json.loads(capsys.readouterr().out)
 
 
-def test_declare_list_and_review_through_the_cli(
-    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_declare_list_review_and_the_patients_highlighted_trail_through_the_cli(
+    world: World,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("NOPASS", "")
-    record_id = anchor(world, enrol_patient(world), fhir("observation-example.json"))["record_id"]
+    key_file = tmp_path / "patient.json"
+    new_key_file(key_file, "", iterations=DEMO_KDF_N)
+    patient = enrol_patient(world, keys=PatientKeys(load_key(key_file, "")))
+    record_id = anchor(world, patient, fhir("observation-example.json"))["record_id"]
     locum = _as(world, "hospital-b", "locum", "hospital-b")
     reasons = _run(capsys, "break-glass", "reasons", *locum)
     assert "life_threatening" in {r["name"] for r in reasons}
@@ -50,3 +59,17 @@ def test_declare_list_and_review_through_the_cli(
     ]  # fmt: skip
     assert main(again) == EXIT_ERROR
     assert "break_glass.already_reviewed" in capsys.readouterr().err
+    with world.as_staff("hospital-b", "locum") as client:
+        client.get_json(f"/v1/records/{record_id}", params={"break_glass": declared["access_id"]})
+    while world.gateways["hospital-a"].gateway.seal_access_log() is not None:
+        pass
+    mine = ["audit", "mine", "--key", str(key_file), "--gateway", world.gateways["hospital-a"].url]
+    assert main([*mine, "--passphrase-env", "NOPASS"]) == EXIT_OK
+    out = capsys.readouterr().out
+    locum_address = world.staff("hospital-b", "locum").address
+    assert (
+        f"!! BREAK-GLASS: {locum_address} of {world.org_address('hospital-b')} read {record_id}"
+        in out
+    )
+    flagged = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert [e["grant"] for e in flagged if e["break_glass"]] == [declared["access_id"]]
