@@ -17,6 +17,7 @@ from api.routes import (
     alerts,
     audit,
     audit_trail,
+    break_glass,
     bulk,
     claims,
     consents,
@@ -57,6 +58,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     for module in (payments, claims):
         app.include_router(module.router)
     app.include_router(alerts.router)
+    app.include_router(break_glass.router)
     _complete_openapi(app)
     return app
 

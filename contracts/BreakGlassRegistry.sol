@@ -156,6 +156,7 @@ contract BreakGlassRegistry is IBreakGlassRegistry, MembershipGated {
      */
     function _declare(bytes32 accessId, address doctor, bytes32 recordId, uint8 reason) internal {
         if (accessId == bytes32(0)) revert BreakGlassZeroId();
+        // slither-disable-next-line timestamp - an existence check on the stored time; the time passed to canPractise meets registrations and filings of months, where a validator's seconds of leeway are immaterial
         if (_declarations[accessId].declaredAt != 0) revert BreakGlassExists(accessId);
         if ((_reasonCodes >> reason) & 1 == 0) revert BreakGlassUnknownReason(reason);
         uint64 nowTime = uint64(block.timestamp);
@@ -191,6 +192,7 @@ contract BreakGlassRegistry is IBreakGlassRegistry, MembershipGated {
      * Emits a {BreakGlassReviewed} event.
      */
     function _review(bytes32 accessId, Declaration storage d, bool justified, bytes32 note) internal {
+        // slither-disable-next-line timestamp - an existence check on the stored time; the one comparison of times (late) is against a review window of days, where a validator's seconds of leeway are immaterial
         if (_reviews[accessId].reviewedAt != 0) revert BreakGlassAlreadyReviewed(accessId);
         if (!justified && note == bytes32(0)) revert BreakGlassNoteRequired();
         uint64 nowTime = uint64(block.timestamp);

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from ledger.cli._prompt import passphrase
 from ledger.cli.alerts import add_alerts
 from ledger.cli.audit import add_audit_commands
+from ledger.cli.break_glass import add_break_glass
 from ledger.cli.claims import add_claims
 from ledger.cli.content import add_content
 from ledger.cli.org import add_org_commands
@@ -283,6 +284,7 @@ def _parser() -> argparse.ArgumentParser:
     add_audit_commands(audit, lambda env: passphrase(env, confirm=False))
     _add_consent(sub)
     add_claims(sub)
+    add_break_glass(sub)
     add_content(sub)
     add_alerts(sub)
     add_staff_commands(sub, lambda env: passphrase(env, confirm=False))

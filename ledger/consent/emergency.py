@@ -52,3 +52,18 @@ def reason_mask(reasons: dict[int, Reason]) -> int:
 def reason_by_name(reasons: dict[int, Reason], name: str) -> Reason | None:
     """The reason named ``name``, or None."""
     return next((r for r in reasons.values() if r.name == name), None)
+
+
+#: The purpose an access entry records when break-glass authorised it, as ``break-glass:<reason
+#: name>`` (the entry's ``grant`` is then the declaration's access id).
+BREAK_GLASS_PURPOSE = "break-glass"
+
+
+def break_glass_purpose(reason_name: str) -> str:
+    """The access entry's purpose for a read under break-glass for ``reason_name``."""
+    return f"{BREAK_GLASS_PURPOSE}:{reason_name}"
+
+
+def is_break_glass(purpose: str | None) -> bool:
+    """Whether an access entry's ``purpose`` says break-glass authorised it."""
+    return purpose is not None and purpose.partition(":")[0] == BREAK_GLASS_PURPOSE

@@ -259,6 +259,18 @@ COVERED_ELSEWHERE |= {"GET /v1/content/{cid}": "tests/network/test_replication.p
 COVERED_ELSEWHERE |= {
     route: "tests/api/test_alerts.py" for route in ("GET /v1/alerts", "GET /v1/alerts/{alert_id}")
 }
+#: Break-glass: declared at the doctor's hospital, read at the holder's, reviewed at either the
+#: holder's or the regulator's; each refusal by role and gateway, with the positive path.
+COVERED_ELSEWHERE |= {
+    route: "tests/api/test_break_glass.py"
+    for route in (
+        "GET /v1/break-glass/reasons",
+        "POST /v1/break-glass",
+        "GET /v1/break-glass",
+        "GET /v1/break-glass/{access_id}",
+        "POST /v1/break-glass/{access_id}/review",
+    )
+}
 #: Bulk writes and their receipts.
 COVERED_ELSEWHERE |= {
     route: "tests/api/test_bulk.py"
