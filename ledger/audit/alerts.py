@@ -130,14 +130,15 @@ class AlertStore:
     def facts(
         self, kind: str, subject: str | None = None, *, since: int = 0, until: int = 2**62
     ) -> list[dict[str, Any]]:
-        """The facts of ``kind`` (about ``subject``) dated within [since, until], oldest first."""
+        """The facts of ``kind`` (about ``subject``) dated within [since, until], in the order they
+        happened (by date, then as they were read: chain order)."""
         sql = "SELECT data FROM supervision_facts WHERE kind = ? AND at >= ? AND at <= ?"
         args: list[Any] = [kind, since, until]
         if subject is not None:
             sql += " AND subject = ?"
             args.append(subject.lower())
         with self._lock:
-            rows = self._conn.execute(sql + " ORDER BY at, key", args).fetchall()
+            rows = self._conn.execute(sql + " ORDER BY at, rowid", args).fetchall()
         return [dict(json.loads(row[0])) for row in rows]
 
     # -- access-log batches read, prescriptions not yet read ------------------------------------
