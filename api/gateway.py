@@ -12,7 +12,10 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger.audit.access_log import ACCESS_LOG_KIND, AccessEntry, AccessLog, SealedBatch
-from ledger.audit.publishing import publish_batch
+from ledger.audit.alerts import AlertStore
+from ledger.audit.publishing import publish_batch, regulator_keys
+from ledger.audit.supervision import Supervisor
+from ledger.audit.supervision_rules import load_supervision_rules
 from ledger.audit.trail_index import TrailIndex
 from ledger.chain import deploy
 from ledger.chain.connection import Chain, connect
@@ -38,6 +41,7 @@ from ledger.records.outbox import Outbox
 from ledger.records.writer_keys import retention_hold_s, writer_keys
 from ledger.settings import Settings
 from ledger.store import ContentStore, open_store
+from ledger.types import OrgKind
 
 log = logging.getLogger("medledger.gateway")
 
@@ -63,6 +67,8 @@ class Gateway:
     anchorer: BatchAnchorer
     trail: TrailIndex
     replicator: Replicator | None = field(default=None)
+    #: The rules engine, on a regulator's gateway only (ledger.audit.supervision).
+    supervision: Supervisor | None = field(default=None)
 
     @property
     def replicates(self) -> bool:
@@ -108,6 +114,8 @@ class Gateway:
         self.outbox.close()
         self.access_log.close()
         self.trail.close()
+        if self.supervision is not None:
+            self.supervision.alerts.close()
         self.patients.close()
         self.nonces.close()
         if self.replicator is not None:
@@ -192,6 +200,7 @@ def build_gateway(settings: Settings) -> Gateway:
         max_payload_bytes=settings.max_payload_bytes,
         signing_window_s=settings.prescription_signing_window_s,
         online_min_age_without_guardian=settings.online_min_age_without_guardian,
+        supervisors=lambda: regulator_keys(chain, directory),
     )
     payments = PaymentBook(
         chain,
@@ -231,6 +240,14 @@ def build_gateway(settings: Settings) -> Gateway:
         announce=settings.ipfs_announce_addrs,
         block_time=lambda number: int(chain.w3.eth.get_block(number)["timestamp"]),
     )
+    trail = TrailIndex(
+        db,
+        chain,
+        store,
+        org=org.address,
+        key=org_key,
+        retry_after_s=settings.access_trail_retry_s,
+    )
     return Gateway(
         settings,
         chain,
@@ -253,13 +270,41 @@ def build_gateway(settings: Settings) -> Gateway:
             batch_max=settings.record_batch_max,
             interval_s=settings.record_batch_interval_s,
         ),
-        TrailIndex(
-            db,
-            chain,
-            store,
-            org=org.address,
-            key=org_key,
-            retry_after_s=settings.access_trail_retry_s,
-        ),
+        trail,
         replicator,
+        _supervision(settings, chain, store, trail, org, org_key),
+    )
+
+
+def _supervision(
+    settings: Settings,
+    chain: Chain,
+    store: ContentStore,
+    trail: TrailIndex,
+    org: LocalAccount,
+    org_key: X25519PrivateKey,
+) -> Supervisor | None:
+    """The rules engine, for a regulator's gateway; None for any other organisation's."""
+    membership = chain.contract("Membership")
+    kind, _status, _admin = chain.call(membership.functions.organisation(org.address))
+    if OrgKind(kind) is not OrgKind.REGULATOR:
+        return None
+    rules = load_supervision_rules(settings.supervision_rules_file)
+    if settings.profile == "production" and rules.example:
+        raise ConfigError(
+            "production needs MEDLEDGER_SUPERVISION_RULES_FILE (the bundled rules are examples)"
+        )
+    path = settings.supervision_db_path or (
+        settings.data_dir / "gateways" / f"{org.address}.supervision.sqlite"
+    )
+    return Supervisor(
+        chain,
+        store,
+        trail,
+        AlertStore(path),
+        org=org.address,
+        org_key=org_key,
+        rules=rules,
+        interval_s=settings.supervision_interval_s,
+        retry_s=settings.supervision_retry_s,
     )

@@ -14,9 +14,11 @@ from api.body_limit import BodyLimit
 from api.deps import known_query_only
 from api.gateway import Gateway, build_gateway
 from api.routes import (
+    alerts,
     appointments,
     audit,
     audit_trail,
+    break_glass,
     bulk,
     claims,
     consents,
@@ -58,6 +60,8 @@ def create_app(gateway: Gateway) -> FastAPI:
     for module in (payments, claims, retention):
         app.include_router(module.router)
     app.include_router(appointments.router)
+    app.include_router(alerts.router)
+    app.include_router(break_glass.router)
     _complete_openapi(app)
     return app
 
@@ -100,7 +104,9 @@ def app_from_env() -> FastAPI:
         # Replication runs where the store is the organisation's own IPFS node (kubo backend).
         replicator = gateway.replicator if gateway.replicates else None
         replicating = replicator.running() if replicator is not None else nullcontext()
-        with gateway.anchorer.running(), periodic_sealer(gateway), replicating:
+        # A regulator's gateway runs its rules engine (ledger.audit.supervision).
+        supervising = gateway.supervision.running() if gateway.supervision else nullcontext()
+        with gateway.anchorer.running(), periodic_sealer(gateway), replicating, supervising:
             yield
         gateway.close()
 

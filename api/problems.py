@@ -16,6 +16,7 @@ from ledger import errors
 from ledger.claiming.claims import ClaimForeign
 from ledger.claiming.fhir import ClaimMalformed
 from ledger.claiming.payments import PaymentNotRecordable, PaymentUnknown
+from ledger.consent.break_glass import BreakGlassNoteInvalid
 from ledger.consent.minors import GuardianRequired
 from ledger.consent.patients import PatientNotEnrolled
 from ledger.gateway.auth import AuthError
@@ -75,6 +76,7 @@ _STATUS: list[tuple[type[errors.LedgerError], int]] = [
     (PatientNotEnrolled, 422),
     (FollowUpNotDiagnosis, 422),
     (PreReviewBlocked, 422),
+    (BreakGlassNoteInvalid, 422),
     (ClaimMalformed, 422),
     (PaymentNotRecordable, 422),
     (AuthError, 401),
@@ -207,11 +209,26 @@ _REVERT_STATUS[422] |= {
     "ConsentBadAgent",
 }
 _STATUS.insert(0, (GuardianRequired, 403))
+# Branch break-glass: who may declare or review (403), what is not there (404), what could never be
+# declared or reviewed whatever the chain's state (422); the daily limit, a repeated id or review
+# stay 409 (the state refuses it; a later day or another id may not).
+_REVERT_STATUS[403] |= {
+    "BreakGlassCallerNotHospital",
+    "BreakGlassNotHospitalDoctor",
+    "BreakGlassOwnRecord",
+    "BreakGlassSelfReview",
+    "BreakGlassNotReviewer",
+    "BreakGlassCallerNotRegulator",
+}
+_REVERT_STATUS[404] |= {"BreakGlassUnknown", "BreakGlassUnknownRecord"}
+_REVERT_STATUS[422] |= {"BreakGlassUnknownReason", "BreakGlassNoteRequired", "BreakGlassZeroId"}
 
 
 def revert_code(name: str) -> str:
     """``RecordVersionConflict`` -> ``record.version_conflict``."""
     words = re.findall(r"[A-Z][a-z0-9]*", name)
+    if words[:2] == ["Break", "Glass"] and len(words) > 2:  # a two-word component (break-glass)
+        return f"break_glass.{'_'.join(w.lower() for w in words[2:])}"
     if len(words) < 2:
         return "chain.revert"
     return f"{words[0].lower()}.{'_'.join(w.lower() for w in words[1:])}"

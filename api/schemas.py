@@ -169,6 +169,9 @@ class AccessEntryPublic(_Model):
     chain_batch_id: int | None
     root: str | None
     proof: list[str] | None
+    #: The access rested on a break-glass declaration (purpose ``break-glass:<reason>``, grant its
+    #: access id), not on a grant: patient views show it highlighted. Not part of the digest.
+    break_glass: bool = False
 
 
 class AccessTrailPublic(_Model):

@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger.audit.supervision_rules import DEFAULT_SUPERVISION_RULES_FILE
 from ledger.claiming.rules import DEFAULT_CLAIM_RULES_FILE
+from ledger.consent.emergency import DEFAULT_REASONS_FILE
 from ledger.errors import ConfigError
 from ledger.prescribing.prereview import DEFAULT_RULES_FILE
 from ledger.prescribing.validity import DEFAULT_TIME_ZONE, OFFLINE_DAYS, ONLINE_DAYS
@@ -137,6 +139,13 @@ class Settings(BaseSettings):
 
     # The rules an internet hospital is held to (docs/rules.md lists each with its source).
     # -- break-glass --
+    # Declarations one doctor may make per local day (the registry's first value; the regulator
+    # changes it on chain), how long one opens its record, how long its review is on time, and the
+    # reason codes (TOML) the registry is deployed with.
+    break_glass_daily_limit: int = Field(default=3, ge=0, le=65_535)
+    break_glass_window_s: int = Field(default=4 * 3600, ge=1)
+    break_glass_review_window_s: int = Field(default=72 * 3600, ge=1)
+    break_glass_reasons_file: Path = DEFAULT_REASONS_FILE
 
     # -- guardians and proxies --
     # A patient younger than this (whole years, from Patient.birthDate, on the local day of the
@@ -164,6 +173,14 @@ class Settings(BaseSettings):
     kek_store_dir: Path | None = None
 
     # -- real-time supervision --
+    # The regulator's rules engine (ledger/audit/supervision.py; docs/rules.md): its rules (JSON;
+    # the default is an example set), how often it follows the chain and the consortium trail, how
+    # long a prescription no node delivered waits before it is fetched again (doubling each time),
+    # and its SQLite file (default: beside the gateway's database).
+    supervision_rules_file: Path = DEFAULT_SUPERVISION_RULES_FILE
+    supervision_interval_s: float = Field(default=2.0, gt=0)
+    supervision_retry_s: float = Field(default=30.0, gt=0)
+    supervision_db_path: Path | None = None
 
     @field_validator("time_zone")
     @classmethod

@@ -27,6 +27,7 @@ from api.schemas import (
 )
 from ledger.audit.access_log import LoggedEntry, TrailItem, verify_trail
 from ledger.audit.auditevent import audit_event
+from ledger.consent.emergency import is_break_glass
 from ledger.records.verify import access_batch_lookup
 from ledger.types import OrgKind
 
@@ -194,6 +195,7 @@ def _public(logged: LoggedEntry, proven: TrailItem | None, *, show_seq: bool) ->
         chain_batch_id=proven.chain_batch_id if proven else None,
         root=proven.root if proven else None,
         proof=proven.proof if proven else None,
+        break_glass=is_break_glass(logged.entry.purpose),
     )
 
 

@@ -26,6 +26,7 @@ from api.deps import (
 )
 from api.gateway import Gateway
 from api.problems import Forbidden, NotFound, Unprocessable, responses
+from api.routes.break_glass import authorise_break_glass
 from api.schemas import (
     Address,
     Bytes32,
@@ -50,6 +51,10 @@ RecordIdPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="
 VersionQuery = Annotated[int | None, Query(ge=1, le=2**32 - 1)]
 PurposeQuery = Annotated[
     PurposeName | None, Query(description="why a member other than the hospital reads: its grant's")
+]
+BreakGlassQuery = Annotated[
+    Bytes32 | None,
+    Query(description="the access id of a break-glass declaration in force for you on this record"),
 ]
 _FHIR_BODY = {
     "requestBody": {
@@ -125,11 +130,12 @@ def read_record(
     trace: CurrentTrace,
     version: VersionQuery = None,
     purpose: PurposeQuery = None,
+    break_glass: BreakGlassQuery = None,
 ) -> RecordDocumentPublic | RecordViewPublic:
     """The decrypted version: whole for this hospital's doctors and clerks and for the patient;
     for another member, the view its kind gets for ``purpose`` under the patient's grant."""
     trace.record_id, trace.version, trace.purpose = record_id, version, purpose
-    access = _authorise_reader(gateway, signer, _id(record_id), trace, purpose)
+    access = _authorise_reader(gateway, signer, _id(record_id), trace, purpose, break_glass)
     trace.view = access.view
     document = gateway.records.read(_id(record_id), version)
     trace.version = document.version
@@ -157,12 +163,13 @@ def read_envelope(
     trace: CurrentTrace,
     version: VersionQuery = None,
     purpose: PurposeQuery = None,
+    break_glass: BreakGlassQuery = None,
 ) -> Response:
     """The stored, encrypted envelope, so a patient can open it with their own key."""
     rid = _id(record_id)
     trace.record_id, trace.version, trace.view = record_id, version, "envelope"
     trace.purpose = purpose
-    _require_full(_authorise_reader(gateway, signer, rid, trace, purpose))
+    _require_full(_authorise_reader(gateway, signer, rid, trace, purpose, break_glass))
     trace.version = version or gateway.records.latest_version(rid)
     blob = gateway.records.envelope(rid, trace.version)
     return Response(blob, media_type="application/json")
@@ -177,13 +184,14 @@ def rewrap_key(
     trace: CurrentTrace,
     version: VersionQuery = None,
     purpose: PurposeQuery = None,
+    break_glass: BreakGlassQuery = None,
 ) -> WrappedKey:
     """Keys follow consent: the version's data key, wrapped for the reader's own X25519 key, for a
     reader entitled to the whole record (a treating hospital under the patient's grant). Read the
     envelope beside it and open it locally. Segmented views never get a key."""
     rid = _id(record_id)
     trace.record_id, trace.view, trace.purpose = record_id, "key", purpose
-    access = _require_full(_authorise_reader(gateway, signer, rid, trace, purpose))
+    access = _require_full(_authorise_reader(gateway, signer, rid, trace, purpose, break_glass))
     trace.version = number = version or gateway.records.latest_version(rid)
     try:
         wrapped = gateway.records.rewrap(
@@ -264,7 +272,12 @@ class Access:
 
 
 def _authorise_reader(
-    gateway: Gateway, signer: str, record_id: bytes, trace: Trace, purpose: str | None = None
+    gateway: Gateway,
+    signer: str,
+    record_id: bytes,
+    trace: Trace,
+    purpose: str | None = None,
+    break_glass: str | None = None,
 ) -> Access:
     """The hospital's own doctors and clerks and the record's patient see it all; another member
     sees the view its organisation's kind gets for ``purpose``, under a grant in force.
@@ -291,6 +304,10 @@ def _authorise_reader(
         if first.hospital.lower() != gateway.org.address.lower():
             raise Forbidden("record.foreign", "the record was anchored by another hospital")
         return Access("full")
+    if member is not None and break_glass is not None:
+        if purpose is not None:
+            raise Unprocessable("break_glass.with_purpose", "break-glass needs no grant purpose")
+        return Access("full", authorise_break_glass(gateway, member, record_id, break_glass, trace))
     if member is not None and purpose is not None:
         access = _granted(gateway, member, record_id, first, purpose)
         if access is not None:

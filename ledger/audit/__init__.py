@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         AccessLog as AccessLog,
         verify_trail as verify_trail,
     )
+    from ledger.audit.alerts import Alert as Alert, AlertStore as AlertStore
     from ledger.audit.auditevent import audit_event as audit_event
     from ledger.audit.manifest import (
         Manifest as Manifest,
@@ -25,4 +26,9 @@ if TYPE_CHECKING:
     )
     from ledger.audit.patient_trail import consortium_accesses as consortium_accesses
     from ledger.audit.publishing import publish_batch as publish_batch
+    from ledger.audit.supervision import Supervisor as Supervisor
+    from ledger.audit.supervision_rules import (
+        SupervisionRules as SupervisionRules,
+        load_supervision_rules as load_supervision_rules,
+    )
     from ledger.audit.trail_index import TrailIndex as TrailIndex

@@ -8,8 +8,14 @@ from typing import Any
 from fhir.resources.R4B.auditevent import AuditEvent
 
 from ledger.audit.access_log import AccessEntry
+from ledger.consent.emergency import is_break_glass
 
 _ADDRESS_SYSTEM = "urn:ietf:rfc:3986"  # addresses as `urn:ethereum:0x...` URIs
+_BREAK_THE_GLASS = {
+    "system": "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+    "code": "BTG",
+    "display": "break the glass",
+}
 _OUTCOME = {"allowed": "0", "denied": "4", "error": "8"}  # success, minor failure, serious failure
 
 
@@ -42,6 +48,8 @@ def audit_event(entry: AccessEntry, *, gateway: str) -> dict[str, Any]:
     }
     if entry.purpose:
         event["purposeOfEvent"] = [{"text": entry.purpose}]
+        if is_break_glass(entry.purpose):  # HL7's own code for it, so any FHIR viewer flags it
+            event["purposeOfEvent"][0]["coding"] = [_BREAK_THE_GLASS]
     if entry.record_id:
         what = {"identifier": {"system": "urn:medledger:record", "value": entry.record_id}}
         detail = [{"type": "version", "valueString": str(entry.version)}] if entry.version else []

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from ledger.audit.access_log import AccessEntry
 from ledger.audit.manifest import check_anchored, open_for_patient, parse_manifest
+from ledger.consent.emergency import is_break_glass
 from ledger.crypto.merkle import MerkleTree
 from ledger.errors import LedgerError
 from ledger.gateway.client import GatewayClient
@@ -31,6 +32,12 @@ class PatientAccess:
     leaf_index: int
     entry: AccessEntry
     proof: list[bytes]
+
+    @property
+    def break_glass(self) -> bool:
+        """Whether the access rested on a break-glass declaration, not on the patient's grant:
+        shown to the patient highlighted (its ``grant`` is the declaration's access id)."""
+        return is_break_glass(self.entry.purpose)
 
 
 @dataclass(frozen=True)

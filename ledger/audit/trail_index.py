@@ -265,10 +265,18 @@ class TrailIndex:
         return [_batch(row) for row in rows]
 
     def entries(
-        self, *, record_id: str | None = None, patient: str | None = None, org: str | None = None
+        self,
+        *,
+        record_id: str | None = None,
+        patient: str | None = None,
+        org: str | None = None,
+        batch: int | None = None,
     ) -> Iterator[IndexedEntry]:
         """The decrypted entries matching every filter given, in chain order, with their proofs."""
-        clauses, args = ["1 = 1"], []
+        clauses, args = ["1 = 1"], list[object]()
+        if batch is not None:  # one batch's, as the regulator's rules engine reads them
+            clauses.append("e.chain_batch_id = ?")
+            args.append(batch)
         for column, value in (("e.record_id", record_id), ("e.patient", patient), ("b.org", org)):
             if value is not None:
                 clauses.append(f"lower({column}) = lower(?)")

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import requests
@@ -24,6 +24,7 @@ from web3.types import TxParams
 
 from ledger.chain import _artifacts
 from ledger.chain._receipts import wait_for_receipt
+from ledger.consent import emergency
 from ledger.errors import (
     ChainIdMismatch,
     ChainUnavailable,
@@ -32,6 +33,9 @@ from ledger.errors import (
     DeploymentStale,
 )
 from ledger.prescribing import validity
+
+if TYPE_CHECKING:
+    from ledger.settings import Settings
 
 #: Deployed in this order, each constructor given these arguments: the regulator's account, or the
 #: addresses of contracts deployed before it.
@@ -51,6 +55,16 @@ _CONSTRUCTOR_ARGS: Mapping[str, tuple[str, ...]] = {
     ),
     "ClaimRegistry": ("Membership", "ConsentRegistry"),
     "OrgDirectory": ("Membership",),
+    "BreakGlassRegistry": (
+        "Membership",
+        "RecordRegistry",
+        "PracticeRegistry",
+        "PrescriptionRegistry",
+        "break_glass_daily_limit",
+        "break_glass_window_s",
+        "break_glass_review_window_s",
+        "break_glass_reasons",
+    ),
 }
 CONTRACTS = tuple(_CONSTRUCTOR_ARGS)
 #: Years of independent practice an internet diagnosis filing needs (2018 measures, art. 25),
@@ -71,6 +85,30 @@ class PrescriptionValidity:
         """The zone's offset from UTC now: the contract's default for every hospital (a zone with
         daylight saving needs a regulator to record each hospital's offset at every change)."""
         return validity.utc_offset_s(self.zone, datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class BreakGlassTerms:
+    """What the BreakGlassRegistry is deployed with: the first per-doctor daily limit (the
+    regulator changes it on chain), how long a declaration opens its record and how long its
+    review is on time, in seconds, and the reason codes as a bit mask."""
+
+    daily_limit: int = 3
+    window_s: int = 4 * 3600
+    review_window_s: int = 72 * 3600
+    reasons: int = field(default_factory=lambda: emergency.reason_mask(emergency.load_reasons()))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BreakGlassTerms:
+        """The terms ``settings`` name (MEDLEDGER_BREAK_GLASS_*)."""
+        return cls(
+            daily_limit=settings.break_glass_daily_limit,
+            window_s=settings.break_glass_window_s,
+            review_window_s=settings.break_glass_review_window_s,
+            reasons=emergency.reason_mask(
+                emergency.load_reasons(settings.break_glass_reasons_file)
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -140,13 +178,15 @@ def deploy_contracts(
     tx_timeout_s: float = 60.0,
     confirmations: int = 1,
     min_internet_practice_years: int = MIN_INTERNET_PRACTICE_YEARS,
+    break_glass: BreakGlassTerms | None = None,
 ) -> Deployment:
     """Deploy every contract from ``account``, making ``regulator`` the membership's regulator.
 
     With ``onto``, deploy only the contracts it lacks, wired to the ones it has: the same ledger,
     extended by contracts added since it was made. ``prescription_validity`` (default: China
     Standard Time, online 2 days, offline 1) fixes the prescription registry's validity rule and
-    default UTC offset; take it from the settings.
+    default UTC offset; take it from the settings, as ``break_glass`` (default: its settings'
+    defaults) for the break-glass registry.
     """
     _artifacts.check_sources()
     chain_id = _chain_id(w3)
@@ -166,6 +206,12 @@ def deploy_contracts(
             known["prescription_online_days"] = rule.online_days
             known["prescription_offline_days"] = rule.offline_days
             known["utc_offset_s"] = rule.utc_offset_s()
+        if name == "BreakGlassRegistry":
+            terms = break_glass or BreakGlassTerms()
+            known["break_glass_daily_limit"] = terms.daily_limit
+            known["break_glass_window_s"] = terms.window_s
+            known["break_glass_review_window_s"] = terms.review_window_s
+            known["break_glass_reasons"] = terms.reasons
         artifact = _artifacts.load(name)
         addresses[name], block = _deploy_one(
             w3,
@@ -207,6 +253,7 @@ def ensure_deployed(
     prescription_validity: PrescriptionValidity | None = None,
     confirmations: int = 1,
     min_internet_practice_years: int = MIN_INTERNET_PRACTICE_YEARS,
+    break_glass: BreakGlassTerms | None = None,
 ) -> Deployment:
     """The recorded deployment, completed with any contract it lacks; or a new one if none is
     recorded or its code is gone. What it returns is what is recorded."""
@@ -222,6 +269,7 @@ def ensure_deployed(
         prescription_validity=prescription_validity,
         confirmations=confirmations,
         min_internet_practice_years=min_internet_practice_years,
+        break_glass=break_glass,
     )
     if deployment != recorded:
         deployment.save(data_dir)

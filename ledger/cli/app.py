@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from ledger.cli._prompt import passphrase
+from ledger.cli.alerts import add_alerts
 from ledger.cli.audit import add_audit_commands
+from ledger.cli.break_glass import add_break_glass
 from ledger.cli.claims import add_claims
 from ledger.cli.content import add_content
 from ledger.cli.org import add_org_commands
@@ -294,7 +296,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_consent(sub)
     add_patient(sub, _wallet)
     add_claims(sub)
+    add_break_glass(sub)
     add_content(sub)
+    add_alerts(sub)
     add_staff_commands(sub, lambda env: passphrase(env, confirm=False))
     cid = sub.add_parser("cid", help="print the CID `ipfs add --cid-version=1` gives a file")
     cid.add_argument("file")

@@ -94,9 +94,19 @@ def _mine(_settings: Any, args: argparse.Namespace, passphrase: Passphrase) -> i
     )
     for access in found.accesses:
         entry = access.entry
+        if access.break_glass:  # an emergency read without the patient's grant: highlighted
+            print(
+                f"!! BREAK-GLASS: {entry.actor} of {entry.org} read {entry.record_id} "
+                f"({entry.purpose}, declaration {entry.grant}, outcome {entry.outcome})"
+            )
         print(
             json.dumps(
-                {"org": access.org, "chain_batch_id": access.chain_batch_id, **vars(entry)},
+                {
+                    "org": access.org,
+                    "chain_batch_id": access.chain_batch_id,
+                    "break_glass": access.break_glass,
+                    **vars(entry),
+                },
                 sort_keys=True,
             )
         )

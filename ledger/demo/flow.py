@@ -7,7 +7,8 @@ insurer claim verification of the record, the insurer reads its segmented view, 
 revokes, the insurer is refused, and the patient sees all of it. Then prescriptions
 (ledger.demo.prescriptions): rights, eligibility, pre-review, review, one dispense. Then claims
 (ledger.demo.claims): a payment, an approval and settlement, a duplicate caught across insurers, a
-denial for the amount, a refusal without the grant, the regulator's figures.
+denial for the amount, a refusal without the grant, the regulator's figures. Then break-glass
+(ledger.demo.breakglass): an emergency read, highlighted to the patient, reviewed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ledger.consent.patients import sign_enrolment
 from ledger.consent.wallet import PatientWallet, days_from_now
 from ledger.crypto.envelope import open_envelope
 from ledger.crypto.keys import PatientKeys, load_key, new_key_file
+from ledger.demo.breakglass import break_glass_steps
 from ledger.demo.claims import claim_steps
 from ledger.demo.guardian import guardian_steps
 from ledger.demo.prescriptions import prescription_steps
@@ -277,6 +279,7 @@ def run_demo(data_dir: Path) -> None:
     prescription_id = prescription_steps(consortium, pseudonym, record_id, _step, _check)
     claim_steps(consortium, patient, record_id, prescription_id, _step, _check)
     guardian_steps(consortium, _step, _check)
+    break_glass_steps(consortium, patient, record_id, _step, _check)
     print("demo complete")
 
 

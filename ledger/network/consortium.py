@@ -59,6 +59,8 @@ DEMO_ORGS: tuple[OrgSpec, ...] = (
             "doctor": StaffSpec("DOCTOR_ROLE", "110101198001011234-DOC"),
             "clerk": StaffSpec("CLERK_ROLE"),
             "pharmacist": StaffSpec("PHARMACIST_ROLE", "PH-44-0001"),
+            # Reviews break-glass reads of hospital-a's records by other hospitals.
+            "auditor": StaffSpec("AUDITOR_ROLE"),
         },
     ),
     OrgSpec(
@@ -168,6 +170,7 @@ def seed_demo(
     follow_up_window_s: int = DEMO_FOLLOW_UP_WINDOW_S,
     confirmations: int = 1,
     min_internet_practice_years: int = deploy.MIN_INTERNET_PRACTICE_YEARS,
+    break_glass: deploy.BreakGlassTerms | None = None,
 ) -> Consortium:
     """Deploy if needed and admit the demo organisations and staff once per deployment, each
     publishing its envelope key in the organisation directory; record the doctors' registrations,
@@ -187,6 +190,7 @@ def seed_demo(
         prescription_validity=prescription_validity,
         confirmations=confirmations,
         min_internet_practice_years=min_internet_practice_years,
+        break_glass=break_glass,
     )
     keys = _keys_dir(data_dir)
     consortium = _recorded(path, deployment.address("Membership"))

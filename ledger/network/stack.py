@@ -143,6 +143,7 @@ def running_stack(settings: Settings, only: Iterable[str] | None = None) -> Iter
             prescription_validity=validity,
             follow_up_window_s=settings.demo_follow_up_window_days * 86_400,
             min_internet_practice_years=settings.min_internet_practice_years,
+            break_glass=deploy.BreakGlassTerms.from_settings(settings),
         )
         wanted = set(only) if only is not None else None
         nodes: dict[str, OrgNode] = {}

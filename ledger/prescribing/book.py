@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -94,6 +96,7 @@ class PrescriptionBook:
         max_payload_bytes: int,
         signing_window_s: int = 600,
         online_min_age_without_guardian: int,
+        supervisors: Callable[[], Mapping[str, X25519PublicKey]] | None = None,
     ) -> None:
         self._chain = chain
         self._store = store
@@ -107,6 +110,7 @@ class PrescriptionBook:
         self._max_payload_bytes = max_payload_bytes
         self._signing_window_s = signing_window_s
         self._online_min_age = online_min_age_without_guardian
+        self._supervisors = supervisors
         self._registry = chain.contract("PrescriptionRegistry")
         self._practice = chain.contract("PracticeRegistry")
         self._drafts = Drafts()
@@ -171,6 +175,8 @@ class PrescriptionBook:
         recipients = {
             self._org.address: self._org_key.public_key(),
             patient: enrolment.encryption_key,
+            # Reported as issued to the supervising regulators (2022 rules; docs/rules.md).
+            **(self._supervisors() if self._supervisors else {}),
         }
         sealed = seal_payload(
             payload, context_id=prescription_id, version=REQUEST_VERSION, recipients=recipients

@@ -257,6 +257,22 @@ COVERED_ELSEWHERE |= {"POST /v1/patients/{pseudonym}/erasure": "tests/api/test_r
 COVERED_ELSEWHERE |= {"GET /v1/directory": "tests/api/test_directory.py"}
 #: Who should hold a CID: any member asks, nobody else (four real nodes and gateways).
 COVERED_ELSEWHERE |= {"GET /v1/content/{cid}": "tests/network/test_replication.py"}
+#: The regulator's alerts: its staff on its own gateway, nobody else (a rules engine of their own).
+COVERED_ELSEWHERE |= {
+    route: "tests/api/test_alerts.py" for route in ("GET /v1/alerts", "GET /v1/alerts/{alert_id}")
+}
+#: Break-glass: declared at the doctor's hospital, read at the holder's, reviewed at either the
+#: holder's or the regulator's; each refusal by role and gateway, with the positive path.
+COVERED_ELSEWHERE |= {
+    route: "tests/api/test_break_glass.py"
+    for route in (
+        "GET /v1/break-glass/reasons",
+        "POST /v1/break-glass",
+        "GET /v1/break-glass",
+        "GET /v1/break-glass/{access_id}",
+        "POST /v1/break-glass/{access_id}/review",
+    )
+}
 #: Bulk writes and their receipts.
 COVERED_ELSEWHERE |= {
     route: "tests/api/test_bulk.py"
