@@ -1,5 +1,6 @@
 """Patient consent and what it opens: the EIP-712 grants a pseudonym signs, the gateway's patient
-directory, role-shaped views of FHIR payloads (data segmentation), and the patient's wallet."""
+directory, role-shaped views of FHIR payloads (data segmentation), and the patient's wallet; and
+break-glass, the emergency read without consent, declared on chain and reviewed."""
 
 from __future__ import annotations
 
@@ -10,6 +11,16 @@ from ledger._exports import lazy_exports
 __getattr__, __all__ = lazy_exports(__name__, __file__)
 
 if TYPE_CHECKING:
+    from ledger.consent.break_glass import (
+        BreakGlassAccess as BreakGlassAccess,
+        BreakGlassDesk as BreakGlassDesk,
+        BreakGlassStatus as BreakGlassStatus,
+    )
+    from ledger.consent.emergency import (
+        Reason as Reason,
+        is_break_glass as is_break_glass,
+        load_reasons as load_reasons,
+    )
     from ledger.consent.grants import (
         ConsentDomain as ConsentDomain,
         Grant as Grant,
