@@ -1,5 +1,6 @@
 """Patient consent and what it opens: the EIP-712 grants a pseudonym signs, the gateway's patient
-directory, role-shaped views of FHIR payloads (data segmentation), and the patient's wallet."""
+directory, role-shaped views of FHIR payloads (data segmentation), and the patient's wallet; and
+break-glass, the emergency read without consent, declared on chain and reviewed."""
 
 from __future__ import annotations
 
@@ -14,6 +15,16 @@ if TYPE_CHECKING:
         AgentKind as AgentKind,
         sign_appointment as sign_appointment,
         sign_appointment_revocation as sign_appointment_revocation,
+    )
+    from ledger.consent.break_glass import (
+        BreakGlassAccess as BreakGlassAccess,
+        BreakGlassDesk as BreakGlassDesk,
+        BreakGlassStatus as BreakGlassStatus,
+    )
+    from ledger.consent.emergency import (
+        Reason as Reason,
+        is_break_glass as is_break_glass,
+        load_reasons as load_reasons,
     )
     from ledger.consent.grants import (
         ConsentDomain as ConsentDomain,
