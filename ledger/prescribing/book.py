@@ -16,7 +16,6 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,10 +24,9 @@ from eth_account.signers.local import LocalAccount
 
 from ledger.chain.connection import Chain
 from ledger.chain.directory import OrgDirectory
-from ledger.consent.minors import require_guardian_if_young
 from ledger.consent.patients import PatientDirectory
 from ledger.crypto import envelope
-from ledger.errors import ContractRevert, DecryptionFailed
+from ledger.errors import ContractRevert
 from ledger.gateway.auth import AuthError
 from ledger.payload import parse_payload
 from ledger.prescribing import (
@@ -38,7 +36,6 @@ from ledger.prescribing import (
     pre_review,
 )
 from ledger.prescribing.drafts import Draft, Drafts
-from ledger.prescribing.follow_up import check_follow_up
 from ledger.prescribing.onchain import (
     DispenseInfo,
     IssueReceipt,
@@ -50,6 +47,7 @@ from ledger.prescribing.onchain import (
     parse_prescription,
     parse_review,
 )
+from ledger.prescribing.patient_checks import check_patient
 from ledger.prescribing.signature import (
     IssuanceMismatch,
     PrescriptionDomain,
@@ -152,17 +150,17 @@ class PrescriptionBook:
             )
         record = follow_up_record or _ZERO32
         self._chain.call(self._registry.functions.checkFollowUp(self._org.address, patient, record))
-        if follow_up_record is not None:
-            self._check_diagnosis(follow_up_record, patient)
-        if online:  # a young child only with a guardian (ledger.consent.minors)
-            known = [
-                self._own_first_version(follow_up_record, patient) if follow_up_record else None
-            ]
-            contents = [payload.resource, *(c for c in known if c)]
-            at, min_age = datetime.now(UTC), self._online_min_age
-            require_guardian_if_young(
-                self._chain, patient, contents, at=at, zone=self._zone, min_age=min_age
-            )
+        check_patient(
+            self._chain,
+            self._records,
+            str(self._org.address),
+            resource=payload.resource,
+            patient=patient,
+            follow_up_record=follow_up_record,
+            online=online,
+            zone=self._zone,
+            min_age=self._online_min_age,
+        )
         result = pre_review(
             payload.resource,
             online=online,
@@ -392,23 +390,3 @@ class PrescriptionBook:
     def _check_utc_offset(self) -> None:
         offset = self._chain.call(self._registry.functions.utcOffset(self._org.address))
         check_utc_offset(int(offset), self._zone, self._org.address)
-
-    def _check_diagnosis(self, record_id: bytes, patient: str) -> None:
-        """What the chain cannot see: the follow-up record is a diagnosis. Checked only when the
-        record is this hospital's and the patient's; otherwise the contract names the mismatch."""
-        resource = self._own_first_version(record_id, patient)
-        if resource is not None:
-            check_follow_up(record_id, resource)
-
-    def _own_first_version(self, record_id: bytes, patient: str) -> dict[str, Any] | None:
-        """Version 1 of ``record_id`` if it is this hospital's record of ``patient``, else None."""
-        try:
-            first = self._records.onchain(record_id, 1)
-        except ContractRevert:
-            return None
-        if str(first.hospital) != str(self._org.address) or first.patient != patient:
-            return None
-        try:
-            return self._records.read(record_id, 1).resource
-        except DecryptionFailed:
-            return None
