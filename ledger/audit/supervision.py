@@ -35,6 +35,11 @@ from ledger.errors import (
     StoreError,
 )
 from ledger.payload import parse_payload
+from ledger.prescribing.signature import (
+    prescriber_commitment,
+    prescriber_salt,
+    recover_prescriber,
+)
 from ledger.store import ContentStore, cid_from_bytes
 
 __all__ = ["WATCHED", "Supervisor"]
@@ -178,10 +183,15 @@ class Supervisor:
 
     def _on_PrescriptionIssued(self, args: Any, at: int, evidence: Evidence) -> None:
         pid = "0x" + bytes(args["prescriptionId"]).hex()
+        institution = str(args["institution"])
+        prescriber = self._prescriber(evidence["tx"], institution)
+        if prescriber is not None:  # how the regulator knows it, beside the transaction
+            evidence = {**evidence, "prescriber": prescriber, "prescriber_from": "signature"}
         fact = {
             "prescription_id": pid,
-            "institution": str(args["institution"]),
-            "prescriber": str(args["prescriber"]) if "prescriber" in args else None,
+            "institution": institution,
+            "prescriber": prescriber,
+            "prescriber_commitment": "0x" + bytes(args["prescriberCommitment"]).hex(),
             "online": bool(args["online"]),
             "cid": bytes(args["cid"]).hex(),
             "at": at,
@@ -189,6 +199,15 @@ class Supervisor:
         self.checks.prescription_issued(fact, evidence)
         # Opened after this span commits: a fetch may wait the node's timeout.
         self.alerts.defer(pid, {"fact": fact, "evidence": evidence}, retry_s=0)
+
+    def _prescriber(self, tx: str, institution: str) -> str | None:
+        """The doctor whose EIP-712 signature the issuing transaction carries, recovered from its
+        calldata as any node operator can (the chain checked that signature and that its signer
+        may prescribe at ``institution``); None if the transaction is no direct call of
+        issuePrescription (then the regulator's copy of the MedicationRequest names them)."""
+        transaction = self.chain.w3.eth.get_transaction(tx)  # type: ignore[arg-type]
+        registry = self.chain.contract("PrescriptionRegistry")
+        return recover_prescriber(registry, transaction, institution)
 
     def _on_PracticeRegistrationRecorded(self, args: Any, at: int, evidence: Evidence) -> None:
         del evidence
@@ -259,22 +278,43 @@ class Supervisor:
         for key, data, _attempts in self.alerts.due():
             fact, evidence = data["fact"], data["evidence"]
             try:
-                resource = self._open(fact)
+                resource, salt = self._open(fact)
             except StoreError as exc:  # no node had it yet: asked again later, less often
                 log.info("prescription %s not read yet: %s", key, exc)
                 self.alerts.defer(key, data, retry_s=self.retry_s)
                 continue
             with self.alerts.transaction():
+                if fact.get("prescriber") is None and salt is not None:
+                    self._prescriber_from_copy(fact, evidence, salt)
                 self.checks.prescription_read(fact, resource, evidence)
                 self.alerts.undefer(key)
 
-    def _open(self, fact: dict[str, Any]) -> dict[str, Any] | None:
-        """The MedicationRequest from the copy sealed for this regulator; None if there is none
-        (or it does not open, or is not one)."""
+    def _prescriber_from_copy(self, fact: dict[str, Any], evidence: Evidence, salt: bytes) -> None:
+        """A prescription whose signer the transaction did not give up (issued through another
+        contract): the regulator's copy holds the salt the prescriber commitment is opened with,
+        tried on each doctor the chain has registered or filed; the found one is checked as at
+        issue, with the commitment as its evidence."""
+        opening = prescriber_salt(salt)
+        known = {
+            str(f["doctor"])
+            for kind in ("registration", "filing")
+            for f in self.alerts.facts(kind)
+            if "doctor" in f
+        }
+        for doctor in sorted(known):
+            if "0x" + prescriber_commitment(doctor, opening).hex() == fact["prescriber_commitment"]:
+                fact["prescriber"] = doctor
+                evidence.update(prescriber=doctor, prescriber_from="regulator_copy")
+                self.checks.prescription_issued(fact, evidence)
+                return
+
+    def _open(self, fact: dict[str, Any]) -> tuple[dict[str, Any] | None, bytes | None]:
+        """The MedicationRequest from the copy sealed for this regulator and its salt; None for
+        either if there is none (or it does not open, or is not one)."""
         try:
             cid = cid_from_bytes(bytes.fromhex(fact["cid"]))
         except (ValueError, LedgerError):
-            return None
+            return None, None
         blob = self.store.get(cid)
         try:
             plaintext = open_envelope(
@@ -284,15 +324,20 @@ class Supervisor:
                 record_id=bytes.fromhex(fact["prescription_id"][2:]),
                 version=_REQUEST_VERSION,
             )
+            body = json.loads(plaintext)
             # Validated as the issuing gateway validates it: a hospital sealing its own plaintext
             # past its gateway may put anything there, and the checks read only FHIR.
-            raw = json.dumps(json.loads(plaintext)["resource"]).encode()
+            raw = json.dumps(body["resource"]).encode()
             payload = parse_payload(
                 raw, max_bytes=len(raw), allowed_types=frozenset({"MedicationRequest"})
             )
         except (CryptoError, PayloadError, ValueError, KeyError, TypeError):
-            return None
-        return dict(payload.resource)
+            return None, None
+        try:
+            salt: bytes | None = bytes.fromhex(str(body["salt"])[2:])
+        except (KeyError, TypeError, ValueError):
+            salt = None
+        return dict(payload.resource), salt
 
     # -- the consortium's access trail ----------------------------------------------------------
 

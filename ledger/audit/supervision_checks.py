@@ -74,7 +74,7 @@ class Checks:
         """A PrescriptionIssued event: the prescriber's rate, and the filing it was issued under."""
         pid, at, prescriber = fact["prescription_id"], int(fact["at"]), fact.get("prescriber")
         institution = str(fact["institution"])
-        if prescriber is None:  # the chain no longer names the prescriber in the clear
+        if prescriber is None:  # not recovered from the transaction: perhaps from the copy, later
             return
         self.store.put_fact("rx", pid, prescriber, at, {**fact, "evidence": evidence})
         for rule in self.rules.of("prescriber_rate"):
@@ -169,7 +169,11 @@ class Checks:
 
     def registration(self, doctor: str, institution: str, at: int) -> None:
         self.store.put_fact(
-            "registration", doctor.lower(), doctor, at, {"institution": institution}
+            "registration",
+            doctor.lower(),
+            doctor,
+            at,
+            {"doctor": doctor, "institution": institution},
         )
 
     def filing(self, fact: Mapping[str, Any], evidence: Evidence) -> None:

@@ -29,6 +29,7 @@ from tests.api.test_claims import body, care, pay, submit
 from tests.api.test_consent import grant, relay
 from tests.api.test_practice import decide, file
 from tests.api.test_prescriptions import MEDICATION_REQUEST, diagnosis_record, issue, refused
+from tests.contracts.prescribe_signing import as_tuple, signed_fields
 from tests.contracts.raw_tx import send_raw
 from tests.world import Patient, World, anchor, enrol_patient, fhir, private_world
 
@@ -204,22 +205,26 @@ def test_a_prescription_within_the_limits_raises_nothing(
 def _issue_past_the_gateway(
     world: World, patient: Patient, pid: bytes, envelope: bytes
 ) -> tuple[str, str]:
-    """Hospital A's own key issues ``pid`` by raw transaction, naming its doctor, with
+    """Hospital A's own key relays ``pid`` by raw transaction, under its doctor's real EIP-712
+    signature of the issuance (a doctor colluding, or whose key the hospital holds), with
     ``envelope`` as the content: (prescription id, transaction hash). The chain accepts it: the
-    doctor may prescribe, and the follow-up record is the patient's at A."""
+    signer may prescribe at A, and the follow-up record is the patient's at A."""
     record = diagnosis_record(world, patient)
     hostile = world.consortium.account(world.consortium.orgs["hospital-a"].key_file)
     cid = world.gateways["hospital-a"].gateway.store.put(envelope)
     registry = world.gateways["hospital-a"].gateway.chain.contract("PrescriptionRegistry")
-    issuance = (
-        secrets.token_bytes(32),
-        cid_to_bytes(cid),
-        patient.pseudonym.address,
-        world.staff("hospital-a", "doctor").address,
-        True,
-        bytes.fromhex(record[2:]),
+    fields = signed_fields(
+        registry,
+        world.staff("hospital-a", "doctor"),
+        pid,
+        hostile.address,
+        commitment=secrets.token_bytes(32),
+        cid=cid_to_bytes(cid),
+        patient=patient.pseudonym.address,
+        online=True,
+        record=bytes.fromhex(record[2:]),
     )
-    receipt = send_raw(world.w3, hostile, registry, "issuePrescription", pid, issuance)
+    receipt = send_raw(world.w3, hostile, registry, "issuePrescription", pid, as_tuple(fields))
     assert receipt["status"] == 1
     return "0x" + pid.hex(), receipt["transactionHash"].to_0x_hex()
 
@@ -235,6 +240,13 @@ def test_a_hostile_hospital_issuing_past_its_gateway_is_caught_unreported(
     (alert,) = _about(supervised.alerts("rx-unreported"), prescriptionId=pid)
     assert alert.severity == "high"
     assert alert.evidence[0]["tx"] == tx
+    # Who signed it, recovered from the transaction's calldata: the alert is about the doctor.
+    doctor = world.staff("hospital-a", "doctor").address
+    assert (alert.evidence[0]["prescriber"], alert.evidence[0]["prescriber_from"]) == (
+        doctor,
+        "signature",
+    )
+    assert alert.subject == doctor.lower()
     assert _about(supervised.alerts("rx-qty"), prescriptionId=pid) == []
 
 
