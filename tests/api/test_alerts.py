@@ -250,6 +250,42 @@ def test_a_hostile_hospital_issuing_past_its_gateway_is_caught_unreported(
     assert _about(supervised.alerts("rx-qty"), prescriptionId=pid) == []
 
 
+def test_a_signature_not_in_the_calldata_is_found_from_the_regulators_copy(
+    supervised: Supervised, patient: Patient
+) -> None:
+    """Issued through some other contract, the issuing transaction does not give up its signer:
+    the regulator opens the prescriber commitment with the salt in its own copy, trying each
+    doctor the chain has registered, and finds the one who prescribed."""
+    world = supervised.world
+    supervisor = supervised.supervisor
+    receipt = issue(world, patient, record=diagnosis_record(world, patient))
+    supervisor.run_once()
+    stored = supervisor.alerts.fact("rx", receipt["prescription_id"])
+    assert stored is not None
+    fact = {k: v for k, v in stored.items() if k != "evidence"}
+    doctor = world.staff("hospital-a", "doctor").address
+    assert stored["evidence"]["prescriber"] == fact["prescriber"] == doctor
+    fact["prescriber"] = None  # as if nothing was recovered from the transaction
+    evidence = {"tx": receipt["transaction"]}
+    resource, salt = supervisor._open(fact)
+    assert resource is not None
+    assert salt is not None
+    with supervisor.alerts.transaction():
+        supervisor._prescriber_from_copy(fact, evidence, salt)
+    assert fact["prescriber"] == doctor
+    assert evidence == {
+        "tx": receipt["transaction"],
+        "prescriber": doctor,
+        "prescriber_from": "regulator_copy",
+    }
+    # A salt that is not the prescription's opens the commitment to no one.
+    fact["prescriber"], evidence = None, {}
+    with supervisor.alerts.transaction():
+        supervisor._prescriber_from_copy(fact, evidence, secrets.token_bytes(32))
+    assert fact["prescriber"] is None
+    assert evidence == {}
+
+
 def test_a_regulator_copy_that_is_no_medication_request_is_unreported_and_stops_nothing(
     supervised: Supervised, patient: Patient
 ) -> None:
