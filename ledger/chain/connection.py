@@ -6,6 +6,7 @@ Built from settings and passed in through constructors; there is no global conne
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -157,6 +158,18 @@ class Chain:
             raise ChainUnavailable(str(exc)) from exc
         except Web3RPCError as exc:
             raise ChainUnavailable(f"the node could not answer: {exc}") from exc
+
+    def now(self) -> int:
+        """The later of this machine's clock and the latest block's time: what the next block's
+        ``block.timestamp`` will be at least, so a deadline or a window asked of the chain in
+        advance holds when a lagging clock or a chain whose time was moved meets it."""
+        try:
+            latest = int(self.w3.eth.get_block("latest")["timestamp"])
+        except (requests.RequestException, OSError) as exc:
+            raise ChainUnavailable(str(exc)) from exc
+        except Web3RPCError as exc:
+            raise ChainUnavailable(f"the node could not answer: {exc}") from exc
+        return max(int(time.time()), latest)
 
     def preflight(self, fn: ContractFunction) -> None:
         """Run ``fn`` as a call from the sender, so a doomed write fails before anything is stored.

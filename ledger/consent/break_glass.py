@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
@@ -152,8 +151,7 @@ class BreakGlassDesk:
     def now(self) -> int:
         """The later of this machine's clock and the chain's latest block: neither a gateway whose
         clock lags nor an idle chain keeps a declaration open past its window."""
-        latest = int(self._chain.w3.eth.get_block("latest")["timestamp"])
-        return max(int(time.time()), latest)
+        return self._chain.now()
 
     def _access(self, access_id: bytes, raw: Any, at: int) -> BreakGlassAccess:
         org, doctor, holder, record_id, reason, declared_at, expires_at = raw

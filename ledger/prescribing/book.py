@@ -140,7 +140,7 @@ class PrescriptionBook:
         self._check_utc_offset()
         # Who may prescribe for whom is asked of the chain first, as the contract will at issue:
         # a doctor without the right, or a patient who is no follow-up, learns nothing clinical.
-        now = int(time.time())
+        now = self._chain.now()  # the contract checks at block.timestamp, and the deadline too
         if not self._chain.call(
             self._practice.functions.canPrescribe(prescriber, self._org.address, now)
         ):

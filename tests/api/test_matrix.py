@@ -273,6 +273,16 @@ COVERED_ELSEWHERE |= {
         "POST /v1/break-glass/{access_id}/review",
     )
 }
+#: Guardians' and proxies' appointments: signed by the patient, relayed by a member, listed by the
+#: patient or the agent; a forged one refused (a real chain and gateway of the session world).
+COVERED_ELSEWHERE |= {
+    route: "tests/api/test_guardians.py"
+    for route in (
+        "GET /v1/consents/appointments",
+        "POST /v1/consents/appointments",
+        "POST /v1/consents/appointments/revocations",
+    )
+}
 #: Bulk writes and their receipts.
 COVERED_ELSEWHERE |= {
     route: "tests/api/test_bulk.py"
