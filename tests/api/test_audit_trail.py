@@ -9,6 +9,7 @@ import contextlib
 import itertools
 import json
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -226,8 +227,22 @@ def test_a_path_with_whitespace_is_logged_as_an_action_without_any(accessed: Con
     # An outsider's unrouted path is logged as sent; decoded, its whitespace would make an entry
     # that every regulator refuses, and with it the honest batch it is sealed in.
     served = accessed.world.gateways["regulator"]
+    log = served.gateway.access_log
+    before = max((e.seq for e in log.entries(after_seq=0, limit=10**6)), default=0)
     httpx.get(served.url + "/v1/no%20such%09route", timeout=30)
-    (logged,) = served.gateway.access_log.entries(after_seq=0, limit=10**6)[-1:]
+    # The entry is written once the response has gone (api/audit.py), so the client may read
+    # the log before it is there; other requests to this gateway may be logged around it.
+    deadline = time.monotonic() + 10
+    while True:
+        found = [
+            e
+            for e in log.entries(after_seq=before, limit=10**6)
+            if e.entry.action.startswith("GET /v1/no")
+        ]
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    (logged,) = found
     assert logged.entry.action == "GET /v1/no%20such%09route"
 
 

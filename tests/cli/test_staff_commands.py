@@ -12,7 +12,7 @@ import pytest
 
 from ledger.cli.app import EXIT_ERROR, EXIT_OK, main
 from ledger.crypto.keys import new_key_file
-from tests.api.test_practice import register, register_staff
+from tests.api.test_practice import now, register, register_staff
 from tests.api.test_prescriptions import MEDICATION_REQUEST, diagnosis_record, dispense_body
 from tests.world import Patient, World
 
@@ -60,7 +60,11 @@ def test_filing_to_one_dispense_through_the_cli(
     clerk = as_staff(world, "hospital-a", "clerk", capsys)
     regulator = as_staff(world, "regulator", "auditor", capsys)
 
-    code, filed = clerk("practice", "file", "--doctor", doctor.address, "--days", "30")
+    # From the chain's time, which other tests of the session may have moved ahead of the clock.
+    start = str(now(world) - 60)
+    code, filed = clerk(
+        "practice", "file", "--doctor", doctor.address, "--start", start, "--days", "30"
+    )
     assert (code, filed["status"]) == (EXIT_OK, "pending")
     code, approved = regulator("practice", "approve", filed["filing_id"])
     assert (code, approved["status"]) == (EXIT_OK, "approved")
