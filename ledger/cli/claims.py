@@ -8,28 +8,15 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ledger.cli._client import signed_client as _client
 from ledger.errors import LedgerError
 
 if TYPE_CHECKING:
-    from ledger.gateway.client import GatewayClient
     from ledger.settings import Settings
 
 __all__ = ["add_claims"]
 
 EXIT_OK = 0
-
-
-def _client(args: argparse.Namespace) -> GatewayClient:
-    from eth_account import Account
-
-    from ledger.cli._prompt import passphrase
-    from ledger.crypto.keys import load_key
-    from ledger.gateway.client import GatewayClient, fetch_domain
-
-    account = Account.from_key(
-        load_key(Path(args.key), passphrase(args.passphrase_env, confirm=False))
-    )
-    return GatewayClient(args.gateway, account, fetch_domain(args.gateway), timeout=60)
 
 
 def _print(value: Any) -> int:
