@@ -35,13 +35,17 @@
 //  9. Not a bug, a policy this network does not want: transactions relayed by peers must pay at
 //     least 0.1 gwei (a constant), so a gas-free transaction stays with the node it was sent to
 //     and waits for that signer's turn. Besu consortia set min-gas-price=0; so do we.
+// 10. It seals with no peers. A block sealed before the signer peered is never relayed, and the sync
+//     fetches only heights past its own, never a sibling at the same height: three signers that
+//     each sealed block 1 before peering stayed on three forks (each may not extend its own block).
 // The fixes, as geth behaves: relay a valid new block whole to every peer that lacks it, with its
 // total difficulty; record a peer's head and total difficulty from each NewBlock it sends; and
 // estimate gas in a pending block with Clique's extraData, answering a revert as eth_call does;
 // give the EVM the block library's own Clique signer recovery, and the miner's draft block an
 // unsigned Clique extraData (the seal it signs at the end replaces it, as before); and answer
 // null for a receipt whose block is not stored yet; keep one assembly timer, the latest asked for;
-// let a failed block assembly be retried instead of stopping the client; and drop from the pool
+// let a failed block assembly be retried instead of stopping the client; seal only with a peer
+// (a restarted signer syncs first, as geth's does); and drop from the pool
 // the transactions whose nonce the chain has passed before choosing a block's transactions.
 // Nothing else in the client changes; consensus rules (EIP-225) are the client's own.
 
@@ -81,6 +85,20 @@ const {
   hexToBytes,
 } = await import('@ethereumjs/util')
 const { BlockBuilder, runTx } = await import('@ethereumjs/vm')
+
+// Our own flags, taken out of argv before the client parses it.
+function takeFlag(name, fallback) {
+  const at = process.argv.findIndex((a) => a === name || a.startsWith(`${name}=`))
+  if (at < 0) return fallback
+  const [arg] = process.argv.splice(at, 1)
+  const raw = arg.includes('=') ? arg.split('=')[1] : process.argv.splice(at, 1)[0]
+  const value = Number.parseInt(raw, 10)
+  if (!Number.isInteger(value) || value < 0) {
+    console.error(`clique_node.mjs: ${name} takes a whole number, not ${raw}`)
+    process.exit(2)
+  }
+  return value
+}
 
 const CLIQUE_EXTRA_BYTES = 32 + 65 // vanity + seal, no signer list off epoch blocks
 
@@ -165,8 +183,18 @@ Miner.prototype.queueNextAssembly = async function (timeout) {
 }
 
 // Fix 7: an assembly that fails is logged and tried again shortly, as geth's worker does.
+// Fix 10: no sealing without a peer. A block sealed before its signer has peered is never relayed
+// (fix 1 relays a block when it is new), and the client's sync only fetches heights past its own:
+// a sibling at the same height is never fetched. Three signers that each sealed block 1 before
+// peering sat on three forks for good, each unable to extend its own block (EIP-225's recent-signer
+// rule). A restarted signer likewise syncs before it seals. `--sealWithPeers N` (ours, default 1).
+const SEAL_WITH_PEERS = takeFlag('--sealWithPeers', 1)
 const assembleBlock = Miner.prototype.assembleBlock
 Miner.prototype.assembleBlock = async function () {
+  if (this.service.pool.size < SEAL_WITH_PEERS) {
+    void this.queueNextAssembly(250)
+    return
+  }
   try {
     return await assembleBlock.call(this)
   } catch (error) {

@@ -136,8 +136,23 @@ class LocalNetwork:
                 return False
             return len({n.block_hash(target) for n in running}) == 1
 
-        self._wait(agreed, timeout_s, f"the nodes did not agree on block {target}")
+        try:
+            self._wait(agreed, timeout_s, f"the nodes did not agree on block {target}")
+        except ChainUnavailable as exc:
+            raise ChainUnavailable(f"{exc}; heads: {self._heads(running)}") from exc
         return target
+
+    @staticmethod
+    def _heads(nodes: list[CliqueNode]) -> str:
+        """Each node's head, for a failure message: what a stalled or forked network looks like."""
+        heads = []
+        for node in nodes:
+            try:
+                number = node.block_number()
+                heads.append(f"{node.name} #{number} {node.block_hash(number)} peers={node.peer_count()}")
+            except ChainUnavailable as exc:
+                heads.append(f"{node.name} unavailable ({exc})")
+        return ", ".join(heads)
 
     @staticmethod
     def _wait(check: Any, timeout_s: float, failure: str) -> None:
