@@ -4,6 +4,11 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP_PY   := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
+# The browser console (console/): its own npm project, built by Vite into console/dist, which every
+# gateway serves at /console/ (and /docs from its swagger assets).
+STAMP_CONSOLE := console/node_modules/.installed
+CONSOLE_DIST  := console/dist/index.html
+CONSOLE_SRC   := $(shell find console/src console/index.html console/vite.config.ts console/tsconfig.json -type f 2>/dev/null)
 # Slither has its own venv: slither-analyzer pins web3 below the project's web3 8.
 SLITHER_VENV  := .venv-slither
 STAMP_SLITHER := $(SLITHER_VENV)/.installed
@@ -12,7 +17,7 @@ PYTEST_ARGS ?=
 # PYTEST_WORKERS=0 runs the suite in one process, as before.
 PYTEST_WORKERS ?= 2
 
-.PHONY: help deps run demo test checks lint format typecheck compile check-artifacts slither fuzz lock clean \
+.PHONY: help deps console console-check browser run demo test checks lint format typecheck compile check-artifacts slither fuzz lock clean \
 	bench bench-quick network-up network-down network-status test-network besu-config
 
 help:
@@ -26,7 +31,7 @@ help:
 	@echo "make fuzz   - the security battery at full size: long state-machine runs, 10,000+ hostile API requests"
 	@echo "make lint | format | typecheck | compile | check-artifacts | slither | lock | clean"
 
-deps: $(STAMP_PY) $(STAMP_NODE)
+deps: $(STAMP_PY) $(STAMP_NODE) $(CONSOLE_DIST)
 
 $(STAMP_PY): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -37,6 +42,28 @@ $(STAMP_PY): requirements.lock pyproject.toml
 $(STAMP_NODE): package-lock.json package.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+$(STAMP_CONSOLE): console/package-lock.json console/package.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CONSOLE_DIST): $(STAMP_CONSOLE) $(CONSOLE_SRC)
+	cd console && npx tsc --noEmit && npx vite build --logLevel warn
+
+console: $(CONSOLE_DIST)
+
+# The console's own checks: types and its unit tests (the browser crypto against known answers).
+console-check: $(STAMP_CONSOLE)
+	cd console && npx tsc --noEmit && npx vitest run --reporter=dot
+
+# Debian's Chromium for the journeys (tests/console/), and a Chinese font for their screenshots (a
+# phone has its own; this machine has none), as root; nothing if both are there already.
+BROWSER_PKGS := chromium fonts-wqy-microhei
+browser:
+	@{ command -v chromium && [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; } >/dev/null 2>&1 || { \
+	  [ "$$(id -u)" = 0 ] || { echo "make browser: run as root, or apt-get install $(BROWSER_PKGS)" >&2; exit 1; }; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PKGS) >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PKGS) >/dev/null; }; }
 
 compile: $(STAMP_NODE)
 	node scripts/compile.mjs
@@ -77,7 +104,7 @@ typecheck: $(STAMP_PY)
 # The static checks (slither alone takes minutes, its venv's install more in a fresh clone) run
 # beside the tests, which spend much of their time waiting on blocks and peers: their output is
 # printed when they end, pytest's closing line stays last, and either failing fails the target.
-test: deps
+test: deps browser
 	@log=$$(mktemp); \
 	{ $(MAKE) --no-print-directory checks >$$log 2>&1; rc=$$?; \
 	  printf '\n--- lint, typecheck, check-artifacts, slither (exit %s):\n' $$rc; cat $$log; \
@@ -87,7 +114,7 @@ test: deps
 	if [ $$checked -ne 0 ]; then echo "make test: the static checks failed (output above)"; fi; \
 	[ $$tests -eq 0 ] && [ $$checked -eq 0 ]
 
-checks: lint typecheck check-artifacts slither
+checks: lint typecheck check-artifacts slither console-check
 
 # Batch anchoring against the per-record baseline in one run (bench/anchor_scale.py): the full
 # run adds the growth curve to 1,000,000 records and writes BENCHMARKS.md and bench/growth.png

@@ -33,6 +33,7 @@ _UNTRACED = (
     "/v1/consents/domain",
     "/v1/claims/domain",
     "/v1/health",
+    "/v1/console/config",
     "/docs",
     "/openapi.json",
     "/redoc",

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
-from api import problems
+from api import console, problems
 from api.audit import AccessTraceMiddleware, periodic_sealer
 from api.body_limit import BodyLimit
 from api.deps import known_query_only
@@ -49,6 +49,7 @@ def create_app(gateway: Gateway) -> FastAPI:
             "see docs/authentication.md."
         ),
         dependencies=[Depends(known_query_only)],
+        docs_url=None,  # api/console.py serves /docs from local assets, not a CDN
     )
     app.add_middleware(BodyLimit, limit=gateway.settings.max_payload_bytes)
     app.state.gateway = gateway
@@ -62,6 +63,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.include_router(appointments.router)
     app.include_router(alerts.router)
     app.include_router(break_glass.router)
+    console.install(app, gateway.settings.console_dir)
     _complete_openapi(app)
     return app
 

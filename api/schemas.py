@@ -37,6 +37,22 @@ class DomainPublic(_Model):
     salt: str  # the gateway's organisation address, left-padded: binds a signature to this gateway
 
 
+class ConsoleConfigPublic(_Model):
+    organisation: str
+    kind: str  # hospital | insurer | pharmacy | regulator
+    chain_id: int
+    time_zone: str  # IANA name, e.g. Asia/Shanghai
+    utc_offset_minutes: int  # the zone's offset now, e.g. 480
+    languages: list[str]
+    default_language: str
+
+
+class ConsoleStaffPublic(_Model):
+    address: str
+    organisation: str
+    role: str  # a role name, e.g. PHARMACIST_ROLE
+
+
 class HealthPublic(_Model):
     status: str
     organisation: str

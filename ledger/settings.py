@@ -182,6 +182,11 @@ class Settings(BaseSettings):
     supervision_retry_s: float = Field(default=30.0, gt=0)
     supervision_db_path: Path | None = None
 
+    # -- the browser console --
+    # The built console (console/dist, `make console`) every gateway serves at /console/, with
+    # Swagger UI's assets for /docs; without a build both answer 503 console.not_built.
+    console_dir: Path = Path(__file__).resolve().parents[1] / "console" / "dist"
+
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -1,8 +1,7 @@
 import { render } from 'preact'
-import { useState } from 'preact/hooks'
+import { App } from './App'
+import { lang, setLang } from './lib/i18n'
+import './styles.css'
 
-function App() {
-  const [n, setN] = useState(0)
-  return <button onClick={() => setN(n + 1)}>{n}</button>
-}
+setLang(lang()) // sets <html lang> to the stored or default language
 render(<App />, document.getElementById('app')!)

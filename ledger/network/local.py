@@ -149,7 +149,9 @@ class LocalNetwork:
         for node in nodes:
             try:
                 number = node.block_number()
-                heads.append(f"{node.name} #{number} {node.block_hash(number)} peers={node.peer_count()}")
+                heads.append(
+                    f"{node.name} #{number} {node.block_hash(number)} peers={node.peer_count()}"
+                )
             except ChainUnavailable as exc:
                 heads.append(f"{node.name} unavailable ({exc})")
         return ", ".join(heads)

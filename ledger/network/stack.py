@@ -172,6 +172,10 @@ def up(settings: Settings) -> None:
             print(f"gateway  {name:<11} {url}  (OpenAPI: {url}/docs)")
         for name, url in running.ipfs_nodes.items():
             print(f"ipfs     {name:<11} {url}  ({running.orgs[name].root / 'ipfs'})")
+        consoles = {"patients": "hospital-a", "regulator": "regulator", "pharmacist": "pharmacy"}
+        for who, name in consoles.items():
+            if name in running.gateways:
+                print(f"console  {who:<11} {running.gateways[name]}/console/")
         print(
             "ready: run `medledger demo` in another terminal; Ctrl-C stops (state is kept)",
             flush=True,

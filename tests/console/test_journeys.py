@@ -1,0 +1,17 @@
+"""The console's journeys in Debian's Chromium against the real stack (issue #15): each runs a
+console/e2e/*.test.mjs script and leaves its screenshots under test-artifacts/console/<name>/."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.console.conftest import ARTIFACTS, Stack, run_journey
+
+
+@pytest.mark.timeout(600)
+def test_the_shell_is_chinese_first_switches_to_english_and_serves_docs_offline(
+    stack: Stack,
+) -> None:
+    run_journey(stack, "shell")
+    shots = sorted(p.name for p in (ARTIFACTS / "shell").glob("*.png"))
+    assert len(shots) == 4, shots
