@@ -7,9 +7,13 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from tests.console.actors import patient, staff
+from tests.console.actors import patient, pharmacy, regulator
 
-COMMANDS: dict[str, Callable[[dict[str, Any]], Any]] = {**patient.COMMANDS, **staff.COMMANDS}
+COMMANDS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    **patient.COMMANDS,
+    **regulator.COMMANDS,
+    **pharmacy.COMMANDS,
+}
 
 
 def main(argv: list[str]) -> int:

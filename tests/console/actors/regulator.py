@@ -1,4 +1,4 @@
-"""Actor commands for the staff journeys (helper-owned)."""
+"""Actor commands for the regulator journeys (helper-owned)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,8 @@
+"""Actor commands for the pharmacy journeys (helper-owned)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+COMMANDS: dict[str, Callable[[dict[str, Any]], Any]] = {}
