@@ -176,6 +176,9 @@ TABLE: dict[str, dict[str, Cell]] = {
     "GET /v1/health": every(OK),
     "GET /v1/consents/domain": every(OK),
     "GET /v1/claims/domain": every(OK),
+    "GET /v1/console/config": every(OK),
+    #: Who a signed key is, for the console's staff sign-in: this organisation's staff only.
+    "GET /v1/console/me": {**WRITERS_ONLY, "a_pharmacist": OK},
     "POST /v1/patients": WRITERS_ONLY,
     "POST /v1/records": WRITERS_ONLY,
     "POST /v1/records/{record_id}/versions": WRITERS_ONLY,
