@@ -1,0 +1,307 @@
+"""The console's crypto (console/src/crypto) and the Python agree, both ways: what the Python made
+opens in the TS modules, and what they signed verifies in the Python and is accepted by the
+contract through a real gateway. The TS half is console/test/crypto/agreement.test.ts, run in Node.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from eth_account import Account
+
+from ledger.consent.agents import (
+    APPOINTMENT_TYPES,
+    REVOKE_APPOINTMENT_TYPES,
+    AgentKind,
+    Appointment,
+)
+from ledger.consent.grants import (
+    GRANT_TYPES,
+    REVOKE_TYPES,
+    ConsentDomain,
+    Grant,
+    Purpose,
+    Scope,
+    ScopeKind,
+)
+from ledger.consent.patients import ENROLMENT_TYPES
+from ledger.crypto import envelope
+from ledger.crypto.keys import PatientKeys, load_key, new_key_file
+from ledger.gateway.auth import SqliteNonceStore, recover_typed_data, verify_request
+from ledger.gateway.client import GatewayError
+from tests.console import crypto_vectors
+from tests.world import World
+
+CONSOLE = Path(__file__).resolve().parents[2] / "console"
+VECTORS = CONSOLE / "test" / "crypto" / "vectors.json"
+#: Full-width Latin (U+FF50...): NFKC, which ethers applies to a string, would make it ASCII;
+#: eth-account hashes the UTF-8 as typed, and so must the page.
+PASSPHRASE = "病历的钥匙 \uff50\uff41\uff53\uff53"
+DAY = 86_400
+
+
+@dataclass(frozen=True)
+class Agreed:
+    """What the Python handed the TS modules, and what they computed and signed with it."""
+
+    given: dict[str, Any]
+    made: dict[str, Any]
+    master: bytes
+    keys: PatientKeys
+    tmp: Path
+
+
+def _run_node(directory: Path) -> None:
+    vitest = CONSOLE / "node_modules" / ".bin" / "vitest"
+    if not vitest.exists():
+        pytest.fail("console/node_modules is missing: `cd console && npm ci` (make deps does it)")
+    done = subprocess.run(
+        [str(vitest), "run", "test/crypto/agreement.test.ts"],
+        cwd=CONSOLE,
+        env={**os.environ, "MEDLEDGER_AGREEMENT": str(directory)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, f"the TS side failed:\n{done.stdout}\n{done.stderr}"
+
+
+@pytest.fixture(scope="module")
+def agreed(world: World, tmp_path_factory: pytest.TempPathFactory) -> Agreed:
+    tmp = tmp_path_factory.mktemp("crypto-agreement")
+    key_file = tmp / "patient.json"
+    new_key_file(key_file, PASSPHRASE, iterations=1024)
+    master = load_key(key_file, PASSPHRASE)
+    keys = PatientKeys(master)
+    hospital = world.org_address("hospital-a")
+    pseudonym = keys.pseudonym(hospital)
+    record_id, version = os.urandom(32), 3
+    sealed = envelope.seal(
+        "出院小结 discharge summary".encode(),
+        record_id=record_id,
+        version=version,
+        recipients={pseudonym.address: keys.encryption_key(hospital).public_key()},
+    )
+    gateway = world.gateways["hospital-a"].gateway
+    given = {
+        "keystore": key_file.read_text(),
+        "passphrase": PASSPHRASE,
+        "hospitals": [hospital, world.org_address("hospital-b")],
+        "gateway_domain": gateway.domain.as_eip712(),
+        "consent_domain": ConsentDomain.of(gateway.chain.deployment).to_wire(),
+        "envelope": {
+            "text": sealed.decode(),
+            "label": pseudonym.address,
+            "record_id": "0x" + record_id.hex(),
+            "version": version,
+        },
+        "grantee": world.org_address("insurer"),
+        "agent": Account.create().address,
+        "expires_at": int(time.time()) + 30 * DAY,
+    }
+    (tmp / "in.json").write_text(json.dumps(given))
+    _run_node(tmp)
+    return Agreed(given, json.loads((tmp / "out.json").read_text()), master, keys, tmp)
+
+
+def _recovered(
+    agreed: Agreed, types: dict[str, Any], primary: str, message: dict[str, Any], signature: str
+) -> str:
+    domain = ConsentDomain.from_wire(agreed.given["consent_domain"])
+    return recover_typed_data(domain.as_eip712(), types, primary, message, signature)
+
+
+def _post(world: World, path: str, signed: dict[str, Any]) -> requests.Response:
+    """Send the exact bytes and headers the page signed, as the page's fetch would."""
+    with requests.Session() as session:
+        session.trust_env = False
+        return session.post(
+            world.gateways["hospital-a"].url + path,
+            data=signed["body"].encode(),
+            headers={**signed["headers"], "Content-Type": "application/json"},
+            timeout=60,
+        )
+
+
+def test_the_page_reads_the_cli_key_file_and_derives_the_same_pseudonyms(agreed: Agreed) -> None:
+    assert agreed.made["master"] == "0x" + agreed.master.hex()
+    for hospital in agreed.given["hospitals"]:
+        assert agreed.made["identities"][hospital] == agreed.keys.public_identity(hospital)
+    a, b = agreed.given["hospitals"]
+    assert agreed.made["identities"][a]["address"] != agreed.made["identities"][b]["address"]
+
+
+def test_an_envelope_sealed_in_python_opens_in_the_page(agreed: Agreed) -> None:
+    assert bytes.fromhex(agreed.made["plaintext"][2:]) == "出院小结 discharge summary".encode()
+
+
+def test_a_keystore_made_in_the_page_opens_with_load_key(agreed: Agreed) -> None:
+    made = agreed.made["keystore"]
+    path = agreed.tmp / "made-in-page.json"
+    path.write_text(made["json"])
+    key = load_key(path, PASSPHRASE)
+    assert "0x" + key.hex() == made["private_key"]
+    assert Account.from_key(key).address == made["address"]
+
+
+def test_what_the_page_signs_recovers_to_the_pseudonym_in_the_pythons_verifiers(
+    agreed: Agreed,
+) -> None:
+    hospital = agreed.given["hospitals"][0]
+    pseudonym = agreed.keys.pseudonym(hospital).address
+    made = agreed.made
+    grant = _grant(made["grant"])
+    assert made["grant_id"] == "0x" + grant.grant_id.hex()
+    assert (
+        _recovered(agreed, GRANT_TYPES, "Grant", grant.message(), made["grant"]["signature"])
+        == pseudonym
+    )
+    revocation = made["revocation"]
+    assert revocation["grant_id"] == made["grant_id"]
+    message = {
+        "grantId": bytes.fromhex(revocation["grant_id"][2:]),
+        "nonce": int(revocation["nonce"]),
+    }
+    assert _recovered(agreed, REVOKE_TYPES, "Revoke", message, revocation["signature"]) == pseudonym
+    wire = made["appointment"]
+    appointment = Appointment(
+        patient=wire["patient"],
+        agent=wire["agent"],
+        kind=AgentKind[wire["kind"].upper()],
+        expires_at=wire["expires_at"],
+        nonce=int(wire["nonce"]),
+    )
+    assert made["appointment_id"] == "0x" + appointment.appointment_id.hex()
+    signature = wire["signature"]
+    assert (
+        _recovered(agreed, APPOINTMENT_TYPES, "Appointment", appointment.message(), signature)
+        == pseudonym
+    )
+    ended = made["appointment_revocation"]
+    message = {"appointmentId": appointment.appointment_id, "nonce": int(ended["nonce"])}
+    assert (
+        _recovered(
+            agreed, REVOKE_APPOINTMENT_TYPES, "RevokeAppointment", message, ended["signature"]
+        )
+        == pseudonym
+    )
+    enrolment = made["enrolment"]
+    message = {
+        "hospital": hospital,
+        "encryptionKey": bytes.fromhex(enrolment["encryption_key"][2:]),
+    }
+    domain = agreed.given["gateway_domain"]
+    assert (
+        recover_typed_data(domain, ENROLMENT_TYPES, "Enrolment", message, enrolment["signature"])
+        == pseudonym
+    )
+
+
+def test_a_request_signed_in_the_page_verifies_as_the_gateway_checks_it(
+    world: World, agreed: Agreed
+) -> None:
+    signed = agreed.made["grant_request"]
+    signer = verify_request(
+        signed["headers"],
+        world.gateways["hospital-a"].gateway.domain,
+        "POST",
+        "/v1/consents",
+        signed["body"].encode(),
+        now=int(time.time()),
+        max_skew_s=300,
+        nonces=SqliteNonceStore(":memory:"),
+    )
+    assert signer == agreed.keys.pseudonym(agreed.given["hospitals"][0]).address
+
+
+@pytest.fixture(scope="module")
+def relayed(world: World, agreed: Agreed) -> dict[str, Any]:
+    """The page's enrolment relayed by the clerk, then its grant sent by the page itself."""
+    with world.as_staff("hospital-a", "clerk") as clerk:
+        enrolled = clerk.post_json("/v1/patients", agreed.made["enrolment"])
+    assert enrolled["pseudonym"] == agreed.made["enrolment"]["pseudonym"]
+    answer = _post(world, "/v1/consents", agreed.made["grant_request"])
+    assert answer.status_code == 201, answer.text
+    receipt: dict[str, Any] = answer.json()
+    return receipt
+
+
+def test_an_enrolment_and_a_grant_signed_in_the_page_are_accepted_by_the_contract(
+    world: World, agreed: Agreed, relayed: dict[str, Any]
+) -> None:
+    assert relayed["grant_id"] == agreed.made["grant_id"]
+    state = _consent(world).functions.grant(bytes.fromhex(agreed.made["grant_id"][2:])).call()
+    patient, scope_kind, purpose, expires_at, revoked, grantee, scope = state
+    wire = agreed.made["grant"]
+    assert (patient, grantee, expires_at, revoked) == (
+        wire["patient"],
+        agreed.given["grantee"],
+        agreed.given["expires_at"],
+        False,
+    )
+    assert (ScopeKind(scope_kind), Purpose(purpose)) == (
+        ScopeKind.HOSPITAL_RECORDS,
+        Purpose.CLAIM_VERIFICATION,
+    )
+    assert "0x" + bytes(scope).hex() == wire["scope"]
+
+
+def test_a_grant_signed_in_the_page_then_altered_is_refused(world: World, agreed: Agreed) -> None:
+    tampered = {**agreed.made["grant"], "expires_at": agreed.made["grant"]["expires_at"] + 1}
+    with world.as_staff("hospital-a", "clerk") as clerk, pytest.raises(GatewayError) as err:
+        clerk.post_json("/v1/consents", tampered)
+    assert (err.value.status, err.value.problem_code) == (403, "consent.signer_not_patient")
+
+
+def test_a_revocation_signed_in_the_page_revokes_the_grant_on_chain(
+    world: World, agreed: Agreed, relayed: dict[str, Any]
+) -> None:
+    answer = _post(world, "/v1/consents/revocations", agreed.made["revocation_request"])
+    assert answer.status_code == 201, answer.text
+    state = _consent(world).functions.grant(bytes.fromhex(relayed["grant_id"][2:])).call()
+    assert state[4] is True
+
+
+def test_the_committed_known_answers_are_still_the_pythons() -> None:
+    """console/test/crypto/vectors.json pins the TS unit tests to the Python's answers."""
+    committed = json.loads(VECTORS.read_text())
+    assert {
+        k: committed[k] for k in crypto_vectors.deterministic()
+    } == crypto_vectors.deterministic()
+    sealed = committed["envelope"]
+    keys = PatientKeys(bytes.fromhex(committed["master"][2:]))
+    opened = envelope.open_envelope(
+        sealed["bytes"].encode(),
+        private_key=keys.encryption_key(sealed["hospital"]),
+        label=sealed["label"],
+        record_id=bytes.fromhex(sealed["record_id"][2:]),
+        version=sealed["version"],
+    )
+    assert opened.decode() == sealed["plaintext"]
+    keystore = committed["keystore"]
+    key = Account.decrypt(keystore["json"], keystore["passphrase"])
+    assert "0x" + bytes(key).hex() == keystore["private_key"]
+
+
+def _consent(world: World) -> Any:
+    return world.gateways["hospital-a"].gateway.chain.contract("ConsentRegistry")
+
+
+def _grant(wire: dict[str, Any]) -> Grant:
+    return Grant(
+        patient=wire["patient"],
+        grantee=wire["grantee"],
+        scope=Scope(ScopeKind[wire["scope_kind"].upper()], bytes.fromhex(wire["scope"][2:])),
+        purpose=Purpose[wire["purpose"].upper()],
+        expires_at=wire["expires_at"],
+        nonce=int(wire["nonce"]),
+    )
