@@ -5,6 +5,7 @@ contract through a real gateway. The TS half is console/test/crypto/agreement.te
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -35,8 +36,10 @@ from ledger.consent.grants import (
 from ledger.consent.patients import ENROLMENT_TYPES
 from ledger.crypto import envelope
 from ledger.crypto.keys import PatientKeys, load_key, new_key_file
+from ledger.errors import CryptoError
 from ledger.gateway.auth import SqliteNonceStore, recover_typed_data, verify_request
 from ledger.gateway.client import GatewayError
+from ledger.payload import canonicalize
 from tests.console import crypto_vectors
 from tests.world import World
 
@@ -104,6 +107,7 @@ def agreed(world: World, tmp_path_factory: pytest.TempPathFactory) -> Agreed:
             "record_id": "0x" + record_id.hex(),
             "version": version,
         },
+        "variants": _variants(sealed, pseudonym.address),
         "grantee": world.org_address("insurer"),
         "agent": Account.create().address,
         "expires_at": int(time.time()) + 30 * DAY,
@@ -111,6 +115,50 @@ def agreed(world: World, tmp_path_factory: pytest.TempPathFactory) -> Agreed:
     (tmp / "in.json").write_text(json.dumps(given))
     _run_node(tmp)
     return Agreed(given, json.loads((tmp / "out.json").read_text()), master, keys, tmp)
+
+
+def _variants(sealed: bytes, label: str) -> list[dict[str, str]]:
+    """The envelope as sent, and altered in each way an opener must notice, with the label to open
+    it under."""
+    header = json.loads(sealed)
+    ciphertext = bytearray(base64.b64decode(header["ciphertext"]))
+    ciphertext[-1] ^= 1
+    wrapped = header["wrapped_keys"][label]
+
+    def spelt(**changes: Any) -> str:
+        return canonicalize({**header, **changes}).decode()
+
+    texts = [
+        sealed.decode(),
+        spelt(ciphertext=base64.b64encode(bytes(ciphertext)).decode()),
+        spelt(version=header["version"] + 1),
+        spelt(record_id="0x" + "ab" * 32),
+        spelt(wrapped_keys={label: wrapped.rstrip("=")}),
+        spelt(nonce=base64.b64encode(bytes(11)).decode()),
+        spelt(v=2),
+        spelt(extra=7),
+        json.dumps(header),  # not canonical: spaces after the separators
+        sealed.decode().replace("{", '{"v":1,', 1),  # a repeated key
+        "[]",
+    ]
+    return [{"text": text, "label": label} for text in texts] + [
+        {"text": sealed.decode(), "label": label.lower()}
+    ]
+
+
+def _python_opens(agreed: Agreed, variant: dict[str, str]) -> str:
+    sealed = agreed.given["envelope"]
+    try:
+        plaintext = envelope.open_envelope(
+            variant["text"].encode(),
+            private_key=agreed.keys.encryption_key(agreed.given["hospitals"][0]),
+            label=variant["label"],
+            record_id=bytes.fromhex(sealed["record_id"][2:]),
+            version=sealed["version"],
+        )
+    except CryptoError as exc:
+        return exc.code
+    return "0x" + plaintext.hex()
 
 
 def _recovered(
@@ -142,6 +190,13 @@ def test_the_page_reads_the_cli_key_file_and_derives_the_same_pseudonyms(agreed:
 
 def test_an_envelope_sealed_in_python_opens_in_the_page(agreed: Agreed) -> None:
     assert bytes.fromhex(agreed.made["plaintext"][2:]) == "出院小结 discharge summary".encode()
+
+
+def test_the_page_refuses_each_altered_envelope_as_the_python_does(agreed: Agreed) -> None:
+    python = [_python_opens(agreed, variant) for variant in agreed.given["variants"]]
+    assert python[0] == agreed.made["plaintext"]
+    assert set(python[1:]) == {"crypto.error", "crypto.decryption_failed"}
+    assert agreed.made["variants"] == python
 
 
 def test_a_keystore_made_in_the_page_opens_with_load_key(agreed: Agreed) -> None:

@@ -7,6 +7,7 @@ import {
   appointmentId,
   categoryScope,
   createKeystore,
+  EnvelopeError,
   grantId,
   openEnvelope,
   openKeystore,
@@ -30,6 +31,7 @@ interface Input {
   gateway_domain: GatewayDomain
   consent_domain: ConsentDomain
   envelope: { text: string; label: string; record_id: string; version: number }
+  variants: { text: string; label: string }[]
   grantee: string
   agent: string
   expires_at: number
@@ -52,10 +54,16 @@ describe.skipIf(!dir)('agreement with the Python', () => {
     const [hospital] = input.hospitals
     const key = pseudonymKey(master, hospital)
     const identity = publicIdentity(master, hospital)
-    const plaintext = await openEnvelope(input.envelope.text, x25519FromEthKey(key), input.envelope.label, {
-      recordId: input.envelope.record_id,
-      version: input.envelope.version,
-    })
+    const plaintext = await openEnvelope(input.envelope.text, x25519FromEthKey(key), input.envelope.label)
+    const expect = { recordId: input.envelope.record_id, version: input.envelope.version }
+    const variants = []
+    for (const { text, label } of input.variants) {
+      try {
+        variants.push(toHex(await openEnvelope(text, x25519FromEthKey(key), label, expect)))
+      } catch (exc) {
+        variants.push(exc instanceof EnvelopeError ? exc.code : `uncaught: ${String(exc)}`)
+      }
+    }
     const made = await createKeystore(input.passphrase, { scryptN: 1024 })
     const grant = signGrant(key, input.consent_domain, {
       grantee: input.grantee,
@@ -75,6 +83,7 @@ describe.skipIf(!dir)('agreement with the Python', () => {
       master: toHex(master),
       identities: Object.fromEntries(input.hospitals.map((h) => [h, publicIdentity(master, h)])),
       plaintext: toHex(plaintext),
+      variants,
       keystore: { json: made.json, address: made.address, private_key: toHex(made.privateKey) },
       enrolment: signEnrolment(key, input.gateway_domain, { hospital, encryptionKey: identity.encryption_key }),
       grant,
