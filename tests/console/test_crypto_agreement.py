@@ -97,6 +97,10 @@ def agreed(world: World, tmp_path_factory: pytest.TempPathFactory) -> Agreed:
     gateway = world.gateways["hospital-a"].gateway
     given = {
         "keystore": key_file.read_text(),
+        # A staff key file as the demo consortium writes it: the empty passphrase.
+        "staff_keystore": Path(
+            world.consortium.orgs["hospital-a"].staff["clerk"].key_file
+        ).read_text(),
         "passphrase": PASSPHRASE,
         "hospitals": [hospital, world.org_address("hospital-b")],
         "gateway_domain": gateway.domain.as_eip712(),
@@ -199,6 +203,13 @@ def test_the_page_refuses_each_altered_envelope_as_the_python_does(agreed: Agree
     assert agreed.made["variants"] == python
 
 
+def test_the_page_opens_a_staff_key_file_under_the_empty_passphrase(
+    world: World, agreed: Agreed
+) -> None:
+    clerk = world.staff("hospital-a", "clerk")
+    assert agreed.made["staff_private_key"] == "0x" + bytes(clerk.key).hex()
+
+
 def test_a_keystore_made_in_the_page_opens_with_load_key(agreed: Agreed) -> None:
     made = agreed.made["keystore"]
     path = agreed.tmp / "made-in-page.json"
@@ -280,10 +291,11 @@ def test_a_request_signed_in_the_page_verifies_as_the_gateway_checks_it(
 
 @pytest.fixture(scope="module")
 def relayed(world: World, agreed: Agreed) -> dict[str, Any]:
-    """The page's enrolment relayed by the clerk, then its grant sent by the page itself."""
-    with world.as_staff("hospital-a", "clerk") as clerk:
-        enrolled = clerk.post_json("/v1/patients", agreed.made["enrolment"])
-    assert enrolled["pseudonym"] == agreed.made["enrolment"]["pseudonym"]
+    """The page's enrolment relayed by the clerk signed in to the page with their key file, then
+    the grant sent by the patient's page itself."""
+    answer = _post(world, "/v1/patients", agreed.made["enrolment_request"])
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["pseudonym"] == agreed.made["enrolment"]["pseudonym"]
     answer = _post(world, "/v1/consents", agreed.made["grant_request"])
     assert answer.status_code == 201, answer.text
     receipt: dict[str, Any] = answer.json()

@@ -27,6 +27,7 @@ import {
 interface Input {
   keystore: string
   passphrase: string
+  staff_keystore: string
   hospitals: string[]
   gateway_domain: GatewayDomain
   consent_domain: ConsentDomain
@@ -77,6 +78,12 @@ describe.skipIf(!dir)('agreement with the Python', () => {
       kind: 'guardian',
       expiresAt: input.expires_at,
     })
+    const staffKey = await openKeystore(input.staff_keystore, '')
+    const enrolment = signEnrolment(key, input.gateway_domain, {
+      hospital,
+      encryptionKey: identity.encryption_key,
+    })
+    const enrolmentBody = JSON.stringify(enrolment)
     const grantBody = JSON.stringify(grant)
     const revocationBody = JSON.stringify(revocation)
     const out = {
@@ -85,7 +92,16 @@ describe.skipIf(!dir)('agreement with the Python', () => {
       plaintext: toHex(plaintext),
       variants,
       keystore: { json: made.json, address: made.address, private_key: toHex(made.privateKey) },
-      enrolment: signEnrolment(key, input.gateway_domain, { hospital, encryptionKey: identity.encryption_key }),
+      staff_private_key: toHex(staffKey),
+      enrolment,
+      enrolment_request: {
+        body: enrolmentBody,
+        headers: signRequest(staffKey, input.gateway_domain, {
+          method: 'POST',
+          target: '/v1/patients',
+          body: enrolmentBody,
+        }),
+      },
       grant,
       grant_id: grantId(grant),
       revocation,
