@@ -41,7 +41,7 @@ from ledger.gateway.auth import SqliteNonceStore, recover_typed_data, verify_req
 from ledger.gateway.client import GatewayError
 from ledger.payload import canonicalize
 from tests.console import crypto_vectors
-from tests.world import World
+from tests.world import World, anchor, enrol_patient, fhir
 
 CONSOLE = Path(__file__).resolve().parents[2] / "console"
 VECTORS = CONSOLE / "test" / "crypto" / "vectors.json"
@@ -94,6 +94,7 @@ def agreed(world: World, tmp_path_factory: pytest.TempPathFactory) -> Agreed:
         version=version,
         recipients={pseudonym.address: keys.encryption_key(hospital).public_key()},
     )
+    anchored = _anchored_envelope(world, keys)
     gateway = world.gateways["hospital-a"].gateway
     given = {
         "keystore": key_file.read_text(),
@@ -111,6 +112,7 @@ def agreed(world: World, tmp_path_factory: pytest.TempPathFactory) -> Agreed:
             "record_id": "0x" + record_id.hex(),
             "version": version,
         },
+        "anchored": anchored,
         "variants": _variants(sealed, pseudonym.address),
         "grantee": world.org_address("insurer"),
         "agent": Account.create().address,
@@ -119,6 +121,16 @@ def agreed(world: World, tmp_path_factory: pytest.TempPathFactory) -> Agreed:
     (tmp / "in.json").write_text(json.dumps(given))
     _run_node(tmp)
     return Agreed(given, json.loads((tmp / "out.json").read_text()), master, keys, tmp)
+
+
+def _anchored_envelope(world: World, keys: PatientKeys) -> dict[str, Any]:
+    """A record a doctor anchored for the patient, its envelope as the gateway serves it to them."""
+    patient = enrol_patient(world, "hospital-a", keys)
+    receipt = anchor(world, patient, fhir("observation-example.json"))
+    with world.client(patient.pseudonym) as as_patient:
+        served = as_patient.request("GET", f"/v1/records/{receipt['record_id']}/envelope")
+    assert served.status_code == 200, served.text
+    return {"text": served.text, "record_id": receipt["record_id"], "version": receipt["version"]}
 
 
 def _variants(sealed: bytes, label: str) -> list[dict[str, str]]:
@@ -194,6 +206,21 @@ def test_the_page_reads_the_cli_key_file_and_derives_the_same_pseudonyms(agreed:
 
 def test_an_envelope_sealed_in_python_opens_in_the_page(agreed: Agreed) -> None:
     assert bytes.fromhex(agreed.made["plaintext"][2:]) == "出院小结 discharge summary".encode()
+
+
+def test_a_record_anchored_by_a_doctor_opens_in_the_page_under_the_derived_pseudonym(
+    agreed: Agreed,
+) -> None:
+    anchored = agreed.given["anchored"]
+    plaintext = envelope.open_envelope(
+        anchored["text"].encode(),
+        private_key=agreed.keys.encryption_key(agreed.given["hospitals"][0]),
+        label=agreed.keys.pseudonym(agreed.given["hospitals"][0]).address,
+        record_id=bytes.fromhex(anchored["record_id"][2:]),
+        version=anchored["version"],
+    )
+    assert agreed.made["anchored_plaintext"] == "0x" + plaintext.hex()
+    assert json.loads(plaintext)["resource"]["resourceType"] == "Observation"  # beside its salt
 
 
 def test_the_page_refuses_each_altered_envelope_as_the_python_does(agreed: Agreed) -> None:

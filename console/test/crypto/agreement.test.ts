@@ -33,6 +33,7 @@ interface Input {
   consent_domain: ConsentDomain
   envelope: { text: string; label: string; record_id: string; version: number }
   variants: { text: string; label: string }[]
+  anchored: { text: string; record_id: string; version: number }
   grantee: string
   agent: string
   expires_at: number
@@ -56,6 +57,11 @@ describe.skipIf(!dir)('agreement with the Python', () => {
     const key = pseudonymKey(master, hospital)
     const identity = publicIdentity(master, hospital)
     const plaintext = await openEnvelope(input.envelope.text, x25519FromEthKey(key), input.envelope.label)
+    // The label is the pseudonym's address, derived here: the Python does not say it.
+    const anchored = await openEnvelope(input.anchored.text, x25519FromEthKey(key), identity.address, {
+      recordId: input.anchored.record_id,
+      version: input.anchored.version,
+    })
     const expect = { recordId: input.envelope.record_id, version: input.envelope.version }
     const variants = []
     for (const { text, label } of input.variants) {
@@ -91,6 +97,7 @@ describe.skipIf(!dir)('agreement with the Python', () => {
       identities: Object.fromEntries(input.hospitals.map((h) => [h, publicIdentity(master, h)])),
       plaintext: toHex(plaintext),
       variants,
+      anchored_plaintext: toHex(anchored),
       keystore: { json: made.json, address: made.address, private_key: toHex(made.privateKey) },
       staff_private_key: toHex(staffKey),
       enrolment,
