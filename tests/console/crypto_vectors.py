@@ -26,6 +26,8 @@ from ledger.consent.patients import sign_enrolment
 from ledger.crypto import envelope
 from ledger.crypto.keys import PatientKeys
 from ledger.gateway.auth import GatewayDomain, sign_request
+from ledger.payload import parse_payload
+from ledger.records.anchoring import seal_payload
 
 MASTER = bytes(range(1, 33))
 HOSPITAL_A = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
@@ -132,6 +134,15 @@ def vectors() -> dict[str, Any]:
         recipients={label: x25519.public_key()},
         extra_header={envelope.SALT_CHECK_HEADER: "0x" + "22" * 32},
     )
+    payload = parse_payload(
+        json.dumps(
+            {"resourceType": "Observation", "status": "final", "code": {"text": "体温"}}
+        ).encode(),
+        max_bytes=64 * 1024,
+    )
+    record = seal_payload(
+        payload, context_id=RECORD_ID, version=1, recipients={label: x25519.public_key()}
+    )
     key = Account.create().key
     keystore = Account.encrypt(key, PASSPHRASE, kdf="scrypt", iterations=1024)
     return {
@@ -144,6 +155,12 @@ def vectors() -> dict[str, Any]:
             "version": 2,
             "plaintext": PLAINTEXT,
             "x25519_private": "0x" + x25519.private_bytes_raw().hex(),
+        },
+        "record": {
+            "bytes": record.envelope.decode(),
+            "version": 1,
+            "commitment": "0x" + record.commitment.hex(),
+            "canonical": payload.canonical.decode(),
         },
         "keystore": {
             "json": json.dumps(keystore),

@@ -223,6 +223,18 @@ def test_a_record_anchored_by_a_doctor_opens_in_the_page_under_the_derived_pseud
     assert json.loads(plaintext)["resource"]["resourceType"] == "Observation"  # beside its salt
 
 
+def test_the_page_recomputes_the_commitment_the_chain_anchored(
+    world: World, agreed: Agreed
+) -> None:
+    anchored = agreed.given["anchored"]
+    registry = world.gateways["hospital-a"].gateway.chain.contract("RecordRegistry")
+    version = registry.functions.recordVersion(
+        bytes.fromhex(anchored["record_id"][2:]), anchored["version"]
+    ).call()
+    assert agreed.made["anchored_commitment"] == "0x" + bytes(version[0]).hex()
+    assert agreed.made["anchored_salt_check"] is True
+
+
 def test_the_page_refuses_each_altered_envelope_as_the_python_does(agreed: Agreed) -> None:
     python = [_python_opens(agreed, variant) for variant in agreed.given["variants"]]
     assert python[0] == agreed.made["plaintext"]

@@ -121,7 +121,7 @@ export async function openEnvelope(
   label: string,
   expect?: { recordId: string; version: number },
 ): Promise<Uint8Array> {
-  const sealed = isEnvelope(envelope) ? envelope : parseEnvelope(envelope)
+  const sealed = asEnvelope(envelope)
   if (expect && (expect.recordId.toLowerCase() !== sealed.recordId || expect.version !== sealed.version)) {
     throw failed('the envelope is sealed for another record or version')
   }
@@ -164,8 +164,9 @@ export async function unwrapDataKey(
   return dataKey
 }
 
-function isEnvelope(value: Envelope | Uint8Array | string): value is Envelope {
-  return typeof value === 'object' && !(value instanceof Uint8Array)
+/** ``input`` parsed, unless it already is an Envelope. */
+export function asEnvelope(input: Envelope | Uint8Array | string): Envelope {
+  return typeof input === 'object' && !(input instanceof Uint8Array) ? input : parseEnvelope(input)
 }
 
 function decodeUtf8(bytes: Uint8Array): string {

@@ -6,6 +6,8 @@ export { pseudonymAddress, pseudonymKey, publicIdentity, x25519FromEthKey, x2551
 export type { PublicIdentity } from './keys'
 export { associatedData, EnvelopeError, openEnvelope, parseEnvelope } from './envelope'
 export type { Envelope, EnvelopeErrorCode } from './envelope'
+export { commitment, openRecord, saltCheck } from './record'
+export type { OpenedRecord } from './record'
 export {
   AGENT_KINDS,
   appointmentId,

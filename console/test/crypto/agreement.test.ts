@@ -11,6 +11,7 @@ import {
   grantId,
   openEnvelope,
   openKeystore,
+  openRecord,
   publicIdentity,
   pseudonymKey,
   signAppointment,
@@ -62,6 +63,7 @@ describe.skipIf(!dir)('agreement with the Python', () => {
       recordId: input.anchored.record_id,
       version: input.anchored.version,
     })
+    const record = await openRecord(input.anchored.text, x25519FromEthKey(key), identity.address)
     const expect = { recordId: input.envelope.record_id, version: input.envelope.version }
     const variants = []
     for (const { text, label } of input.variants) {
@@ -98,6 +100,8 @@ describe.skipIf(!dir)('agreement with the Python', () => {
       plaintext: toHex(plaintext),
       variants,
       anchored_plaintext: toHex(anchored),
+      anchored_commitment: record.commitment,
+      anchored_salt_check: record.saltCheckMatches,
       keystore: { json: made.json, address: made.address, private_key: toHex(made.privateKey) },
       staff_private_key: toHex(staffKey),
       enrolment,
