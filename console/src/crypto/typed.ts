@@ -3,7 +3,7 @@
 // relays (the Python's to_wire() keys).
 import { computeAddress, getAddress, type TypedDataDomain } from 'ethers'
 import { fromHex, toHex } from './bytes'
-import { decimal, hashStruct, randomNonce, signTyped, UINT256_MAX, UINT64_MAX, type Types } from './sign'
+import { decimal, hashStruct, randomNonce, signTyped, UINT256_MAX, type Types } from './sign'
 
 export const CONSENT_DOMAIN_NAME = 'MedLedger Consent'
 export const GATEWAY_DOMAIN_NAME = 'MedLedger Gateway'
@@ -181,7 +181,7 @@ export function grantTerms(signer: string, draft: GrantDraft): GrantTerms {
     scope_kind: scope.kind,
     scope: scope.ref,
     purpose: draft.purpose,
-    expires_at: Number(decimal(draft.expiresAt, 'expiresAt', UINT64_MAX)),
+    expires_at: seconds(draft.expiresAt),
     nonce: draft.nonce === undefined ? randomNonce() : decimal(draft.nonce, 'nonce', UINT256_MAX),
   }
 }
@@ -223,7 +223,7 @@ export function signAppointment(
     patient: signerOf(privKey),
     agent: address(draft.agent),
     kind: draft.kind,
-    expires_at: Number(decimal(draft.expiresAt, 'expiresAt', UINT64_MAX)),
+    expires_at: seconds(draft.expiresAt),
     nonce: draft.nonce === undefined ? randomNonce() : decimal(draft.nonce, 'nonce', UINT256_MAX),
   }
   const eip712 = consentEip712(consentDomain)
@@ -287,7 +287,7 @@ export function describeGrant(grant: GrantDraft | GrantOnWire): GrantSummary {
   const scope = checkScope(draft ? draft.scope : onWire())
   const purpose = grant.purpose as PurposeName
   if (!Object.hasOwn(PURPOSES, purpose)) throw new Error(`unknown purpose ${String(purpose)}`)
-  const expiresAt = Number(decimal(draft ? draft.expiresAt : wire.expires_at, 'expiresAt', UINT64_MAX))
+  const expiresAt = seconds(draft ? draft.expiresAt : wire.expires_at)
   const common = { grantee: address(grant.grantee), scopeKind: scope.kind, purpose, expiresAt }
   if (scope.kind === 'record') return { ...common, records: [scope.ref] }
   return { ...common, category: scope.kind, hospital: getAddress('0x' + scope.ref.slice(26)) }
@@ -325,6 +325,14 @@ function consentWire(domain: ConsentDomain): ConsentDomain {
 
 function signerOf(privKey: Uint8Array): string {
   return computeAddress(toHex(privKey))
+}
+
+// A uint64 on chain, but a JSON number on the wire: beyond 2**53 it would not survive the trip.
+function seconds(value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new Error(`expiresAt must be whole seconds, got ${value}`)
+  }
+  return value
 }
 
 function chainId(value: number): number {
