@@ -18,12 +18,19 @@ import time
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from web3 import Web3
 
 from api.audit import CurrentTrace
-from api.deps import PHARMACIST_ROLE, GatewayDep, OwnStaff, org_kind, require_role
+from api.deps import (
+    PHARMACIST_ROLE,
+    GatewayDep,
+    OwnStaff,
+    org_kind,
+    require_role,
+    signing_headers,
+)
 from api.problems import SIGNED_PROBLEMS, Forbidden, Upstream, responses
 from api.routes.prescriptions import summary
 from api.schemas import DispensePublic, PrescriptionSummaryPublic, ReviewPublic
@@ -107,7 +114,12 @@ def facts(
 
 @router.get(
     "/prescriptions/{prescription_id}/view",
-    responses={200: {"description": "the issuing hospital's answer, passed on as it came"}},
+    # Signed, but for the issuing hospital's domain: the hospital checks it, not this gateway.
+    dependencies=[Depends(signing_headers)],
+    responses={
+        200: {"description": "the issuing hospital's answer, passed on as it came"},
+        **responses(504),
+    },
 )
 def dispensing_view(
     prescription_id: PrescriptionIdPath, request: Request, gateway: GatewayDep
