@@ -235,6 +235,15 @@ COVERED_ELSEWHERE = {
         "POST /v1/payments",
     )
 }
+#: The pharmacist's counter: its refusals (role, organisation kind) and its relay.
+COVERED_ELSEWHERE |= {
+    route: "tests/api/test_counter.py"
+    for route in (
+        "GET /v1/counter/prescriptions",
+        "GET /v1/counter/prescriptions/{prescription_id}",
+        "GET /v1/counter/prescriptions/{prescription_id}/view",
+    )
+}
 #: Registrations and filings: each refusal by role and gateway, with the positive path.
 COVERED_ELSEWHERE |= {
     route: "tests/api/test_practice.py"

@@ -15,3 +15,11 @@ def test_the_shell_is_chinese_first_switches_to_english_and_serves_docs_offline(
     run_journey(stack, "shell")
     shots = sorted(p.name for p in (ARTIFACTS / "shell").glob("*.png"))
     assert len(shots) == 4, shots
+
+
+@pytest.mark.timeout(600)
+def test_a_pharmacy_dispenses_and_a_second_pharmacy_is_refused(stack: Stack) -> None:
+    run_journey(stack, "pharmacy")
+    shots = sorted(p.name for p in (ARTIFACTS / "pharmacy").glob("*.png"))
+    assert len(shots) == 8, shots
+    assert shots[-2].endswith("pharmacy-b-refused.png"), shots
