@@ -26,6 +26,7 @@ from api.routes import (
     directory,
     dispenses,
     meta,
+    oversight,
     patients,
     payments,
     practice,
@@ -63,6 +64,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.include_router(appointments.router)
     app.include_router(alerts.router)
     app.include_router(break_glass.router)
+    app.include_router(oversight.router)
     console.install(app, gateway.settings.console_dir)
     _complete_openapi(app)
     return app
