@@ -38,11 +38,25 @@ def test_a_new_filing_waits_in_the_queue_until_the_regulator_approves_it(world: 
         mine = next(f for f in pending if f["filing_id"] == fid)
         assert mine["doctor"] == doctor.address
         assert mine["institution"] == world.org_address("hospital-a")
-        decide(world, fid, "approve")
+        regulator.post_json(f"/v1/practice/filings/{fid}/approve", {"reason": "multi-site.ok"})
         after = regulator.get_json("/v1/oversight/filings", params={"status": "pending"})
         assert fid not in [f["filing_id"] for f in after]
         every = {f["filing_id"]: f for f in regulator.get_json("/v1/oversight/filings")}
     assert every[fid]["status"] == "approved"
+
+
+def test_an_approvals_reason_is_kept_in_the_regulators_access_log(world: World) -> None:
+    doctor = register_staff(world, "hospital-b")
+    register(world, doctor.address)
+    fid = file(world, doctor.address)["filing_id"]
+    with as_regulator(world) as regulator:
+        regulator.post_json(f"/v1/practice/filings/{fid}/approve", {"reason": "staffing.2026"})
+        page = regulator.get_json("/v1/access-log", params={"actor": regulator.account.address})
+    approvals = [
+        e for e in page["items"] if e["action"] == "POST /v1/practice/filings/{filing_id}/approve"
+    ]
+    assert "approve:staffing.2026" in [e["purpose"] for e in approvals]
+    assert decide(world, fid, "revoke", "review.failed")["status"] == "revoked"
 
 
 @pytest.mark.parametrize("path", ["/v1/oversight/organisations", "/v1/oversight/filings"])
