@@ -60,11 +60,7 @@ def organisations(
     admitted = membership.events.OrganisationAdmitted().get_logs(
         from_block=chain.deployment.block_number
     )
-    seen: list[str] = []
-    for event in admitted:
-        org = Web3.to_checksum_address(event["args"]["org"])
-        if org not in seen:
-            seen.append(org)
+    seen = list(dict.fromkeys(Web3.to_checksum_address(e["args"]["org"]) for e in admitted))
     found = []
     for org in seen:
         kind, status, admin = chain.call(membership.functions.organisation(org))
@@ -75,8 +71,8 @@ def organisations(
         found.append(
             OrganisationPublic(
                 org=org,
-                kind=OrgKind(kind).name.lower(),  # type: ignore[arg-type]
-                status=OrgStatus(status).name.lower(),  # type: ignore[arg-type]
+                kind=OrgKind(kind).name.lower(),
+                status=OrgStatus(status).name.lower(),
                 admin=Web3.to_checksum_address(admin),
                 directory="missing" if entry is None else "usable" if entry.usable else "unusable",
                 directory_updated_at=entry.updated_at if entry else None,

@@ -15,3 +15,12 @@ def test_the_shell_is_chinese_first_switches_to_english_and_serves_docs_offline(
     run_journey(stack, "shell")
     shots = sorted(p.name for p in (ARTIFACTS / "shell").glob("*.png"))
     assert len(shots) == 4, shots
+
+
+@pytest.mark.timeout(600)
+def test_the_regulator_approves_a_filing_with_a_reason_and_audits_a_trail(stack: Stack) -> None:
+    run_journey(stack, "regulator")
+    shots = sorted(p.name for p in (ARTIFACTS / "regulator").glob("*.png"))
+    assert len(shots) == 13, shots
+    assert any("filing-approved" in s for s in shots)
+    assert any("trail-hospital-a" in s for s in shots)

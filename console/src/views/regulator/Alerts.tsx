@@ -34,6 +34,7 @@ function AlertList(props: { gateway: Gateway }) {
     [severity],
   )
   const items = alerts.data ? [...alerts.data.items].reverse() : []
+  const [open, setOpen] = useState<Alert | null>(null)
   return (
     <Section title={t('regulator.alerts.title')} id="alerts">
       <p class="hint">{t('regulator.alerts.intro')}</p>
@@ -66,17 +67,40 @@ function AlertList(props: { gateway: Gateway }) {
             {
               label: t('regulator.alerts.evidence'),
               cell: (a) => (
-                <details>
-                  <summary>{t('regulator.alerts.evidence_count', { count: a.evidence.length })}</summary>
-                  <p>{a.summary}</p>
-                  <pre class="json">{JSON.stringify(a.evidence, null, 2)}</pre>
-                </details>
+                <button
+                  type="button"
+                  class="btn plain"
+                  name="evidence"
+                  data-alert={a.id}
+                  aria-expanded={open?.id === a.id}
+                  onClick={() => setOpen(open?.id === a.id ? null : a)}
+                >
+                  {t('regulator.alerts.evidence_count', { count: a.evidence.length })}
+                </button>
               ),
             },
           ]}
         />
       )}
+      {open && <Evidence alert={open} />}
     </Section>
+  )
+}
+
+function Evidence(props: { alert: Alert }) {
+  const { alert } = props
+  return (
+    <div class="evidence" id="alert-evidence">
+      <h3>{t('regulator.alerts.evidence_title', { rule: alert.rule })}</h3>
+      <p class="summary">{alert.summary}</p>
+      <ol>
+        {alert.evidence.map((item, index) => (
+          <li key={index}>
+            <pre class="json">{JSON.stringify(item, null, 2)}</pre>
+          </li>
+        ))}
+      </ol>
+    </div>
   )
 }
 
@@ -89,6 +113,7 @@ function BreakGlassList(props: { gateway: Gateway }) {
     <Section title={t('regulator.bg.title')} id="break-glass">
       <p class="hint">{t('regulator.bg.intro')}</p>
       {list.error && <Notice kind="error">{list.error}</Notice>}
+      {list.loading && !list.data && <p class="loading">{t('common.loading')}</p>}
       {list.data && (
         <Table<BreakGlass>
           caption={t('regulator.bg.caption', { count: items.length })}

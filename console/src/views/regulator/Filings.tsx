@@ -28,6 +28,18 @@ export function FilingsPage(props: { gateway: Gateway }) {
     <>
       <Section title={t('regulator.filings.title')} id="filings">
         <p class="hint">{t('regulator.filings.intro')}</p>
+        {done && (
+          <Notice kind="ok">
+            {t('regulator.filings.decided', { status: t(`regulator.filings.status.${done.status}`) })}{' '}
+            {t('regulator.filings.doctor')} <Address value={done.doctor} />
+            {done.transaction && (
+              <>
+                {' · '}
+                {t('regulator.filings.transaction')} <Address value={done.transaction} />
+              </>
+            )}
+          </Notice>
+        )}
         <div class="filters">
           <Select
             label={t('regulator.filings.filter')}
@@ -83,12 +95,6 @@ export function FilingsPage(props: { gateway: Gateway }) {
           />
         )}
       </Section>
-      {done && (
-        <Notice kind="ok">
-          {t('regulator.filings.decided', { status: t(`regulator.filings.status.${done.status}`) })}{' '}
-          {done.transaction && <Address value={done.transaction} />}
-        </Notice>
-      )}
       {chosen && (
         <DecisionPanel
           key={chosen.filing_id}
