@@ -97,8 +97,9 @@ test('the regulator approves a filing with a reason and audits a trail', async (
       await page.locator('button[name=alerts-refresh]').click()
     }
     await alertRow.first().locator('button[name=evidence]').click()
-    await page.locator('#alert-evidence pre.json').first().waitFor()
-    assert.match(await page.locator('#alert-evidence').innerText(), new RegExp(declared.access_id.slice(2, 12), 'i'))
+    await page.locator('#alert-evidence .evidence-item').first().waitFor()
+    assert.match(await page.locator('#alert-evidence').innerText(), /BreakGlassRegistry\.BreakGlassReviewed/)
+    assert.match(await page.locator('#alert-evidence').innerText(), /no-emergency-found/)
     await j.shot(page, 'alerts')
 
     await page.locator('button[name=language]').click()
@@ -107,6 +108,7 @@ test('the regulator approves a filing with a reason and audits a trail', async (
 
     // The same console on a phone: the filings decided, as cards.
     const phone = await j.open('regulator', 'regulator', { viewport: PHONE })
+    await phone.locator('button[name=regulator-sign-in]').waitFor() // the shell is listening
     await signInAsStaff(phone, 'regulator', 'auditor')
     await phone.locator('select[name=filing-status]').selectOption('all')
     await phone.locator(`button[name=decide][data-filing="${filed.filing_id}"]`).waitFor({ timeout: 30_000 })

@@ -6,6 +6,7 @@ import type { Gateway } from '../../lib/gateway'
 import { t } from '../../lib/i18n'
 import { ActionButton, Address, Badge, Field, Notice, Section, Select, Table, Time } from '../../ui/components'
 import { REASON_CODE, type Alert, type BreakGlass } from './api'
+import { EvidenceItem } from './evidence'
 import { useLoad } from './load'
 import { OrgName, useOrganisations } from './orgs'
 
@@ -96,7 +97,7 @@ function Evidence(props: { alert: Alert }) {
       <ol>
         {alert.evidence.map((item, index) => (
           <li key={index}>
-            <pre class="json">{JSON.stringify(item, null, 2)}</pre>
+            <EvidenceItem item={item} />
           </li>
         ))}
       </ol>

@@ -1,4 +1,4 @@
-// The trail filters applied in the regulator's page: actor, outcome and time range.
+// The regulator page's own helpers: trail filters (actor, outcome, time range) and reason codes in evidence.
 import { describe, expect, test } from 'vitest'
 import type { TrailItem } from '../src/views/regulator/api'
 import { matches, type TrailFilter } from '../src/views/regulator/trailFilter'
@@ -30,5 +30,17 @@ describe('trail filters', () => {
   test('time range is inclusive at both ends', () => {
     expect([a, d].filter((i) => matches(i, { ...any, since: 100, until: 150 }))).toEqual([a])
     expect([a, d].filter((i) => matches(i, { ...any, since: 200 }))).toEqual([d])
+  })
+})
+
+describe('reason codes in evidence', async () => {
+  const { decodeCode } = await import('../src/views/regulator/evidence')
+  test('a left-aligned ASCII code in a bytes32 is read back; anything else is not', () => {
+    const code = (text: string) =>
+      `0x${[...text].map((c) => c.charCodeAt(0).toString(16).padStart(2, '0')).join('').padEnd(64, '0')}`
+    expect(decodeCode(code('no-emergency-found'))).toBe('no-emergency-found')
+    expect(decodeCode(`0x${'00'.repeat(32)}`)).toBe(null)
+    expect(decodeCode(`0x${'ab'.repeat(32)}`)).toBe(null)
+    expect(decodeCode('0x1234')).toBe(null)
   })
 })
