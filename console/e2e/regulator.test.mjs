@@ -10,6 +10,9 @@ import { DESKTOP, PHONE, actor, journey, signInAsStaff, STACK } from './harness.
 test('the regulator approves a filing with a reason and audits a trail', async () => {
   const filed = actor('regulator-new-filing')
   assert.equal(filed.status, 'pending')
+  // A break-glass declaration [actor: hospital B's doctor, on a new record of hospital A], which
+  // waits for the regulator's review (and fills hospital A's trail with the enrolment and record).
+  const declared = actor('regulator-break-glass')
   const j = await journey('regulator', { viewport: DESKTOP })
   try {
     const page = await j.open('regulator', 'regulator')
@@ -55,6 +58,7 @@ test('the regulator approves a filing with a reason and audits a trail', async (
     await results.waitFor({ timeout: 60_000 })
     const filingRow = results.locator('tbody tr', { hasText: 'POST /v1/practice/filings' }).first()
     await filingRow.waitFor()
+    await page.locator('button[name=trail-search]:not([disabled])').waitFor()
     assert.match(await filingRow.innerText(), /证明已校验/)
     assert.equal(await results.getByText('证明不符').count(), 0)
     await j.shot(page, 'trail-hospital-a')
@@ -66,6 +70,7 @@ test('the regulator approves a filing with a reason and audits a trail', async (
       const actors = [...document.querySelectorAll('#trail-results tbody tr td:nth-child(3) code')]
       return actors.length > 0 && actors.every((c) => c.getAttribute('title')?.toLowerCase() === clerk.toLowerCase())
     }, filed.clerk, { timeout: 30_000 })
+    await page.locator('button[name=trail-search]:not([disabled])').waitFor()
     const rows = await results.locator('tbody tr').allInnerTexts()
     assert.ok(rows.length >= 1 && rows.every((r) => r.includes('证明已校验')))
     await j.shot(page, 'trail-by-actor')
@@ -78,9 +83,8 @@ test('the regulator approves a filing with a reason and audits a trail', async (
     await page.locator('#figures tbody tr').first().waitFor({ timeout: 60_000 })
     await j.shot(page, 'figures')
 
-    // A break-glass declaration [actor: hospital B's doctor, on a new record of hospital A]: the
-    // regulator reviews it as not justified, and the rules engine raises an alert with evidence.
-    const declared = actor('regulator-break-glass')
+    // The break-glass declaration: the regulator reviews it as not justified, and the rules
+    // engine raises an alert with its evidence.
     await page.locator('button[name=tab-alerts]').click()
     await page.locator('#alerts table, #alerts .empty').first().waitFor({ timeout: 30_000 })
     const review = page.locator('#break-glass tbody tr', { hasText: declared.doctor.slice(0, 6) }).locator('button[name=review]')
