@@ -89,6 +89,7 @@ test('the regulator approves a filing with a reason and audits a trail', async (
     await page.locator('#alerts table, #alerts .empty').first().waitFor({ timeout: 30_000 })
     const review = page.locator('#break-glass tbody tr', { hasText: declared.doctor.slice(0, 6) }).locator('button[name=review]')
     await review.first().waitFor({ timeout: 30_000 })
+    await page.locator('#break-glass tbody .org-kind').first().waitFor() // institutions named by kind
     await j.shot(page, 'break-glass-to-review')
     await review.first().click()
     await page.locator('select[name=justified]').selectOption('no')
