@@ -27,6 +27,7 @@ from api.routes import (
     directory,
     dispenses,
     meta,
+    oversight,
     patients,
     payments,
     practice,
@@ -65,6 +66,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.include_router(alerts.router)
     app.include_router(break_glass.router)
     app.include_router(counter.router)
+    app.include_router(oversight.router)
     console.install(app, gateway.settings.console_dir)
     _complete_openapi(app)
     return app

@@ -175,9 +175,17 @@ def read_filing(
 
 @router.post("/filings/{filing_id}/approve", response_model=FilingReceiptPublic)
 def approve_filing(
-    filing_id: FilingIdPath, staff: OwnStaff, gateway: GatewayDep, trace: CurrentTrace
+    filing_id: FilingIdPath,
+    staff: OwnStaff,
+    gateway: GatewayDep,
+    trace: CurrentTrace,
+    body: PracticeReason | None = None,
 ) -> FilingReceiptPublic:
-    """Approve a pending filing: the doctor may practise there within its window and scope."""
+    """Approve a pending filing: the doctor may practise there within its window and scope. The
+    contract keeps no reason for an approval; one given here (a code) is the purpose of the
+    regulator's own access-log entry for it, ``approve:<code>``, anchored with its batch."""
+    if body is not None:
+        trace.purpose = f"approve:{body.reason}"
     return _decide(staff, gateway, trace, filing_id, lambda desk, fid: desk.approve(fid))
 
 

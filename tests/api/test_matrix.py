@@ -295,6 +295,11 @@ COVERED_ELSEWHERE |= {
         "POST /v1/consents/appointments/revocations",
     )
 }
+#: The regulator's overview: organisations and filings, for a regulator only.
+COVERED_ELSEWHERE |= {
+    route: "tests/api/test_oversight.py"
+    for route in ("GET /v1/oversight/organisations", "GET /v1/oversight/filings")
+}
 #: Bulk writes and their receipts.
 COVERED_ELSEWHERE |= {
     route: "tests/api/test_bulk.py"

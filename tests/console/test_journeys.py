@@ -23,3 +23,12 @@ def test_a_pharmacy_dispenses_and_a_second_pharmacy_is_refused(stack: Stack) -> 
     shots = sorted(p.name for p in (ARTIFACTS / "pharmacy").glob("*.png"))
     assert len(shots) == 8, shots
     assert shots[-2].endswith("pharmacy-b-refused.png"), shots
+
+
+@pytest.mark.timeout(600)
+def test_the_regulator_approves_a_filing_with_a_reason_and_audits_a_trail(stack: Stack) -> None:
+    run_journey(stack, "regulator")
+    shots = sorted(p.name for p in (ARTIFACTS / "regulator").glob("*.png"))
+    assert len(shots) == 13, shots
+    assert any("filing-approved" in s for s in shots)
+    assert any("trail-hospital-a" in s for s in shots)
