@@ -15,3 +15,13 @@ def test_the_shell_is_chinese_first_switches_to_english_and_serves_docs_offline(
     run_journey(stack, "shell")
     shots = sorted(p.name for p in (ARTIFACTS / "shell").glob("*.png"))
     assert len(shots) == 4, shots
+
+
+@pytest.mark.timeout(600)
+def test_a_patient_keys_enrols_reads_grants_revokes_and_sees_the_insurer_refused(
+    stack: Stack,
+) -> None:
+    run_journey(stack, "patient")
+    shots = sorted(p.name for p in (ARTIFACTS / "patient").glob("*.png"))
+    assert len(shots) == 8, shots
+    assert shots[-1].endswith("who-accessed.png"), shots

@@ -1,8 +1,54 @@
-"""Actor commands for the patient journeys (helper-owned)."""
+"""Actor commands for the patient journey: hospital A's clerk relays the enrolment the patient
+signed in the page, its doctor anchors a record for that pseudonym, and the insurer reads it under
+the patient's grant (or is refused once it is revoked). Each call is the demo's (demo/flow.py)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
-COMMANDS: dict[str, Callable[[dict[str, Any]], Any]] = {}
+from ledger.demo.flow import DEMO_BUNDLE
+from ledger.gateway.client import GatewayError
+from tests.console.actors._common import as_staff
+
+HOSPITAL = "hospital-a"
+
+
+def enrol(args: dict[str, Any]) -> dict[str, Any]:
+    """The clerk relays ``request`` (the page's signed enrolment: pseudonym, key, signature)."""
+    with as_staff(HOSPITAL, "clerk") as clerk:
+        enrolled: dict[str, Any] = clerk.post_json("/v1/patients", args["request"])
+    return enrolled
+
+
+def anchor(args: dict[str, Any]) -> dict[str, Any]:
+    """The doctor anchors the demo's FHIR Bundle for ``pseudonym``; returns the receipt."""
+    with as_staff(HOSPITAL, "doctor") as doctor:
+        receipt: dict[str, Any] = doctor.post_json(
+            "/v1/records",
+            content=json.dumps(DEMO_BUNDLE).encode(),
+            params={"patient": args["pseudonym"]},
+        )
+    return receipt
+
+
+def insurer_read(args: dict[str, Any]) -> dict[str, Any]:
+    """The insurer's auditor asks hospital A for its claim view of ``record_id``: the view's
+    resource types, or the refusal's status and problem code."""
+    with as_staff("insurer", "auditor", gateway=HOSPITAL) as insurer:
+        try:
+            view = insurer.get_json(
+                f"/v1/records/{args['record_id']}", params={"purpose": "claim_verification"}
+            )
+        except GatewayError as exc:
+            return {"allowed": False, "status": exc.status, "code": exc.problem_code}
+    kinds = [e["resource"]["resourceType"] for e in view["resource"].get("entry", [])]
+    return {"allowed": True, "view": view["view"], "kinds": kinds}
+
+
+COMMANDS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "patient-enrol": enrol,
+    "patient-anchor": anchor,
+    "patient-insurer-read": insurer_read,
+}
