@@ -15,7 +15,7 @@ async function poll(page, refresh, found, timeoutMs = 90_000) {
     if (Date.now() > until) throw new Error('timed out waiting for the page to show it')
     await page.waitForTimeout(2000)
     await page.locator(`button[name=${refresh}]`).click()
-    await page.waitForTimeout(500)
+    await page.locator(`button[name=${refresh}][aria-busy=false]`).waitFor({ timeout: 30_000 })
   }
 }
 

@@ -25,7 +25,7 @@ export function Agents(props: { wallet: PatientWallet }) {
   const [failure, setFailure] = useState<string | null>(null)
   const [agent, setAgent] = useState('')
   const [kind, setKind] = useState<AgentKindName>('guardian')
-  const [expiry, setExpiry] = useState(`${new Date((nowSeconds() + 365 * 86_400) * 1000).toISOString().slice(0, 10)}T23:59`)
+  const [expiry, setExpiry] = useState(`${new Date((nowSeconds() + 365 * 86_400) * 1000).toISOString().slice(0, 10)}T00:00`)
   const [draft, setDraft] = useState<{ agent: string; kind: AgentKindName; expiresAt: number } | null>(null)
 
   const load = async () => {

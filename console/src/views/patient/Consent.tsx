@@ -30,8 +30,8 @@ async function fetchOrganisations(): Promise<Organisation[]> {
 }
 
 function defaultExpiry(): string {
-  const d = new Date((nowSeconds() + 30 * 86_400) * 1000)
-  return `${d.toISOString().slice(0, 10)}T23:59`
+  const d = new Date((nowSeconds() + 31 * 86_400) * 1000)
+  return `${d.toISOString().slice(0, 10)}T00:00`
 }
 
 export function Consent(props: { wallet: PatientWallet }) {

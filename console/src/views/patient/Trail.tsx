@@ -58,6 +58,7 @@ export function Trail(props: { wallet: PatientWallet }) {
   const [checked, setChecked] = useState<Verification | null>(null)
   const [organisations, setOrganisations] = useState<Organisation[]>([])
   const [failure, setFailure] = useState<string | null>(null)
+  const [mine, setMine] = useState(false)
 
   const load = async () => {
     setFailure(null)
@@ -91,7 +92,7 @@ export function Trail(props: { wallet: PatientWallet }) {
       )}
       <Table<AccessEntry>
         caption={t('patient.trail.caption')}
-        rows={items ?? []}
+        rows={(items ?? []).filter((e) => mine || e.org !== null || e.action in ACTIONS)}
         rowKey={(e) => `${e.at}-${e.actor}-${e.action}-${e.outcome}-${e.record_id ?? ''}-${e.purpose ?? ''}`}
         empty={items === null ? t('common.loading') : t('patient.trail.none')}
         columns={[
@@ -132,6 +133,12 @@ export function Trail(props: { wallet: PatientWallet }) {
           },
         ]}
       />
+      <div class="field check">
+        <label>
+          <input type="checkbox" name="show-mine" checked={mine} onChange={(e) => setMine((e.target as HTMLInputElement).checked)} />{' '}
+          {t('patient.trail.show_mine')}
+        </label>
+      </div>
       <ActionButton label={t('common.refresh')} name="refresh-trail" kind="plain" action={load} />
     </Section>
   )
