@@ -4,6 +4,7 @@
 // revocation, the insurer refused, and both in "who accessed my data".
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { Wallet } from 'ethers'
 import { PHONE, STACK, actor, journey } from './harness.mjs'
 
 const PASSPHRASE = 'li-hua-2026-wallet'
@@ -94,6 +95,32 @@ test('a patient keys, enrols, reads, grants, revokes and sees the insurer refuse
       (await byInsurer('=allowed').count()) > 0 && (await byInsurer('^=denied').count()) > 0,
     )
     await j.shot(page, 'who-accessed')
+
+    // A guardian appointed, read as a summary first, listed, and dismissed in one step.
+    const guardian = Wallet.createRandom().address
+    await page.locator('button[name=tab-agents]').click()
+    await page.locator('input[name=agent]').fill(guardian)
+    await page.locator('select[name=agent-kind]').selectOption('guardian')
+    await page.locator('button[name=review-appointment]').click()
+    assert.match(await page.locator('#agents .summary').innerText(), /作为您的监护人代您行事，直到 .* 24:00 \(UTC\+8\)$/)
+    await page.locator('button[name=sign-appointment]').click()
+    await page.locator('#appointments').getByText('生效中').waitFor({ timeout: 60_000 })
+    await j.shot(page, 'guardian-appointed')
+    await page.locator('#appointments button[name^=end-]').click()
+    await page.locator('#appointments').getByText('已撤销').waitFor({ timeout: 60_000 })
+
+    // The key file the CLI writes opens here, in English, to the pseudonym the Python derives.
+    const cli = actor('patient-key-file', { passphrase: PASSPHRASE })
+    const other = await j.open('hospital-a', 'patient')
+    await other.locator('button[name=language]').click()
+    await other.locator('input[name=patient-keyfile]').setInputFiles(cli.path)
+    await other.locator('input[name=import-passphrase]').fill('wrong passphrase')
+    await other.locator('button[name=import-key]').click()
+    await other.getByRole('alert').getByText('Wrong passphrase for this key file.').waitFor({ timeout: 60_000 })
+    await other.locator('input[name=import-passphrase]').fill(PASSPHRASE)
+    await other.locator('button[name=import-key]').click()
+    await other.locator(`[data-pseudonym="${cli.pseudonym}"]`).waitFor({ timeout: 60_000 })
+    await j.shot(other, 'cli-key-imported-en')
   } finally {
     await j.finish()
   }

@@ -5,12 +5,16 @@ the patient's grant (or is refused once it is revoked). Each call is the demo's 
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from ledger.crypto.keys import PatientKeys, load_key, new_key_file
 from ledger.demo.flow import DEMO_BUNDLE
 from ledger.gateway.client import GatewayError
-from tests.console.actors._common import as_staff
+from ledger.network.consortium import DEMO_KDF_N
+from tests.console.actors._common import as_staff, consortium
 
 HOSPITAL = "hospital-a"
 
@@ -47,8 +51,19 @@ def insurer_read(args: dict[str, Any]) -> dict[str, Any]:
     return {"allowed": True, "view": view["view"], "kinds": kinds}
 
 
+def key_file(args: dict[str, Any]) -> dict[str, Any]:
+    """A patient key file as the CLI writes it (``new_key_file``) under ``passphrase``, and the
+    pseudonym the Python derives from it for hospital A, for the page to import and agree with."""
+    path = Path(tempfile.mkdtemp(prefix="patient-key-")) / "patient.json"
+    new_key_file(path, args["passphrase"], iterations=DEMO_KDF_N)
+    keys = PatientKeys(load_key(path, args["passphrase"]))
+    hospital = consortium().orgs[HOSPITAL].address
+    return {"path": str(path), "pseudonym": keys.pseudonym(hospital).address}
+
+
 COMMANDS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "patient-enrol": enrol,
     "patient-anchor": anchor,
     "patient-insurer-read": insurer_read,
+    "patient-key-file": key_file,
 }
