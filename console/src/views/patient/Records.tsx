@@ -2,11 +2,12 @@
 // opened here from the stored envelope with the pseudonym's X25519 key, and checked: the CID of
 // the envelope the page opened against the CID the gateway reports anchored on chain.
 import { useEffect, useState } from 'preact/hooks'
-import { t } from '../../lib/i18n'
+import { EnvelopeError } from '../../crypto'
+import { problemText, t } from '../../lib/i18n'
 import { ActionButton, Address, Badge, Notice, Section, Time, describeError } from '../../ui/components'
 import { FhirView } from './fhir'
 import { openMyRecord, type MyRecord, type PatientWallet } from './wallet'
-import { isWrite, type AccessEntry, type AccessPage } from './Trail'
+import { fetchTrail, isWrite, type AccessEntry } from './Trail'
 
 interface ServedRecord {
   record_id: string
@@ -31,9 +32,8 @@ export function Records(props: { wallet: PatientWallet }) {
   const load = async () => {
     setFailure(null)
     try {
-      const page = await wallet.gateway.get<AccessPage>('/v1/access-log', { limit: 500 })
       const seen = new Map<string, number>()
-      page.items.forEach((e: AccessEntry) => {
+      ;(await fetchTrail(wallet)).forEach((e: AccessEntry) => {
         if (e.record_id && isWrite(e) && e.outcome === 'allowed' && !seen.has(e.record_id)) seen.set(e.record_id, e.at)
       })
       setListed([...seen].map(([recordId, at]) => ({ recordId, at })))
@@ -44,7 +44,13 @@ export function Records(props: { wallet: PatientWallet }) {
   useEffect(() => void load(), [wallet])
 
   const open = async (recordId: string) => {
-    const record = await openMyRecord(wallet, recordId)
+    let record: MyRecord
+    try {
+      record = await openMyRecord(wallet, recordId)
+    } catch (err) {
+      if (err instanceof EnvelopeError) throw new Error(problemText(err.code, err.message))
+      throw err
+    }
     const served = await wallet.gateway.get<ServedRecord>(`/v1/records/${recordId}`, { version: record.version })
     setOpened({ record, served })
   }

@@ -52,6 +52,18 @@ export function actionText(action: string): string {
 
 export const isWrite = (e: AccessEntry) => e.action === 'POST /v1/records' || e.action.startsWith('POST /v1/records/')
 
+/** Every entry of the patient's trail at this gateway, oldest first, page after page. */
+export async function fetchTrail(wallet: PatientWallet): Promise<AccessEntry[]> {
+  const all: AccessEntry[] = []
+  let after: string | undefined
+  do {
+    const page: AccessPage = await wallet.gateway.get<AccessPage>('/v1/access-log', { limit: 500, after })
+    all.push(...page.items)
+    after = page.next_after ?? undefined
+  } while (after)
+  return all
+}
+
 export function Trail(props: { wallet: PatientWallet }) {
   const { wallet } = props
   const [items, setItems] = useState<AccessEntry[] | null>(null)
@@ -63,14 +75,7 @@ export function Trail(props: { wallet: PatientWallet }) {
   const load = async () => {
     setFailure(null)
     try {
-      const all: AccessEntry[] = []
-      let after: string | undefined
-      do {
-        const page: AccessPage = await wallet.gateway.get<AccessPage>('/v1/access-log', { limit: 500, after })
-        all.push(...page.items)
-        after = page.next_after ?? undefined
-      } while (after)
-      setItems(all.reverse())
+      setItems((await fetchTrail(wallet)).reverse())
       setChecked(await wallet.gateway.get<Verification>('/v1/access-log/verification'))
     } catch (err) {
       setFailure(describeError(err))
