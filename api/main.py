@@ -23,6 +23,7 @@ from api.routes import (
     claims,
     consents,
     content,
+    counter,
     directory,
     dispenses,
     meta,
@@ -63,6 +64,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.include_router(appointments.router)
     app.include_router(alerts.router)
     app.include_router(break_glass.router)
+    app.include_router(counter.router)
     console.install(app, gateway.settings.console_dir)
     _complete_openapi(app)
     return app

@@ -67,6 +67,16 @@ class NotFound(errors.LedgerError):
             self.code = code
 
 
+class Upstream(errors.LedgerError):
+    """Another organisation's gateway this one relays to could not be reached or named."""
+
+    code = "gateway.upstream"
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
 # Most specific class first: the first isinstance match decides the status.
 _STATUS: list[tuple[type[errors.LedgerError], int]] = [
     (errors.PayloadTooLarge, 413),
@@ -93,6 +103,7 @@ _STATUS: list[tuple[type[errors.LedgerError], int]] = [
     # No usable directory entry to seal for: the organisation publishes one, or is reinstated.
     (errors.DirectoryError, 409),
     (BatchProofInvalid, 502),
+    (Upstream, 502),
     # The gateway's node is up but no peer delivered the content in time: an upstream timeout,
     # not content known to be absent (store.not_found, 502) nor the gateway's node down (503).
     (errors.ContentUnavailable, 504),

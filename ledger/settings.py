@@ -5,6 +5,7 @@ Numbers that differ by place or deployment live here, never as constants in code
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -182,10 +183,20 @@ class Settings(BaseSettings):
     supervision_retry_s: float = Field(default=30.0, gt=0)
     supervision_db_path: Path | None = None
 
+    # Other organisations' gateways by organisation address, for the pharmacist's counter to relay
+    # a pharmacist's signed read of a prescription to its issuing hospital (api/routes/counter.py).
+    peer_gateways: dict[str, str] = Field(default_factory=dict)
+
     # -- the browser console --
     # The built console (console/dist, `make console`) every gateway serves at /console/, with
     # Swagger UI's assets for /docs; without a build both answer 503 console.not_built.
     console_dir: Path = Path(__file__).resolve().parents[1] / "console" / "dist"
+
+    @field_validator("peer_gateways", mode="before")
+    @classmethod
+    def _peers_json(cls, value: object) -> object:
+        # As org.env writes it: a JSON object on one line (the environment parses it the same).
+        return json.loads(value) if isinstance(value, str) else value
 
     @field_validator("time_zone")
     @classmethod

@@ -18,13 +18,12 @@ import { identify } from '@libp2p/identify'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
-import { FsBlockstore } from 'blockstore-fs'
-import { FsDatastore } from 'datastore-fs'
 import { createHeliaLight } from 'helia'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced } from 'ipfs-unixfs-importer/layout'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { openRepo } from './ipfs_repo.mjs'
 
 const { values: opt } = parseArgs({ options: {
   dir: { type: 'string' }, 'swarm-key': { type: 'string' },
@@ -70,11 +69,9 @@ const connectionGater = {
   denyOutboundEncryptedConnection: (id) => !allowedIds().has(id.toString())
 }
 
-mkdirSync(join(opt.dir, 'blocks'), { recursive: true }) // repo/gc on a node that never stored a block stats it
-const helia = withBitswap(withLibp2pLight(createHeliaLight({
-  blockstore: new FsBlockstore(join(opt.dir, 'blocks')),
-  datastore: new FsDatastore(join(opt.dir, 'datastore')) // holds the peer key: a stable peer id
-}), {
+mkdirSync(opt.dir, { recursive: true })
+// Blocks, pins and the peer key (a stable peer id) in LevelDB: scripts/ipfs_repo.mjs says why.
+const helia = withBitswap(withLibp2pLight(createHeliaLight(await openRepo(opt.dir)), {
   addresses: { listen: [`/ip4/${opt.host}/tcp/${opt['swarm-port']}`] },
   transports: [tcp()],
   connectionEncrypters: [noise()],

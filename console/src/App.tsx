@@ -43,7 +43,10 @@ function go(route: Route) {
 export function App() {
   const [facts, setFacts] = useState<{ config: ConsoleConfig; domain: Domain } | null>(null)
   const [failure, setFailure] = useState<string | null>(null)
-  const [route, setRoute] = useState<Route | null>(routeOf(globalThis.location.hash))
+  // The route is read from the address at every render, so a hash set before this mounted (a
+  // link, or a test navigating at once) is not lost; the state only re-renders on a change.
+  const [, setHash] = useState(globalThis.location.hash)
+  const route = routeOf(globalThis.location.hash)
   const [staff, setStaff] = useState<StaffIdentity | null>(null)
   const [returnTo, setReturnTo] = useState<Route | null>(null)
   const [, setLanguage] = useState<Lang>(lang())
@@ -56,7 +59,7 @@ export function App() {
         setFacts({ config, domain })
       })
       .catch((err) => setFailure(describeError(err)))
-    const onHash = () => setRoute(routeOf(globalThis.location.hash))
+    const onHash = () => setHash(globalThis.location.hash)
     globalThis.addEventListener('hashchange', onHash)
     const off = onSession((s) => {
       setSignedIn(s)

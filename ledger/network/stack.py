@@ -7,6 +7,7 @@ them and the chain, whose state stays under the data directory for the next star
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 from collections.abc import Iterable, Iterator
@@ -146,6 +147,9 @@ def running_stack(settings: Settings, only: Iterable[str] | None = None) -> Iter
             break_glass=deploy.BreakGlassTerms.from_settings(settings),
         )
         wanted = set(only) if only is not None else None
+        peers = json.dumps(
+            {o.address: o.gateway_url for o in consortium.orgs.values() if o.gateway_url}
+        )
         nodes: dict[str, OrgNode] = {}
         for index, org in enumerate(o for o in consortium.orgs.values() if o.gateway_url):
             if wanted is None or org.name in wanted:
@@ -156,6 +160,7 @@ def running_stack(settings: Settings, only: Iterable[str] | None = None) -> Iter
                     "MEDLEDGER_API_PORT": org.gateway_url.rsplit(":", 1)[1],
                     "MEDLEDGER_IPFS_API_PORT": str(settings.ipfs_api_port + index),
                     "MEDLEDGER_IPFS_SWARM_PORT": str(settings.ipfs_swarm_port + index),
+                    "MEDLEDGER_PEER_GATEWAYS": peers,  # the pharmacy counter's relay
                 }
                 nodes[org.name] = write_demo_org(settings, settings.data_dir, org, values)
         start_nodes(stack, nodes.values())

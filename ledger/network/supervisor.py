@@ -85,6 +85,9 @@ def running_network(
         nodes: dict[str, str] = {}
         orgs = []
         owned: set[int] = set()
+        peer_gateways = json.dumps(
+            {consortium.orgs[n].address: consortium.orgs[n].gateway_url for n in gateways_at}
+        )
         for place, (name, index) in enumerate(gateways_at.items()):
             org = consortium.orgs[name]
             assert org.gateway_url is not None
@@ -98,6 +101,7 @@ def running_network(
                 "MEDLEDGER_IPFS_SWARM_PORT": str(settings.network_ipfs_swarm_port + place),
                 "MEDLEDGER_TX_TIMEOUT_S": str(settings.tx_timeout_s),
                 "MEDLEDGER_TX_CONFIRMATIONS": str(confirmations),
+                "MEDLEDGER_PEER_GATEWAYS": peer_gateways,  # the pharmacy counter's relay
             }
             node = write_demo_org(settings, root, org, values)
             if index not in owned and signer.pid is not None:

@@ -119,7 +119,6 @@ class RecordBook:
         self._store = store
         self._patients = patients
         self._org = org
-        self._org_key = org_key
         self._max_payload_bytes = max_payload_bytes
         self._registry = chain.contract("RecordRegistry")
 
@@ -169,17 +168,21 @@ class RecordBook:
             raise ConfigError("this record book has no outbox for batch anchoring")
         latest: dict[bytes, int] = {}
         targets, jobs = [], []
-        keys: dict[str, bytes] = {}
-        org_key = self._org_key.public_key().public_bytes_raw()
+        # Each patient's recipients once a request, as a single write seals them: the patient by
+        # HPKE, the writer under its own key-encryption key where it keeps one (no second HPKE
+        # wrap a version, and erasure reaches bulk-written versions too).
+        keys: dict[str, tuple[dict[str, bytes], dict[str, bytes] | None]] = {}
         for item in items:
             record_id, version, patient = self._bulk_target(item, latest)
             if patient not in keys:
-                keys[patient] = self._patients.get(patient).encryption_key.public_bytes_raw()
-            patient_key = keys[patient]
+                public, keks = self.keys.recipients(
+                    patient, self._patients.get(patient).encryption_key
+                )
+                keys[patient] = ({k: v.public_bytes_raw() for k, v in public.items()}, keks)
+            recipients, keks = keys[patient]
             latest[record_id] = version
             targets.append((record_id, version, patient))
-            recipients = {self._org.address: org_key, patient: patient_key}
-            jobs.append(SealJob(item.resource, record_id, version, recipients))
+            jobs.append(SealJob(item.resource, record_id, version, recipients, keks))
         sealed = self._sealer.seal(jobs)
         accepted = [
             (

@@ -29,12 +29,13 @@ __all__ = ["BulkSealer", "SealJob"]
 @dataclass(frozen=True)
 class SealJob:
     """One version to validate and seal: its raw resource, where it goes, and for whom (each
-    recipient's raw X25519 public key, by label)."""
+    recipient's raw X25519 public key, by label; and the writer's key-encryption key, by label)."""
 
     resource: bytes
     record_id: bytes
     version: int
     recipients: Mapping[str, bytes]
+    key_encryption_keys: Mapping[str, bytes] | None = None
 
 
 def seal_jobs(jobs: list[SealJob], max_bytes: int, store_root: str | None) -> list[Sealed]:
@@ -53,7 +54,11 @@ def seal_jobs(jobs: list[SealJob], max_bytes: int, store_root: str | None) -> li
                 key = keys[raw] = X25519PublicKey.from_public_bytes(raw)
             recipients[label] = key
         one = seal_payload(
-            payload, context_id=job.record_id, version=job.version, recipients=recipients
+            payload,
+            context_id=job.record_id,
+            version=job.version,
+            recipients=recipients,
+            key_encryption_keys=job.key_encryption_keys,
         )
         if store is not None:
             store.put(one.envelope)

@@ -351,15 +351,17 @@ def test_with_hospital_a_down_the_regulator_still_has_a_complete_trail(
     accessed.seal("hospital-a")
     regulator = accessed.gateway("regulator")
     a = world.org_address("hospital-a")
-    # Until replication lands (branch replication), the regulator's node pins A's batches here,
-    # through its node's pin API, as the replication policy will.
+    # A's gateway stops first: an access it logged after the response went, sealed on its way
+    # out, is then on chain, and its batch is pinned below while A's node still serves it.
+    accessed.stacks["hospital-a"].close()
+    # The regulator's node pins A's batches here, through its node's pin API, as the
+    # replication policy does.
     regulator.trail.sync(retry_unavailable=False)
     for batch in regulator.trail.batches():
         if batch.org == a and batch.cid is not None:
             regulator.store.pin(batch.cid)
     last_read = max(b.chain_batch_id for b in regulator.trail.batches() if b.org == a)
-    accessed.stacks["hospital-a"].close()  # A's gateway stopped ...
-    accessed.nodes["hospital-a"].request_stop()  # ... and its node
+    accessed.nodes["hospital-a"].request_stop()  # ... then its node
     accessed.nodes["hospital-a"].wait_stopped()
     # A fresh index on the regulator's gateway: everything comes from chain and its own node.
     fresh = TrailIndex(

@@ -174,6 +174,18 @@ def test_a_batched_record_reads_back_as_a_single_one_does(world: World, patient:
         assert as_patient.get_json(f"/v1/records/{record}")["resource"] == resource
 
 
+def test_a_bulk_version_is_wrapped_for_the_writer_under_its_own_key_encryption_key(
+    world: World, patient: Patient
+) -> None:
+    """As a single write is: the patient by HPKE, the hospital under its per-patient KEK (one HPKE
+    wrap a version, not two; and erasure, which destroys the KEK, reaches it)."""
+    (receipt,) = bulk(world, [{"patient": patient.pseudonym.address, "resource": observation(1)}])
+    wait_receipt(world, receipt["receipt_id"])
+    blob = world.gateways["hospital-a"].gateway.store.get(receipt["cid"])
+    labels = set(json.loads(blob)["wrapped_keys"])
+    assert labels == {patient.pseudonym.address, f"kek:{world.org_address('hospital-a')}"}
+
+
 def doctor_get(world: World, path: str) -> Any:
     with world.as_staff("hospital-a", "doctor") as doctor:
         return doctor.get_json(path)

@@ -176,6 +176,9 @@ TABLE: dict[str, dict[str, Cell]] = {
     "GET /v1/health": every(OK),
     "GET /v1/consents/domain": every(OK),
     "GET /v1/claims/domain": every(OK),
+    "GET /v1/console/config": every(OK),
+    #: Who a signed key is, for the console's staff sign-in: this organisation's staff only.
+    "GET /v1/console/me": {**WRITERS_ONLY, "a_pharmacist": OK},
     "POST /v1/patients": WRITERS_ONLY,
     "POST /v1/records": WRITERS_ONLY,
     "POST /v1/records/{record_id}/versions": WRITERS_ONLY,
@@ -230,6 +233,15 @@ COVERED_ELSEWHERE = {
         "POST /v1/claims/{claim_id}/decision",
         "POST /v1/claims/{claim_id}/settlement",
         "POST /v1/payments",
+    )
+}
+#: The pharmacist's counter: its refusals (role, organisation kind) and its relay.
+COVERED_ELSEWHERE |= {
+    route: "tests/api/test_counter.py"
+    for route in (
+        "GET /v1/counter/prescriptions",
+        "GET /v1/counter/prescriptions/{prescription_id}",
+        "GET /v1/counter/prescriptions/{prescription_id}/view",
     )
 }
 #: Registrations and filings: each refusal by role and gateway, with the positive path.

@@ -18,6 +18,14 @@ def test_the_shell_is_chinese_first_switches_to_english_and_serves_docs_offline(
 
 
 @pytest.mark.timeout(600)
+def test_a_pharmacy_dispenses_and_a_second_pharmacy_is_refused(stack: Stack) -> None:
+    run_journey(stack, "pharmacy")
+    shots = sorted(p.name for p in (ARTIFACTS / "pharmacy").glob("*.png"))
+    assert len(shots) == 8, shots
+    assert shots[-2].endswith("pharmacy-b-refused.png"), shots
+
+
+@pytest.mark.timeout(600)
 def test_a_patient_keys_enrols_reads_grants_revokes_and_sees_the_insurer_refused(
     stack: Stack,
 ) -> None:

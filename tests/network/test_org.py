@@ -130,7 +130,7 @@ def test_each_organisation_has_its_own_directory_with_everything_its_node_reads(
         address = _org_account(node).address
         assert (node.root / "deployments" / "31337.json").is_file()
         assert (node.root / "gateways" / f"{address}.sqlite").is_file()
-        assert (node.root / "ipfs" / "datastore").is_dir()  # its peer key: its identity
+        assert (node.root / "ipfs" / "datastore.level").is_dir()  # its peer key: its identity
         assert node.swarm_key.stat().st_mode & 0o777 == 0o600
         assert stack.consortium is not None
         assert Path(stack.consortium.orgs[name].key_file) == node.key_file
@@ -316,7 +316,7 @@ def test_org_start_with_its_chain_down_fails_and_leaves_nothing_running(
     assert main(["org", "start", "clinic-c"]) == EXIT_ERROR
     assert "no Ethereum JSON-RPC node answers" in capsys.readouterr().err
     # Its IPFS node had started before the chain was needed; the failed start stopped it again.
-    assert (node.root / "ipfs" / "datastore").is_dir()
+    assert (node.root / "ipfs" / "datastore.level").is_dir()
     assert [row.pid for row in status(node)] == [None, None]
     assert not node.pid_file("ipfs").exists()
 

@@ -1,8 +1,8 @@
 // Staff sign in with their own key file (the V3 keystore the CLI and the demo write) and its
 // passphrase; the key is decrypted here and never leaves the page. The gateway then says, from
 // the chain, who that key is: staff of this organisation with a role, or a refusal.
-import { decryptKeystoreJson, getBytes } from 'ethers'
 import { useState } from 'preact/hooks'
+import { openKeystore } from '../crypto/keystore'
 import { useApp, type StaffIdentity } from '../lib/context'
 import { Gateway } from '../lib/gateway'
 import { t } from '../lib/i18n'
@@ -29,7 +29,7 @@ export function SignIn(props: { onSignedIn: (who: StaffIdentity) => void }) {
     if (!file) throw new Error(t('signin.no_file'))
     let privateKey: Uint8Array
     try {
-      privateKey = getBytes((await decryptKeystoreJson(file, passphrase)).privateKey)
+      privateKey = await openKeystore(file, passphrase)
     } catch {
       throw new Error(t('signin.bad_key'))
     }

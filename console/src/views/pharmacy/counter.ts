@@ -1,0 +1,137 @@
+// The counter's calls to this pharmacy's own gateway (api/routes/counter.py): what it may dispense,
+// one prescription's chain facts, the dispensing view relayed to the issuing hospital (signed here
+// for the hospital's domain, so only the hospital can check it), and the dispense itself.
+import { zeroPadValue } from 'ethers'
+import { Gateway, GatewayError, type Domain } from '../../lib/gateway'
+import { signRequest } from '../../lib/sign'
+
+export interface Review {
+  org: string
+  pharmacist: string
+  approved: boolean
+  reviewed_at: number
+}
+
+export interface Dispense {
+  prescription_id: string
+  pharmacy: string
+  pharmacist: string
+  commitment: string
+  cid: string
+  dispensed_at: number
+}
+
+export interface Summary {
+  prescription_id: string
+  institution: string
+  prescriber: string | null
+  patient: string
+  issued_at: number
+  expires_at: number
+  online: boolean
+  status: 'pending' | 'approved' | 'rejected' | 'cancelled' | 'dispensed'
+  fhir_status: string
+}
+
+export interface Facts extends Summary {
+  expired: boolean
+  dispensable: boolean
+  review: Review | null
+  dispense: Dispense | null
+}
+
+/** What the issuing hospital lets a pharmacy see: the MedicationRequest cut to its dispensing view. */
+export interface DispensingView extends Summary {
+  view: 'dispensing' | 'full'
+  resource: Record<string, unknown>
+}
+
+export interface DispenseReceipt {
+  prescription_id: string
+  pharmacy: string
+  cid: string
+  transaction: string
+  block: number
+}
+
+export const dispensable = (gateway: Gateway) => gateway.get<Summary[]>('/v1/counter/prescriptions')
+
+export const factsOf = (gateway: Gateway, id: string) =>
+  gateway.get<Facts>(`/v1/counter/prescriptions/${id}`)
+
+/** The hospital's ``GET /v1/prescriptions/{id}``, signed for the hospital's gateway (its domain's
+ *  salt is the hospital's address) and sent through this gateway's relay. */
+export async function dispensingView(
+  privateKey: Uint8Array,
+  domain: Domain,
+  institution: string,
+  id: string,
+): Promise<DispensingView> {
+  const hospital: Domain = { ...domain, salt: zeroPadValue(institution, 32) }
+  const headers = signRequest(privateKey, hospital, {
+    method: 'GET',
+    target: `/v1/prescriptions/${id}`,
+    body: new Uint8Array(),
+  })
+  let response: Response
+  try {
+    response = await fetch(`/v1/counter/prescriptions/${id}/view`, {
+      headers: { Accept: 'application/json', ...headers },
+      redirect: 'error',
+    })
+  } catch (error) {
+    throw new GatewayError(0, 'gateway.unreachable', String(error))
+  }
+  const body = (await response.json().catch(() => ({}))) as Record<string, unknown>
+  if (!response.ok) {
+    const code = typeof body.code === 'string' ? body.code : undefined
+    const detail = typeof body.detail === 'string' ? body.detail : response.statusText
+    throw new GatewayError(response.status, code, detail, body)
+  }
+  return body as unknown as DispensingView
+}
+
+/** The MedicationDispense this pharmacy records for ``view``: the drug, patient and quantity the
+ *  prescription asked for, handed over now. */
+export function medicationDispense(id: string, view: DispensingView, now: Date = new Date()) {
+  const r = view.resource
+  const request = (r.dispenseRequest ?? {}) as { quantity?: Record<string, unknown> }
+  const dispense: Record<string, unknown> = {
+    resourceType: 'MedicationDispense',
+    status: 'completed',
+    authorizingPrescription: [{ reference: `MedicationRequest/${id}` }],
+    whenHandedOver: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+  }
+  for (const field of ['medicationCodeableConcept', 'medicationReference', 'subject']) {
+    if (r[field] !== undefined) dispense[field] = r[field]
+  }
+  if (request.quantity) {
+    const { value, unit } = request.quantity
+    dispense.quantity = { value, unit }
+  }
+  return dispense
+}
+
+export const dispense = (gateway: Gateway, id: string, view: DispensingView) =>
+  gateway.post<DispenseReceipt>(`/v1/prescriptions/${id}/dispense`, medicationDispense(id, view))
+
+/** The drug as a pharmacist reads it: the coding's display, else its code. */
+export function medicationName(resource: Record<string, unknown>): string {
+  const concept = resource.medicationCodeableConcept as
+    | { text?: string; coding?: { display?: string; code?: string }[] }
+    | undefined
+  const coding = concept?.coding?.[0]
+  return concept?.text ?? coding?.display ?? coding?.code ?? '—'
+}
+
+export function dosageText(resource: Record<string, unknown>): string | null {
+  const dosage = resource.dosageInstruction as { text?: string }[] | undefined
+  const texts = (dosage ?? []).map((d) => d.text).filter((text): text is string => !!text)
+  return texts.length ? texts.join('; ') : null
+}
+
+export function quantityText(resource: Record<string, unknown>): string | null {
+  const request = resource.dispenseRequest as { quantity?: { value?: number; unit?: string } } | undefined
+  const q = request?.quantity
+  return q?.value !== undefined ? `${q.value} ${q.unit ?? ''}`.trim() : null
+}
