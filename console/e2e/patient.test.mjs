@@ -88,12 +88,17 @@ test('a patient keys, enrols, reads, grants, revokes and sees the insurer refuse
     assert.equal(refused.allowed, false)
     assert.equal(refused.status, 403)
 
+    actor('patient-break-glass', { record_id: recordId })
+
     await page.locator('button[name=tab-trail]').click()
     const byInsurer = (outcome) =>
       page.locator(`#trail td:has([data-org="${insurerLower}"])`).locator('xpath=..').locator(`[data-outcome${outcome}]`)
     await poll(page, 'refresh-trail', async () =>
       (await byInsurer('=allowed').count()) > 0 && (await byInsurer('^=denied').count()) > 0,
     )
+    const hospitalB = STACK.consortium.orgs['hospital-b'].address.toLowerCase()
+    await poll(page, 'refresh-trail', () => page.locator(`#trail .highlight[data-org="${hospitalB}"]`).isVisible())
+    await page.locator('#trail').getByText('紧急访问（破窗）').first().waitFor()
     await j.shot(page, 'who-accessed')
 
     // A guardian appointed, read as a summary first, listed, and dismissed in one step.

@@ -51,6 +51,20 @@ def insurer_read(args: dict[str, Any]) -> dict[str, Any]:
     return {"allowed": True, "view": view["view"], "kinds": kinds}
 
 
+def break_glass(args: dict[str, Any]) -> dict[str, Any]:
+    """Hospital B's doctor declares break-glass for ``record_id`` on chain and reads it at hospital
+    A's gateway on that declaration alone (ledger/demo/breakglass.py)."""
+    with as_staff("hospital-b", "doctor") as at_b:
+        declared: dict[str, Any] = at_b.post_json(
+            "/v1/break-glass", {"record_id": args["record_id"], "reason": "unconscious_patient"}
+        )
+    with as_staff("hospital-b", "doctor", gateway=HOSPITAL) as at_a:
+        document = at_a.get_json(
+            f"/v1/records/{args['record_id']}", params={"break_glass": declared["access_id"]}
+        )
+    return {"access_id": declared["access_id"], "version": document["version"]}
+
+
 def key_file(args: dict[str, Any]) -> dict[str, Any]:
     """A patient key file as the CLI writes it (``new_key_file``) under ``passphrase``, and the
     pseudonym the Python derives from it for hospital A, for the page to import and agree with."""
@@ -66,4 +80,5 @@ COMMANDS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "patient-anchor": anchor,
     "patient-insurer-read": insurer_read,
     "patient-key-file": key_file,
+    "patient-break-glass": break_glass,
 }
