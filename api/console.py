@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.audit import CurrentTrace
@@ -61,6 +62,32 @@ def me(member: OwnStaff, trace: CurrentTrace) -> ConsoleStaffPublic:
     assert member.org is not None  # OwnStaff checked both
     assert member.role is not None
     return ConsoleStaffPublic(address=member.address, organisation=member.org, role=member.role)
+
+
+class ConsoleOrganisationPublic(BaseModel):
+    """An organisation a patient may name in a grant: its address and the kind it was admitted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    org: str
+    kind: str  # hospital | insurer | pharmacy | regulator
+    usable: bool
+
+
+@router.get("/organisations", response_model=list[ConsoleOrganisationPublic])
+def organisations(gateway: GatewayDep) -> list[ConsoleOrganisationPublic]:
+    """The directory's organisations and their kinds, for a patient's consent form (a patient is
+    no member, so cannot read /v1/directory). Unsigned, like ``/v1/console/config``: it is what
+    the chain already tells anyone."""
+    directory = gateway.directory
+    return [
+        ConsoleOrganisationPublic(
+            org=org,
+            kind=org_kind(gateway, org).name.lower(),
+            usable=directory.entry(org).usable,
+        )
+        for org in directory.organisations()
+    ]
 
 
 class _ConsoleHeaders:

@@ -32,3 +32,13 @@ def test_the_regulator_approves_a_filing_with_a_reason_and_audits_a_trail(stack:
     assert len(shots) == 13, shots
     assert any("filing-approved" in s for s in shots)
     assert any("trail-hospital-a" in s for s in shots)
+
+
+@pytest.mark.timeout(600)
+def test_a_patient_keys_enrols_reads_grants_revokes_and_sees_the_insurer_refused(
+    stack: Stack,
+) -> None:
+    run_journey(stack, "patient")
+    shots = sorted(p.name for p in (ARTIFACTS / "patient").glob("*.png"))
+    assert len(shots) == 10, shots
+    assert shots[7].endswith("who-accessed.png"), shots
