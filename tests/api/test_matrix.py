@@ -177,6 +177,8 @@ TABLE: dict[str, dict[str, Cell]] = {
     "GET /v1/consents/domain": every(OK),
     "GET /v1/claims/domain": every(OK),
     "GET /v1/console/config": every(OK),
+    #: The organisations a patient may grant to (kind and address, as the chain holds them).
+    "GET /v1/console/organisations": every(OK),
     #: Who a signed key is, for the console's staff sign-in: this organisation's staff only.
     "GET /v1/console/me": {**WRITERS_ONLY, "a_pharmacist": OK},
     "POST /v1/patients": WRITERS_ONLY,
