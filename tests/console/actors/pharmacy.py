@@ -4,17 +4,12 @@ demo takes them (ledger/demo/flow.py steps 1-3, ledger/demo/prescriptions.py ste
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Callable
 from typing import Any
 
-from ledger.consent.patients import sign_enrolment
-from ledger.crypto.keys import PatientKeys
-from ledger.demo.flow import DEMO_BUNDLE
 from ledger.demo.prescriptions import RAMIPRIL, medication_request
-from ledger.gateway.client import fetch_domain
 from ledger.prescribing.signature import issue_signed
-from tests.console.actors._common import as_staff, consortium, gateway_url
+from tests.console.actors._common import as_staff, new_patient_with_record
 
 
 def approved_prescription(args: dict[str, Any]) -> dict[str, Any]:
@@ -22,27 +17,7 @@ def approved_prescription(args: dict[str, Any]) -> dict[str, Any]:
     under the seeded practice filing, prescribes ramipril at hospital A as its follow-up; hospital
     A's pharmacist approves it. Returns the prescription id and its expiry."""
     del args
-    hospital = consortium().orgs["hospital-a"]
-    keys = PatientKeys(secrets.token_bytes(32))
-    pseudonym = keys.pseudonym(hospital.address)
-    identity = keys.public_identity(hospital.address)
-    domain = fetch_domain(gateway_url("hospital-a"), timeout=30)
-    key = bytes.fromhex(identity["encryption_key"][2:])
-    with as_staff("hospital-a", "clerk") as clerk:
-        clerk.post_json(
-            "/v1/patients",
-            {
-                "pseudonym": pseudonym.address,
-                "encryption_key": identity["encryption_key"],
-                "signature": sign_enrolment(pseudonym, domain.as_eip712(), hospital.address, key),
-            },
-        )
-    with as_staff("hospital-a", "doctor") as doctor:
-        record = doctor.post_json(
-            "/v1/records",
-            content=json.dumps(DEMO_BUNDLE).encode(),
-            params={"patient": pseudonym.address},
-        )["record_id"]
+    pseudonym, record = new_patient_with_record()
     params = {"patient": pseudonym.address, "online": "true", "follow_up_record": record}
     with as_staff("hospital-b", "doctor", gateway="hospital-a") as doctor:
         body = json.dumps(medication_request(RAMIPRIL)).encode()

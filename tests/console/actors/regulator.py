@@ -15,9 +15,7 @@ tests/api/test_practice.py make them.
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,12 +26,8 @@ from web3 import Web3
 
 from ledger.chain.connection import Chain
 from ledger.chain.deploy import load_deployment
-from ledger.consent.patients import sign_enrolment
-from ledger.crypto.keys import PatientKeys
-from ledger.demo.flow import DEMO_BUNDLE
-from ledger.gateway.client import fetch_domain
 from ledger.network.joining import join_args
-from tests.console.actors._common import as_staff, consortium, gateway_url
+from tests.console.actors._common import as_staff, consortium, new_patient_with_record
 
 YEAR = 365 * 86_400
 FILING_ACTION = "POST /v1/practice/filings"
@@ -108,31 +102,11 @@ def await_trail(args: dict[str, Any]) -> dict[str, Any]:
 
 def break_glass(args: dict[str, Any]) -> dict[str, Any]:
     del args
-    hospital = consortium().orgs["hospital-a"]
-    patient = PatientKeys(secrets.token_bytes(32))
-    pseudonym = patient.pseudonym(hospital.address)
-    identity = patient.public_identity(hospital.address)
-    key = bytes.fromhex(identity["encryption_key"][2:])
-    domain = fetch_domain(gateway_url("hospital-a"))
-    with as_staff("hospital-a", "clerk") as clerk:
-        clerk.post_json(
-            "/v1/patients",
-            {
-                "pseudonym": pseudonym.address,
-                "encryption_key": identity["encryption_key"],
-                "signature": sign_enrolment(pseudonym, domain.as_eip712(), hospital.address, key),
-            },
-        )
-    with as_staff("hospital-a", "doctor") as doctor:
-        anchored = doctor.post_json(
-            "/v1/records",
-            content=json.dumps(DEMO_BUNDLE).encode(),
-            params={"patient": pseudonym.address},
-        )
+    _, record = new_patient_with_record()
     with as_staff("hospital-b", "doctor") as at_b:
         declared: dict[str, Any] = at_b.post_json(
             "/v1/break-glass",
-            {"record_id": anchored["record_id"], "reason": "unconscious_patient"},
+            {"record_id": record, "reason": "unconscious_patient"},
         )
     return declared
 
