@@ -209,7 +209,12 @@ const commands = {
     const id = peerIdOf(ma)
     if (!id) throw new Error(`${ma} has no /p2p/ peer id`)
     connected.add(ma)
-    await libp2p.dial(ma, { signal: AbortSignal.timeout(fetchTimeoutMs) })
+    const signal = AbortSignal.timeout(fetchTimeoutMs)
+    const connection = await libp2p.dial(ma, { signal })
+    // Connected means the peer talks to us: one that refuses us (not on its peer list) closes the
+    // connection after the handshake, and a dial can return a connection the redialler opened a
+    // moment before that. An identify round trip fails on such a connection.
+    await libp2p.services.identify.identify(connection, { signal })
     return { Strings: [`connect ${id} success`] }
   },
   // Kubo's peering set, which the gateway keeps equal to the directory's active organisations.
