@@ -458,8 +458,10 @@ def org_machine(
         "MEDLEDGER_IPFS_API_PORT": str(host.port(5001)),
         "MEDLEDGER_IPFS_SWARM_PORT": str(host.port(4001)),
         "MEDLEDGER_BULK_WORKERS": "0",
-        # A manifest a node could not fetch within the short timeout above (a loaded machine) is
-        # asked for again at the next read after this, not a minute later.
+        # An access-log batch or a record batch's manifest a node could not fetch within the short
+        # timeout above (a loaded machine) is asked for again at the next read after this, not a
+        # minute later.
+        "MEDLEDGER_ACCESS_TRAIL_RETRY_S": "2",
         "MEDLEDGER_BATCH_MANIFEST_RETRY_S": "2",
         **extra,
     }

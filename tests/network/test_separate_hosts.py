@@ -448,7 +448,7 @@ def test_the_regulators_trail_of_hospital_as_records_is_complete_and_verified(
     with separate.as_staff("regulator", "auditor") as regulator:
         for record, anchored in a_down.trail.items():
             # A batch the regulator's node could not fetch in time is retried at a later read
-            # (MEDLEDGER_BATCH_MANIFEST_RETRY_S): the trail is complete once every batch is had.
+            # (MEDLEDGER_ACCESS_TRAIL_RETRY_S): the trail is complete once every batch is had.
             def ask(record: str = record) -> dict[str, Any]:
                 answer: dict[str, Any] = regulator.get_json(
                     "/v1/audit/trail", params={"record_id": record}
