@@ -182,9 +182,14 @@ def org_kind(gateway: Gateway, org: str) -> OrgKind:
     return OrgKind(kind)
 
 
+def is_regulator(gateway: Gateway, member: Member) -> bool:
+    """Whether ``member`` is a regulator's staff or account, as Membership admitted it."""
+    return member.org is not None and org_kind(gateway, member.org) is OrgKind.REGULATOR
+
+
 def require_regulator_or(gateway: Gateway, member: Member, org: str) -> None:
     """Metadata views: a regulator's, or the organisation's own."""
     assert member.org is not None  # an active member always belongs to an organisation
-    if member.org.lower() == org.lower() or org_kind(gateway, member.org) is OrgKind.REGULATOR:
+    if member.org.lower() == org.lower() or is_regulator(gateway, member):
         return
     raise Forbidden("auth.not_regulator", f"only a regulator or {org} itself may see this")

@@ -22,6 +22,7 @@ from api.deps import (
     GatewayDep,
     Member,
     OwnStaff,
+    is_regulator,
     org_kind,
     require_role,
 )
@@ -137,7 +138,7 @@ def list_declarations(
     """The regulator: every declaration. A hospital (its own staff, at its own gateway): those it
     made and those on its records. Oldest first, each with its status now."""
     desk = BreakGlassDesk(gateway.chain)
-    if _is_regulator(gateway, member):
+    if is_regulator(gateway, member):
         found = desk.listed()
     else:
         own = _own_hospital(gateway, member)
@@ -154,7 +155,7 @@ def get_declaration(
 ) -> BreakGlassPublic:
     """One declaration, to those who may list it."""
     access = BreakGlassDesk(gateway.chain).get(bytes.fromhex(access_id[2:]))
-    if not _is_regulator(gateway, member):
+    if not is_regulator(gateway, member):
         own = _own_hospital(gateway, member).lower()
         if access is not None and own not in {access.org.lower(), access.holder.lower()}:
             access = None
@@ -210,10 +211,6 @@ def authorise_break_glass(
     reason = reasons_of(gateway).get(access.reason)
     trace.purpose = break_glass_purpose(reason.name if reason else str(access.reason))
     return access.access_id
-
-
-def _is_regulator(gateway: Gateway, member: Member) -> bool:
-    return member.org is not None and org_kind(gateway, member.org) is OrgKind.REGULATOR
 
 
 def _own_hospital(gateway: Gateway, member: Member) -> str:

@@ -34,15 +34,14 @@ from api.deps import (
     GatewayDep,
     OwnStaff,
     Signer,
+    is_regulator,
     lookup_member,
-    org_kind,
     require_role,
 )
 from api.gateway import Gateway
 from api.problems import SIGNED_PROBLEMS, Forbidden, responses
 from ledger.claiming.authorisation import ClaimDomain
 from ledger.claiming.onchain import ClaimStatus, OnchainClaim
-from ledger.types import OrgKind
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"], responses=responses(*SIGNED_PROBLEMS))
 
@@ -121,8 +120,7 @@ def claim_figures(
 ) -> list[InstitutionFiguresPublic]:
     """For a regulator: per institution, as provider and as insurer, the claims, decisions,
     duplicates caught and settlements, counted from chain events (metadata, never content)."""
-    assert member.org is not None  # an active member always belongs to an organisation
-    if org_kind(gateway, member.org) is not OrgKind.REGULATOR:
+    if not is_regulator(gateway, member):
         raise Forbidden("auth.not_regulator", "only a regulator may see claim figures")
     trace.view = "metadata"
     return [InstitutionFiguresPublic(**vars(f)) for f in gateway.claims.figures()]

@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from web3 import Web3
 
 from api.audit import CurrentTrace
-from api.deps import CurrentMember, GatewayDep, Member, org_kind
+from api.deps import CurrentMember, GatewayDep, Member, is_regulator
 from api.gateway import Gateway
 from api.problems import SIGNED_PROBLEMS, Forbidden, responses
 from api.routes.practice import _filing
@@ -44,7 +44,7 @@ class OrganisationPublic(_Model):
 
 
 def _require_regulator(gateway: Gateway, member: Member) -> None:
-    if member.org is None or org_kind(gateway, member.org) is not OrgKind.REGULATOR:
+    if not is_regulator(gateway, member):
         raise Forbidden("auth.not_regulator", "only a regulator may see the consortium overview")
 
 

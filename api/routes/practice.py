@@ -17,7 +17,15 @@ from fastapi import APIRouter, Path, status
 from web3 import Web3
 
 from api.audit import CurrentTrace, Trace
-from api.deps import CLERK_ROLE, CurrentMember, GatewayDep, Member, OwnStaff, org_kind, require_role
+from api.deps import (
+    CLERK_ROLE,
+    CurrentMember,
+    GatewayDep,
+    Member,
+    OwnStaff,
+    is_regulator,
+    require_role,
+)
 from api.gateway import Gateway
 from api.problems import SIGNED_PROBLEMS, Forbidden, NotFound, responses
 from api.routes.prescriptions import summary
@@ -38,7 +46,6 @@ from ledger.prescribing.practice_desk import (
     scope_names,
     scope_of,
 )
-from ledger.types import OrgKind
 
 router = APIRouter(
     prefix="/v1/practice",
@@ -50,13 +57,9 @@ AddressPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$")]
 FilingIdPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="32-byte filing id")]
 
 
-def _is_regulator(gateway: Gateway, member: Member) -> bool:
-    return member.org is not None and org_kind(gateway, member.org) is OrgKind.REGULATOR
-
-
 def _regulator_staff(staff: Member, gateway: Gateway) -> None:
     """Staff of this gateway's organisation, which must be a regulator: its account signs."""
-    if not _is_regulator(gateway, staff):
+    if not is_regulator(gateway, staff):
         raise Forbidden(
             "auth.not_regulator", "only a regulator's staff, at its gateway, may do this"
         )
@@ -71,7 +74,7 @@ def doctor_practice(
 ) -> DoctorPracticePublic:
     """The doctor's registration, every filing made for them, and every prescription they wrote."""
     doctor = Web3.to_checksum_address(address)
-    if member.address != doctor and not _is_regulator(gateway, member):
+    if member.address != doctor and not is_regulator(gateway, member):
         raise Forbidden("auth.not_regulator", "only a regulator or the doctor may see this")
     trace.view = "metadata"
     desk = PracticeDesk(gateway.chain)
@@ -166,7 +169,7 @@ def read_filing(
     trace.view = "metadata"
     filing = _known_filing(PracticeDesk(gateway.chain), filing_id)
     concerned = member.address == filing.doctor or member.org == filing.institution
-    if not concerned and not _is_regulator(gateway, member):
+    if not concerned and not is_regulator(gateway, member):
         raise Forbidden(
             "auth.not_regulator", "only a regulator, the doctor or the institution may see this"
         )
