@@ -38,6 +38,15 @@
 // 10. It seals with no peers. A block sealed before the signer peered is never relayed, and the sync
 //     fetches only heights past its own, never a sibling at the same height: three signers that
 //     each sealed block 1 before peering stayed on three forks (each may not extend its own block).
+//     Nor should it seal while a peer has told it of a heavier chain: a restarted signer sealed a
+//     block at its old height the moment it peered, a fork the others then had to sync past.
+// 11. Two signers whose heads weigh the same (sibling blocks both out of turn, or one in turn
+//     against two out of turn) stay on their own for good: fork choice moves only to a heavier
+//     chain, neither may extend its own block (EIP-225's recent-signer rule), and a block at or
+//     below our height is not even stored (it is not a child of our head, and the sync only
+//     fetches heights past ours). With two of three signers left this halts the chain, as stop
+//     21's CI run and our stress runs (scripts/clique_stress.py) did: both "too recently signed",
+//     td equal, for good. geth prefers the lower head, then breaks the tie at random.
 // The fixes, as geth behaves: relay a valid new block whole to every peer that lacks it, with its
 // total difficulty; record a peer's head and total difficulty from each NewBlock it sends; and
 // estimate gas in a pending block with Clique's extraData, answering a revert as eth_call does;
@@ -45,7 +54,10 @@
 // unsigned Clique extraData (the seal it signs at the end replaces it, as before); and answer
 // null for a receipt whose block is not stored yet; keep one assembly timer, the latest asked for;
 // let a failed block assembly be retried instead of stopping the client; seal only with a peer
-// (a restarted signer syncs first, as geth's does); and drop from the pool
+// and not while a peer is known to be heavier (a restarted signer syncs first, as geth's does);
+// store a valid sibling or fork block a peer sends, and between two heads of equal total
+// difficulty take the lower, then the one with the lower hash, which every node agrees on; and
+// drop from the pool
 // the transactions whose nonce the chain has passed before choosing a block's transactions.
 // Nothing else in the client changes; consensus rules (EIP-225) are the client's own.
 
@@ -67,6 +79,7 @@ if (version !== '0.10.5') {
 const { FullSynchronizer } = await import(src('src/sync/fullsync.js'))
 const { FullEthereumService } = await import(src('src/service/fullethereumservice.js'))
 const { Config } = await import(src('src/config.js'))
+const { Chain } = await import(src('src/blockchain/chain.js'))
 const { Miner } = await import(src('src/miner/miner.js'))
 const { TxPool } = await import(src('src/service/txpool.js'))
 const { Eth } = await import(src('src/rpc/modules/eth.js'))
@@ -79,6 +92,7 @@ const { createTx } = await import('@ethereumjs/tx')
 const {
   Address,
   bytesToHex,
+  compareBytes,
   createAddressFromString,
   createZeroAddress,
   equalsBytes,
@@ -132,7 +146,75 @@ FullSynchronizer.prototype.handleNewBlock = async function (block, peer) {
   }
   // Every peer now knows the block, so the client's handler sends nothing more: it inserts the
   // block if it extends our head, as before.
-  return handleNewBlock.call(this, block, peer)
+  const result = await handleNewBlock.call(this, block, peer)
+  // Fix 11: a valid block on a parent we hold that is not on our chain (a sibling of our head, or
+  // a fork) is stored too: the blockchain's fork choice takes it if it is heavier, and the
+  // tie-break below if it weighs the same. Unstored, a sibling was never fetched at all.
+  if (header.number <= this.chain.headers.height && !(await onChain(this.chain, block))) {
+    try {
+      await this.chain.putBlocks([block])
+    } catch (error) {
+      this.config.logger?.debug(`Not storing fork block ${header.number}: ${error?.message ?? error}`)
+    }
+  }
+  return result
+}
+
+async function onChain (chain, block) {
+  try {
+    return equalsBytes((await chain.getBlock(block.header.number)).hash(), block.hash())
+  } catch {
+    return false
+  }
+}
+
+// Fix 11: between two heads of equal total difficulty the lower block number wins, then the lower
+// hash (geth also prefers the lower number, then tosses a coin; a coin does not make two nodes
+// agree). Any block stored off our chain is a candidate; after every change to the chain (a block
+// from a peer, a sync, our own seal) a candidate that now beats our head becomes it: reset to the
+// height below it, put it again (it is then the heavier). The loser may then seal the next block.
+const FORK_CANDIDATES = 32
+const beats = (a, b) =>
+  a.header.number < b.header.number ||
+  (a.header.number === b.header.number && compareBytes(a.hash(), b.hash()) < 0)
+const putBlocks = Chain.prototype.putBlocks
+Chain.prototype.putBlocks = async function (blocks, fromEngine = false, skipUpdateEmit = false) {
+  const added = await putBlocks.call(this, blocks, fromEngine, skipUpdateEmit)
+  if (this._medledgerTieBreak === true) return added
+  this._medledgerForks ??= []
+  for (const block of blocks) {
+    if (!this._medledgerForks.some((b) => equalsBytes(b.hash(), block.hash()))) {
+      this._medledgerForks.push(block)
+    }
+  }
+  this._medledgerForks = this._medledgerForks.slice(-FORK_CANDIDATES)
+  const head = this.blocks.latest
+  if (head === null) return added
+  let winner
+  const kept = []
+  for (const block of this._medledgerForks) {
+    if (equalsBytes(block.hash(), head.hash())) continue
+    const td = await this.getTd(block.hash(), block.header.number).catch(() => undefined)
+    if (td === undefined || td < this.blocks.td) continue // lighter: it can never win a tie
+    kept.push(block)
+    if (td === this.blocks.td && beats(block, head) && (winner === undefined || beats(block, winner))) {
+      winner = block
+    }
+  }
+  this._medledgerForks = kept
+  if (winner !== undefined && winner.header.number > 0n) {
+    this.config.logger?.info(
+      `Equal-weight heads: moving to #${winner.header.number} ${bytesToHex(winner.hash())} from #${head.header.number} ${bytesToHex(head.hash())}`,
+    )
+    this._medledgerTieBreak = true
+    try {
+      await this.resetCanonicalHead(winner.header.number - 1n)
+      await putBlocks.call(this, [winner], fromEngine, skipUpdateEmit)
+    } finally {
+      this._medledgerTieBreak = false
+    }
+  }
+  return added
 }
 
 // Fix 2: a NewBlock we could not put on our head (a fork, or a gap) tells us the sender's head and
@@ -190,10 +272,23 @@ Miner.prototype.queueNextAssembly = async function (timeout) {
 // rule). A restarted signer likewise syncs before it seals. `--sealWithPeers N` (ours, default 1).
 const SEAL_WITH_PEERS = takeFlag('--sealWithPeers', 1)
 const assembleBlock = Miner.prototype.assembleBlock
+// A peer known to be heavier holds us back for at most SEAL_BEHIND_MAX_MS: a weight a peer claimed
+// but never delivered (a fork it left) must not stop us for good.
+const SEAL_BEHIND_MAX_MS = 15_000
 Miner.prototype.assembleBlock = async function () {
   if (this.service.pool.size < SEAL_WITH_PEERS) {
     void this.queueNextAssembly(250)
     return
+  }
+  const ours = this.service.chain.blocks.td
+  const behind = this.service.pool.peers.some((p) => (p.eth?.status?.td ?? 0n) > ours)
+  if (!behind) this._medledgerBehindSince = undefined
+  else {
+    this._medledgerBehindSince ??= Date.now()
+    if (Date.now() - this._medledgerBehindSince < SEAL_BEHIND_MAX_MS) {
+      void this.queueNextAssembly(250)
+      return
+    }
   }
   try {
     return await assembleBlock.call(this)
