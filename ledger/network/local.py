@@ -139,11 +139,11 @@ class LocalNetwork:
         try:
             self._wait(agreed, timeout_s, f"the nodes did not agree on block {target}")
         except ChainUnavailable as exc:
-            raise ChainUnavailable(f"{exc}; heads: {self._heads(running)}") from exc
+            raise ChainUnavailable(f"{exc}; heads: {self.heads(running)}") from exc
         return target
 
     @staticmethod
-    def _heads(nodes: list[CliqueNode]) -> str:
+    def heads(nodes: list[CliqueNode]) -> str:
         """Each node's head, for a failure message: what a stalled or forked network looks like."""
         heads = []
         for node in nodes:

@@ -21,7 +21,7 @@ from ledger.chain.deploy import load_deployment
 from ledger.chain.node import is_listening
 from ledger.consent.patients import sign_enrolment
 from ledger.crypto.keys import PatientKeys
-from ledger.gateway.client import GatewayClient, fetch_domain
+from ledger.gateway.client import GatewayClient, GatewayError, fetch_domain
 from ledger.network.org import OrgNode, status, stop_processes
 from ledger.network.org_join import start_org
 from ledger.network.supervisor import RunningNetwork
@@ -107,13 +107,19 @@ def test_a_killed_signer_is_survived_and_catches_up(net: RunningNetwork) -> None
     started = time.monotonic()
     survivors = [n for n in nodes if n is not victim]
     head_at_kill = max(n.block_number() for n in survivors)
-    for _ in range(3):
-        acknowledged.append(_anchor(net, patient)["record_id"])
-    net.network.wait_blocks(3)
+    try:
+        for _ in range(3):
+            acknowledged.append(_anchor(net, patient)["record_id"])
+        net.network.wait_blocks(3)
+    except GatewayError as exc:
+        # A stalled chain shows as a write not mined in time: say where each survivor stands.
+        raise AssertionError(f"{exc}; heads: {net.network.heads(survivors)}") from exc
+    finally:
+        if not victim.running:  # the module's later tests need all three nodes, pass or fail
+            net.network.start_node(victim)
     assert min(n.block_number() for n in survivors) >= head_at_kill + 3
     print(f"sealed past a dead signer for {time.monotonic() - started:.1f}s")
 
-    net.network.start_node(victim)
     target = net.network.wait_blocks(2, timeout_s=120)
     assert victim.block_hash(target) == survivors[0].block_hash(target)
 
