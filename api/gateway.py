@@ -23,6 +23,7 @@ from ledger.chain.directory import OrgDirectory
 from ledger.claiming import load_coverage
 from ledger.claiming.claims import ClaimBook
 from ledger.claiming.payments import PaymentBook
+from ledger.consent.emergency import Reason, load_reasons
 from ledger.consent.patients import PatientDirectory
 from ledger.consent.segmentation import shipped
 from ledger.crypto.keys import load_key, x25519_from_eth_key
@@ -69,6 +70,9 @@ class Gateway:
     replicator: Replicator | None = field(default=None)
     #: The rules engine, on a regulator's gateway only (ledger.audit.supervision).
     supervision: Supervisor | None = field(default=None)
+    #: The break-glass reason codes of the settings' file, read once at start: a broken file
+    #: stops the gateway there, not each emergency read with a 500.
+    break_glass_reasons: dict[int, Reason] = field(default_factory=dict)
 
     @property
     def replicates(self) -> bool:
@@ -135,6 +139,7 @@ def build_gateway(settings: Settings) -> Gateway:
     org: LocalAccount = Account.from_key(secret)
     org_key = x25519_from_eth_key(secret)
     shipped()  # a fault in the views declaration stops the gateway here, not mid-request
+    reasons = load_reasons(settings.break_glass_reasons_file)  # likewise a broken reasons file
     w3 = connect(settings.local_rpc_url)
     deployment = deploy.load_deployment(w3, settings.data_dir, chain_id=settings.chain_id)
     chain = Chain(
@@ -273,6 +278,7 @@ def build_gateway(settings: Settings) -> Gateway:
         trail,
         replicator,
         _supervision(settings, chain, store, trail, org, org_key),
+        reasons,
     )
 
 

@@ -34,7 +34,6 @@ from ledger.consent.emergency import (
     BREAK_GLASS_PURPOSE,
     Reason,
     break_glass_purpose,
-    load_reasons,
     reason_by_name,
 )
 from ledger.types import OrgKind
@@ -94,8 +93,9 @@ class BreakGlassListPublic(_Model):
 
 
 def reasons_of(gateway: Gateway) -> dict[int, Reason]:
-    """The reason codes this gateway's settings name (the list the registry was deployed with)."""
-    return load_reasons(gateway.settings.break_glass_reasons_file)
+    """The reason codes this gateway's settings name (the list the registry was deployed with),
+    read when the gateway started."""
+    return gateway.break_glass_reasons
 
 
 @router.get("/reasons", response_model=list[ReasonPublic])

@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 from eth_account import Account
 
+from api.gateway import build_gateway
 from ledger.audit.patient_trail import consortium_accesses
 from ledger.crypto.envelope import open_with_wrapped_key
 from ledger.crypto.keys import x25519_from_eth_key, x25519_public_hex
+from ledger.errors import ConfigError
 from ledger.gateway.client import GatewayClient, GatewayError
 from tests.world import Patient, World, anchor, enrol_patient, fhir, private_world
 
@@ -163,6 +165,20 @@ def test_any_member_reads_the_coded_reasons_and_a_stranger_may_not(world: World)
             403,
             "auth.not_member",
         )
+
+
+def test_a_broken_reasons_file_stops_the_gateway_at_start_not_mid_request(
+    world: World, tmp_path: Path
+) -> None:
+    broken = tmp_path / "reasons.toml"
+    broken.write_text("[1\nname = ")
+    settings = world.gateways["hospital-b"].gateway.settings.model_copy(
+        update={"break_glass_reasons_file": broken}
+    )
+    with pytest.raises(ConfigError, match="break-glass reasons file"):
+        build_gateway(settings)
+    # The served gateway read its file once, when it started.
+    assert world.gateways["hospital-b"].gateway.break_glass_reasons
 
 
 def test_a_reason_outside_the_coded_list_is_refused_before_the_chain(
