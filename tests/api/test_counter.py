@@ -14,7 +14,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from api.routes.counter import relay_name
-from ledger.gateway.auth import sign_request
+from ledger.gateway.auth import GatewayDomain, sign_request
 from tests.api.test_prescriptions import diagnosis_record, dispense, issue, refused, review
 from tests.world import Patient, World
 
@@ -54,14 +54,17 @@ def relayed_view(
     pid: str,
     pharmacy: str = "pharmacy",
     *,
+    signer: LocalAccount | None = None,
     relay_key: LocalAccount | None = None,
+    relay_domain: GatewayDomain | None = None,
     signed: bool = True,
 ) -> httpx.Response:
-    """As the page does it: the hospital's GET signed for hospital A's domain (by ``relay_key``,
-    the pharmacist by default) in X-Relay- headers, the relay itself signed by the pharmacist for
-    the pharmacy's own gateway (unless not ``signed``), sent to the pharmacy's gateway."""
-    pharmacist = world.staff(pharmacy, "pharmacist")
-    hospital = world.gateways["hospital-a"].gateway.domain
+    """As the page does it: the hospital's GET signed for hospital A's domain (or
+    ``relay_domain``) by ``relay_key`` in X-Relay- headers, the relay itself signed by ``signer``
+    for the pharmacy's own gateway (unless not ``signed``), sent to the pharmacy's gateway; both
+    keys are the pharmacy's pharmacist unless named."""
+    pharmacist = signer or world.staff(pharmacy, "pharmacist")
+    hospital = relay_domain or world.gateways["hospital-a"].gateway.domain
     inner = sign_request(relay_key or pharmacist, hospital, "GET", f"/v1/prescriptions/{pid}", b"")
     headers = {relay_name(name): value for name, value in inner.items()}
     path = f"/v1/counter/prescriptions/{pid}/view"
@@ -151,14 +154,7 @@ def test_the_dispensing_view_is_relayed_to_the_issuing_hospital_under_the_pharma
     assert view["resource"]["medicationCodeableConcept"]["coding"][0]["code"] == "C09AA05"
 
     # Signed for the pharmacy's own domain, the relay refuses it before calling the hospital.
-    own = world.gateways["pharmacy"].gateway.domain
-    path = f"/v1/prescriptions/{pid}"
-    inner = sign_request(world.staff("pharmacy", "pharmacist"), own, "GET", path, b"")
-    relay = f"/v1/counter/prescriptions/{pid}/view"
-    headers = {relay_name(name): value for name, value in inner.items()}
-    headers |= sign_request(world.staff("pharmacy", "pharmacist"), own, "GET", relay, b"")
-    url = f"{world.gateways['pharmacy'].url}{relay}"
-    forged = httpx.get(url, headers=headers, timeout=30, trust_env=False)
+    forged = relayed_view(world, pid, relay_domain=world.gateways["pharmacy"].gateway.domain)
     assert forged.status_code == 401
     assert forged.json()["code"] == "auth.signer_mismatch"
 
@@ -204,15 +200,7 @@ def test_the_relay_is_a_pharmacists_of_this_pharmacy(
     pid = str(issue(world, patient, record=record)["prescription_id"])
     review(world, pid)
     # Pharmacy B's pharmacist, signing both for themself, at pharmacy A's gateway.
-    foreign = world.staff("pharmacy-b", "pharmacist")
-    hospital = world.gateways["hospital-a"].gateway.domain
-    inner = sign_request(foreign, hospital, "GET", f"/v1/prescriptions/{pid}", b"")
-    relay = f"/v1/counter/prescriptions/{pid}/view"
-    headers = {relay_name(name): value for name, value in inner.items()}
-    headers |= sign_request(foreign, world.gateways["pharmacy"].gateway.domain, "GET", relay, b"")
-    answer = httpx.get(
-        f"{world.gateways['pharmacy'].url}{relay}", headers=headers, timeout=30, trust_env=False
-    )
+    answer = relayed_view(world, pid, signer=world.staff("pharmacy-b", "pharmacist"))
     assert answer.status_code == 403
     assert answer.json()["code"] == "auth.wrong_organisation"
 
