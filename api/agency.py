@@ -40,7 +40,9 @@ def require_guardian_online(
 ) -> None:
     """An online consultation written for a young child needs a guardian in force
     (GuardianRequired): ``body`` is the FHIR content of a new record for ``patient`` or of the next
-    version of ``record_id``, whose first version may state the birth date instead."""
+    version of ``record_id``, whose first version may state the birth date instead. A bulk
+    amendment names ``patient`` too: its record's first version may still wait in the outbox,
+    unreadable here until anchored, and then the amendment's own content is all there is."""
     try:
         # Bounded parsing: json.loads on deep nesting would overflow the C stack (ledger.payload).
         content = load_json(body)
@@ -54,7 +56,8 @@ def require_guardian_online(
             patient = gateway.records.onchain(record_id, 1).patient
             contents.append(gateway.records.read(record_id, 1).resource)
         except LedgerError:
-            return  # the amendment itself fails on what failed here, with its own code
+            if patient is None:
+                return  # the amendment itself fails on what failed here, with its own code
     assert patient is not None
     now = datetime.now(UTC)
     # A later start cannot age the child; one before the epoch is no consultation of today's.

@@ -7,11 +7,14 @@ import json
 
 from fastapi import APIRouter, status
 
+from api.agency import require_guardian_online
 from api.audit import CurrentTrace
 from api.deps import CLERK_ROLE, DOCTOR_ROLE, GatewayDep, OwnStaff, require_role
+from api.gateway import Gateway
 from api.problems import Unprocessable, responses
 from api.schemas import BulkReceiptPublic, RecordBulkAcceptedPublic, RecordBulkCreate
 from ledger.audit.access_log import BULK_ITEM_ACTION, AccessEntry, now
+from ledger.consent.minors import GuardianRequired
 from ledger.records.book import BulkVersion
 
 router = APIRouter(prefix="/v1/records:bulk", tags=["records"])
@@ -35,19 +38,19 @@ def accept_bulk(
     if len(body.items) > limit:
         raise Unprocessable("bulk.too_many_items", f"at most {limit} items a request")
     items = []
-    for item in body.items:
+    for index, item in enumerate(body.items):
         if (item.patient is None) == (item.record_id is None):
             raise Unprocessable("bulk.bad_item", "each item names a patient or a record_id")
         if (item.record_id is None) != (item.expected_version is None):
             raise Unprocessable("bulk.bad_item", "an amendment names its expected_version")
-        items.append(
-            BulkVersion(
-                resource=json.dumps(item.resource).encode(),
-                patient=item.patient,
-                record_id=None if item.record_id is None else bytes.fromhex(item.record_id[2:]),
-                expected_version=item.expected_version,
-            )
+        version = BulkVersion(
+            resource=json.dumps(item.resource).encode(),
+            patient=item.patient,
+            record_id=None if item.record_id is None else bytes.fromhex(item.record_id[2:]),
+            expected_version=item.expected_version,
         )
+        _require_guardian(gateway, index, version)
+        items.append(version)
     accepted = gateway.records.accept_bulk(items, author=staff.address)
     gateway.anchorer.nudge(gateway.outbox.unbatched())
     # One access entry per version written, as a single write gets; the request's own entry
@@ -70,3 +73,16 @@ def accept_bulk(
         for a in accepted
     )
     return RecordBulkAcceptedPublic(receipts=[BulkReceiptPublic(**vars(a)) for a in accepted])
+
+
+def _require_guardian(gateway: Gateway, index: int, item: BulkVersion) -> None:
+    """The single write's rule for a young child seen online (api/agency.py), per item: one item
+    refused refuses the request, as any bad item does, its detail naming the item."""
+    patient = item.patient
+    if item.record_id is not None:
+        first = gateway.outbox.version_item(item.record_id, 1)
+        patient = first.patient if first is not None else None
+    try:
+        require_guardian_online(gateway, item.resource, patient=patient, record_id=item.record_id)
+    except GuardianRequired as exc:
+        raise GuardianRequired(f"item {index}: {exc}") from exc

@@ -6,10 +6,14 @@ hospital, not yet dispensed and not expired, for a pharmacist of this gateway's 
 
 The dispensing view (the MedicationRequest cut for a pharmacy) can only be opened by the issuing
 hospital's gateway, which alone holds a key to it; the page speaks to its own gateway only (same
-origin, a 'self' CSP). So the page signs the hospital's ``GET /v1/prescriptions/{id}`` for the
-hospital's domain (its salt is the hospital's address) and this gateway passes it on byte for byte
-to the hospital's gateway as ``peer_gateways`` names it. This gateway checks nothing and can forge
-nothing: the hospital checks the signature, the signer's role and the view, as for any caller.
+origin, a 'self' CSP). So the page signs twice: the relay request itself for this gateway's domain,
+as every counter call (a pharmacist of this pharmacy, or no call to any hospital), and the
+hospital's ``GET /v1/prescriptions/{id}`` for the hospital's domain (its salt is the hospital's
+address), sent in ``X-Relay-``-prefixed signing headers. This gateway checks that the same key
+signed both, then passes the hospital's four headers on, unprefixed, to the hospital's gateway as
+``peer_gateways`` names it, and logs the relay in its own access trail. It can forge nothing: the
+hospital checks the signature again, the signer's role and the view, as for any caller, and
+consumes the relayed nonce.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import time
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 from web3 import Web3
 
@@ -29,11 +33,21 @@ from api.deps import (
     OwnStaff,
     org_kind,
     require_role,
-    signing_headers,
 )
+from api.gateway import Gateway
 from api.problems import SIGNED_PROBLEMS, Forbidden, Upstream, responses
 from api.routes.prescriptions import summary
 from api.schemas import DispensePublic, PrescriptionSummaryPublic, ReviewPublic
+from ledger.gateway.auth import (
+    NONCE_HEADER,
+    SIGNATURE_HEADER,
+    SIGNER_HEADER,
+    TIMESTAMP_HEADER,
+    AuthError,
+    AuthMalformed,
+    GatewayDomain,
+    recover_request,
+)
 from ledger.prescribing import PrescriptionStatus
 from ledger.types import OrgKind
 
@@ -46,13 +60,16 @@ router = APIRouter(
 PrescriptionIdPath = Annotated[
     str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="32-byte prescription id")
 ]
-#: The signing headers passed on to the issuing hospital, and nothing else of the request.
-_SIGNING = (
-    "x-medledger-signer",
-    "x-medledger-timestamp",
-    "x-medledger-nonce",
-    "x-medledger-signature",
-)
+#: The signing headers meant for the issuing hospital, each ``X-Relay-`` in place of ``X-``
+#: (``X-Relay-MedLedger-Signer``, ...); passed on under their own names, and nothing else of the
+#: request.
+RELAY_PREFIX = "X-Relay-"
+_SIGNING = (SIGNER_HEADER, TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER)
+
+
+def relay_name(header: str) -> str:
+    """``X-MedLedger-Signer`` -> ``X-Relay-MedLedger-Signer``."""
+    return RELAY_PREFIX + header.removeprefix("X-")
 
 
 class CounterPrescriptionPublic(PrescriptionSummaryPublic):
@@ -112,32 +129,89 @@ def facts(
     )
 
 
+def relay_headers(
+    _signer: Annotated[str | None, Header(alias=relay_name(SIGNER_HEADER))] = None,
+    _timestamp: Annotated[str | None, Header(alias=relay_name(TIMESTAMP_HEADER))] = None,
+    _nonce: Annotated[str | None, Header(alias=relay_name(NONCE_HEADER))] = None,
+    _signature: Annotated[str | None, Header(alias=relay_name(SIGNATURE_HEADER))] = None,
+) -> None:
+    """Names the four relayed signing headers in the OpenAPI document; `_relayed` reads the raw
+    headers itself, where a repeated one can be refused."""
+
+
+def _relayed(
+    request: Request, gateway: Gateway, hospital: GatewayDomain, path: str, pharmacist: str
+) -> dict[str, str]:
+    """The hospital's four signing headers, unprefixed, once checked to be ``pharmacist``'s
+    signature of ``GET path`` for ``hospital``'s domain: else 401 ``auth.*`` (as for any
+    signature) or 403 ``counter.relay_signer_mismatch``."""
+    found: dict[str, str] = {}
+    for name in _SIGNING:
+        values = request.headers.getlist(relay_name(name))
+        if len(values) > 1:
+            raise AuthMalformed(f"header {relay_name(name)} is repeated")
+        if values:
+            found[name] = values[0]
+    try:
+        signer = recover_request(
+            found,
+            hospital,
+            "GET",
+            path,
+            b"",
+            now=int(time.time()),
+            max_skew_s=gateway.settings.request_max_skew_s,
+        )
+    except AuthError as exc:
+        raise type(exc)(f"the relayed signature ({RELAY_PREFIX}MedLedger-*): {exc}") from exc
+    if signer != pharmacist:
+        raise Forbidden(
+            "counter.relay_signer_mismatch",
+            f"the relayed request is signed by {signer}, the relay by {pharmacist}: "
+            "a pharmacist relays only their own request",
+        )
+    return found
+
+
 @router.get(
     "/prescriptions/{prescription_id}/view",
-    # Signed, but for the issuing hospital's domain: the hospital checks it, not this gateway.
-    dependencies=[Depends(signing_headers)],
+    dependencies=[Depends(relay_headers)],
     responses={
         200: {"description": "the issuing hospital's answer, passed on as it came"},
         **responses(504),
     },
 )
 def dispensing_view(
-    prescription_id: PrescriptionIdPath, request: Request, gateway: GatewayDep
+    prescription_id: PrescriptionIdPath,
+    request: Request,
+    staff: OwnStaff,
+    gateway: GatewayDep,
+    trace: CurrentTrace,
 ) -> JSONResponse:
     """The issuing hospital's ``GET /v1/prescriptions/{id}``, signed by the pharmacist for the
-    hospital's domain (salt: the hospital's address), passed on to that hospital's gateway and
-    its answer back as it came (the dispensing view, or the hospital's refusal). 502
-    ``counter.hospital_unknown`` if this gateway knows no gateway for the issuing hospital,
-    ``counter.hospital_unreachable`` if it does not answer."""
-    institution = gateway.prescriptions.onchain(bytes.fromhex(prescription_id[2:])).institution
+    hospital's domain (salt: the hospital's address) in ``X-Relay-`` headers, passed on to that
+    hospital's gateway and its answer back as it came (the dispensing view, or the hospital's
+    refusal, logged here too). The relay itself is signed by the same pharmacist for this
+    gateway. 502 ``counter.hospital_unknown`` if this gateway knows no gateway for the issuing
+    hospital, ``counter.hospital_unreachable`` if it does not answer."""
+    _require_counter(staff, gateway)
+    prescription = gateway.prescriptions.onchain(bytes.fromhex(prescription_id[2:]))
+    trace.record_id, trace.patient, trace.view = prescription_id, prescription.patient, "dispensing"
+    institution = prescription.institution
+    path = f"/v1/prescriptions/{prescription_id}"
+    hospital = GatewayDomain(
+        gateway.domain.chain_id,
+        gateway.domain.verifying_contract,
+        Web3.to_checksum_address(institution),
+    )
+    headers = _relayed(request, gateway, hospital, path, staff.address)
     peers = {str(Web3.to_checksum_address(k)): v for k, v in gateway.settings.peer_gateways.items()}
     base = peers.get(institution)
     if base is None:
         raise Upstream("counter.hospital_unknown", f"no gateway known for {institution}")
-    headers = {name: request.headers[name] for name in _SIGNING if name in request.headers}
     try:
         answer = httpx.get(
-            f"{base.rstrip('/')}/v1/prescriptions/{prescription_id}",
+            f"{base.rstrip('/')}{path}",
             headers={**headers, "Accept": "application/json"},
             timeout=gateway.settings.tx_timeout_s,
             follow_redirects=False,

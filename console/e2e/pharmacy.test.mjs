@@ -2,7 +2,8 @@
 // hospital A's pharmacist approves it (actors, as the demo does); pharmacy's pharmacist signs in
 // at a desktop, sees it listed, opens its dispensing view and dispenses it, confirmed; pharmacy-b's
 // pharmacist, on a phone at pharmacy-b's gateway, had it open too and is refused on dispensing,
-// the refusal naming when it was dispensed, in Chinese and then in English.
+// the refusal naming when it was dispensed, in Chinese and then in English. The dispensing view's
+// relay carries two signatures by the pharmacist's key: its own gateway's and the hospital's.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { DESKTOP, PHONE, actor, journey, signInAsStaff } from './harness.mjs'
@@ -29,8 +30,16 @@ test('a pharmacy dispenses an approved prescription and a second pharmacy is ref
     await b.locator('.rx-drug').getByText('ramipril').waitFor({ timeout: 60_000 })
     await j.shot(b, 'pharmacy-b-phone-view')
 
+    // The relay is signed twice by the pharmacist's one key: for this gateway, and for the hospital's.
+    const viewPath = `/v1/counter/prescriptions/${rx.prescription_id}/view`
+    const relayed = a.waitForRequest((request) => new URL(request.url()).pathname === viewPath)
     await row.click()
     await a.locator('.rx-drug').getByText('ramipril').waitFor({ timeout: 60_000 })
+    const sent = await (await relayed).allHeaders()
+    assert.ok(sent['x-medledger-signature'] && sent['x-relay-medledger-signature'], 'both signatures sent')
+    assert.equal(sent['x-relay-medledger-signer'], sent['x-medledger-signer'], 'one key signs both')
+    assert.notEqual(sent['x-relay-medledger-signature'], sent['x-medledger-signature'])
+    assert.equal((await (await relayed).response())?.status(), 200)
     assert.equal(await a.getByText('I10').count(), 0, 'the dispensing view shows the diagnosis')
     await a.getByText('有效', { exact: true }).first().waitFor()
     await j.shot(a, 'dispensing-view')

@@ -51,6 +51,7 @@ __all__ = [
     "NonceStore",
     "SqliteNonceStore",
     "body_hash",
+    "recover_request",
     "recover_typed_data",
     "request_target",
     "sign_request",
@@ -240,6 +241,38 @@ def verify_request(
     Checks run cheapest first, and the nonce is consumed last so a request that fails any other
     check cannot use up a nonce belonging to a genuine one.
     """
+    signer, timestamp, nonce = _checked(headers, domain, method, path, body, now, max_skew_s)
+    # Until its timestamp leaves the skew window the same request would pass every check above.
+    if not nonces.consume(signer, nonce, timestamp + max_skew_s):
+        raise AuthReplayed(f"nonce 0x{nonce.hex()} already used by {signer}")
+    return signer
+
+
+def recover_request(
+    headers: Mapping[str, str],
+    domain: GatewayDomain,
+    method: str,
+    path: str,
+    body: bytes,
+    *,
+    now: int,
+    max_skew_s: int,
+) -> ChecksumAddress:
+    """Every check of `verify_request` but the nonce: who signed a request addressed to another
+    gateway (``domain`` is that gateway's), which a relay may check but must leave to that
+    gateway to consume."""
+    return _checked(headers, domain, method, path, body, now, max_skew_s)[0]
+
+
+def _checked(
+    headers: Mapping[str, str],
+    domain: GatewayDomain,
+    method: str,
+    path: str,
+    body: bytes,
+    now: int,
+    max_skew_s: int,
+) -> tuple[ChecksumAddress, int, bytes]:
     signer, timestamp, nonce, signature = _parse_headers(headers)
     if abs(now - timestamp) > max_skew_s:
         raise AuthExpired(f"timestamp {timestamp} is more than {max_skew_s}s from {now}")
@@ -247,10 +280,7 @@ def verify_request(
     recovered = recover_typed_data(domain.as_eip712(), REQUEST_TYPES, "Request", message, signature)
     if recovered != signer:
         raise AuthSignerMismatch(f"signature is by {recovered}, not {signer}")
-    # Until its timestamp leaves the skew window the same request would pass every check above.
-    if not nonces.consume(signer, nonce, timestamp + max_skew_s):
-        raise AuthReplayed(f"nonce 0x{nonce.hex()} already used by {signer}")
-    return signer
+    return signer, timestamp, nonce
 
 
 def recover_typed_data(

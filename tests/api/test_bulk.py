@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_account import Account
 
 from ledger.cli.app import EXIT_NOT_INTACT, EXIT_OK, main
+from ledger.consent.agents import AgentKind
 from ledger.consent.grants import ConsentDomain, Purpose, Scope, ScopeKind, sign_grant
 from ledger.crypto.merkle import verify
 from ledger.gateway.client import GatewayError
 from ledger.records.batch_proof import RECORD_BATCH_KIND, BatchedVersion
+from tests.api.test_guardians import appoint, online_consultation, years_ago
 from tests.world import Patient, World, anchor, fhir
 
 BULK = "/v1/records:bulk"
@@ -320,3 +323,85 @@ def test_a_tampered_outbox_row_fails_its_proof(world: World, patient: Patient) -
         )
     status, code = refused(lambda: doctor_get(world, f"/v1/records/{receipt['record_id']}"))
     assert (status, code) == (502, "record.batch_proof_invalid")
+
+
+def online(born: Any = None) -> dict[str, Any]:
+    """An online consultation (a virtual encounter), stating the birth date if ``born``."""
+    bundle: dict[str, Any] = json.loads(online_consultation(born or years_ago(30)))
+    if born is None:
+        bundle["entry"] = bundle["entry"][1:]
+    return bundle
+
+
+def test_a_bulk_online_consultation_for_a_child_under_six_needs_a_guardian(
+    world: World, patient: Patient
+) -> None:
+    outbox = world.gateways["hospital-a"].gateway.outbox
+    before = outbox.accepted()
+    items = [
+        {"patient": patient.pseudonym.address, "resource": observation(40)},
+        {"patient": patient.pseudonym.address, "resource": online(years_ago(4))},
+    ]
+    with pytest.raises(GatewayError) as err:
+        bulk(world, items)
+    assert (err.value.status, err.value.problem_code) == (403, "consent.guardian_required")
+    assert err.value.detail.startswith("item 1: ")  # which item, as the batch is refused whole
+    assert outbox.accepted() == before  # all or none: the good item is not written either
+    appoint(world, patient, Account.create(), AgentKind.GUARDIAN)
+    assert [r["version"] for r in bulk(world, items)] == [1, 1]
+
+
+def test_a_bulk_amendment_takes_the_birth_date_from_the_first_version(
+    world: World, patient: Patient
+) -> None:
+    first_version = {"resourceType": "Patient", "birthDate": years_ago(3).isoformat()}
+    (first,) = bulk(world, [{"patient": patient.pseudonym.address, "resource": first_version}])
+    wait_receipt(world, first["receipt_id"])  # anchored: its content readable at the gateway
+    amend = {"record_id": first["record_id"], "expected_version": 1, "resource": online()}
+    assert refused(lambda: bulk(world, [amend])) == (403, "consent.guardian_required")
+
+
+def test_a_bulk_amendment_of_a_version_still_in_the_outbox_is_checked_too(
+    world: World, patient: Patient
+) -> None:
+    gateway = world.gateways["hospital-a"].gateway
+    # The anchorer's round lock held: nothing is anchored meanwhile, so version 1 has no chain
+    # facts to take the patient from, and the outbox alone names them.
+    with gateway.anchorer._run_lock:
+        (first,) = bulk(
+            world, [{"patient": patient.pseudonym.address, "resource": observation(41)}]
+        )
+        amend = {
+            "record_id": first["record_id"],
+            "expected_version": 1,
+            "resource": online(years_ago(2)),
+        }
+        assert refused(lambda: bulk(world, [amend])) == (403, "consent.guardian_required")
+        rid = bytes.fromhex(first["record_id"][2:])
+        assert gateway.outbox.latest_version(rid, anchored_only=True) == 0
+
+
+def test_the_bulk_guardian_refusal_is_in_the_access_trail(world: World, patient: Patient) -> None:
+    log = world.gateways["hospital-a"].gateway.access_log
+    seq = max((e.seq for e in log.entries(limit=100_000)), default=0)
+    items = [{"patient": patient.pseudonym.address, "resource": online(years_ago(1))}]
+    refused(lambda: bulk(world, items))
+    outcomes = [
+        e.entry.outcome
+        for e in log.entries(after_seq=seq)
+        if e.entry.action.startswith("POST /v1/records:bulk")
+    ]
+    assert outcomes == ["denied:consent.guardian_required"]
+
+
+def test_break_glass_does_not_reach_a_bulk_written_record(world: World, patient: Patient) -> None:
+    """Why: BreakGlassRegistry takes a record's holder from RecordRegistry, which knows no
+    batch-anchored record (SECURITY.md, "Break-glass and bulk-written records")."""
+    (receipt,) = bulk(world, [{"patient": patient.pseudonym.address, "resource": observation(42)}])
+    wait_receipt(world, receipt["receipt_id"])
+    body = {"record_id": receipt["record_id"], "reason": "unconscious_patient"}
+    with world.as_staff("hospital-b", "doctor", "hospital-b") as doctor:
+        assert refused(lambda: doctor.post_json("/v1/break-glass", body)) == (
+            404,
+            "break_glass.unknown_record",
+        )

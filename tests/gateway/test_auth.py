@@ -31,6 +31,7 @@ from ledger.gateway.auth import (
     AuthSignerMismatch,
     GatewayDomain,
     SqliteNonceStore,
+    recover_request,
     recover_typed_data,
     request_target,
     sign_request,
@@ -552,3 +553,28 @@ def test_store_stays_bounded_by_live_nonces() -> None:
         clock[0] = float(second)
         assert store.consume(STAFF.address, second.to_bytes(32, "big"), second + SKEW)
         assert len(store) <= SKEW + 1 + 10
+
+
+def test_recover_request_checks_a_relayed_request_but_leaves_its_nonce_unused(
+    verify: Callable[..., str],
+) -> None:
+    headers = signed()
+    recovered = recover_request(headers, DOMAIN, METHOD, PATH, BODY, now=NOW, max_skew_s=SKEW)
+    assert recovered == STAFF.address
+    assert verify(headers) == STAFF.address  # the addressed gateway still consumes it, once
+    with pytest.raises(AuthReplayed):
+        verify(headers)
+
+
+def test_recover_request_refuses_what_verify_request_refuses() -> None:
+    other_gateway = GatewayDomain(
+        DOMAIN.chain_id,
+        DOMAIN.verifying_contract,
+        "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc",  # type: ignore[arg-type]
+    )
+    with pytest.raises(AuthSignerMismatch):
+        recover_request(signed(), other_gateway, METHOD, PATH, BODY, now=NOW, max_skew_s=SKEW)
+    with pytest.raises(AuthExpired):
+        recover_request(signed(), DOMAIN, METHOD, PATH, BODY, now=NOW + SKEW + 1, max_skew_s=SKEW)
+    with pytest.raises(AuthMissing):
+        recover_request({}, DOMAIN, METHOD, PATH, BODY, now=NOW, max_skew_s=SKEW)

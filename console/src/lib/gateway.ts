@@ -75,17 +75,23 @@ export class Gateway {
     readonly domain: Domain,
   ) {}
 
-  get<T>(path: string, query: Record<string, string | number | boolean | undefined> = {}) {
-    return this.request<T>('GET', withQuery(path, query))
+  /** ``extra`` headers go along unsigned (the counter's relayed signature carries its own). */
+  get<T>(
+    path: string,
+    query: Record<string, string | number | boolean | undefined> = {},
+    extra: Record<string, string> = {},
+  ) {
+    return this.request<T>('GET', withQuery(path, query), undefined, extra)
   }
 
   post<T>(path: string, body: unknown) {
     return this.request<T>('POST', path, body)
   }
 
-  async request<T>(method: string, target: string, json?: unknown): Promise<T> {
+  async request<T>(method: string, target: string, json?: unknown, extra: Record<string, string> = {}): Promise<T> {
     const body = json === undefined ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(json))
     const headers: Record<string, string> = {
+      ...extra,
       Accept: 'application/json',
       ...signRequest(this.privateKey, this.domain, { method, target, body }),
     }

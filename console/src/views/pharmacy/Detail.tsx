@@ -21,7 +21,7 @@ import {
 } from './counter'
 
 export function Detail(props: { id: string; gateway: Gateway; privateKey: Uint8Array; onBack: () => void }) {
-  const { domain, config } = useApp()
+  const { config } = useApp()
   const [facts, setFacts] = useState<Facts | null>(null)
   const [view, setView] = useState<DispensingView | null>(null)
   const [factsError, setFactsError] = useState<unknown>(null) // described when shown
@@ -43,7 +43,7 @@ export function Detail(props: { id: string; gateway: Gateway; privateKey: Uint8A
       const loaded = await loadFacts()
       if (!loaded) return
       try {
-        setView(await dispensingView(props.privateKey, domain, loaded.institution, props.id))
+        setView(await dispensingView(props.gateway, props.privateKey, loaded.institution, props.id))
       } catch (err) {
         // A dispensed prescription is no longer shown to other pharmacies: the facts say why.
         const gone = err instanceof GatewayError && err.code === 'prescription.not_dispensable' && loaded.dispense

@@ -1,9 +1,14 @@
 // The counter's calls to this pharmacy's own gateway (api/routes/counter.py): what it may dispense,
-// one prescription's chain facts, the dispensing view relayed to the issuing hospital (signed here
-// for the hospital's domain, so only the hospital can check it), and the dispense itself.
+// one prescription's chain facts, the dispensing view relayed to the issuing hospital (signed twice:
+// for this gateway, which checks it is its own pharmacist's, and for the hospital's domain, in
+// X-Relay- headers the hospital checks again), and the dispense itself.
 import { zeroPadValue } from 'ethers'
-import { Gateway, GatewayError, type Domain } from '../../lib/gateway'
+import { Gateway, type Domain } from '../../lib/gateway'
 import { signRequest } from '../../lib/sign'
+
+/** ``X-MedLedger-Signer`` as the relay reads it for the hospital: ``X-Relay-MedLedger-Signer``
+ *  (api/routes/counter.py ``relay_name``). */
+export const relayName = (header: string) => header.replace(/^X-/, 'X-Relay-')
 
 export interface Review {
   org: string
@@ -59,37 +64,31 @@ export const dispensable = (gateway: Gateway) => gateway.get<Summary[]>('/v1/cou
 export const factsOf = (gateway: Gateway, id: string) =>
   gateway.get<Facts>(`/v1/counter/prescriptions/${id}`)
 
-/** The hospital's ``GET /v1/prescriptions/{id}``, signed for the hospital's gateway (its domain's
- *  salt is the hospital's address) and sent through this gateway's relay. */
-export async function dispensingView(
+/** The hospital's ``GET /v1/prescriptions/{id}`` signed by ``privateKey`` for the hospital's gateway
+ *  (its domain is this gateway's with the hospital's address as salt), under `relayName`s. */
+export function relayHeaders(
   privateKey: Uint8Array,
   domain: Domain,
   institution: string,
   id: string,
-): Promise<DispensingView> {
+): Record<string, string> {
   const hospital: Domain = { ...domain, salt: zeroPadValue(institution, 32) }
-  const headers = signRequest(privateKey, hospital, {
+  const signed = signRequest(privateKey, hospital, {
     method: 'GET',
     target: `/v1/prescriptions/${id}`,
     body: new Uint8Array(),
   })
-  let response: Response
-  try {
-    response = await fetch(`/v1/counter/prescriptions/${id}/view`, {
-      headers: { Accept: 'application/json', ...headers },
-      redirect: 'error',
-    })
-  } catch (error) {
-    throw new GatewayError(0, 'gateway.unreachable', String(error))
-  }
-  const body = (await response.json().catch(() => ({}))) as Record<string, unknown>
-  if (!response.ok) {
-    const code = typeof body.code === 'string' ? body.code : undefined
-    const detail = typeof body.detail === 'string' ? body.detail : response.statusText
-    throw new GatewayError(response.status, code, detail, body)
-  }
-  return body as unknown as DispensingView
+  return Object.fromEntries(Object.entries(signed).map(([name, value]) => [relayName(name), value]))
 }
+
+/** The dispensing view through this gateway's relay: the relay request signed by ``gateway``'s key
+ *  for this gateway, the hospital's signed by the same key (``privateKey``) for the hospital. */
+export const dispensingView = (gateway: Gateway, privateKey: Uint8Array, institution: string, id: string) =>
+  gateway.get<DispensingView>(
+    `/v1/counter/prescriptions/${id}/view`,
+    {},
+    relayHeaders(privateKey, gateway.domain, institution, id),
+  )
 
 /** The MedicationDispense this pharmacy records for ``view``: the drug, patient and quantity the
  *  prescription asked for, handed over now. */
