@@ -248,16 +248,25 @@ contract BreakGlassRegistry is IBreakGlassRegistry, MembershipGated {
     }
 
     /**
-     * @dev Returns the hospital that anchored `recordId`.
+     * @dev Returns the hospital that holds `recordId`: the hospital whose address begins the id.
+     * An id is claimed by construction: `RecordRegistry` refuses an id outside its anchoring
+     * hospital's namespace, and verification refuses a batch leaf outside its sender's, so a record
+     * written either way (one by one, or in a `BatchAnchor` batch, which no contract reads leaf by
+     * leaf) is held by its namespace's hospital. A declaration on an id of a hospital's namespace that
+     * it never wrote opens nothing: the holder's gateway finds no such record.
      *
      * Requirements:
-     * - `recordId` is anchored, by another hospital than the caller.
+     * - `recordId` is in `RecordRegistry`, or in the namespace of an active hospital;
+     * - the holder is another hospital than the caller.
      *
      * Emits nothing.
      */
     function _holder(bytes32 recordId) private view returns (address holder) {
-        if (_records.latestVersion(recordId) == 0) revert BreakGlassUnknownRecord(recordId);
-        holder = _records.recordVersion(recordId, 1).hospital;
+        holder = address(bytes20(recordId));
+        if (
+            _records.latestVersion(recordId) == 0
+                && !membership().isActiveOrganisationOfKind(holder, IMembership.OrgKind.Hospital)
+        ) revert BreakGlassUnknownRecord(recordId);
         if (holder == msg.sender) revert BreakGlassOwnRecord(recordId);
     }
 }

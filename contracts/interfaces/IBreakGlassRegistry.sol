@@ -55,7 +55,7 @@ interface IBreakGlassRegistry is IMembershipGated {
     /// @dev `doctor` may not practise at `org` now (no registration there, no filing in force there).
     error BreakGlassNotHospitalDoctor(address doctor, address org);
 
-    /// @dev `recordId` is not anchored in the record registry.
+    /// @dev `recordId` is neither in the record registry nor in an active hospital's namespace.
     error BreakGlassUnknownRecord(bytes32 recordId);
 
     /// @dev `recordId` was anchored by the declaring hospital itself, which needs no break-glass.
@@ -115,7 +115,8 @@ interface IBreakGlassRegistry is IMembershipGated {
      * - `accessId` is nonzero and not declared;
      * - `reason` is one of {reasonCodes};
      * - `doctor` may practise at the caller now (registration there, or a filing in force there);
-     * - `recordId` is anchored, by another hospital than the caller;
+     * - `recordId` is in the record registry or an active hospital's namespace (its first 20
+     *   bytes), and that hospital is not the caller;
      * - `doctor` has made fewer than {dailyLimit} declarations on the caller's local day.
      *
      * Emits a {BreakGlassDeclared} event.

@@ -251,8 +251,12 @@ def test_a_hospital_may_not_break_glass_on_its_own_record(w3: Web3, break_glass:
     ) == ("BreakGlassOwnRecord", {"recordId": OTHER_RECORD})
 
 
-def test_a_record_never_anchored_is_refused(w3: Web3, break_glass: Contract) -> None:
-    unknown = record_id(HOSPITAL.address, "never anchored")
+@pytest.mark.parametrize("namespace", ["pharmacy", "outsider"])
+def test_an_id_in_no_hospitals_namespace_and_not_anchored_is_refused(
+    w3: Web3, break_glass: Contract, namespace: str
+) -> None:
+    owner = {"pharmacy": PHARMACY, "outsider": OUTSIDER}[namespace]
+    unknown = record_id(owner.address, "never anchored")
     assert refused_raw(
         w3,
         OTHER_HOSPITAL,
@@ -263,6 +267,26 @@ def test_a_record_never_anchored_is_refused(w3: Web3, break_glass: Contract) -> 
         unknown,
         1,
     ) == ("BreakGlassUnknownRecord", {"recordId": unknown})
+
+
+def test_a_batch_anchored_record_is_held_by_the_hospital_its_id_names(
+    w3: Web3, break_glass: Contract
+) -> None:
+    # A bulk-written record is a leaf under a BatchAnchor root that no contract reads: its id's
+    # namespace names its holder, as RecordRegistry's does for one anchored by itself.
+    batched = record_id(HOSPITAL.address, "a leaf of a batch")
+    receipt = _declare(w3, break_glass, record=batched)
+    ((name, args),) = emitted(break_glass, receipt)
+    assert (name, args["holder"], args["recordId"]) == (
+        "BreakGlassDeclared",
+        HOSPITAL.address,
+        batched,
+    )
+    # Its own namespace is still its own record, batched or not.
+    own = record_id(OTHER_HOSPITAL.address, "its own leaf")
+    assert refused_raw(
+        w3, OTHER_HOSPITAL, break_glass, "declareBreakGlass", _id(2), OTHER_DOCTOR.address, own, 1
+    ) == ("BreakGlassOwnRecord", {"recordId": own})
 
 
 @pytest.mark.parametrize("reason", [0, 5, 255])
