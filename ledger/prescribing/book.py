@@ -36,6 +36,7 @@ from ledger.prescribing import (
     pre_review,
 )
 from ledger.prescribing.drafts import Draft, Drafts
+from ledger.prescribing.issued import Issued, IssuedIndex
 from ledger.prescribing.onchain import (
     DispenseInfo,
     IssueReceipt,
@@ -110,6 +111,7 @@ class PrescriptionBook:
         self._online_min_age = online_min_age_without_guardian
         self._supervisors = supervisors
         self._registry = chain.contract("PrescriptionRegistry")
+        self._issued = IssuedIndex(chain, self._registry)
         self._practice = chain.contract("PracticeRegistry")
         self._drafts = Drafts()
         #: What this hospital's doctors sign issuances under.
@@ -325,12 +327,16 @@ class PrescriptionBook:
         raw = self._chain.call(self._registry.functions.dispensing(prescription_id))
         return parse_dispense(prescription_id, raw)
 
-    def issued(self, **indexed: str) -> list[tuple[OnchainPrescription, str | None]]:
-        """Every prescription issued, filtered on an indexed field (institution), oldest first, as
-        the chain holds each now, with its prescriber (`prescriber_of`)."""
+    def issued(
+        self, *, institution: str | None = None
+    ) -> list[tuple[OnchainPrescription, str | None]]:
+        """Every prescription issued (at ``institution`` if given), oldest first, as the chain
+        holds each now, with its prescriber (`prescriber_of`). Followed by an index
+        (`ledger.prescribing.issued`), not reread from the deployment block each call."""
+        now = int(time.time())
         return [
-            (self.onchain(bytes(event["args"]["prescriptionId"])), self._signer(event))
-            for event in self._events(**indexed)
+            (self._issued.state(event.prescription_id, self.onchain, now), self._signer(event))
+            for event in self._issued.events(institution=institution)
         ]
 
     def written_by(self, doctor: str) -> list[OnchainPrescription]:
@@ -343,7 +349,7 @@ class PrescriptionBook:
         checked against the prescriber commitment with the salt this hospital can open (None if
         either fails: the chain accepted the signature, so that is a commitment the doctor signed
         for someone else)."""
-        events = self._events(prescriptionId=prescription.prescription_id)
+        events = self._issued.events(prescription_id=prescription.prescription_id)
         signer = self._signer(events[0]) if events else None
         if signer is None or prescription.institution != self._org.address:
             return signer
@@ -351,9 +357,10 @@ class PrescriptionBook:
         opened = prescriber_commitment(signer, prescriber_salt(salt))
         return signer if "0x" + opened.hex() == prescription.prescriber_commitment else None
 
-    def _signer(self, event: Any) -> str | None:
-        tx = self._chain.w3.eth.get_transaction(event["transactionHash"])
-        return recover_prescriber(self._registry, tx, event["args"]["institution"])
+    def _signer(self, event: Issued) -> str | None:
+        return self._issued.signer(
+            event, lambda tx, institution: recover_prescriber(self._registry, tx, institution)
+        )
 
     def _salt_of(self, blob: bytes, prescription_id: bytes) -> bytes:
         plaintext = envelope.open_envelope(
@@ -364,13 +371,6 @@ class PrescriptionBook:
             version=REQUEST_VERSION,
         )
         return bytes.fromhex(json.loads(plaintext)["salt"][2:])
-
-    def _events(self, **indexed: str) -> list[Any]:
-        return list(
-            self._registry.events.PrescriptionIssued().get_logs(
-                from_block=self._chain.deployment.block_number, argument_filters=indexed
-            )
-        )
 
     def dispensed_by(self, pharmacy: str) -> list[DispenseInfo]:
         """Every dispense by ``pharmacy``, oldest first."""
