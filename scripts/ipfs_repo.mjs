@@ -23,7 +23,80 @@ export async function openRepo (dir) {
   await blockstore.open()
   await datastore.open()
   await migrateFileStores(dir, blockstore, datastore)
-  return { blockstore, datastore }
+  return { blockstore, datastore: new GroupCommitDatastore(datastore) }
+}
+
+// Helia keeps two datastore records a pinned block (the pin and the block's pin count), written
+// one put at a time: a batch of 10,000 envelopes is 20,000 LevelDB writes, each its own trip to
+// the native thread pool. This store sends every put and delete made while a commit is under way,
+// or in the same turn of the event loop, to LevelDB as one batch, one commit at a time (so a later
+// write of a key never lands before an earlier one). A write's promise settles when its batch is
+// written, as before; until then get and has answer from the pending writes, and a query first
+// waits for them, so readers see the same order of events as with one put at a time.
+export class GroupCommitDatastore {
+  #store
+  #pending = new Map() // key string -> { key, value } (value undefined: a delete)
+  #next = null // the commit that will take the pending writes, once scheduled
+  #tail = Promise.resolve() // the commit last started
+
+  constructor (store) { this.#store = store }
+
+  put (key, value) { return this.#write(key, value).then(() => key) }
+  delete (key) { return this.#write(key, undefined) }
+  async get (key, options) {
+    const pending = this.#pending.get(key.toString())
+    if (pending === undefined) return this.#store.get(key, options)
+    // The name is what Helia and libp2p test for; the class lives in a package we do not import.
+    if (pending.value === undefined) throw Object.assign(new Error('Not Found'), { name: 'NotFoundError' })
+    return pending.value
+  }
+
+  async has (key, options) {
+    const pending = this.#pending.get(key.toString())
+    return pending === undefined ? this.#store.has(key, options) : pending.value !== undefined
+  }
+
+  async * putMany (source) { for await (const { key, value } of source) yield await this.put(key, value) }
+  async * getMany (source, options) { for await (const key of source) yield { key, value: await this.get(key, options) } }
+  async * deleteMany (source) { for await (const key of source) { await this.delete(key); yield key } }
+  batch () {
+    const writes = []
+    return {
+      put: (key, value) => { writes.push([key, value]) },
+      delete: (key) => { writes.push([key, undefined]) },
+      commit: () => Promise.all(writes.map(([key, value]) => this.#write(key, value)))
+    }
+  }
+
+  async * query (q, options) { await this.#settled(); yield * this.#store.query(q, options) }
+  async * queryKeys (q, options) { await this.#settled(); yield * this.#store.queryKeys(q, options) }
+  async open () { await this.#store.open() }
+  async close () { await this.#settled(); await this.#store.close() }
+
+  #write (key, value) {
+    this.#pending.set(key.toString(), { key, value })
+    if (this.#next === null) {
+      this.#next = this.#tail.then(() => new Promise((resolve) => setImmediate(resolve))).then(() => this.#commit())
+      this.#tail = this.#next.catch(() => {})
+    }
+    return this.#next
+  }
+
+  async #commit () {
+    this.#next = null
+    const writes = [...this.#pending.values()]
+    const batch = this.#store.batch()
+    for (const { key, value } of writes) value === undefined ? batch.delete(key) : batch.put(key, value)
+    try {
+      await batch.commit()
+    } finally {
+      // A key written again since this batch was taken stays pending: its newer value is next.
+      for (const write of writes) if (this.#pending.get(write.key.toString()) === write) this.#pending.delete(write.key.toString())
+    }
+  }
+
+  // Every pending write belongs to the commit last scheduled or to one before it.
+  #settled () { return this.#tail }
 }
 
 async function migrateFileStores (dir, blockstore, datastore) {
