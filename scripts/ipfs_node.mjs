@@ -139,6 +139,9 @@ async function pin (cid, idle, walker) {
 // A raw block has no links, so the walk of a pin is the block alone; when dag/import has just
 // written it, this walker yields it from memory, where Helia's default would read it back from the
 // blockstore (twice: has, then get) through a job queue of its own.
+// Only while no GC has run since the block was written, though: a GC between the write and the pin
+// deletes the unpinned block, and then only Helia's walk (which fetches it) may pin it.
+const gcs = { started: 0, running: 0 }
 const heldWalker = (bytes) => () => ({
   async * walk (cid) { yield { block: createUnsafe({ cid, bytes, codec: raw }), depth: 0, path: [cid] } }
 })
@@ -262,7 +265,13 @@ const commands = {
   },
   async 'repo/gc' (q, req, res) {
     const removed = []
-    await helia.gc({ onProgress: (e) => { if (e.type === 'helia:gc:deleted') removed.push(e.detail) } })
+    gcs.started++
+    gcs.running++
+    try {
+      await helia.gc({ onProgress: (e) => { if (e.type === 'helia:gc:deleted') removed.push(e.detail) } })
+    } finally {
+      gcs.running--
+    }
     res.writeHead(200, { 'Content-Type': 'application/json' })
     res.end(removed.map((cid) => JSON.stringify({ Key: { '/': cid.toString() } }) + '\n').join(''))
   },
@@ -275,6 +284,7 @@ const commands = {
     const car = await CarBlockIterator.fromIterable(Readable.fromWeb(file.stream()))
     const writes = new Set()
     const held = new Map() // raw blocks of this import: CID string -> bytes, for pinning them
+    const gcsBefore = gcs.running === 0 ? gcs.started : -1
     for await (const { cid, bytes } of car) {
       if (cid.multihash.code !== sha256.code) throw new Error(`${cid}: only sha2-256 blocks are accepted`)
       const digest = await sha256.digest(bytes)
@@ -294,7 +304,7 @@ const commands = {
     async function pinner () {
       for (let i = next++; i < pinning.length; i = next++) {
         let error = ''
-        const bytes = held.get(pinning[i].toString())
+        const bytes = gcs.started === gcsBefore && gcs.running === 0 ? held.get(pinning[i].toString()) : undefined
         await pin(pinning[i], idle, bytes && heldWalker(bytes)).then(() => idle.touch(), (err) => { error = String(err?.message ?? err) })
         lines[i] = JSON.stringify({ Root: { Cid: { '/': pinning[i].toString() }, PinErrorMsg: error } }) + '\n'
       }
