@@ -21,7 +21,9 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createHeliaLight } from 'helia'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced } from 'ipfs-unixfs-importer/layout'
+import { createUnsafe } from 'multiformats/block'
 import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { openRepo } from './ipfs_repo.mjs'
 
@@ -125,10 +127,24 @@ function timeoutMs (q) {
 }
 const parseCid = (arg) => { try { return CID.parse(arg ?? '') } catch { throw new Error(`invalid path "${arg}": not a CID`) } }
 async function isPinned (cid) { try { await helia.pins.get(cid); return true } catch { return false } }
-async function pin (cid, idle) {
-  if (await isPinned(cid)) return
-  for await (const _ of helia.pins.add(cid, { signal: idle.signal })) idle.touch() // fetches as it walks
+// Pinning what is pinned already is no error (as Kubo): Helia's add says so itself, which spares
+// a datastore read a pin.
+async function pin (cid, idle, walker) {
+  try {
+    for await (const _ of helia.pins.add(cid, { signal: idle.signal, walker })) idle.touch() // fetches as it walks
+  } catch (err) {
+    if (err?.name !== 'AlreadyPinnedError') throw err
+  }
 }
+// A raw block has no links, so the walk of a pin is the block alone; when dag/import has just
+// written it, this walker yields it from memory, where Helia's default would read it back from the
+// blockstore (twice: has, then get) through a job queue of its own.
+// Only while no GC has run since the block was written, though: a GC between the write and the pin
+// deletes the unpinned block, and then only Helia's walk (which fetches it) may pin it.
+const gcs = { started: 0, running: 0 }
+const heldWalker = (bytes) => () => ({
+  async * walk (cid) { yield { block: createUnsafe({ cid, bytes, codec: raw }), depth: 0, path: [cid] } }
+})
 const timedOut = (idle, cid, err) => { throw idle.signal.aborted ? notFound(cid, idle.ms) : err }
 
 // Kubo's add parameters as ledger/store/kubo.py sends them (ADD_PARAMS), Kubo's defaults otherwise.
@@ -249,7 +265,13 @@ const commands = {
   },
   async 'repo/gc' (q, req, res) {
     const removed = []
-    await helia.gc({ onProgress: (e) => { if (e.type === 'helia:gc:deleted') removed.push(e.detail) } })
+    gcs.started++
+    gcs.running++
+    try {
+      await helia.gc({ onProgress: (e) => { if (e.type === 'helia:gc:deleted') removed.push(e.detail) } })
+    } finally {
+      gcs.running--
+    }
     res.writeHead(200, { 'Content-Type': 'application/json' })
     res.end(removed.map((cid) => JSON.stringify({ Key: { '/': cid.toString() } }) + '\n').join(''))
   },
@@ -261,12 +283,15 @@ const commands = {
     if (!(file instanceof Blob)) throw new Error('dag/import needs one file part')
     const car = await CarBlockIterator.fromIterable(Readable.fromWeb(file.stream()))
     const writes = new Set()
+    const held = new Map() // raw blocks of this import: CID string -> bytes, for pinning them
+    const gcsBefore = gcs.running === 0 ? gcs.started : -1
     for await (const { cid, bytes } of car) {
       if (cid.multihash.code !== sha256.code) throw new Error(`${cid}: only sha2-256 blocks are accepted`)
       const digest = await sha256.digest(bytes)
       if (Buffer.compare(digest.bytes, cid.multihash.bytes) !== 0) throw new Error(`block ${cid} does not match its CID`)
       const write = Promise.resolve(helia.blockstore.put(cid, bytes)).finally(() => writes.delete(write))
       writes.add(write)
+      if (cid.code === raw.code) held.set(cid.toString(), bytes)
       if (writes.size >= IMPORT_CONCURRENCY) await Promise.race(writes)
     }
     await Promise.all(writes)
@@ -279,7 +304,8 @@ const commands = {
     async function pinner () {
       for (let i = next++; i < pinning.length; i = next++) {
         let error = ''
-        await pin(pinning[i], idle).then(() => idle.touch(), (err) => { error = String(err?.message ?? err) })
+        const bytes = gcs.started === gcsBefore && gcs.running === 0 ? held.get(pinning[i].toString()) : undefined
+        await pin(pinning[i], idle, bytes && heldWalker(bytes)).then(() => idle.touch(), (err) => { error = String(err?.message ?? err) })
         lines[i] = JSON.stringify({ Root: { Cid: { '/': pinning[i].toString() }, PinErrorMsg: error } }) + '\n'
       }
     }

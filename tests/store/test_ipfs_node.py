@@ -198,6 +198,21 @@ def test_dag_import_refuses_a_block_that_does_not_match_its_cid(
     assert not store_a.has(cid_of(data))
 
 
+def test_a_batch_imported_twice_keeps_one_pin_a_root_and_each_unpins_alone(
+    store_b: KuboStore, node_b: IpfsNode
+) -> None:
+    blobs = [f"envelope {i} of a batch".encode() for i in range(40)]
+    cids = store_b.put_many(blobs)
+    assert store_b.put_many(blobs) == cids  # already pinned: no error, the same answer
+    listed = rpc(node_b, "pin/ls").json()["Keys"]
+    assert set(cids) <= set(listed)
+    store_b.unpin(cids[0])
+    rpc(node_b, "repo/gc")
+    with pytest.raises(ContentNotFound):
+        store_b.get(cids[0])
+    assert [store_b.get(cid) for cid in cids[1:]] == blobs[1:]
+
+
 # Bitswap between members.
 
 

@@ -3,6 +3,7 @@ wrote before it carried over on the first start: its blocks, its pins, its other
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -98,3 +99,63 @@ def test_a_repository_the_file_stores_wrote_is_carried_over_once(
     finally:
         again.request_stop()
         again.wait_stopped()
+
+
+#: Writes to the repository's datastore without waiting between them, reading as it goes, then
+#: again after a restart; prints what it read, as JSON.
+_GROUP_COMMIT = """
+import { Key } from 'interface-datastore'
+import { openRepo } from './scripts/ipfs_repo.mjs'
+const dir = process.argv[1]
+const text = (bytes) => new TextDecoder().decode(bytes)
+const utf8 = (s) => new TextEncoder().encode(s)
+const read = async (datastore) => {
+  const found = {}
+  for await (const { key, value } of datastore.query({ prefix: '/t/' })) {
+    found[key.toString()] = text(value)
+  }
+  return found
+}
+let { blockstore, datastore } = await openRepo(dir)
+const writes = [
+  datastore.put(new Key('/t/kept'), utf8('first')),
+  datastore.put(new Key('/t/kept'), utf8('second')),
+  datastore.put(new Key('/t/dropped'), utf8('soon gone')),
+  datastore.delete(new Key('/t/dropped')),
+]
+const pending = {
+  kept: text(await datastore.get(new Key('/t/kept'))),
+  dropped: await datastore.has(new Key('/t/dropped')),
+  query: await read(datastore),
+}
+await Promise.all(writes)
+const later = datastore.put(new Key('/t/late'), utf8('after the first batch'))
+await datastore.close(); await blockstore.close()
+await later
+;({ blockstore, datastore } = await openRepo(dir))
+console.log(JSON.stringify({ pending, reopened: await read(datastore) }))
+"""
+
+
+def test_datastore_writes_in_one_turn_read_back_in_order_and_last_a_restart(
+    tmp_path: Path,
+) -> None:
+    ran = subprocess.run(
+        [
+            "node",
+            "--import",
+            "./scripts/promise_with_resolvers.mjs",
+            "--input-type=module",
+            "-e",
+            _GROUP_COMMIT,
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    seen = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert seen["pending"] == {"kept": "second", "dropped": False, "query": {"/t/kept": "second"}}
+    assert seen["reopened"] == {"/t/kept": "second", "/t/late": "after the first batch"}
