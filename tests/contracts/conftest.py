@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from contract_helpers import DEPLOYER, REGULATOR, Act, chain_client
+from contract_helpers import DEPLOYER, REGULATOR, Act, chain_client, isolated
 from web3 import Web3
 from web3.contract import Contract
 
@@ -24,9 +24,8 @@ def _isolated(w3: Web3) -> Iterator[None]:
 
     Module-scoped fixtures are set up before this snapshot is taken; function-scoped ones after.
     """
-    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-    yield
-    assert w3.provider.make_request("evm_revert", [snapshot])["result"]  # type: ignore[arg-type]
+    with isolated(w3):
+        yield
 
 
 def _contract(w3: Web3, deployment: Deployment, name: str) -> Contract:

@@ -3,7 +3,9 @@ read what a transaction did (its events) or why it was refused (its decoded cust
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -172,6 +174,34 @@ def remove(
 def latest_timestamp(w3: Web3) -> int:
     """The latest block's time: the clock contract tests count from (never the wall clock)."""
     return int(w3.eth.get_block("latest")["timestamp"])
+
+
+def snapshot(w3: Web3) -> str:
+    """An anvil snapshot of the chain now, for ``revert``."""
+    taken: str = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    return taken
+
+
+def revert(w3: Web3, taken: str) -> None:
+    """Back to ``taken``, the clock included: anvil's revert also winds its clock back to the
+    snapshot's block, so each reverted test would leave the session's chain further behind the wall
+    clock (minutes over a worker's contract tests). Later tests on the same chain that count from
+    the wall clock (a claim authorisation that expired a minute ago) would then find the chain
+    a minute or more in the past. The chain's clock never goes back past a block it has mined."""
+    reverted = w3.provider.make_request("evm_revert", [taken])  # type: ignore[arg-type]
+    assert reverted["result"], "anvil refused to revert to the snapshot"
+    now = max(int(time.time()), latest_timestamp(w3) + 1)
+    w3.provider.make_request("evm_setTime", [now])  # type: ignore[arg-type]
+
+
+@contextmanager
+def isolated(w3: Web3) -> Iterator[None]:
+    """Whatever the block does to the chain is undone when it ends (``revert``)."""
+    taken = snapshot(w3)
+    try:
+        yield
+    finally:
+        revert(w3, taken)
 
 
 def next_block_at(w3: Web3, timestamp: int) -> None:

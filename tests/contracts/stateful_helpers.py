@@ -32,6 +32,8 @@ from contract_helpers import (
     emitted,
     joined,
     refusal,
+    revert,
+    snapshot,
 )
 from eth_abi.abi import decode as abi_decode, encode as abi_encode
 from eth_account.signers.local import LocalAccount
@@ -202,7 +204,7 @@ class ContractMachine(RuleBasedStateMachine):
         super().__init__()
         self.w3 = w3
         self.contracts = contracts
-        self._snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+        self._snapshot = snapshot(w3)
         # Fresh chain clients per example: their nonce counts must not outlive a revert.
         self.act = chain_client(w3, deployment)
         self.accepted = self.refused = 0
@@ -215,8 +217,7 @@ class ContractMachine(RuleBasedStateMachine):
         self._dirty = True
 
     def teardown(self) -> None:
-        reverted = self.w3.provider.make_request("evm_revert", [self._snapshot])  # type: ignore[arg-type]
-        assert reverted["result"], "anvil refused to revert to the example's snapshot"
+        revert(self.w3, self._snapshot)
 
     def expect(
         self, contract: str, sender: LocalAccount, fn: ContractFunction, expected: Expected

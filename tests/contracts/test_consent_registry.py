@@ -31,6 +31,7 @@ from contract_helpers import (
     admit,
     chain_client,
     emitted,
+    isolated,
     record_id,
     refused,
     register,
@@ -802,8 +803,7 @@ class _Granted:
 def test_a_record_is_open_exactly_while_some_grant_is_unexpired_and_unrevoked(
     w3: Web3, deployment: Deployment, consent: Contract, domain: ConsentDomain, ops: list[Any]
 ) -> None:
-    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-    try:
+    with isolated(w3):
         act = chain_client(w3, deployment)
         base = w3.eth.get_block("latest")["timestamp"] + 1000
         granted: list[_Granted] = []
@@ -834,5 +834,3 @@ def test_a_record_is_open_exactly_while_some_grant_is_unexpired_and_unrevoked(
                     authorised, grant_id = _authorised(consent, reader, RECORD, purpose, time)
                     assert authorised == bool(expected)
                     assert grant_id in expected if authorised else grant_id == bytes(32)
-    finally:
-        assert w3.provider.make_request("evm_revert", [snapshot])["result"]  # type: ignore[arg-type]

@@ -44,6 +44,7 @@ from contract_helpers import (
     admit,
     chain_client,
     emitted,
+    isolated,
     latest_timestamp,
     next_block_at,
     record_id,
@@ -1377,8 +1378,7 @@ def test_a_prescription_is_dispensed_at_most_once_under_any_sequence_of_actions(
     start: str,
     steps: list[tuple[int, tuple[str, str]]],
 ) -> None:
-    snapshot = _rpc(w3, "evm_snapshot")
-    try:
+    with isolated(w3):
         act = chain_client(w3, deployment)  # fresh nonces after every revert
         receipt, rx = _issue(act, w3, prescriptions)
         model = _Model(PENDING, rx.expires_at)
@@ -1403,5 +1403,3 @@ def test_a_prescription_is_dispensed_at_most_once_under_any_sequence_of_actions(
         )
         assert len(dispenses) == (1 if model.status is DISPENSED else 0)
         event(f"ends {model.status.name.lower()}")
-    finally:
-        assert _rpc(w3, "evm_revert", snapshot)
