@@ -291,19 +291,29 @@ def cpu_s(pid: int) -> float:
     """CPU seconds (user + system) used so far by ``pid`` and its live children (the gateway's
     sealing workers): on a machine shared with other work, CPU a record is the figure that does
     not depend on how much of the machine the run got."""
-    pids, total = [pid], 0.0
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    pids += [int(c) for c in children]
-    for one in pids:
+    own, children = cpu_split(pid)
+    return own + children
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(``pid``'s own CPU seconds, its live children's), as ``cpu_s`` adds them. A child is
+    listed under the thread that started it (the sealing pool's, a request thread), so every
+    thread's list is read: the main thread's alone missed the workers."""
+    children: list[str] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
-            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            children += (task / "children").read_text().split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return _cpu_of(pid), sum(_cpu_of(int(c)) for c in children)
+
+
+def _cpu_of(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def growth(
@@ -314,9 +324,13 @@ def growth(
     outbox and store size."""
     points = []
     for mark in marks:
-        cpu = cpu_s(bench.gateway_pid), cpu_s(bench.ipfs_pid), time.process_time()
+        split = cpu_split(bench.gateway_pid)
+        cpu = sum(split), cpu_s(bench.ipfs_pid), time.process_time()
         rate, elapsed = batched(bench, mark - total, offset=total)
-        used = [cpu_s(bench.gateway_pid), cpu_s(bench.ipfs_pid), time.process_time()]
+        split_after = cpu_split(bench.gateway_pid)
+        used = [sum(split_after), cpu_s(bench.ipfs_pid), time.process_time()]
+        # the gateway process alone; its sealing workers are the rest of gateway_cpu_us
+        own_us = (split_after[0] - split[0]) * 1e6 / (mark - total)
         gateway_us, ipfs_us, client_us = (
             (after - before) * 1e6 / (mark - total) for after, before in zip(used, cpu, strict=True)
         )
@@ -327,6 +341,7 @@ def growth(
         point["ipfs_rss_mib"] = rss_mib(bench.ipfs_pid)
         # CPU a record: the gateway with its workers, its IPFS node, the clients (this process)
         point |= {"gateway_cpu_us": gateway_us, "ipfs_cpu_us": ipfs_us, "client_cpu_us": client_us}
+        point["gateway_own_cpu_us"] = own_us
         points.append(point)
         print(json.dumps(point), flush=True)
     return points
@@ -407,6 +422,7 @@ def main() -> None:
             "ipfs_rss_mib": points[-1]["ipfs_rss_mib"],
             # over the last stretch: the steady state, workers started
             "gateway_cpu_us_per_record": points[-1]["gateway_cpu_us"],
+            "gateway_own_cpu_us_per_record": points[-1]["gateway_own_cpu_us"],
             "ipfs_cpu_us_per_record": points[-1]["ipfs_cpu_us"],
             "client_cpu_us_per_record": points[-1]["client_cpu_us"],
             "load_before": load_before,

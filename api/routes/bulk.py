@@ -4,6 +4,7 @@ and anchored later in Merkle batches; each gets a receipt to poll (api/routes/re
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from fastapi import APIRouter, status
 
@@ -14,7 +15,7 @@ from api.gateway import Gateway
 from api.problems import Unprocessable, responses
 from api.schemas import BulkReceiptPublic, RecordBulkAcceptedPublic, RecordBulkCreate
 from ledger.audit.access_log import BULK_ITEM_ACTION, AccessEntry, now
-from ledger.consent.minors import GuardianRequired
+from ledger.consent.minors import GuardianRequired, is_online_consultation
 from ledger.records.book import BulkVersion
 
 router = APIRouter(prefix="/v1/records:bulk", tags=["records"])
@@ -49,7 +50,7 @@ def accept_bulk(
             record_id=None if item.record_id is None else bytes.fromhex(item.record_id[2:]),
             expected_version=item.expected_version,
         )
-        _require_guardian(gateway, index, version)
+        _require_guardian(gateway, index, version, item.resource)
         items.append(version)
     accepted = gateway.records.accept_bulk(items, author=staff.address)
     gateway.anchorer.nudge(gateway.outbox.unbatched())
@@ -75,9 +76,16 @@ def accept_bulk(
     return RecordBulkAcceptedPublic(receipts=[BulkReceiptPublic(**vars(a)) for a in accepted])
 
 
-def _require_guardian(gateway: Gateway, index: int, item: BulkVersion) -> None:
+def _require_guardian(
+    gateway: Gateway, index: int, item: BulkVersion, content: dict[str, Any]
+) -> None:
     """The single write's rule for a young child seen online (api/agency.py), per item: one item
-    refused refuses the request, as any bad item does, its detail naming the item."""
+    refused refuses the request, as any bad item does, its detail naming the item. ``content`` is
+    the item's resource as the body parsed it, of which ``item.resource`` is the JSON: what is no
+    online consultation there is none in ``item.resource`` either, and the rule, which would
+    parse it again to find that, lets it pass."""
+    if not is_online_consultation(content):
+        return
     patient = item.patient
     if item.record_id is not None:
         first = gateway.outbox.version_item(item.record_id, 1)

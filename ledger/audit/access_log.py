@@ -52,16 +52,20 @@ class AccessEntry:
     #: few and guessable). Entries logged before salts have none, and their digest is unchanged.
     salt: str | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        """Every field by name, ``salt`` included, as ``dataclasses.asdict`` gives it: the fields
+        are all flat values, so a shallow dict is its deep copy, at a tenth of its cost (a bulk
+        write logs an entry a version, and its batch's manifest writes each one twice)."""
+        return {name: getattr(self, name) for name in _ENTRY_FIELDS}
+
     def canonical(self) -> bytes:
-        # The fields are all flat values: a shallow dict is what asdict's deep copy gives, at a
-        # fraction of its cost (a bulk write logs an entry a version).
-        body = {name: getattr(self, name) for name in _ENTRY_FIELDS}
+        body = self.as_dict()
         if self.salt is None:
             del body["salt"]
         return canonicalize(body)
 
     def digest(self) -> bytes:
-        return hashlib.sha256(self.canonical()).digest()
+        return _digest_of(self.canonical())
 
 
 _ENTRY_FIELDS = tuple(f.name for f in fields(AccessEntry))
@@ -133,20 +137,11 @@ class AccessLog:
 
     def record(self, entry: AccessEntry) -> int:
         """Append ``entry`` durably, salted; returns its sequence number."""
-        entry = _salted(entry)
         with self._lock:
             cursor = self._conn.execute(
                 "INSERT INTO access_entries (body, digest, at, actor, org, record_id, patient)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry.canonical().decode(),
-                    entry.digest(),
-                    entry.at,
-                    entry.actor,
-                    entry.org,
-                    entry.record_id,
-                    entry.patient,
-                ),
+                _row(_salted(entry)),
             )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -154,10 +149,7 @@ class AccessLog:
     def record_many(self, entries: Iterable[AccessEntry]) -> None:
         """Append ``entries`` durably in one transaction (one disk sync for a bulk write's
         thousand entries, not a thousand)."""
-        rows = [
-            (e.canonical().decode(), e.digest(), e.at, e.actor, e.org, e.record_id, e.patient)
-            for e in map(_salted, entries)
-        ]
+        rows = [_row(e) for e in map(_salted, entries)]
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -316,6 +308,25 @@ class AccessLog:
 
 def _entry(body: str) -> AccessEntry:
     return AccessEntry(**json.loads(body))
+
+
+def _row(entry: AccessEntry) -> tuple[str, bytes, int, str, str | None, str | None, str | None]:
+    """An entry's access_entries columns from body to patient, canonicalised once (``digest()``
+    would canonicalise it a second time)."""
+    body = entry.canonical()
+    return (
+        body.decode(),
+        _digest_of(body),
+        entry.at,
+        entry.actor,
+        entry.org,
+        entry.record_id,
+        entry.patient,
+    )
+
+
+def _digest_of(canonical: bytes) -> bytes:
+    return hashlib.sha256(canonical).digest()
 
 
 def _salted(entry: AccessEntry) -> AccessEntry:

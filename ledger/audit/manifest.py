@@ -115,11 +115,12 @@ def build_manifest(
     patient whose key is not known gets no copy (the regulators' copy still has their entries)."""
     leaves = tuple(leaf_hash(e.digest()) for e in entries)
     root = MerkleTree(leaves).root
-    everything = canonicalize([asdict(e) for e in entries])
+    bodies = [e.as_dict() for e in entries]
+    everything = canonicalize(bodies)
     by_patient: dict[str, list[dict[str, Any]]] = {}
-    for index, entry in enumerate(entries):
+    for index, (entry, body) in enumerate(zip(entries, bodies, strict=True)):
         if entry.patient is not None and entry.patient in patient_keys:
-            by_patient.setdefault(entry.patient, []).append({"i": index, "entry": asdict(entry)})
+            by_patient.setdefault(entry.patient, []).append({"i": index, "entry": body})
     patients = tuple(
         envelope.seal(
             canonicalize(own),

@@ -247,10 +247,18 @@ class RetentionIndex:
             (rid, version, cid, patient.lower(), RecordClass.UNCLASSIFIED.value, at, until)
             for rid, version, cid, patient in versions
         ]
+        # One transaction: in autocommit each row would be a commit of its own (a WAL write and
+        # sync a version, ~140 us of CPU and ~2 ms a row: most of a bulk request's gateway time).
         with self._lock:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO retained VALUES (?, ?, ?, ?, ?, ?, ?)", rows
-            )
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO retained VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def held_until(self, cid: str) -> int | None:
         """Until when ``cid`` must be kept, if this gateway anchored it."""
