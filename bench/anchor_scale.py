@@ -10,6 +10,7 @@ receipts; proof verifications per second from receipts checked against roots rea
 BENCHMARKS.md and bench/growth.png. The last line printed is always the summary line.
 
 Usage: python bench/anchor_scale.py [--quick | --full] [--records N] [--growth-max N]
+                                    [--marks N,N,...]
 """
 
 from __future__ import annotations
@@ -271,9 +272,15 @@ def verifications(bench: Bench, n: int) -> float:
     return len(items) / (time.perf_counter() - started)
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
+    """Resident MiB of ``pid``: all of it, or one part (``RssAnon``: its own memory, without the
+    pages of its binary and libraries, ``RssFile``)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # gone since it was listed
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -291,21 +298,13 @@ def cpu_s(pid: int) -> float:
     """CPU seconds (user + system) used so far by ``pid`` and its live children (the gateway's
     sealing workers): on a machine shared with other work, CPU a record is the figure that does
     not depend on how much of the machine the run got."""
-    own, children = cpu_split(pid)
-    return own + children
+    own, kids = cpu_split(pid)
+    return own + kids
 
 
 def cpu_split(pid: int) -> tuple[float, float]:
-    """(``pid``'s own CPU seconds, its live children's), as ``cpu_s`` adds them. A child is
-    listed under the thread that started it (the sealing pool's, a request thread), so every
-    thread's list is read: the main thread's alone missed the workers."""
-    children: list[str] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children += (task / "children").read_text().split()
-        except OSError:
-            continue
-    return _cpu_of(pid), sum(_cpu_of(int(c)) for c in children)
+    """(``pid``'s own CPU seconds, its live children's), as ``cpu_s`` adds them."""
+    return _cpu_of(pid), sum(_cpu_of(c) for c in children(pid))
 
 
 def _cpu_of(pid: int) -> float:
@@ -314,6 +313,19 @@ def _cpu_of(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """The live children of ``pid``, whichever of its threads started them: the sealing pool is
+    started from a request thread, so the main thread's own list (``task/<pid>/children``) does not
+    have them."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
 
 
 def growth(
@@ -339,6 +351,10 @@ def growth(
         point = {"records": total, "records_per_s": rate, "seconds": seconds}
         point |= {"rss_mib": rss_mib(bench.gateway_pid), "outbox_mib": outbox, "store_mib": store}
         point["ipfs_rss_mib"] = rss_mib(bench.ipfs_pid)
+        point["gateway_anon_mib"] = rss_mib(bench.gateway_pid, "RssAnon")
+        point["ipfs_anon_mib"] = rss_mib(bench.ipfs_pid, "RssAnon")
+        # the sealing workers (and multiprocessing's resource tracker), each a process of its own
+        point["workers_rss_mib"] = sum(rss_mib(c) for c in children(bench.gateway_pid))
         # CPU a record: the gateway with its workers, its IPFS node, the clients (this process)
         point |= {"gateway_cpu_us": gateway_us, "ipfs_cpu_us": ipfs_us, "client_cpu_us": client_us}
         point["gateway_own_cpu_us"] = own_us
@@ -387,6 +403,12 @@ def main() -> None:
     parser.add_argument("--baseline", type=int, default=None, help="records on the baseline")
     parser.add_argument("--growth-max", type=int, default=1_000_000)
     parser.add_argument(
+        "--marks",
+        type=lambda text: [int(m) for m in text.split(",")],
+        default=[1_000, 10_000, 100_000],
+        help="records written at which growth is measured, comma-separated (and at --records)",
+    )
+    parser.add_argument(
         "--interval", type=float, default=BATCH_INTERVAL_S, help="MEDLEDGER_RECORD_BATCH_INTERVAL_S"
     )
     args = parser.parse_args()
@@ -397,7 +419,7 @@ def main() -> None:
         bench = start(Path(tmp), args.interval, stack)
         base_rate = baseline(bench, base_n)
         print(f"baseline: {base_n} records, {base_rate:.1f} records/s", flush=True)
-        marks = sorted({m for m in (1_000, 10_000, 100_000) if m < records} | {records})
+        marks = sorted({m for m in args.marks if m < records} | {records})
         points = growth(bench, marks)
         elapsed = points[-1]["seconds"]
         rate = records / elapsed
